@@ -1,0 +1,104 @@
+"""The `safeguard` command line: click commands only; the work is done by the library.
+
+Commands are loaded lazily (see COMMANDS) so `safeguard pupils list` starts without importing
+dlib or onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+
+import click
+
+from safeguard.config import Config, ConfigError, load_config
+from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
+from safeguard.home import Home, resolve_home
+
+# name -> "module:attribute" of a click command or group. One line per command.
+COMMANDS: dict[str, str] = {
+    "scan": "safeguard.commands.scan:scan",
+    "blur": "safeguard.commands.scan:blur",
+    "demo": "safeguard.commands.demo:demo",
+    "pupils": "safeguard.commands.pupils:pupils",
+    "audit": "safeguard.commands.pupils:audit",
+    "config": "safeguard.commands.configcmd:config",
+}
+
+
+@dataclass
+class AppContext:
+    """What every command gets: the home and the live configuration, resolved in one place."""
+
+    home: Home
+    traceback: bool = False
+
+    @cached_property
+    def config(self) -> Config:
+        try:
+            return load_config(self.home.config_file)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from e
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as e:  # a command whose module is not written yet
+            if e.name == module:
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP)
+@click.option(
+    "--home",
+    envvar="SAFEGUARD_HOME",
+    type=click.Path(file_okay=False),
+    help="Folder holding all state (store, keys, held images, logs). Env: SAFEGUARD_HOME.",
+)
+@click.option("--traceback", is_flag=True, help="Show the Python traceback on errors.")
+@click.version_option(package_name="safeguard")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, traceback: bool) -> None:
+    """Check photos before they are published: find every face, respect consent, strip metadata,
+    redact or hold."""
+    ctx.obj = AppContext(home=resolve_home(home), traceback=traceback)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turns unexpected errors into one line (or a traceback with --traceback)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = cli.main(args=args, prog_name="safeguard", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - last line of defence: one line, no traceback
+        if "--traceback" in args:
+            raise
+        click.echo(f"Error: {type(e).__name__}: {e}", err=True)
+        sys.exit(ExitStatus.ERROR)
+    sys.exit(int(rv) if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Configuration: defaults chosen from the benchmarks, overridable in HOME/config.toml.
+
+Every field is documented where it is defined; `safeguard config show` prints the live values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_CHANNELS = ("website", "social", "newsletter", "press", "prospectus")
+UNKNOWN_POLICIES = ("keep", "redact", "hold")
+STYLES = ("blur", "pixelate", "solid")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    default_channel: str = "social"
+    # A face within this distance of a restricted pupil's encoding is restricted. Wider than the
+    # clearing tolerance on purpose: a near miss with a restricted pupil is doubt, and doubt redacts.
+    restrict_tolerance: float = 0.6
+    # A face is cleared only if it is within this distance of a consenting pupil (face_recognition
+    # uses 0.6 and warns that it confuses children at that value) ...
+    clear_tolerance: float = 0.45
+    # ... and every restricted pupil is at least this much further away than that consenting pupil.
+    clear_margin: float = 0.1
+    # Faces that match nobody. Default redact: an unenrolled face may be a child whose parents
+    # refused both photo and biometric consent, who can never be in the store; fail closed.
+    unknown: str = "redact"
+    style: str = "blur"
+    # The redaction mask is the detected box grown by this factor (hair, ears, chin).
+    mask_scale: float = 1.5
+    output_format: str = "jpeg"
+    jpeg_quality: int = 90
+    # Pillow's decompression-bomb limit, set deliberately: larger images are rejected.
+    max_pixels: int = 100_000_000
+    # Held originals undecided after this many days are flagged at the top of the DSL queue.
+    held_review_days: int = 30
+    stale_encoding_days: int = 365
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> Config:
+        if self.unknown not in UNKNOWN_POLICIES:
+            raise ConfigError(f"unknown = {self.unknown!r}: choose one of {', '.join(UNKNOWN_POLICIES)}")
+        if self.style not in STYLES:
+            raise ConfigError(f"style = {self.style!r}: choose one of {', '.join(STYLES)}")
+        if self.output_format not in ("jpeg", "png"):
+            raise ConfigError(f"output_format = {self.output_format!r}: choose jpeg or png")
+        if not 0 < self.clear_tolerance <= self.restrict_tolerance <= 1.0:
+            raise ConfigError("tolerances must satisfy 0 < clear_tolerance <= restrict_tolerance <= 1")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError("jpeg_quality must be 1..100")
+        if self.default_channel not in self.channels:
+            raise ConfigError(f"default_channel {self.default_channel!r} is not in channels")
+        return self
+
+    def with_overrides(self, **kw) -> Config:
+        kw = {k: v for k, v in kw.items() if v is not None}
+        return replace(self, **kw).check()
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+
+def load_config(path: Path | None) -> Config:
+    """Defaults, overlaid with the TOML file at `path` when it exists."""
+    if path is None or not path.exists():
+        return Config().check()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    known = {f.name for f in fields(Config)}
+    unknown_keys = set(data) - known
+    if unknown_keys:
+        raise ConfigError(f"{path}: unknown settings {', '.join(sorted(unknown_keys))}")
+    if "channels" in data:
+        data["channels"] = tuple(data["channels"])
+    return replace(Config(), **data).check()
