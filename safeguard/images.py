@@ -1,0 +1,247 @@
+"""Load photos safely (formats, limits, orientation) and write them atomically.
+
+Everything the pipeline sees is an upright RGB uint8 array; every way a file can be wrong ends in
+`LoadError` with a one-line reason that is safe to show to comms staff.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+try:  # HEIC/HEIF support (iPhone photos)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+# Formats Pillow may identify that we accept. Anything else is refused, not guessed.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF"}
+# Files larger than this are refused before reading (a photo is a few MB; a RAW-size TIFF tens).
+MAX_FILE_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+class LoadError(Exception):
+    """The file cannot be turned into a trustworthy upright image. The message is one line."""
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # H x W x 3 uint8, upright (EXIF orientation applied)
+    format: str  # what the bytes really are (Pillow's format name), not what the name says
+    orientation: int  # the EXIF orientation tag that was applied (1 when none)
+    data: bytes  # the original file's bytes, read once
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file once, refusing links, non-files and oversize files, with one-line errors."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise LoadError("file vanished before it could be read") from None
+    except OSError as e:
+        raise LoadError(f"cannot read file: {e.strerror}") from None
+    import stat as _stat
+
+    if _stat.S_ISLNK(st.st_mode):
+        raise LoadError("symbolic link: not followed")
+    if not _stat.S_ISREG(st.st_mode):
+        raise LoadError("not a regular file")
+    if st.st_size == 0:
+        raise LoadError("empty file")
+    if st.st_size > max_bytes:
+        raise LoadError(f"file too large ({st.st_size // (1024 * 1024)} MB)")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise LoadError("file vanished before it could be read") from None
+    except OSError as e:
+        raise LoadError(f"cannot read file: {e.strerror or e}") from None
+    if len(data) == 0:
+        raise LoadError("empty file")
+    if len(data) > max_bytes:
+        raise LoadError("file too large")
+    return data
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    return decode_image(read_bytes(Path(path)), max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode bytes to an upright RGB array, or raise LoadError.
+
+    Refuses: unknown formats, truncated data, images over `max_pixels` (checked from the header
+    before any pixel is decoded: the decompression-bomb guard), and animations or multi-page files
+    (every frame would need checking; we reject them rather than publish unchecked frames).
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's chatter about odd tags; not for users
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            fmt = im.format or "unknown"
+            if fmt not in ACCEPTED_FORMATS:
+                raise LoadError(f"unsupported image format ({fmt})")
+            w, h = im.size
+            if w < 1 or h < 1:
+                raise LoadError("image has no pixels")
+            if w * h > max_pixels:
+                raise LoadError(f"image too large ({w}x{h} pixels; limit {max_pixels // 1_000_000} MP)")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1 and fmt != "MPO":
+                # MPO: a JPEG with extra preview/depth images after the main one; only the main
+                # image is used and the rest is never written out.
+                raise LoadError(f"multi-frame image ({frames} frames): export the frames separately")
+            orientation = _orientation(im)
+            im.load()
+            rgb_im = _to_rgb(im)
+            upright = ImageOps.exif_transpose(rgb_im) if orientation in range(2, 9) else rgb_im
+            if orientation in range(2, 9) and upright is rgb_im:
+                upright = _apply_orientation(rgb_im, orientation)
+            arr = np.asarray(upright, dtype=np.uint8)
+    except LoadError:
+        raise
+    except Image.DecompressionBombError:
+        raise LoadError("image too large (decompression bomb guard)") from None
+    except Image.DecompressionBombWarning:
+        raise LoadError("image too large (decompression bomb guard)") from None
+    except Image.UnidentifiedImageError:
+        raise LoadError("not a recognised image") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "truncated" in msg.lower():
+            raise LoadError("image data truncated") from None
+        raise LoadError(f"cannot decode image: {msg[:120]}") from None
+    except MemoryError:
+        raise LoadError("image too large to decode in memory") from None
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise LoadError("cannot decode image: unexpected pixel layout")
+    return LoadedImage(rgb=np.ascontiguousarray(arr), format=fmt, orientation=orientation, data=data)
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+        value = int(value)
+    except Exception:  # noqa: BLE001 - a broken EXIF block means "no usable orientation"
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+_TRANSPOSE = {
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+
+
+def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
+    for op in _TRANSPOSE.get(orientation, []):
+        im = im.transpose(op)
+    return im
+
+
+_SRGB = None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any mode to 8-bit RGB: ICC-managed sources to sRGB, alpha onto white, 16-bit scaled."""
+    global _SRGB
+    exif = im.getexif()  # keep for exif_transpose after conversion
+    icc = im.info.get("icc_profile")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    if im.mode in ("LA", "PA", "La"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "RGBa"):
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+        im = bg
+    elif icc and im.mode in ("RGB", "CMYK"):
+        try:
+            if _SRGB is None:
+                _SRGB = ImageCms.createProfile("sRGB")
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB")
+        except Exception:  # noqa: BLE001 - a bad profile falls back to a plain conversion
+            im = im.convert("RGB")
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    if exif:
+        im.info["exif"] = exif.tobytes()
+        im.getexif().update(exif)
+    return im
+
+
+def write_atomic(data: bytes, directory: Path, name: str) -> Path:
+    """Write `data` into `directory` under `name` (or `stem-2.ext`, ... if taken) atomically.
+
+    The bytes go to a hidden temp file that is fsynced, then hard-linked to the final name, which
+    fails rather than overwrites if the name exists. No partial file ever carries a real name.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".safeguard-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        stem, ext = os.path.splitext(name)
+        n = 1
+        while True:
+            final = directory / (name if n == 1 else f"{stem}-{n}{ext}")
+            try:
+                os.link(tmp, final)
+                break
+            except FileExistsError:
+                n += 1
+        _fsync_dir(directory)
+        return final
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
