@@ -48,6 +48,7 @@ counter-clockwise) gets ``angle == 90``, and the encoder makes the crop upright 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -57,7 +58,7 @@ import numpy as np
 
 from safeguard.faces import Box, Face
 
-__all__ = ["DEFAULT_CONFIG", "DetectorConfig", "detect_faces", "upright"]
+__all__ = ["DEFAULT_CONFIG", "DetectorConfig", "detect_faces", "profile_detect", "upright"]
 
 TilePolicy = Literal["never", "large", "always"]
 
@@ -424,13 +425,32 @@ def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[
     the face was upright. Turn a crop clockwise by `angle` (``upright(crop, face.angle)``) to make
     the face upright before encoding. See the module docstring for the passes.
     """
-    cfg = config or DEFAULT_CONFIG
+    return _detect(rgb, config or DEFAULT_CONFIG, None)
+
+
+def profile_detect(
+    rgb: np.ndarray, config: DetectorConfig | None = None
+) -> tuple[list[Face], list[tuple[str, float, int]]]:
+    """`detect_faces` plus (pass name, seconds, boxes kept) per pass, for benchmarks."""
+    timings: list[tuple[str, float, int]] = []
+    faces = _detect(rgb, config or DEFAULT_CONFIG, timings)
+    return faces, timings
+
+
+def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[Face]:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
     height, width = rgb.shape[:2]
     long_side = max(height, width)
     cands = _Candidates()
     thr, threads = cfg.threshold, cfg.threads
+    clock = [time.perf_counter()]
+
+    def lap(name: str, n: int = 0) -> None:
+        if timings is not None:
+            now = time.perf_counter()
+            timings.append((name, now - clock[0], n))
+            clock[0] = now
 
     # Image pyramid, each level made from the next larger one (cheap, no full-res copies).
     sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
@@ -447,6 +467,7 @@ def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[
         img, s = _resize_long(src, size)
         levels[size] = (img, s * src_scale)
         src, src_scale = levels[size]
+    lap("resize")
 
     def run(img, scale, angle=0, max_face=None):
         if angle:
@@ -465,15 +486,21 @@ def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[
         if id(img) in done:
             continue
         done.add(id(img))
-        upright_found += run(img, s)
+        n = run(img, s)
+        upright_found += n
+        lap(f"coarse {max(img.shape[:2])}", n)
     if fine is not None:
-        upright_found += run(*fine, max_face=cfg.fine_max_face)
+        n = run(*fine, max_face=cfg.fine_max_face)
+        upright_found += n
+        lap(f"fine {max(fine[0].shape[:2])}", n)
 
     tile = cfg.tile_policy == "always" or (
         cfg.tile_policy == "large" and long_side > cfg.tile_min_side
     )
     if tile:
-        upright_found += _tiled(rgb, cfg, cands)
+        n = _tiled(rgb, cfg, cands)
+        upright_found += n
+        lap(f"tiles x{cfg.tile_scale:g}", n)
 
     if cfg.rotations and (
         cfg.rotation_policy == "always"
@@ -486,9 +513,12 @@ def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[
                 continue
             done.add(id(img))
             for angle in cfg.rotations:
-                run(img, s, angle=angle % 360)
+                n = run(img, s, angle=angle % 360)
+                lap(f"rot{angle % 360} {max(img.shape[:2])}", n)
 
-    return cands.faces(cfg, width, height)
+    faces = cands.faces(cfg, width, height)
+    lap("merge", len(faces))
+    return faces
 
 
 def _tiled(rgb: np.ndarray, cfg: DetectorConfig, cands: _Candidates) -> int:
