@@ -1,0 +1,160 @@
+"""Durable, atomic, cross-process TinyDB storage.
+
+TinyDB's `JSONStorage` rewrites the file in place (a crash leaves half a file) and takes no lock
+(two processes lose each other's writes). This storage keeps TinyDB's two-method seam
+(`read()` / `write(data)`) and changes only what is underneath:
+
+- every write goes to a temp file in the same folder, is fsynced, `os.replace`d over the store
+  and the folder is fsynced, so a reader or a crash sees the old file or the new one, never a mix;
+- writes happen only inside `transaction()`, which holds a file lock across the whole
+  read-modify-write, so four processes adding records concurrently lose none;
+- outside a transaction every `read()` goes to disk: there is no cache, so a long-running process
+  sees a withdrawal made by another process on its next read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tinydb.storages import Storage
+
+LOCK_TIMEOUT_S = 60.0
+
+
+class StorageError(RuntimeError):
+    pass
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one (0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def store_lock(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> FileLock:
+    """The one lock that serialises every change to the files in `folder`."""
+    return FileLock(str(folder / "store.lock"), timeout=timeout, mode=0o600)
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage: atomic replace on write, a file lock around each transaction, no cache."""
+
+    def __init__(self, path: str | os.PathLike[str], lock: FileLock) -> None:
+        self.path = Path(path)
+        self.lock = lock
+        self._txn: dict[str, Any] | None = None
+        self._writable = False
+        self._dirty = False
+
+    def _read_file(self) -> dict[str, Any] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as e:
+            # Cannot happen through this class (writes are atomic); someone edited the file.
+            raise StorageError(
+                f"{self.path} is not valid JSON ({e}); restore it from backup"
+            ) from e
+
+    def read(self) -> dict[str, Any] | None:
+        if self._txn is not None:
+            return self._txn
+        return self._read_file()
+
+    def write(self, data: dict[str, Any]) -> None:
+        if self._txn is None or not self._writable:
+            raise StorageError("writes must happen inside AtomicJSONStorage.transaction()")
+        self._txn = data
+        self._dirty = True
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._txn is not None
+
+    @contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        """Lock, read fresh, let the caller change the data (through TinyDB or directly), commit
+        once with an atomic replace. An exception inside discards every change."""
+        if self._txn is not None:  # nested: join the outer transaction
+            if not self._writable:
+                raise StorageError("cannot write inside a read-only snapshot")
+            yield self._txn
+            return
+        try:
+            self.lock.acquire()
+        except Timeout as e:
+            raise StorageError(
+                f"the store is locked by another process ({self.lock.lock_file}); try again"
+            ) from e
+        try:
+            self._txn = self._read_file() or {}
+            self._writable = True
+            self._dirty = False
+            yield self._txn
+            if self._dirty:
+                self.commit_now()
+        finally:
+            self._txn = None
+            self._writable = False
+            self._dirty = False
+            self.lock.release()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[dict[str, Any]]:
+        """Read the file once (no lock: writes are atomic renames) and serve every read inside
+        from that one consistent copy. Writing inside raises."""
+        if self._txn is not None:
+            yield self._txn
+            return
+        self._txn = self._read_file() or {}
+        self._writable = False
+        try:
+            yield self._txn
+        finally:
+            self._txn = None
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def commit_now(self) -> None:
+        """Write the transaction's data to disk (inside a transaction only)."""
+        assert self._txn is not None
+        data = json.dumps(self._txn, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        atomic_write_bytes(self.path, data)
+        self._dirty = False
+
+    def close(self) -> None:
+        pass
