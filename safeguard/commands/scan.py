@@ -1,0 +1,188 @@
+"""`safeguard scan` and `safeguard blur`: the comms staff's batch pass over photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from safeguard.config import STYLES, UNKNOWN_POLICIES
+from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
+
+
+def open_matrix(app, channel: str, create: bool):
+    """The match matrix for `channel` and the pupils' names (for file-name screening).
+
+    With `create` False and no store yet, an empty matrix: every face is then unknown."""
+    import numpy as np
+
+    from consent_db import ConsentStore, MatchMatrix, StoreError
+
+    cfg = app.config
+    if channel not in cfg.channels:
+        raise click.BadParameter(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
+                                 param_hint="--channel")
+    if not create and not (app.home.store_dir / "store.json").exists():
+        empty = MatchMatrix(np.zeros((0, 128), np.float32), np.zeros(0, np.float32),
+                            np.zeros(0, np.int32), [], np.zeros(0, bool), np.zeros(0, bool), [],
+                            channel)
+        return empty, ()
+    try:
+        store = ConsentStore.open(app.home, channels=cfg.channels)
+        matrix = store.match_matrix(channel)
+        names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+    return matrix, names
+
+
+def _common(f):
+    f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+                     help="Worker processes (default: all cores).")(f)
+    f = click.option("--json", "as_json", is_flag=True,
+                     help="One JSON object per input on stdout.")(f)
+    f = click.option("--unknown", type=click.Choice(UNKNOWN_POLICIES), default=None,
+                     help="What to do with faces that match nobody (default from config: redact).")(f)
+    f = click.option("--channel", "-c", default=None,
+                     help="Where the photos will be published (default from config: social).")(f)
+    f = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))(f)
+    return f
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@_common
+@click.pass_obj
+def scan(app, paths, channel, unknown, as_json, jobs):
+    """Report what `blur` would do with each photo. Writes nothing."""
+    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False)
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@_common
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the publishable copies.")
+@click.option("--style", type=click.Choice(STYLES), default=None,
+              help="How restricted faces are covered (default from config: blur).")
+@click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
+              help="Output format (default from config: jpeg).")
+@click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
+@click.pass_obj
+def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs):
+    """Make publishable copies of photos: metadata stripped, restricted faces redacted.
+
+    PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
+    protected register, or unknown faces with --unknown hold) are held under the home, never
+    written to --out."""
+    _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out)
+
+
+def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None):
+    from safeguard.pipeline import Job, collect_inputs, process_batch
+
+    cfg = app.config.with_overrides(jpeg_quality=quality)
+    channel = channel or cfg.default_channel
+    if write:
+        app.home.ensure()
+    matrix, names = open_matrix(app, channel, create=write)
+    job = Job(
+        config=cfg,
+        channel=channel,
+        unknown=unknown or cfg.unknown,
+        style=style or cfg.style,
+        matrix=matrix,
+        out_dir=out if write else None,
+        held_dir=app.home.held_dir if write else None,
+        names=names,
+        output_format=fmt or cfg.output_format,
+    )
+    files, early = collect_inputs(paths)
+    if write and out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    outcomes = list(early)
+    report = _Reporter(as_json, total=len(files) + len(early), write=write)
+    for o in early:
+        report.one(o)
+    try:
+        for o in process_batch(files, job, jobs or os.cpu_count() or 1):
+            outcomes.append(o)
+            report.one(o)
+    except KeyboardInterrupt:
+        report.close()
+        click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    report.close()
+    held = sum(o.status == "held" for o in outcomes)
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    if not as_json:
+        _summary(outcomes, write)
+    sys.exit(ExitStatus.for_batch(held, rejected))
+
+
+class _Reporter:
+    def __init__(self, as_json: bool, total: int, write: bool):
+        self.as_json = as_json
+        self.progress = None
+        if not as_json and sys.stderr.isatty() and total > 1:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                     MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("Checking photos" if not write else "Processing",
+                                               total=total)
+
+    def one(self, o) -> None:
+        if self.as_json:
+            sys.stdout.write(json.dumps(o.public()) + "\n")
+            sys.stdout.flush()
+        elif self.progress is not None:
+            self.progress.advance(self.task)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _summary(outcomes, write: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="safeguard: " + ("blur" if write else "scan (nothing written)"))
+    table.add_column("photo", overflow="fold")
+    table.add_column("result")
+    table.add_column("faces", justify="right")
+    table.add_column("redacted", justify="right")
+    table.add_column("output / note", overflow="fold")
+    shown = outcomes if len(outcomes) <= 60 else [o for o in outcomes if o.status != "exported"]
+    for o in shown[:200]:
+        redacted = sum(f.action == "redact" for f in o.faces)
+        if o.status == "exported":
+            result = "[green]exported[/]" if write else "[green]ok to export[/]"
+            note = o.output or ("; ".join(o.removed[:3]) + ("..." if len(o.removed) > 3 else ""))
+        elif o.status == "held":
+            result, note = "[yellow]held[/]", f"held for safeguarding review ({o.held_id or 'scan'})"
+        else:
+            result, note = "[red]rejected[/]", o.error or ""
+        if o.flags:
+            note += " [" + "; ".join(o.flags) + "]"
+        table.add_row(_display(o.input), result, str(len(o.faces)), str(redacted), note)
+    console.print(table)
+    n = len(outcomes)
+    exp = sum(o.status == "exported" for o in outcomes)
+    held = sum(o.status == "held" for o in outcomes)
+    rej = sum(o.status == "rejected" for o in outcomes)
+    faces = sum(len(o.faces) for o in outcomes)
+    red = sum(f.action == "redact" for o in outcomes for f in o.faces)
+    verb = "exported" if write else "ready to export"
+    console.print(f"{n} photos: {exp} {verb}, {held} held for safeguarding review, "
+                  f"{rej} rejected; {faces} faces found, {red} redacted.")
+
+
+def _display(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -1,0 +1,98 @@
+"""Held images: originals waiting for the DSL, under HOME/held, owner-only.
+
+Each held image is a folder HOME/held/<id>/ with the original bytes (`original`) and `record.json`
+(DSL-only: who was matched and why). Comms staff only ever learn the id and that the photo was
+held for safeguarding review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+ID_RE = re.compile(r"^[0-9]{8}-[0-9a-f]{12}$")
+
+
+class HeldError(Exception):
+    pass
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class HeldQueue:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def hold(self, original: bytes, record: dict) -> str:
+        """Keep `original` with its DSL-only `record`; returns the new id. Atomic: the folder
+        appears under its final name only once both files are complete."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        held_id = f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
+        try:
+            os.chmod(staging, 0o700)
+            _write_private(staging / "original", original)
+            rec = dict(record, id=held_id, held_at=dt.datetime.now(dt.UTC).isoformat(),
+                       state="held")
+            _write_private(staging / "record.json", json.dumps(rec, indent=1).encode())
+            os.rename(staging, self.folder / held_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return held_id
+
+    def path(self, held_id: str) -> Path:
+        """The folder of a held image; ids that are not exactly our format are refused (no path
+        the request can steer)."""
+        if not isinstance(held_id, str) or not ID_RE.match(held_id):
+            raise HeldError("no such held image")
+        p = self.folder / held_id
+        if not (p / "record.json").is_file():
+            raise HeldError("no such held image")
+        return p
+
+    def record(self, held_id: str) -> dict:
+        return json.loads((self.path(held_id) / "record.json").read_text())
+
+    def original(self, held_id: str) -> bytes:
+        return (self.path(held_id) / "original").read_bytes()
+
+    def ids(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted((p.name for p in self.folder.iterdir() if ID_RE.match(p.name)
+                       and (p / "record.json").is_file()), reverse=True)
+
+    def update(self, held_id: str, **changes) -> dict:
+        rec = self.record(held_id)
+        rec.update(changes)
+        _write_private(self.path(held_id) / "record.json", json.dumps(rec, indent=1).encode())
+        return rec
+
+    def destroy(self, held_id: str) -> None:
+        """Remove a held original for good (rejected by the DSL, or released)."""
+        p = self.path(held_id)
+        gone = self.folder / f".deleting-{held_id}"
+        os.rename(p, gone)
+        shutil.rmtree(gone)

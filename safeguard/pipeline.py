@@ -1,0 +1,278 @@
+"""One photo end to end, and a batch over a pool of processes.
+
+load -> detect -> encode -> match -> decide -> redact -> strip -> verify -> write.
+Every failure on the way is a rejection with a one-line reason; nothing unverified is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from safeguard.config import Config
+from safeguard.faces import Box
+from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
+from safeguard.metadata import StripError, encode_clean, inventory, verify_clean
+from safeguard.policy import FaceDecision, decide_face, image_status
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
+                  ".avif", ".bmp", ".gif"}
+HELD_MESSAGE = "held for safeguarding review"
+
+
+@dataclass
+class FaceOutcome:
+    box: Box
+    label: str
+    action: str
+    decision: FaceDecision  # DSL-only details (pupil, reason, distance)
+
+    def public(self) -> dict:
+        return {"box": self.box.as_list(), "label": self.label, "action": self.action}
+
+
+@dataclass
+class Outcome:
+    input: str
+    status: str  # "exported" | "held" | "rejected"
+    output: str | None = None
+    faces: list[FaceOutcome] = field(default_factory=list)
+    error: str | None = None
+    removed: list[str] = field(default_factory=list)
+    held_id: str | None = None
+    seconds: float = 0.0
+    sha256: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def public(self) -> dict:
+        """What comms staff may see: no names, no registers, no reasons."""
+        return {
+            "input": self.input,
+            "status": self.status,
+            "output": self.output,
+            "faces": [f.public() for f in self.faces],
+            "error": self.error,
+            "metadata_removed": self.removed,
+            "held_id": self.held_id,
+            "message": HELD_MESSAGE if self.status == "held" else None,
+            "flags": self.flags,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def dsl_record(self) -> dict:
+        """Everything, for the held queue (DSL eyes only)."""
+        return {
+            "input": self.input,
+            "sha256": self.sha256,
+            "faces": [
+                {**f.public(), "pupil": f.decision.pupil, "reason": f.decision.reason,
+                 "distance": f.decision.distance}
+                for f in self.faces
+            ],
+            "metadata_removed": self.removed,
+            "flags": self.flags,
+        }
+
+
+@dataclass
+class Job:
+    """Everything a worker needs to process photos; pickled once per worker."""
+
+    config: Config
+    channel: str
+    unknown: str
+    style: str
+    matrix: object  # consent_db.MatchMatrix
+    out_dir: Path | None = None  # None: scan only, write nothing
+    held_dir: Path | None = None
+    names: tuple[str, ...] = ()  # enrolled pupils' full names, to keep them out of file names
+    output_format: str = "jpeg"
+
+
+# ---------------------------------------------------------------------------------------------
+# One photo
+
+
+def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
+    """Detect, encode, match and decide every face of an upright image."""
+    from safeguard.detect import detect_faces
+    from safeguard.identify import distances_per_pupil, encode_faces
+
+    faces = detect_faces(rgb)
+    if not faces:
+        return []
+    encodings = encode_faces(rgb, faces)
+    m = job.matrix
+    dists = distances_per_pupil(encodings, m)
+    out = []
+    for face, row in zip(faces, dists):
+        d = decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
+                        job.unknown)
+        out.append(FaceOutcome(face.box, d.label, d.action, d))
+    return out
+
+
+def process_file(path: Path, job: Job) -> Outcome:
+    """Process one photo; never raises for a bad photo (it becomes a rejection)."""
+    start = time.perf_counter()
+    outcome = Outcome(input=str(path), status="rejected")
+    try:
+        data = read_bytes(path)
+        outcome.sha256 = hashlib.sha256(data).hexdigest()
+        outcome = _process_bytes(data, path, job, outcome)
+    except LoadError as e:
+        outcome.status, outcome.error = "rejected", str(e)
+    except StripError as e:
+        outcome.status, outcome.error = "rejected", f"could not write a verified clean file: {e}"
+    except MemoryError:
+        outcome.status, outcome.error = "rejected", "image too large to process in memory"
+    except Exception as e:  # noqa: BLE001 - fail closed: an unexpected error never exports
+        first = str(e).splitlines()[0][:160] if str(e) else ""
+        outcome.status, outcome.error = "rejected", f"internal error ({type(e).__name__}) {first}".strip()
+        outcome.output = None
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outcome:
+    cfg = job.config
+    image = decode_image(data, max_pixels=cfg.max_pixels)
+    outcome.removed = [f"{item} removed" for item in inventory(data)]
+    outcome.faces = analyse(image.rgb, job)
+    name_flag = mentions_pupil(path.name, job.names)
+    if name_flag:
+        outcome.flags.append("file name contained a pupil's name: renamed")
+    outcome.status = image_status([f.decision for f in outcome.faces])
+    if outcome.status == "held":
+        if job.held_dir is not None:
+            from safeguard.held import HeldQueue
+
+            rec = outcome.dsl_record()
+            rec["channel"] = job.channel
+            outcome.held_id = HeldQueue(job.held_dir).hold(data, rec)
+        return outcome
+    # Exported: redact, encode fresh, verify, then (and only then) write.
+    boxes = [f.box for f in outcome.faces if f.action == "redact"]
+    pixels = image.rgb
+    if boxes:
+        from safeguard.redact import redact
+
+        pixels = redact(image.rgb, boxes, job.style, cfg.mask_scale)
+    fmt = job.output_format
+    clean = encode_clean(pixels, fmt, cfg.jpeg_quality)
+    verify_clean(clean, fmt, (image.width, image.height))
+    if job.out_dir is not None:
+        name = output_name(path, fmt, outcome.sha256 or "", job.names)
+        outcome.output = str(write_atomic(clean, job.out_dir, name))
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def mentions_pupil(text: str, names: Iterable[str]) -> bool:
+    """True when `text` holds any pupil's full name (all its words, in any order or case,
+    joined by anything: "ada_example", "Example-Ada", "ADA EXAMPLE")."""
+    words = set(re.findall(r"[a-z0-9]+", _fold(text)))
+    joined = re.sub(r"[^a-z0-9]", "", _fold(text))
+    for name in names:
+        parts = re.findall(r"[a-z0-9]+", _fold(name))
+        if len(parts) < 2:
+            continue
+        if all(p in words for p in parts) or "".join(parts) in joined \
+                or "".join(reversed(parts)) in joined:
+            return True
+    return False
+
+
+def output_name(path: Path, fmt: str, sha256: str, names: Iterable[str]) -> str:
+    """A safe output name: the input's stem reduced to [A-Za-z0-9._-], or photo-<hash> when the
+    stem is empty or holds a pupil's full name."""
+    ext = ".jpg" if fmt == "jpeg" else ".png"
+    raw = path.stem
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    stem = _fold(raw)
+    stem = re.sub(r"[^a-z0-9._-]+", "_", stem).strip("._-")[:80]
+    if not stem or mentions_pupil(raw, names):
+        stem = f"photo-{sha256[:12] or 'unnamed'}"
+    return stem + ext
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and batches
+
+
+def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
+    """Files to process (folders walked recursively, sorted) and immediate rejections.
+
+    In folders: hidden files and folders are skipped, as are files whose names are not image
+    names; links are not followed (reported as rejected so nothing is silently dropped)."""
+    files: list[Path] = []
+    early: list[Outcome] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            for root, dirs, names in os.walk(p, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for n in sorted(names):
+                    if n.startswith(".") or n.startswith("~$"):
+                        continue
+                    f = Path(root) / n
+                    if f.suffix.lower() not in IMAGE_SUFFIXES:
+                        continue
+                    if f.is_symlink():
+                        early.append(Outcome(str(f), "rejected", error="symbolic link: not followed"))
+                        continue
+                    files.append(f)
+        elif p.exists() or p.is_symlink():
+            files.append(p)
+        else:
+            early.append(Outcome(str(p), "rejected", error="no such file or folder"))
+    return files, early
+
+
+_WORKER_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+
+
+def _work(path: Path) -> Outcome:
+    assert _WORKER_JOB is not None
+    return process_file(path, _WORKER_JOB)
+
+
+def process_batch(files: list[Path], job: Job, jobs: int) -> Iterator[Outcome]:
+    """Outcomes in input order. `jobs` processes (each one core: detector and encoder run
+    single-threaded so two photos use two cores)."""
+    jobs = max(1, min(jobs, len(files)))
+    if jobs == 1:
+        for f in files:
+            yield process_file(f, job)
+        return
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(job,)) as pool:
+        yield from pool.map(_work, files, chunksize=1)

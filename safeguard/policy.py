@@ -1,0 +1,71 @@
+"""Per-face and per-image decisions. Pure: distances and flags in, decisions out.
+
+A face is
+- restricted when it is within `restrict_tolerance` of any restricted pupil (no consent for the
+  channel, withdrawn, expired, or on a register). Its action is redact, or hold when the pupil is
+  on a protected register (only the DSL may release those);
+- cleared when it is within `clear_tolerance` of a consenting pupil and every restricted pupil is at
+  least `clear_margin` further away;
+- unknown otherwise, and follows the unknown-face policy (keep, redact or hold).
+Any doubt falls to restricted: the restricted net is wider than the clearing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from safeguard.config import Config
+
+
+@dataclass(frozen=True)
+class FaceDecision:
+    label: str  # "restricted" | "cleared" | "unknown"
+    action: str  # "keep" | "redact" | "hold"
+    # DSL-only fields below: never shown to comms staff.
+    pupil: str | None = None
+    reason: str | None = None
+    distance: float | None = None
+
+
+def decide_face(
+    dists: np.ndarray,
+    restricted: np.ndarray,
+    on_register: np.ndarray,
+    pupil_ids: list[str],
+    reasons: list[str],
+    config: Config,
+    unknown: str,
+) -> FaceDecision:
+    """Decide one face from its distance to every pupil (closest encoding each)."""
+    inf = float("inf")
+    d_restricted = float(np.min(dists[restricted])) if restricted.any() else inf
+    consenting = ~restricted
+    d_clear = float(np.min(dists[consenting])) if consenting.any() else inf
+
+    if d_restricted <= config.restrict_tolerance:
+        idx = np.flatnonzero(restricted & (dists <= config.restrict_tolerance))
+        # If any restricted pupil within tolerance is on a register, the whole image waits.
+        reg = idx[on_register[idx]]
+        pick = int(reg[np.argmin(dists[reg])]) if len(reg) else int(idx[np.argmin(dists[idx])])
+        return FaceDecision(
+            "restricted",
+            "hold" if len(reg) else "redact",
+            pupil=pupil_ids[pick],
+            reason=reasons[pick],
+            distance=float(dists[pick]),
+        )
+    if d_clear <= config.clear_tolerance and d_restricted - d_clear >= config.clear_margin:
+        pick = int(np.flatnonzero(consenting)[np.argmin(dists[consenting])])
+        return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
+    if d_clear <= config.clear_tolerance:
+        reason = "matches a consenting pupil but too close to a restricted one"
+    else:
+        reason = "matches no enrolled pupil"
+    return FaceDecision("unknown", unknown, reason=reason)
+
+
+def image_status(decisions: list[FaceDecision]) -> str:
+    """"held" when any face needs the DSL, else "exported"."""
+    return "held" if any(d.action == "hold" for d in decisions) else "exported"
