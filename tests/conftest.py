@@ -1,0 +1,71 @@
+"""Shared fixtures: the bundled samples, the shared test data, and a demo home with two pupils.
+
+Ada Example (P001): no consent for social, consent for website. Ben Example (P002): consent for
+both. Both have biometric consent and are enrolled from the bundled reference photos.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+@pytest.fixture(scope="session")
+def shared_testdata() -> Path:
+    if not (SHARED_TESTDATA / "manifest.csv").exists():
+        pytest.skip(f"shared test data not found at {SHARED_TESTDATA} (CI always has it)")
+    return SHARED_TESTDATA
+
+
+@pytest.fixture(scope="session")
+def reference_encodings() -> dict[str, list]:
+    """Encodings of the bundled reference photos, computed once per test session."""
+    from safeguard.detect import detect_faces
+    from safeguard.identify import encode_faces
+    from safeguard.images import load_image
+
+    out: dict[str, list] = {}
+    for p in sorted((SAMPLES / "references").glob("*.jpg")):
+        rgb = load_image(p).rgb
+        faces = detect_faces(rgb)
+        assert len(faces) == 1, p
+        out.setdefault(p.stem.split("-")[0], []).append(encode_faces(rgb, faces)[0])
+    return out
+
+
+def build_demo_home(root: Path, encodings: dict[str, list], ada_registers: tuple[str, ...] = ()):
+    import datetime as dt
+
+    from consent_db import ConsentStore
+    from safeguard.home import Home
+
+    home = Home(root).ensure()
+    store = ConsentStore.open(home)
+    store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
+                    registers=list(ada_registers), biometric_consent=True, actor="test")
+    store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},
+                    biometric_consent=True, actor="test")
+    today = dt.date.today()
+    store.enrol("P001", encodings["ada"], [today] * len(encodings["ada"]), actor="test")
+    store.enrol("P002", encodings["ben"], [today] * len(encodings["ben"]), actor="test")
+    return home
+
+
+@pytest.fixture
+def demo_home(tmp_path, reference_encodings):
+    """A home where Ada is restricted on social and Ben is cleared."""
+    return build_demo_home(tmp_path / "home", reference_encodings)
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A writable copy of the bundled sample photos."""
+    dst = tmp_path / "photos"
+    shutil.copytree(SAMPLES / "photos", dst)
+    return dst
