@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import getpass
+import json
 import os
 import re
 import uuid
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tinydb import Query, TinyDB
@@ -41,7 +42,13 @@ from consent_db.crypto import (
     load_key,
     make_key_check,
 )
-from consent_db.storage import AtomicJSONStorage, StorageError, store_lock
+from consent_db.storage import (
+    AtomicJSONStorage,
+    StorageError,
+    atomic_write_bytes,
+    gc_paused,
+    store_lock,
+)
 from consent_db.vault import DIM, Vault, shard_of
 
 SCHEMA_VERSION = 1
@@ -121,8 +128,16 @@ class MatchMatrix:
         return np.sqrt(np.maximum(d2, 0.0))
 
 
+class _Ref(NamedTuple):
+    key: str  # TinyDB document id (as stored)
+    rec: dict  # the live record inside the transaction's data
+
+
 @dataclass
 class _Txn:
+    data: dict | None = None
+    index: dict[str, str] | None = None
+    next_key: int | None = None
     audit: list[tuple[str, str, str | None, dict]] = field(default_factory=list)
     shard_add: dict[str, dict[str, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
     shard_drop: set[str] = field(default_factory=set)
@@ -161,8 +176,11 @@ class ConsentStore:
         channels = tuple(channels or DEFAULT_CHANNELS)
         lock = store_lock(folder)
         probe = AtomicJSONStorage(folder / "store.json", lock)
+        sidecar = folder / "meta.json"
         try:
-            meta = _meta_of(probe.read())
+            # meta.json repeats the store's meta so that opening need not parse the whole store;
+            # the copy inside store.json is the one every read and write checks.
+            meta = _read_sidecar(sidecar) or _meta_of(probe.read())
             if meta is None:
                 with probe.transaction() as data:  # first use (or a race to it): create once
                     meta = _meta_of(data)
@@ -174,7 +192,9 @@ class ConsentStore:
                             "created": dt.datetime.now(dt.UTC).isoformat(),
                         }
                         data["meta"] = {"1": meta}
-                        probe.mark_dirty()
+                        probe.commit_now()
+            if not sidecar.exists():
+                atomic_write_bytes(sidecar, json.dumps(meta).encode())
         except StorageError as e:
             raise StoreError(str(e)) from e
         except KeyProblem as e:
@@ -209,7 +229,7 @@ class ConsentStore:
                     # TinyDB caches the next document id per Table object; another process may
                     # have used it since. Forget it so each insert recomputes from fresh data.
                     table._next_id = None
-                t = self._current = _Txn()
+                t = self._current = _Txn(data=data)
                 try:
                     yield t
                 finally:
@@ -237,15 +257,48 @@ class ConsentStore:
         for s in losing:  # after the JSON: the record saying "destroyed" is durable first
             self._vault.apply(s, t.shard_add.get(s, {}), keep[s])
 
-    def _doc(self, pupil_id: str) -> Any:
-        doc = self._pupils.get(Q.id == pupil_id)
-        if doc is None:
-            raise StoreError(f"no pupil {pupil_id}")
-        return doc
+    # TinyDB's Table rebuilds its whole table dict on every write (O(n) per operation), which
+    # makes a 20,000-row import quadratic. Inside a transaction the store therefore edits the
+    # table's documents in the transaction's data (TinyDB's own on-disk layout) through an
+    # id index, and commits once; reads outside a transaction go through TinyDB queries.
 
-    def _save(self, doc: Any, record: dict) -> None:
+    def _index(self) -> dict[str, str]:
+        t = self._current
+        assert t is not None and t.data is not None
+        if t.index is None:
+            t.index = {r["id"]: k for k, r in t.data.setdefault("pupils", {}).items()}
+        return t.index
+
+    def _find(self, pupil_id: str) -> _Ref | None:
+        key = self._index().get(pupil_id)
+        return None if key is None else _Ref(key, self._current.data["pupils"][key])
+
+    def _doc(self, pupil_id: str) -> _Ref:
+        ref = self._find(pupil_id)
+        if ref is None:
+            raise StoreError(f"no pupil {pupil_id}")
+        return ref
+
+    def _insert(self, record: dict) -> None:
+        table = self._current.data.setdefault("pupils", {})
+        t = self._current
+        if t.next_key is None:
+            t.next_key = max((int(k) for k in table), default=0) + 1
+        key = str(t.next_key)
+        t.next_key += 1
+        table[key] = record
+        self._index()[record["id"]] = key
+        self._storage.mark_dirty()
+
+    def _remove(self, ref: _Ref) -> None:
+        del self._current.data["pupils"][ref.key]
+        del self._index()[ref.rec["id"]]
+        self._storage.mark_dirty()
+
+    def _save(self, doc: _Ref, record: dict) -> None:
         record["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._pupils.update(_replace_all(record), doc_ids=[doc.doc_id])
+        self._current.data["pupils"][doc.key] = record
+        self._storage.mark_dirty()
 
     def _check_channel(self, channel: str) -> None:
         if channel not in self.channels:
@@ -314,9 +367,9 @@ class ConsentStore:
                 ledger_rules.event("consent", who="recorded at add", date=day, form="written")
             )
         with self._change() as t:
-            if self._pupils.contains(Q.id == pupil_id):
+            if self._find(pupil_id) is not None:
                 raise StoreError(f"pupil {pupil_id} already exists")
-            self._pupils.insert(record)
+            self._insert(record)
             t.log(
                 actor,
                 "pupil.add",
@@ -340,7 +393,7 @@ class ConsentStore:
         actor = actor or default_actor()
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             changed = []
             for k, v in (
                 ("name", name),
@@ -354,7 +407,7 @@ class ConsentStore:
             if changed:
                 self._save(doc, rec)
                 t.log(actor, "pupil.update", pupil_id, fields=changed)
-        return rec
+        return copy.deepcopy(rec)
 
     def get_pupil(self, pupil_id: str) -> dict | None:
         """The whole record (registers included: gate what you show), or None."""
@@ -439,7 +492,7 @@ class ConsentStore:
             raise StoreError(f"expiry {exp} is before the consent date {day}")
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             old = rec["consents"].get(channel)
             if old:
                 rec["consent_history"].append({"channel": channel, **old})
@@ -460,7 +513,7 @@ class ConsentStore:
                 expires=exp,
                 evidence=bool(evidence),
             )
-        return rec["consents"][channel]
+        return copy.deepcopy(rec["consents"][channel])
 
     def withdraw_consent(
         self,
@@ -476,7 +529,7 @@ class ConsentStore:
         day = _iso(date) or dt.date.today().isoformat()
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             old = rec["consents"].get(channel) or {
                 "state": "none",
                 "by": None,
@@ -494,7 +547,7 @@ class ConsentStore:
             }
             self._save(doc, rec)
             t.log(actor, "consent.withdraw", pupil_id, channel=channel, date=day)
-        return rec["consents"][channel]
+        return copy.deepcopy(rec["consents"][channel])
 
     def consent_for(
         self,
@@ -523,7 +576,7 @@ class ConsentStore:
         _check_register(register)
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             if any(r["register"] == register for r in rec["registers"]):
                 return
             rec["registers"].append(
@@ -542,7 +595,7 @@ class ConsentStore:
         _check_register(register)
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             before = len(rec["registers"])
             rec["registers"] = [r for r in rec["registers"] if r["register"] != register]
             if len(rec["registers"]) == before:
@@ -643,7 +696,7 @@ class ConsentStore:
             raise StoreError(str(e)) from e
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             rec["biometric"]["events"].append(ev)
             t.log(
                 actor,
@@ -698,7 +751,7 @@ class ConsentStore:
             vecs.append(v)
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             st = ledger_rules.status(rec["biometric"])
             if not st.allowed:
                 raise StoreError(
@@ -745,7 +798,7 @@ class ConsentStore:
         actor = actor or default_actor()
         with self._change() as t:
             doc = self._doc(pupil_id)
-            rec = copy.deepcopy(dict(doc))
+            rec = doc.rec
             n = self._destroy_encodings(t, rec, actor, reason)
             if n:
                 self._save(doc, rec)
@@ -759,6 +812,10 @@ class ConsentStore:
 
     def match_matrix(self, channel: str, today: dt.date | None = None) -> MatchMatrix:
         """Every usable encoding with its pupil's restriction for `channel`, read fresh."""
+        with gc_paused():
+            return self._match_matrix(channel, today)
+
+    def _match_matrix(self, channel: str, today: dt.date | None) -> MatchMatrix:
         self._check_channel(channel)
         day = _today(today)
         try:
@@ -824,10 +881,10 @@ class ConsentStore:
         actor = actor or default_actor()
         with self._change() as t:
             doc = self._doc(pupil_id)
-            n = len(doc.get("encodings", []))
+            n = len(doc.rec.get("encodings", []))
             if n:
                 t.shard_drop.add(shard_of(pupil_id))
-            self._pupils.remove(doc_ids=[doc.doc_id])
+            self._remove(doc)
             t.log(actor, "pupil.erase", pupil_id, encodings_destroyed=n, reason=reason)
         return n
 
@@ -874,13 +931,13 @@ class ConsentStore:
             return plan
         with self._change() as t:
             for pid in plan["erased"]:
-                doc = self._pupils.get(Q.id == pid)
+                doc = self._find(pid)
                 if doc is None:
                     continue
-                n = len(doc.get("encodings", []))
+                n = len(doc.rec.get("encodings", []))
                 if n:
                     t.shard_drop.add(shard_of(pid))
-                self._pupils.remove(doc_ids=[doc.doc_id])
+                self._remove(doc)
                 t.log(
                     actor,
                     "pupil.erase",
@@ -889,10 +946,10 @@ class ConsentStore:
                     reason=f"retention: left more than {retention_days} days ago",
                 )
             for pid in plan["encodings_destroyed"]:
-                doc = self._pupils.get(Q.id == pid)
+                doc = self._find(pid)
                 if doc is None:
                     continue
-                rec = copy.deepcopy(dict(doc))
+                rec = doc.rec
                 self._destroy_encodings(t, rec, actor, "pupil has left")
                 self._save(doc, rec)
         return plan
@@ -904,6 +961,14 @@ class ConsentStore:
         """Group changes into one transaction (one lock, one commit): all or nothing."""
         with self._change():
             yield
+
+
+def _read_sidecar(path: Path) -> dict | None:
+    try:
+        meta = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and "schema" in meta else None
 
 
 def _meta_of(data: dict | None) -> dict | None:
@@ -928,16 +993,6 @@ def _check_schema(meta: dict | None, folder: Path) -> None:
 def _check_register(r: str) -> None:
     if r not in REGISTERS:
         raise StoreError(f"unknown register {r!r}; registers: {', '.join(REGISTERS)}")
-
-
-def _replace_all(record: dict):
-    """A TinyDB update operation that replaces the whole document (keys removed too)."""
-
-    def op(doc: dict) -> None:
-        doc.clear()
-        doc.update(record)
-
-    return op
 
 
 def stale_encodings(p: dict, today: dt.date, days: int = STALE_DAYS) -> list[dict]:
