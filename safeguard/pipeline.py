@@ -55,12 +55,20 @@ class Outcome:
     flags: list[str] = field(default_factory=list)
 
     def public(self) -> dict:
-        """What comms staff may see: no names, no registers, no reasons."""
+        """What comms staff may see: no names, no registers, no reasons.
+
+        In a held photo every face that is not cleared shows action "hold", so which face caused
+        the hold (a register pupil, or an unknown face) cannot be told apart."""
+        faces = [f.public() for f in self.faces]
+        if self.status == "held":
+            for f in faces:
+                if f["label"] != "cleared":
+                    f["action"] = "hold"
         return {
             "input": self.input,
             "status": self.status,
             "output": self.output,
-            "faces": [f.public() for f in self.faces],
+            "faces": faces,
             "error": self.error,
             "metadata_removed": self.removed,
             "held_id": self.held_id,

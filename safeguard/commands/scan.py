@@ -171,7 +171,10 @@ def _summary(outcomes, write: bool) -> None:
             result, note = "[red]rejected[/]", o.error or ""
         if o.flags:
             note += " [" + "; ".join(o.flags) + "]"
-        table.add_row(_display(o.input), result, str(len(o.faces)), str(redacted), note)
+        shown_name = _display(o.input)
+        if any("pupil's name" in f for f in o.flags):
+            shown_name = "(name withheld: it contains a pupil's name)"
+        table.add_row(shown_name, result, str(len(o.faces)), str(redacted), note)
     console.print(table)
     n = len(outcomes)
     exp = sum(o.status == "exported" for o in outcomes)
@@ -180,9 +183,16 @@ def _summary(outcomes, write: bool) -> None:
     faces = sum(len(o.faces) for o in outcomes)
     red = sum(f.action == "redact" for o in outcomes for f in o.faces)
     verb = "exported" if write else "ready to export"
-    console.print(f"{n} photos: {exp} {verb}, {held} held for safeguarding review, "
+    console.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for safeguarding review, "
                   f"{rej} rejected; {faces} faces found, {red} redacted.")
 
 
 def _display(path: str) -> str:
+    """Paths under the current folder shown relative to it; undecodable bytes replaced."""
+    try:
+        rel = os.path.relpath(path)
+        if not rel.startswith(".."):
+            path = rel
+    except ValueError:
+        pass
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
