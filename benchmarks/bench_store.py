@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from consent_db import ConsentStore  # noqa: E402
-from safeguard.home import Home  # noqa: E402
+from consent_db import ConsentStore
+from safeguard.home import Home
 
 
 def seed(home: Home, pupils: int, per_pupil: int) -> float:

@@ -33,6 +33,7 @@ import numpy as np
 from tinydb import Query, TinyDB
 
 from consent_db import ledger as ledger_rules
+from consent_db import staff as _staff
 from consent_db.audit import AuditError, AuditLog
 from consent_db.crypto import (
     KeyProblem,
@@ -953,6 +954,22 @@ class ConsentStore:
                 self._destroy_encodings(t, rec, actor, "pupil has left")
                 self._save(doc, rec)
         return plan
+
+    # -- staff -----------------------------------------------------------------------------
+
+    def add_staff(self, user: str, role: str, password: str, *, actor: str | None = None):
+        return _staff.add_staff(self, user, role, password, actor=actor or default_actor())
+
+    def list_staff(self) -> list[dict]:
+        return _staff.list_staff(self)
+
+    def remove_staff(self, user: str, *, actor: str | None = None) -> None:
+        _staff.remove_staff(self, user, actor=actor or default_actor())
+
+    def verify_staff(self, user: str, password: str, now: dt.datetime | None = None):
+        """-> consent_db.staff.Staff, or None (wrong password, unknown user, or locked out:
+        5 consecutive failures lock the account for 15 minutes, across processes)."""
+        return _staff.verify_staff(self, user, password, now)
 
     # -- bulk ------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "demo": "safeguard.commands.demo:demo",
     "pupils": "safeguard.commands.pupils:pupils",
     "audit": "safeguard.commands.pupils:audit",
+    "staff": "safeguard.commands.pupils:staff",
     "config": "safeguard.commands.configcmd:config",
 }
 

@@ -1,0 +1,133 @@
+"""Staff accounts: who may see DSL-only data (registers, reasons) and review held photos.
+
+Passwords are argon2id hashes (argon2-cffi). Five consecutive failures lock the account for 15
+minutes; the counter and the lock live in the store, so they hold across processes (the CLI, the
+review app). Every login, failure and lock goes into the audit log (no passwords, no hashes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from tinydb import Query
+
+if TYPE_CHECKING:
+    from consent_db.store import ConsentStore
+
+ROLES = ("dsl", "admin")
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_ph = PasswordHasher()
+# verify against this when the user does not exist, so timing does not tell who has an account
+_DUMMY = _ph.hash("not a password of anyone")
+S = Query()
+
+
+@dataclass(frozen=True)
+class Staff:
+    user: str
+    role: str
+
+    @property
+    def is_dsl(self) -> bool:
+        return self.role == "dsl"
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.UTC)
+
+
+def add_staff(store: ConsentStore, user: str, role: str, password: str, *, actor: str) -> Staff:
+    from consent_db.store import StoreError
+
+    if not _USER_RE.match(user or ""):
+        raise StoreError(f"user name {user!r}: letters, digits, '.', '_', '@' or '-'")
+    if role not in ROLES:
+        raise StoreError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise StoreError(f"the password must have at least {MIN_PASSWORD} characters")
+    hashed = _ph.hash(password)
+    with store._change() as t:
+        if store._staff.contains(S.user == user):
+            raise StoreError(f"staff account {user} already exists")
+        store._staff.insert(
+            {
+                "user": user,
+                "role": role,
+                "hash": hashed,
+                "failures": 0,
+                "locked_until": None,
+                "created": _now(None).isoformat(timespec="seconds"),
+            }
+        )
+        t.log(actor, "staff.add", user, role=role)
+    return Staff(user, role)
+
+
+def list_staff(store: ConsentStore) -> list[dict]:
+    out = []
+    for d in store._staff.all():
+        out.append(
+            {
+                "user": d["user"],
+                "role": d["role"],
+                "created": d.get("created"),
+                "locked_until": d.get("locked_until"),
+            }
+        )
+    return sorted(out, key=lambda d: d["user"])
+
+
+def remove_staff(store: ConsentStore, user: str, *, actor: str) -> None:
+    from consent_db.store import StoreError
+
+    with store._change() as t:
+        if not store._staff.remove(S.user == user):
+            raise StoreError(f"no staff account {user}")
+        t.log(actor, "staff.remove", user)
+
+
+def verify_staff(
+    store: ConsentStore, user: str, password: str, now: dt.datetime | None = None
+) -> Staff | None:
+    """The account if `password` is right and the account is not locked; otherwise None."""
+    now = _now(now)
+    with store._change() as t:
+        doc = store._staff.get(S.user == user)
+        if doc is None:
+            try:
+                _ph.verify(_DUMMY, password)
+            except VerificationError:
+                pass
+            t.log(user or "?", "staff.login_failed", user or None, reason="no such account")
+            return None
+        locked = doc.get("locked_until")
+        if locked and now < dt.datetime.fromisoformat(locked):
+            t.log(user, "staff.login_refused", user, reason="locked", until=locked)
+            return None
+        try:
+            _ph.verify(doc["hash"], password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            failures = int(doc.get("failures", 0)) + 1
+            update: dict = {"failures": failures}
+            if failures >= MAX_FAILURES:
+                until = (now + LOCKOUT).isoformat(timespec="seconds")
+                update = {"failures": 0, "locked_until": until}
+                t.log(user, "staff.locked", user, failures=failures, until=until)
+            else:
+                t.log(user, "staff.login_failed", user, failures=failures)
+            store._staff.update(update, doc_ids=[doc.doc_id])
+            return None
+        update = {"failures": 0, "locked_until": None}
+        if _ph.check_needs_rehash(doc["hash"]):
+            update["hash"] = _ph.hash(password)
+        store._staff.update(update, doc_ids=[doc.doc_id])
+        t.log(user, "staff.login", user)
+        return Staff(doc["user"], doc["role"])
