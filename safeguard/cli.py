@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "audit": "safeguard.commands.pupils:audit",
     "staff": "safeguard.commands.pupils:staff",
     "config": "safeguard.commands.configcmd:config",
+    "review": "safeguard.commands.review:review",
+    "report": "safeguard.commands.review:report",
 }
 
 
