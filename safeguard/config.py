@@ -33,6 +33,9 @@ class Config:
     # Faces that match nobody. Default redact: an unenrolled face may be a child whose parents
     # refused both photo and biometric consent, who can never be in the store; fail closed.
     unknown: str = "redact"
+    # Faces narrower than this (pixels of the upright image) are too small for the encoder to
+    # tell pupils apart: they are never cleared, and never kept under `unknown = "keep"`.
+    min_identifiable_face: int = 28
     style: str = "blur"
     # The redaction mask is the detected box grown by this factor (hair, ears, chin).
     mask_scale: float = 1.5

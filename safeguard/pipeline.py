@@ -125,7 +125,7 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     out = []
     for face, row in zip(faces, dists):
         d = decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
-                        job.unknown)
+                        job.unknown, face_width=face.box.width)
         out.append(FaceOutcome(face.box, d.label, d.action, d))
     return out
 

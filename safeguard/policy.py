@@ -37,8 +37,12 @@ def decide_face(
     reasons: list[str],
     config: Config,
     unknown: str,
+    face_width: int | None = None,
 ) -> FaceDecision:
-    """Decide one face from its distance to every pupil (closest encoding each)."""
+    """Decide one face from its distance to every pupil (closest encoding each).
+
+    A face narrower than `config.min_identifiable_face` can still be restricted, but never
+    cleared, and is redacted even under the keep policy: its encoding is too poor to trust."""
     inf = float("inf")
     d_restricted = float(np.min(dists[restricted])) if restricted.any() else inf
     consenting = ~restricted
@@ -56,6 +60,10 @@ def decide_face(
             reason=reasons[pick],
             distance=float(dists[pick]),
         )
+    too_small = face_width is not None and face_width < config.min_identifiable_face
+    if too_small:
+        return FaceDecision("unknown", "hold" if unknown == "hold" else "redact",
+                            reason="too small to identify")
     if d_clear <= config.clear_tolerance and d_restricted - d_clear >= config.clear_margin:
         pick = int(np.flatnonzero(consenting)[np.argmin(dists[consenting])])
         return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
