@@ -194,14 +194,8 @@ def _diff(row: dict, p: dict | None, day: dt.date) -> list[str]:
             if row[k] is not None and row[k] != p.get(k):
                 what.append(f"{k} {p.get(k)!r} -> {row[k]!r}")
     for ch, state in row["consents"].items():
-        cur = p["consents"].get(ch) or {}
-        if cur.get("state") != state or (
-            state != "withdrawn"
-            and (
-                cur.get("expires") != row["consent_expires"]
-                or (row["consent_date"] and cur.get("date") != row["consent_date"])
-            )
-        ):
+        if not _same_consent(p["consents"].get(ch) or {}, state, row):
+            cur = p["consents"].get(ch) or {}
             what.append(f"consent {ch}: {cur.get('state', 'none')} -> {state}")
     have = {r["register"] for r in p["registers"]}
     for reg in row["registers"]:
@@ -214,6 +208,17 @@ def _diff(row: dict, p: dict | None, day: dt.date) -> list[str]:
         ):
             what.append("biometric consent recorded")
     return what
+
+
+def _same_consent(cur: dict, state: str, row: dict) -> bool:
+    """Whether the store already holds what the row says (expiry matters only for a grant)."""
+    if cur.get("state") != state:
+        return False
+    if state == "withdrawn":
+        return True
+    if state == "granted" and cur.get("expires") != row["consent_expires"]:
+        return False
+    return not row["consent_date"] or cur.get("date") == row["consent_date"]
 
 
 def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
