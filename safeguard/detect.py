@@ -67,7 +67,7 @@ TilePolicy = Literal["never", "large", "always"]
 class DetectorConfig:
     """How `detect_faces` searches. The defaults are the tuned ones (benchmarks/README.md)."""
 
-    threshold: float = 0.25
+    threshold: float = 0.2
     """Heatmap score a face must reach (in any pass). Lower finds more and adds false boxes."""
 
     coarse_sizes: tuple[int, ...] = (320, 640)
@@ -81,6 +81,10 @@ class DetectorConfig:
 
     fine_max_upscale: float = 2.0
     """The fine pass may enlarge a small image up to this factor (helps old low-res photos)."""
+
+    pass_min_face: int = 12
+    """Coarse, rotated and tiled passes drop boxes smaller than this (px of their input): the
+    model's box size is unreliable there, and a finer pass sees those faces better."""
 
     rotations: tuple[int, ...] = (90, 180, 270)
     """Clockwise rotations run in addition to the upright passes (each on every rotated size)."""
@@ -116,8 +120,27 @@ class DetectorConfig:
     nms_contain: float = 0.7
     """...and so are two boxes where this fraction of the smaller lies inside the larger."""
 
-    min_face: int = 6
-    """Boxes smaller than this (px of the original image, long side) are dropped."""
+    min_face: int = 10
+    """Boxes smaller than this (px of the original image, long side) are dropped: nobody can
+    recognise such a face, and at this size the model mostly fires on texture."""
+
+    orient_check: bool = True
+    """Settle each face's angle by scoring a face-centred crop at the four rotations (one small
+    batch per photo). Without it the angle is that of the highest-scoring pass, which is often
+    wrong for upright faces (a rotated pass scores them as high)."""
+
+    orient_crop: float = 1.5
+    """Crop side for the orientation check, relative to the box's long side."""
+
+    orient_size: int = 96
+    """Crop size (px) for the orientation check; a multiple of 32."""
+
+    verify_score: float = 0.2
+    """Drop a box scored below ``verify_below`` when no rotation of its crop reaches this
+    (needs ``orient_check``); 0 keeps every box."""
+
+    verify_below: float = 0.5
+    """Boxes scoring at least this are never dropped by the verification."""
 
     threads: int = 1
     """onnxruntime intra-op threads (the pipeline parallelises over processes)."""
@@ -272,6 +295,36 @@ def _session(threads: int):
 # One pass
 
 
+def _blob(images: list[np.ndarray]) -> np.ndarray:
+    """NCHW float32 batch of same-size uint8 RGB images, zero-padded to multiples of 32."""
+    h, w = images[0].shape[:2]
+    hp, wp = -(-h // 32) * 32, -(-w // 32) * 32
+    blob = np.zeros((len(images), 3, hp, wp), dtype=np.float32)
+    for i, img in enumerate(images):
+        blob[i, :, :h, :w] = img.transpose(2, 0, 1)
+    return blob
+
+
+def _decode(heat, size, offset, lms, ys, xs):
+    """Boxes (N x 4), scores (N) and landmarks (N x 5 x 2) of heatmap cells (ys, xs).
+
+    `heat` is H x W, the others C x H x W, all of one batch item.
+    """
+    scores = heat[ys, xs]
+    bh = np.exp(size[0, ys, xs]) * 4
+    bw = np.exp(size[1, ys, xs]) * 4
+    cy = (ys + offset[0, ys, xs] + 0.5) * 4
+    cx = (xs + offset[1, ys, xs] + 0.5) * 4
+    x0, y0 = cx - bw / 2, cy - bh / 2
+    boxes = np.stack([x0, y0, x0 + bw, y0 + bh], axis=1)
+    marks = lms[:, ys, xs].T.reshape(-1, 5, 2)  # (y, x) pairs relative to the box
+    points = np.stack(
+        [marks[:, :, 1] * bw[:, None] + x0[:, None], marks[:, :, 0] * bh[:, None] + y0[:, None]],
+        axis=2,
+    )
+    return boxes, scores, points
+
+
 def _infer(
     img: np.ndarray, threshold: float, threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,39 +333,25 @@ def _infer(
     Returns boxes (N x 4, x0 y0 x1 y1), scores (N) and landmarks (N x 5 x 2, x y), in `img`'s
     pixels, after NMS within the pass.
     """
-    h, w = img.shape[:2]
-    hp, wp = -(-h // 32) * 32, -(-w // 32) * 32
-    blob = np.zeros((1, 3, hp, wp), dtype=np.float32)
-    blob[0, :, :h, :w] = img.transpose(2, 0, 1)
-    heat, size, offset, lms = _session(threads).run(list(_OUTPUTS), {_INPUT: blob})
+    heat, size, offset, lms = _session(threads).run(list(_OUTPUTS), {_INPUT: _blob([img])})
     ys, xs = np.nonzero(heat[0, 0] > threshold)
     if len(ys) == 0:
-        return np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 5, 2))
-    scores = heat[0, 0, ys, xs]
-    bh = np.exp(size[0, 0, ys, xs]) * 4
-    bw = np.exp(size[0, 1, ys, xs]) * 4
-    cy = (ys + offset[0, 0, ys, xs] + 0.5) * 4
-    cx = (xs + offset[0, 1, ys, xs] + 0.5) * 4
-    x0, y0 = cx - bw / 2, cy - bh / 2
-    boxes = np.stack([x0, y0, x0 + bw, y0 + bh], axis=1)
-    marks = lms[0, :, ys, xs].reshape(-1, 5, 2)  # (y, x) pairs, box-relative
-    points = np.stack(
-        [marks[:, :, 1] * bw[:, None] + x0[:, None], marks[:, :, 0] * bh[:, None] + y0[:, None]],
-        axis=2,
-    )
-    keep = _nms(boxes, scores, 0.3, 1.1)
+        return np.empty((0, 4)), np.empty(0), np.empty((0, 5, 2))
+    boxes, scores, points = _decode(heat[0, 0], size[0], offset[0], lms[0], ys, xs)
+    keep = _nms(boxes, scores, 0.3, 1.1)[0]
     return boxes[keep], scores[keep], points[keep]
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float, contain: float) -> np.ndarray:
-    """Greedy NMS: indices kept, highest score first."""
+def _nms(
+    boxes: np.ndarray, scores: np.ndarray, iou: float, contain: float
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Greedy NMS: indices kept (highest score first) and, for each, the indices it absorbed."""
     order = np.argsort(-scores, kind="stable")
     x0, y0, x1, y1 = boxes.T
     areas = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
-    keep = []
+    keep, members = [], []
     while len(order):
         i = order[0]
-        keep.append(i)
         rest = order[1:]
         iw = np.maximum(0, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]))
         ih = np.maximum(0, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]))
@@ -320,8 +359,11 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float, contain: float) -> n
         union = areas[i] + areas[rest] - inter
         overlap = inter / np.maximum(union, 1e-9)
         inside = inter / np.maximum(np.minimum(areas[i], areas[rest]), 1e-9)
-        order = rest[(overlap < iou) & (inside < contain)]
-    return np.asarray(keep, dtype=np.intp)
+        same = (overlap >= iou) | (inside >= contain)
+        keep.append(i)
+        members.append(rest[same])
+        order = rest[~same]
+    return np.asarray(keep, dtype=np.intp), members
 
 
 def _unrotate(pts: np.ndarray, angle: int, w: int, h: int) -> np.ndarray:
@@ -371,26 +413,103 @@ class _Candidates:
         self.points.append(points)
         self.angles.append(np.full(len(scores), angle, dtype=np.int64))
 
-    def faces(self, cfg: DetectorConfig, width: int, height: int) -> list[Face]:
+    def faces(self, rgb: np.ndarray, cfg: DetectorConfig) -> list[Face]:
+        """Merge the passes' boxes; settle each face's orientation on a canonical crop."""
         if not self.scores:
             return []
+        height, width = rgb.shape[:2]
         boxes = np.concatenate(self.boxes)
         scores = np.concatenate(self.scores)
         points = np.concatenate(self.points)
         angles = np.concatenate(self.angles)
+        keep, members = _nms(boxes, scores, cfg.nms_iou, cfg.nms_contain)
+        sides = np.maximum(boxes[keep, 2] - boxes[keep, 0], boxes[keep, 3] - boxes[keep, 1])
+        small = sides < cfg.min_face
+        keep = keep[~small]
+        members = [m for m, s in zip(members, small, strict=True) if not s]
+        if len(keep) == 0:
+            return []
+        if cfg.orient_check:
+            votes, crop_marks = _orientation_votes(rgb, boxes[keep], cfg)
         out = []
-        for i in _nms(boxes, scores, cfg.nms_iou, cfg.nms_contain):
+        for n, (i, group) in enumerate(zip(keep, members, strict=True)):
+            angle, score, marks = int(angles[i]), float(scores[i]), points[i]
+            if cfg.orient_check:
+                best = int(np.argmax(votes[n]))
+                if votes[n, best] < cfg.verify_score and score < cfg.verify_below:
+                    continue  # weak box that no orientation of a face-centred crop confirms
+                if votes[n, best] >= cfg.threshold and _ANGLES[best] != angle:
+                    angle = _ANGLES[best]
+                    same = [j for j in group if angles[j] == angle]
+                    if same:
+                        marks = points[max(same, key=lambda j: scores[j])]
+                    else:
+                        marks = crop_marks[n, best]
             box = Box(
                 int(np.floor(boxes[i, 0])),
                 int(np.floor(boxes[i, 1])),
                 int(np.ceil(boxes[i, 2])),
                 int(np.ceil(boxes[i, 3])),
             ).clip(width, height)
-            if max(box.width, box.height) < cfg.min_face:
-                continue
-            marks = [(float(x), float(y)) for x, y in points[i]]
-            out.append(Face(box=box, score=float(scores[i]), landmarks=marks, angle=int(angles[i])))
+            landmarks = [(float(x), float(y)) for x, y in marks]
+            out.append(Face(box=box, score=score, landmarks=landmarks, angle=angle))
         return out
+
+
+_ANGLES = (0, 90, 180, 270)
+
+
+def _orientation_votes(
+    rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score each box's face-centred square crop turned by 0/90/180/270 degrees clockwise.
+
+    The passes disagree on orientation: a rotated pass often scores an upright face as high as
+    the upright pass does. On one crop at one canonical size, only the rotation differs, and the
+    right orientation wins clearly (benchmarks/README.md). Returns the best heatmap score near
+    the crop's centre per box and angle (N x 4), and the landmarks of that cell mapped back to
+    image pixels (N x 4 x 5 x 2).
+    """
+    height, width = rgb.shape[:2]
+    size = cfg.orient_size
+    crops, frames = [], []
+    for x0, y0, x1, y1 in boxes.tolist():
+        side = max(x1 - x0, y1 - y0) * cfg.orient_crop
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        sx0, sy0 = round(cx - side / 2), round(cy - side / 2)
+        sx1, sy1 = sx0 + max(1, round(side)), sy0 + max(1, round(side))
+        view = rgb[max(0, sy0) : min(height, sy1), max(0, sx0) : min(width, sx1)]
+        crop = cv2.copyMakeBorder(
+            view,
+            max(0, -sy0),
+            max(0, sy1 - height),
+            max(0, -sx0),
+            max(0, sx1 - width),
+            cv2.BORDER_CONSTANT,
+        )
+        interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR
+        crop = cv2.resize(crop, (size, size), interpolation=interp)
+        crops += [crop] + [cv2.rotate(crop, _ROTATE[a]) for a in _ANGLES[1:]]
+        frames.append((sx0, sy0, (sx1 - sx0) / size))
+    votes = np.zeros((len(boxes), 4))
+    marks = np.zeros((len(boxes), 4, 5, 2))
+    cells = size // 4
+    lo, hi = cells // 2 - max(1, cells // 6), cells // 2 + max(1, cells // 6) + 1
+    chunk = 64
+    for start in range(0, len(crops), chunk):
+        batch = crops[start : start + chunk]
+        heat, sz, off, lms = _session(cfg.threads).run(list(_OUTPUTS), {_INPUT: _blob(batch)})
+        for k in range(len(batch)):
+            n, a = divmod(start + k, 4)
+            window = heat[k, 0, lo:hi, lo:hi]
+            y, x = np.unravel_index(int(np.argmax(window)), window.shape)
+            votes[n, a] = window[y, x]
+            cell_y, cell_x = np.array([y + lo]), np.array([x + lo])
+            _, _, pts = _decode(heat[k, 0], sz[k], off[k], lms[k], cell_y, cell_x)
+            sx0, sy0, scale = frames[n]
+            pts = _unrotate(pts[0], _ANGLES[a], size, size)
+            marks[n, a] = pts * scale + (sx0, sy0)
+    return votes, marks
 
 
 # ----------------------------------------------------------------------------------------------
@@ -408,11 +527,15 @@ def _resize_long(img: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(img, size, interpolation=interp), scale
 
 
-def _filter(result, max_face: float | None):
+def _filter(result, max_face: float | None, min_face: float = 0):
+    """Keep a pass's boxes whose long side (px of the pass input) is in [min_face, max_face]."""
     boxes, scores, points = result
-    if max_face is None or len(scores) == 0:
+    if len(scores) == 0:
         return result
-    keep = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= max_face
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    keep = side >= min_face
+    if max_face is not None:
+        keep &= side <= max_face
     return boxes[keep], scores[keep], points[keep]
 
 
@@ -469,13 +592,13 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
         src, src_scale = levels[size]
     lap("resize")
 
-    def run(img, scale, angle=0, max_face=None):
+    def run(img, scale, angle=0, max_face=None, min_face=cfg.pass_min_face):
         if angle:
             img = cv2.rotate(img, _ROTATE[angle])
         h, w = img.shape[:2]
         if angle in (90, 270):
             w, h = h, w
-        found = _filter(_infer(img, thr, threads), max_face)
+        found = _filter(_infer(img, thr, threads), max_face, min_face)
         cands.add(*found, angle=angle, scale=scale, w=w, h=h)
         return len(found[1])
 
@@ -490,7 +613,7 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
         upright_found += n
         lap(f"coarse {max(img.shape[:2])}", n)
     if fine is not None:
-        n = run(*fine, max_face=cfg.fine_max_face)
+        n = run(*fine, max_face=cfg.fine_max_face, min_face=0)
         upright_found += n
         lap(f"fine {max(fine[0].shape[:2])}", n)
 
@@ -516,7 +639,7 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
                 n = run(img, s, angle=angle % 360)
                 lap(f"rot{angle % 360} {max(img.shape[:2])}", n)
 
-    faces = cands.faces(cfg, width, height)
+    faces = cands.faces(rgb, cfg)
     lap("merge", len(faces))
     return faces
 

@@ -132,3 +132,18 @@ def test_boxes_are_clipped_to_the_image(portrait):
 def test_rejects_non_rgb_input():
     with pytest.raises(ValueError):
         detect_faces(np.zeros((10, 10), np.uint8))
+
+
+TWO_PEOPLE = SHARED / "groups" / "fr__two_people.jpg"  # public domain (White House)
+
+
+@pytest.mark.skipif(not TWO_PEOPLE.exists(), reason="groups/fr__two_people.jpg not found")
+@pytest.mark.parametrize("k", [0, 1, 2, 3], ids=["upright", "rot90", "rot180", "rot270"])
+def test_every_face_of_a_turned_group_gets_the_same_right_angle(k):
+    # An upright pass scores some upside-down faces as high as the rotated pass does; the
+    # reported angle must still be the one that makes each face upright.
+    with Image.open(TWO_PEOPLE) as im:
+        rgb = np.ascontiguousarray(np.rot90(np.asarray(im.convert("RGB")), k))
+    faces = detect_faces(rgb)
+    assert len(faces) == 2
+    assert [f.angle for f in faces] == [(90 * k) % 360] * 2
