@@ -96,3 +96,46 @@ class HeldQueue:
         gone = self.folder / f".deleting-{held_id}"
         os.rename(p, gone)
         shutil.rmtree(gone)
+
+    # -- decisions (added for the DSL review: issue 5) ---------------------------------------
+
+    def pending(self) -> list[str]:
+        """Ids still waiting for a decision (state "held"), newest first."""
+        out = []
+        for held_id in self.ids():
+            try:
+                if self.record(held_id).get("state", "held") == "held":
+                    out.append(held_id)
+            except (OSError, ValueError, HeldError):
+                continue
+        return out
+
+    def settle(self, held_id: str, state: str, **info) -> dict:
+        """Close a decided image: the original is destroyed and the record shrinks to a tombstone
+        (id, dates, state, who decided and the output's file name). Who was in the photo and why
+        stays only in the audit log. The tombstone is written before the original goes, so a
+        crash in between leaves a decided record whose leftover original `sweep` removes."""
+        rec = self.record(held_id)
+        keep = {k: rec.get(k) for k in ("id", "held_at", "channel", "sha256")}
+        tomb = dict(keep, state=state, decided_at=dt.datetime.now(dt.UTC).isoformat(), **info)
+        p = self.path(held_id)
+        _write_private(p / "record.json", json.dumps(tomb, indent=1).encode())
+        try:
+            os.unlink(p / "original")
+        except FileNotFoundError:
+            pass
+        return tomb
+
+    def sweep(self) -> list[str]:
+        """Remove originals left behind by decided records (a crash inside `settle`)."""
+        swept = []
+        for held_id in self.ids():
+            try:
+                decided = self.record(held_id).get("state", "held") != "held"
+            except (OSError, ValueError, HeldError):
+                continue
+            leftover = self.folder / held_id / "original"
+            if decided and leftover.exists():
+                leftover.unlink()
+                swept.append(held_id)
+        return swept
