@@ -1,0 +1,432 @@
+"""`safeguard review ...` (the DSL's held queue, from the web or the CLI) and `safeguard report`
+(a DSL contact sheet of a batch).
+
+Every command here shows DSL-only data, so each signs in with a staff account of role dsl:
+`--as USER` (or SAFEGUARD_USER), the password from SAFEGUARD_PASSWORD or a hidden prompt. A wrong
+password counts towards the account's lockout (5 failures lock it for 15 minutes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def _open_store(app):
+    from consent_db import ConsentStore, StoreError
+
+    if not (app.home.store_dir / "store.json").exists():
+        raise click.ClickException(
+            f"no consent store under {app.home.root}: nothing to review (and no staff accounts yet)"
+        )
+    try:
+        return ConsentStore.open(app.home, channels=app.config.channels)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _sign_in(app, user):
+    from safeguard.review.auth import cli_sign_in
+
+    store = _open_store(app)
+    return store, cli_sign_in(store, user, None)
+
+
+def _as_option(f):
+    return click.option(
+        "--as",
+        "as_user",
+        metavar="USER",
+        default=None,
+        help="Your staff account (role dsl). Env: SAFEGUARD_USER; the password "
+        "comes from SAFEGUARD_PASSWORD or a prompt.",
+    )(f)
+
+
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON.")(f)
+
+
+def _check_id(held_id: str) -> str:
+    from safeguard.held import ID_RE
+
+    if not ID_RE.match(held_id or ""):
+        raise click.ClickException(
+            f"{held_id!r} is not a held image id (like 20250101-0123456789ab)"
+        )
+    return held_id
+
+
+@click.group()
+def review():
+    """The DSL's review of held photos: see what was held and why, release or reject, and leave
+    a trail in the audit log. Needs a staff account of role dsl (`safeguard staff add`)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@review.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback exposes DSL-only data to the "
+    "network: you are warned.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option(
+    "--out",
+    "ready",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Ready folder offered first for released photos (default: the last used).",
+)
+@click.option(
+    "--allow-host",
+    multiple=True,
+    metavar="NAME",
+    help="Extra Host header names to answer (when serving on a network address).",
+)
+@click.pass_obj
+def serve(app, host, port, ready, allow_host):
+    """Serve the review web app (loopback only by default)."""
+    import uvicorn
+
+    from safeguard.review.app import create_app
+    from safeguard.review.decisions import DecisionError, check_ready_dir
+
+    store = _open_store(app)
+    if not any(s.get("role") == "dsl" for s in store.list_staff()):
+        raise click.ClickException(
+            "no staff account has the dsl role: create one with "
+            "`safeguard staff add USER --role dsl`"
+        )
+    if ready is not None:
+        try:
+            ready = check_ready_dir(ready.absolute(), app.home)
+        except DecisionError as e:
+            raise click.ClickException(str(e)) from e
+    hosts = sorted(LOOPBACK_NAMES - {"::1"}) + ["[::1]"] + list(allow_host)
+    if not is_loopback(host):
+        click.echo(
+            f"WARNING: serving on {host}, not loopback: anyone who can reach this machine "
+            "can try to sign in to DSL-only data, and traffic is not encrypted (plain "
+            "HTTP). Prefer the default 127.0.0.1.",
+            err=True,
+        )
+        if host in ("0.0.0.0", "::"):
+            hosts = list(allow_host) or ["*"]
+        else:
+            hosts.append(host)
+    web = create_app(app.home, app.config, store=store, allowed_hosts=hosts, ready_dir=ready)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"safeguard review: http://{shown}:{port}/  (Ctrl-C to stop)", err=True)
+    uvicorn.run(
+        web, host=host, port=port, log_level="warning", server_header=False, access_log=False
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# list / show
+
+
+@review.command("list")
+@_as_option
+@_json_option
+@click.pass_obj
+def list_(app, as_user, as_json):
+    """Held photos waiting for a decision: overdue first, then newest first."""
+    from safeguard.held import HeldQueue
+    from safeguard.review.decisions import queue
+
+    _sign_in(app, as_user)
+    items = queue(HeldQueue(app.home.held_dir), app.config.held_review_days)
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in items], indent=1))
+        return
+    if not items:
+        click.echo("Nothing is waiting for review.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"held photos ({len(items)})")
+    for col in ("id", "held", "file", "faces", "why held"):
+        table.add_column(col, overflow="fold")
+    for i in items:
+        held = f"{i.held_at:%Y-%m-%d}" + (f" [red]OVERDUE {i.age_days}d[/]" if i.overdue else "")
+        faces = f"{i.faces} ({i.restricted} restricted, {i.unknown} unknown)"
+        why = "; ".join(t for k, t in i.badges if k != "channel") + f" [for {i.channel}]"
+        table.add_row(i.id, held, i.name, faces, why)
+    Console().print(table)
+
+
+@review.command()
+@click.argument("held_id")
+@_as_option
+@_json_option
+@click.pass_obj
+def show(app, held_id, as_user, as_json):
+    """One held photo: every face, who it matched and why, and what a release would redact."""
+    from safeguard.held import HeldQueue
+    from safeguard.review.decisions import DecisionError, pending_record, previewed, queue_item
+    from safeguard.review.render import face_label
+
+    store, _ = _sign_in(app, as_user)
+    try:
+        rec = pending_record(HeldQueue(app.home.held_dir), _check_id(held_id))
+    except DecisionError as e:
+        raise click.ClickException(str(e)) from e
+    names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+    planned = previewed(rec)
+    item = queue_item(rec, app.config.held_review_days)
+    faces = []
+    for n, f in enumerate(rec.get("faces", []), 1):
+        title, detail = face_label(f, names)
+        faces.append(
+            {
+                "n": n,
+                "box": f.get("box"),
+                "label": f.get("label"),
+                "action": f.get("action"),
+                "pupil": f.get("pupil"),
+                "name": names.get(f.get("pupil")) if f.get("pupil") else None,
+                "reason": f.get("reason"),
+                "distance": f.get("distance"),
+                "redacted_in_preview": n - 1 in planned,
+            }
+        )
+    out = {
+        **item.as_dict(),
+        "input": rec.get("input"),
+        "sha256": rec.get("sha256"),
+        "faces": faces,
+        "metadata_removed": rec.get("metadata_removed", []),
+        "flags": rec.get("flags", []),
+    }
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    click.echo(
+        f"{item.id}  held {item.held_at:%Y-%m-%d %H:%M} UTC for {item.channel}"
+        + (f"  OVERDUE ({item.age_days} days)" if item.overdue else "")
+    )
+    click.echo(f"file: {rec.get('input')}")
+    for f in faces:
+        title, detail = face_label(rec["faces"][f["n"] - 1], names)
+        mark = "redact" if f["redacted_in_preview"] else "keep"
+        dist = f" d={f['distance']:.2f}" if f["distance"] is not None else ""
+        click.echo(
+            f"  face {f['n']}: {f['label']:<10} {title}"
+            + (f" ({f['pupil']})" if f["pupil"] else "")
+            + (f" - {detail}" if detail else "")
+            + f"{dist}  -> {mark}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# release / reject
+
+
+def _faces_option(value: str | None) -> set[int] | None:
+    if value is None:
+        return None
+    out: set[int] = set()
+    for part in value.replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) < 1:
+            raise click.BadParameter(
+                "face numbers as shown by `review show`, like 1,3", param_hint="--redact-faces"
+            )
+        out.add(int(part) - 1)
+    return out
+
+
+@review.command()
+@click.argument("held_id")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Ready folder (an existing folder outside the home; default: the last used).",
+)
+@click.option(
+    "--redact-faces",
+    metavar="N,N",
+    default=None,
+    help="Per-face choice: redact exactly these faces (numbers from `review show`); "
+    "leaving a previewed face visible needs --reason.",
+)
+@click.option(
+    "--unredacted", is_flag=True, help="Release with every face visible (needs --reason)."
+)
+@click.option("--reason", default=None, help="Why (required for --unredacted and overrides).")
+@_as_option
+@_json_option
+@click.pass_obj
+def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_json):
+    """Release a held photo into the ready folder: redacted as previewed (default), with your
+    per-face choices, or unredacted. Stripped and verified like `blur`; the held original is then
+    destroyed and the decision logged."""
+    from safeguard.review.decisions import DecisionError, last_ready_dir
+    from safeguard.review.decisions import release as do_release
+
+    if unredacted and redact_faces is not None:
+        raise click.UsageError("--unredacted and --redact-faces exclude each other")
+    choices = _faces_option(redact_faces)
+    store, who = _sign_in(app, as_user)
+    target = out.absolute() if out is not None else last_ready_dir(app.home, app.config)
+    try:
+        done = do_release(
+            app.home,
+            app.config,
+            store,
+            _check_id(held_id),
+            who.user,
+            target,
+            redact=choices,
+            unredacted=unredacted,
+            reason=reason,
+        )
+    except DecisionError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps(done.as_dict()))
+    else:
+        click.echo(
+            f"Released {done.id} ({done.decision}) as {done.output}; faces redacted: "
+            f"{', '.join(map(str, done.redacted)) or 'none'}. The held original is "
+            "destroyed."
+        )
+
+
+@review.command()
+@click.argument("held_id")
+@click.option("--reason", required=True, help="Why the photo must not be published.")
+@_as_option
+@_json_option
+@click.pass_obj
+def reject(app, held_id, reason, as_user, as_json):
+    """Reject a held photo: the original is destroyed at once and the decision logged."""
+    from safeguard.review.decisions import DecisionError
+    from safeguard.review.decisions import reject as do_reject
+
+    store, who = _sign_in(app, as_user)
+    try:
+        done = do_reject(app.home, store, _check_id(held_id), who.user, reason)
+    except DecisionError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--html",
+    "html_out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the contact sheet (owner-only, 0600).",
+)
+@click.option("--channel", "-c", default=None, help="Channel to check against (default: config).")
+@click.option(
+    "--unknown",
+    type=click.Choice(["keep", "redact", "hold"]),
+    default=None,
+    help="Unknown-face policy (default: config).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: all cores).",
+)
+@_as_option
+@click.pass_obj
+def report(app, paths, html_out, channel, unknown, jobs, as_user):
+    """Write a DSL contact sheet of a batch: a thumbnail per photo with every face outlined and
+    labelled (pupil names and reasons). Analyses like `scan`; writes no photo. A DSL document:
+    needs a dsl staff account, and the file is written owner-only."""
+    from safeguard.commands.scan import open_matrix
+    from safeguard.pipeline import Job, collect_inputs, process_batch
+    from safeguard.review.contact import contact_sheet
+
+    store, who = _sign_in(app, as_user)
+    cfg = app.config
+    channel = channel or cfg.default_channel
+    matrix, names = open_matrix(app, channel, create=False)
+    job = Job(
+        config=cfg,
+        channel=channel,
+        unknown=unknown or cfg.unknown,
+        style=cfg.style,
+        matrix=matrix,
+        names=names,
+        output_format=cfg.output_format,
+    )
+    files, early = collect_inputs(paths)
+    outcomes = list(early) + list(process_batch(files, job, jobs or os.cpu_count() or 1))
+    pupil_names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+    html = contact_sheet(outcomes, pupil_names, channel, who.user, cfg)
+    target = html_out.absolute()
+    _write_private(target, html.encode("utf-8"))
+    pupils = sorted({f.decision.pupil for o in outcomes for f in o.faces if f.decision.pupil})
+    store.audit.append(
+        who.user,
+        "report.contact_sheet",
+        None,
+        {"photos": len(outcomes), "file": target.name, "channel": channel, "pupils": pupils},
+    )
+    held = sum(o.status == "held" for o in outcomes)
+    click.echo(
+        f"Wrote {target} (owner-only): {len(outcomes)} photos, {held} would be held. "
+        "It names pupils: keep it to the DSL and delete it after use.",
+        err=True,
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    if not path.parent.is_dir():
+        raise click.ClickException(f"folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if sys.platform != "win32":
+        os.chmod(path, 0o600)

@@ -1,0 +1,385 @@
+"""The DSL's review web app: a small server-rendered Starlette app for one machine.
+
+Security, in the order a request meets it:
+- only Host names the server answers for (DNS rebinding), loopback by default;
+- every response: `Cache-Control: no-store`, a `default-src 'self'` Content-Security-Policy, no
+  framing, no referrer;
+- cross-site POSTs refused by `Sec-Fetch-Site` (as datasette does) and by `Origin`;
+- every page but the login page needs a signed-in DSL session (pages redirect to /login, images
+  answer 401); every form carries the session's CSRF token;
+- held ids in URLs must match held.ID_RE exactly before anything touches the disk, and images
+  are drawn from the held original in memory: no URL names a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from safeguard.config import Config
+from safeguard.held import ID_RE, HeldError, HeldQueue
+from safeguard.review import decisions, render
+from safeguard.review.auth import COOKIE, AuthError, Session, Sessions, csrf_ok, sign_in
+
+HERE = Path(__file__).parent
+CSP = (
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "cache-control": "no-store",
+    "pragma": "no-cache",
+    "content-security-policy": CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+}
+SAFE_FETCH_SITES = {"same-origin", "none"}
+IMAGE_KINDS = {"annotated", "preview", "thumb"}
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response and refuses cross-site POSTs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers[k] = v
+            await send(message)
+
+        if scope["method"] not in ("GET", "HEAD") and _cross_site(Request(scope)):
+            await PlainTextResponse("cross-site request refused", 403)(
+                scope, receive, send_with_headers
+            )
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
+def _cross_site(request: Request) -> bool:
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in SAFE_FETCH_SITES:
+        return True
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        host = request.headers.get("host", "")
+        return origin.split("://", 1)[-1] != host
+    return origin == "null"
+
+
+def create_app(
+    home: Any,
+    config: Config,
+    *,
+    store: Any = None,
+    allowed_hosts: list[str] | None = None,
+    ready_dir: Path | None = None,
+    sessions: Sessions | None = None,
+) -> Starlette:
+    """The review app for `home`. `allowed_hosts`: Host header values served (default the
+    loopback names); `ready_dir`: the ready folder offered first."""
+    if store is None:
+        from consent_db import ConsentStore
+
+        store = ConsentStore.open(home, channels=config.channels)
+    held = HeldQueue(home.held_dir)
+    sessions = sessions or Sessions()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["review_days"] = config.held_review_days
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.get(request.cookies.get(COOKIE))
+
+    def reviewer_session(request: Request) -> Session | None:
+        s = session_of(request)
+        return s if s is not None and s.reviewer is not None else None
+
+    def page(request: Request, s: Session, name: str, status: int = 200, **ctx: Any) -> Response:
+        flash, s.flash = s.flash, None
+        ctx.update(session=s, reviewer=s.reviewer, csrf=s.csrf, flash=flash)
+        return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+    def to_login() -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    def set_cookie(resp: Response, s: Session) -> Response:
+        resp.set_cookie(
+            COOKIE, s.id, httponly=True, samesite="strict", path="/", max_age=int(sessions.lifetime)
+        )
+        return resp
+
+    def names() -> dict[str, str]:
+        return {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+
+    def default_ready() -> str:
+        p = ready_dir or decisions.last_ready_dir(home, config)
+        return str(p) if p else ""
+
+    def valid_id(held_id: str) -> bool:
+        return isinstance(held_id, str) and bool(ID_RE.match(held_id))
+
+    # -- sign in and out ----------------------------------------------------------------------
+
+    async def login_page(request: Request) -> Response:
+        s = session_of(request)
+        if s is not None and s.reviewer is not None:
+            return RedirectResponse("/", status_code=303)
+        s = s or sessions.new()
+        return set_cookie(page(request, s, "login.html"), s)
+
+    async def login(request: Request) -> Response:
+        s = session_of(request)
+        form = await request.form()
+        if not csrf_ok(s, form.get("csrf")):
+            return PlainTextResponse("form expired or forged: reload the login page", 403)
+        try:
+            who = await run_in_threadpool(
+                sign_in, store, str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
+            )
+        except AuthError as e:
+            return page(
+                request,
+                s,
+                "login.html",
+                status=401,
+                error=str(e),
+                user=str(form.get("user", ""))[:64],
+            )
+        sessions.drop(s.id)  # a fresh id on sign-in: no session fixation
+        fresh = sessions.new(who)
+        return set_cookie(RedirectResponse("/", status_code=303), fresh)
+
+    async def logout(request: Request) -> Response:
+        s = session_of(request)
+        form = await request.form()
+        if s is None or not csrf_ok(s, form.get("csrf")):
+            return PlainTextResponse("form expired or forged", 403)
+        sessions.drop(s.id)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return resp
+
+    # -- pages --------------------------------------------------------------------------------
+
+    async def queue_page(request: Request) -> Response:
+        s = reviewer_session(request)
+        if s is None:
+            return to_login()
+        items = await run_in_threadpool(decisions.queue, held, config.held_review_days)
+        counts = {
+            "held": len(items),
+            "overdue": sum(i.overdue for i in items),
+            "restricted": sum(i.restricted for i in items),
+            "unknown": sum(i.unknown for i in items),
+        }
+        return page(request, s, "queue.html", items=items, counts=counts)
+
+    async def image_page(request: Request) -> Response:
+        s = reviewer_session(request)
+        if s is None:
+            return to_login()
+        held_id = request.path_params["held_id"]
+        if not valid_id(held_id):
+            return PlainTextResponse("no such held image", 404)
+        try:
+            rec = decisions.pending_record(held, held_id)
+        except decisions.DecisionError as e:
+            return PlainTextResponse(str(e), 404)
+        who = await run_in_threadpool(names)
+        planned = decisions.previewed(rec)
+        faces = []
+        for i, f in enumerate(rec.get("faces", [])):
+            title, detail = render.face_label(f, who)
+            faces.append(
+                {
+                    "n": i + 1,
+                    "index": i,
+                    "label": f.get("label"),
+                    "title": title,
+                    "detail": detail,
+                    "pupil": f.get("pupil"),
+                    "distance": f.get("distance"),
+                    "redact": i in planned,
+                }
+            )
+        item = decisions.queue_item(rec, config.held_review_days)
+        return page(
+            request,
+            s,
+            "image.html",
+            item=item,
+            rec=rec,
+            faces=faces,
+            ready=default_ready(),
+            error=request.query_params.get("error"),
+        )
+
+    async def audit_page(request: Request) -> Response:
+        s = reviewer_session(request)
+        if s is None:
+            return to_login()
+        q = request.query_params
+        pupil = (q.get("pupil") or "").strip()[:64] or None
+        since, until = (q.get("since") or "").strip(), (q.get("until") or "").strip()
+        error = None
+        try:
+            for d in (since, until):
+                if d:
+                    dt.date.fromisoformat(d)
+        except ValueError:
+            error, since, until = "dates are YYYY-MM-DD", "", ""
+        entries = await run_in_threadpool(store.audit.entries, pupil, since or None, until or None)
+        entries = list(reversed(entries))[:1000]
+        who = await run_in_threadpool(names)
+        rows = [
+            {
+                **e,
+                "details_text": json.dumps(e.get("details") or {}, ensure_ascii=False),
+                "name": who.get(e.get("subject") or ""),
+            }
+            for e in entries
+        ]
+        return page(
+            request,
+            s,
+            "audit.html",
+            rows=rows,
+            pupil=pupil or "",
+            since=since,
+            until=until,
+            error=error,
+        )
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    async def decide(request: Request) -> Response:
+        s = reviewer_session(request)
+        if s is None:
+            return PlainTextResponse("sign in first", 401)
+        held_id, action = request.path_params["held_id"], request.path_params["action"]
+        if not valid_id(held_id) or action not in ("release", "reject"):
+            return PlainTextResponse("no such held image", 404)
+        form = await request.form()
+        if not csrf_ok(s, form.get("csrf")):
+            return PlainTextResponse("form expired or forged: reload the page", 403)
+        actor = s.reviewer.user
+        reason = str(form.get("reason", ""))
+        try:
+            if action == "reject":
+                await run_in_threadpool(decisions.reject, home, store, held_id, actor, reason)
+                s.flash = f"Rejected {held_id}: the original is destroyed."
+                return RedirectResponse("/", status_code=303)
+            mode = form.get("mode")
+            kw: dict[str, Any] = {"reason": reason}
+            if mode == "choices":
+                try:
+                    kw["redact"] = {int(v) for v in form.getlist("redact")}
+                except ValueError:
+                    raise decisions.DecisionError("bad face choice") from None
+            elif mode == "unredacted":
+                kw["unredacted"] = True
+            elif mode != "redacted":
+                raise decisions.DecisionError("choose how to release")
+            done = await run_in_threadpool(
+                decisions.release,
+                home,
+                config,
+                store,
+                held_id,
+                actor,
+                str(form.get("out", "")),
+                **kw,
+            )
+        except decisions.DecisionError as e:
+            return RedirectResponse(f"/held/{held_id}?error={quote(str(e))}", status_code=303)
+        s.flash = (
+            f"Released {held_id} ({done.decision}) as {done.output.name} into "
+            f"{done.output.parent}; the held original is destroyed."
+        )
+        return RedirectResponse("/", status_code=303)
+
+    # -- images -------------------------------------------------------------------------------
+
+    def draw(held_id: str, kind: str) -> bytes:
+        from safeguard.images import decode_image
+
+        rec = decisions.pending_record(held, held_id)
+        rgb = decode_image(held.original(held_id), max_pixels=config.max_pixels).rgb
+        if kind == "preview":
+            im = render.preview(
+                rgb,
+                decisions.face_boxes(rec),
+                decisions.previewed(rec),
+                config.style,
+                config.mask_scale,
+            )
+        else:
+            side = render.THUMB_SIDE if kind == "thumb" else render.SCREEN_SIDE
+            im = render.annotate(rgb, rec.get("faces", []), names(), side)
+        return render.jpeg(im)
+
+    async def image(request: Request) -> Response:
+        if reviewer_session(request) is None:
+            return PlainTextResponse("sign in first", 401)
+        held_id, kind = request.path_params["held_id"], request.path_params["kind"]
+        if not valid_id(held_id) or kind not in IMAGE_KINDS:
+            return PlainTextResponse("no such image", 404)
+        try:
+            data = await run_in_threadpool(draw, held_id, kind)
+        except (decisions.DecisionError, HeldError, OSError):
+            return PlainTextResponse("no such image", 404)
+        except Exception:  # noqa: BLE001 - an undecodable original: say so, show nothing
+            return PlainTextResponse("this image cannot be drawn", 500)
+        return Response(data, media_type="image/jpeg")
+
+    async def stylesheet(request: Request) -> Response:
+        return Response((HERE / "templates" / "review.css").read_bytes(), media_type="text/css")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if reviewer_session(request) is None:
+            if request.url.path.startswith("/image"):
+                return PlainTextResponse("sign in first", 401)
+            return to_login()
+        return PlainTextResponse("not found", 404)
+
+    routes = [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/", queue_page, methods=["GET"]),
+        Route("/held/{held_id}", image_page, methods=["GET"]),
+        Route("/held/{held_id}/{action}", decide, methods=["POST"]),
+        Route("/image/{held_id}/{kind}.jpg", image, methods=["GET"]),
+        Route("/audit", audit_page, methods=["GET"]),
+        Route("/static/review.css", stylesheet, methods=["GET"]),
+    ]
+    hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+    ]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})

@@ -1,0 +1,127 @@
+"""Who may review: staff accounts live in the consent store (consent_db.staff: argon2 hashes,
+five failures lock an account for 15 minutes, every login in the audit log). This module only
+signs staff in through it, keeps web sessions and CSRF tokens, and checks the role.
+
+Only the DSL role reviews held images: an admin manages staff accounts but does not see who is
+on a protected register (need to know).
+
+Web sessions are random server-side ids (32 bytes from `secrets`) held in this process's memory:
+the cookie carries nothing else, a restart signs everyone out, and a session ends after
+`IDLE` without a request or `LIFETIME` in all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+REVIEW_ROLE = "dsl"
+IDLE = 30 * 60
+LIFETIME = 8 * 60 * 60
+COOKIE = "safeguard_review"
+
+
+class AuthError(Exception):
+    """Sign-in refused; the message is one line and does not say which part was wrong."""
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    user: str
+    role: str
+
+
+def sign_in(store: Any, user: str, password: str) -> Reviewer:
+    """The reviewer if the password is right, the account not locked, and the role is dsl."""
+    user = (user or "").strip()
+    if not user or not password:
+        raise AuthError("enter your user name and password")
+    staff = store.verify_staff(user, password)
+    if staff is None:
+        raise AuthError(
+            "wrong user name or password, or the account is locked "
+            "(5 failed attempts lock it for 15 minutes)"
+        )
+    if staff.role != REVIEW_ROLE:
+        raise AuthError(
+            f"{staff.user} has the {staff.role} role: only the dsl role may review held images"
+        )
+    return Reviewer(staff.user, staff.role)
+
+
+def cli_sign_in(store: Any, user: str | None, password: str | None) -> Reviewer:
+    """The CLI's identity: `--as USER` (or SAFEGUARD_USER), the password from
+    SAFEGUARD_PASSWORD or a hidden prompt."""
+    import click
+
+    user = user or os.environ.get("SAFEGUARD_USER")
+    if not user:
+        raise click.ClickException(
+            "say who you are: --as USER (or SAFEGUARD_USER); reviewing needs a DSL staff account"
+        )
+    if password is None:
+        password = os.environ.get("SAFEGUARD_PASSWORD")
+    if password is None:
+        password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+    try:
+        return sign_in(store, user, password)
+    except AuthError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@dataclass
+class Session:
+    id: str
+    csrf: str
+    reviewer: Reviewer | None = None
+    created: float = field(default_factory=time.monotonic)
+    seen: float = field(default_factory=time.monotonic)
+    flash: str | None = None
+
+
+class Sessions:
+    """In-memory sessions, safe across the server's threads."""
+
+    def __init__(self, idle: float = IDLE, lifetime: float = LIFETIME) -> None:
+        self.idle, self.lifetime = idle, lifetime
+        self._by_id: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def new(self, reviewer: Reviewer | None = None) -> Session:
+        s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), reviewer)
+        with self._lock:
+            self._expire()
+            self._by_id[s.id] = s
+        return s
+
+    def get(self, sid: str | None) -> Session | None:
+        if not sid or len(sid) > 100:
+            return None
+        with self._lock:
+            s = self._by_id.get(sid)
+            now = time.monotonic()
+            if s is None:
+                return None
+            if now - s.seen > self.idle or now - s.created > self.lifetime:
+                del self._by_id[sid]
+                return None
+            s.seen = now
+            return s
+
+    def drop(self, sid: str | None) -> None:
+        with self._lock:
+            self._by_id.pop(sid or "", None)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for sid, s in list(self._by_id.items()):
+            if now - s.seen > self.idle or now - s.created > self.lifetime:
+                del self._by_id[sid]
+
+
+def csrf_ok(session: Session | None, token: str | None) -> bool:
+    return bool(session and token and secrets.compare_digest(session.csrf, str(token)))

@@ -1,0 +1,404 @@
+"""What the DSL can decide about a held image, and how each decision is carried out.
+
+A held image can be
+- released redacted: exactly as previewed (restricted and unknown faces whose action was redact
+  or hold are redacted, cleared faces kept);
+- released with per-face choices: the DSL picks which faces to redact; leaving visible a face the
+  preview would redact is an override and needs a typed reason;
+- released unredacted: every face visible; a typed reason is required;
+- rejected: the original is destroyed at once.
+
+A release is encoded fresh, stripped and verified exactly as the pipeline does, and written
+atomically into a ready folder that exists and is outside the home. Order: the audit entries are
+written first (so no released file is ever missing from the trail), then the file, then the held
+record is settled (the original destroyed, a tombstone kept). If writing fails after the audit
+entry, a failure entry follows it and the image stays held. A crash in between leaves the image
+held (it can be released again) and at worst an extra audit entry: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeguard.config import Config
+from safeguard.faces import Box
+from safeguard.held import HeldError, HeldQueue
+
+REDACTED_LABELS = ("restricted", "unknown")
+MAX_REASON = 500
+
+
+class DecisionError(Exception):
+    """A decision that cannot be carried out; the message is one line, fit for the DSL."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The queue
+
+
+@dataclass
+class QueueItem:
+    id: str
+    held_at: dt.datetime
+    age_days: int
+    overdue: bool
+    channel: str
+    name: str  # the original file's base name (DSL eyes only: it may hold a pupil's name)
+    faces: int
+    restricted: int
+    unknown: int
+    cleared: int
+    badges: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "held_at": self.held_at.isoformat(timespec="seconds"),
+            "age_days": self.age_days,
+            "overdue": self.overdue,
+            "channel": self.channel,
+            "file": self.name,
+            "faces": self.faces,
+            "restricted": self.restricted,
+            "unknown": self.unknown,
+            "cleared": self.cleared,
+            "reasons": [text for kind, text in self.badges if kind != "channel"],
+        }
+
+
+def _held_at(rec: dict) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(rec["held_at"])
+    except (KeyError, TypeError, ValueError):
+        return dt.datetime.fromtimestamp(0, dt.UTC)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def badges(rec: dict) -> list[tuple[str, str]]:
+    """Reason badges: the channel, each distinct register / consent reason, unknown faces."""
+    from consent_db.store import REGISTERS
+
+    registers = set(REGISTERS.values())
+    out: list[tuple[str, str]] = [("channel", rec.get("channel") or "?")]
+    seen: set[str] = set()
+    for f in rec.get("faces", []):
+        if f.get("label") != "restricted":
+            continue
+        for part in (f.get("reason") or "").split("; "):
+            if part and part not in seen:
+                seen.add(part)
+                out.append(("register" if part in registers else "consent", part))
+    n_unknown = sum(f.get("label") == "unknown" for f in rec.get("faces", []))
+    if n_unknown:
+        out.append(("unknown", f"{n_unknown} unknown face{'s' if n_unknown > 1 else ''}"))
+    return out
+
+
+def queue_item(rec: dict, review_days: int, now: dt.datetime | None = None) -> QueueItem:
+    now = now or dt.datetime.now(dt.UTC)
+    held_at = _held_at(rec)
+    age = max(0, (now - held_at).days)
+    faces = rec.get("faces", [])
+    return QueueItem(
+        id=rec["id"],
+        held_at=held_at,
+        age_days=age,
+        overdue=age >= review_days,
+        channel=rec.get("channel") or "?",
+        name=Path(str(rec.get("input", ""))).name,
+        faces=len(faces),
+        restricted=sum(f.get("label") == "restricted" for f in faces),
+        unknown=sum(f.get("label") == "unknown" for f in faces),
+        cleared=sum(f.get("label") == "cleared" for f in faces),
+        badges=badges(rec),
+    )
+
+
+def queue(held: HeldQueue, review_days: int, now: dt.datetime | None = None) -> list[QueueItem]:
+    """Undecided images: those held `review_days` or longer first (oldest first: they are
+    overdue), then the rest newest first."""
+    items = []
+    held.sweep()
+    for held_id in held.pending():
+        try:
+            items.append(queue_item(held.record(held_id), review_days, now))
+        except (OSError, ValueError, KeyError, HeldError):
+            continue
+    overdue = sorted((i for i in items if i.overdue), key=lambda i: i.held_at)
+    fresh = sorted((i for i in items if not i.overdue), key=lambda i: i.held_at, reverse=True)
+    return overdue + fresh
+
+
+# ---------------------------------------------------------------------------------------------
+# Faces
+
+
+def face_boxes(rec: dict) -> list[Box]:
+    return [Box(*[int(v) for v in f["box"]]) for f in rec.get("faces", [])]
+
+
+def previewed(rec: dict) -> set[int]:
+    """Indexes of the faces the redacted preview covers."""
+    return {
+        i
+        for i, f in enumerate(rec.get("faces", []))
+        if f.get("action") in ("redact", "hold") and f.get("label") in REDACTED_LABELS
+    }
+
+
+def pending_record(held: HeldQueue, held_id: str) -> dict:
+    try:
+        rec = held.record(held_id)
+    except (HeldError, OSError, ValueError):
+        raise DecisionError("no such held image") from None
+    if rec.get("state", "held") != "held":
+        raise DecisionError(f"held image {held_id} was already decided ({rec.get('state')})")
+    return rec
+
+
+# ---------------------------------------------------------------------------------------------
+# Ready folder
+
+
+def _state_file(home: Any) -> Path:
+    return Path(home.root) / "review" / "state.json"
+
+
+def last_ready_dir(home: Any, config: Config) -> Path | None:
+    """The ready folder to offer: the last one used, else config `extra.ready_dir`."""
+    try:
+        last = json.loads(_state_file(home).read_text()).get("ready_dir")
+    except (OSError, ValueError, AttributeError):
+        last = None
+    last = last or (config.extra or {}).get("ready_dir")
+    return Path(last) if last else None
+
+
+def remember_ready_dir(home: Any, path: Path) -> None:
+    f = _state_file(home)
+    f.parent.mkdir(mode=0o700, exist_ok=True)
+    tmp = f.with_name(f".state-{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"ready_dir": str(path)}, fh)
+    os.replace(tmp, f)
+
+
+def check_ready_dir(path: str | os.PathLike[str] | None, home: Any) -> Path:
+    """The ready folder as an absolute path: it must exist, be a folder, and lie outside the home
+    (the home holds originals and the consent store; released copies never go back into it)."""
+    if path is None or not str(path).strip():
+        raise DecisionError("choose a ready folder for the released photo")
+    p = Path(str(path).strip()).expanduser()
+    if not p.is_absolute():
+        raise DecisionError("the ready folder must be an absolute path")
+    if not p.is_dir():
+        raise DecisionError(f"ready folder {p} does not exist (create it first)")
+    real, root = p.resolve(), Path(home.root).resolve()
+    if real == root or real.is_relative_to(root) or root.is_relative_to(real):
+        raise DecisionError("the ready folder must be outside the safeguard home")
+    if not os.access(real, os.W_OK):
+        raise DecisionError(f"ready folder {p} is not writable")
+    return real
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions
+
+
+def _reason(reason: str | None, required: bool, what: str) -> str | None:
+    text = " ".join((reason or "").split())
+    if required and len(text) < 3:
+        raise DecisionError(f"{what} needs a typed reason")
+    if len(text) > MAX_REASON:
+        raise DecisionError(f"reason too long (max {MAX_REASON} characters)")
+    return text or None
+
+
+def _face_details(rec: dict, redact: set[int] | None) -> list[dict]:
+    out = []
+    for i, f in enumerate(rec.get("faces", [])):
+        d = {
+            "n": i + 1,
+            "label": f.get("label"),
+            "action": f.get("action"),
+            "pupil": f.get("pupil"),
+        }
+        if redact is not None:
+            d["redacted"] = i in redact
+        out.append(d)
+    return out
+
+
+def _audit(store: Any, actor: str, action: str, rec: dict, details: dict) -> None:
+    """One entry per pupil in the photo (so each pupil's trail shows it), or one with no subject
+    when nobody in it is enrolled; all appended together under the store lock."""
+    pupils = list(dict.fromkeys(f["pupil"] for f in rec.get("faces", []) if f.get("pupil")))
+    items = [(actor, action, p, details) for p in pupils] or [(actor, action, None, details)]
+    with store.audit.lock:
+        store.audit.append_locked(items)
+
+
+@dataclass
+class Released:
+    id: str
+    output: Path
+    decision: str  # "redacted" | "per-face" | "unredacted"
+    redacted: list[int]  # 1-based face numbers
+    kept: list[int]
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "status": "released",
+            "output": str(self.output),
+            "decision": self.decision,
+            "redacted_faces": self.redacted,
+            "kept_faces": self.kept,
+        }
+
+
+def clean_bytes(
+    original: bytes, rec: dict, redact: set[int], config: Config, style: str | None = None
+) -> tuple[bytes, str]:
+    """The publishable file for `original` with faces `redact` covered: decoded, redacted,
+    encoded fresh and verified clean, as the pipeline does. Returns (bytes, format)."""
+    from safeguard.images import decode_image
+    from safeguard.metadata import encode_clean, verify_clean
+
+    image = decode_image(original, max_pixels=config.max_pixels)
+    boxes = face_boxes(rec)
+    pixels = image.rgb
+    chosen = [boxes[i] for i in sorted(redact)]
+    if chosen:
+        from safeguard.redact import redact as cover
+
+        pixels = cover(image.rgb, chosen, style or config.style, config.mask_scale)
+    fmt = config.output_format
+    data = encode_clean(pixels, fmt, config.jpeg_quality)
+    verify_clean(data, fmt, (image.width, image.height))
+    return data, fmt
+
+
+def release(
+    home: Any,
+    config: Config,
+    store: Any,
+    held_id: str,
+    actor: str,
+    out_dir: str | os.PathLike[str] | None,
+    *,
+    redact: set[int] | None = None,
+    unredacted: bool = False,
+    reason: str | None = None,
+) -> Released:
+    """Release a held image into `out_dir`.
+
+    `redact` None and `unredacted` False: as previewed. `redact` a set of 0-based face indexes:
+    per-face choices (a reason is needed if a previewed face is left visible). `unredacted`:
+    nothing covered (a reason is needed)."""
+    from safeguard.images import write_atomic
+    from safeguard.metadata import StripError
+    from safeguard.pipeline import output_name
+
+    held = HeldQueue(home.held_dir)
+    rec = pending_record(held, held_id)
+    ready = check_ready_dir(out_dir, home)
+    faces = rec.get("faces", [])
+    planned = previewed(rec)
+    if unredacted and redact is not None:
+        raise DecisionError("choose either per-face choices or unredacted, not both")
+    if unredacted:
+        chosen: set[int] = set()
+        decision = "unredacted"
+        why = _reason(reason, True, "releasing unredacted")
+    elif redact is not None:
+        bad = [i for i in redact if not 0 <= i < len(faces)]
+        if bad:
+            raise DecisionError(f"no face {bad[0] + 1} in this photo")
+        chosen = set(redact)
+        decision = "redacted" if chosen == planned else "per-face"
+        overridden = planned - chosen
+        why = _reason(
+            reason,
+            bool(overridden),
+            f"leaving face {min(overridden) + 1 if overridden else 0} visible",
+        )
+    else:
+        chosen, decision = planned, "redacted"
+        why = _reason(reason, False, "")
+    try:
+        original = held.original(held_id)
+    except (HeldError, OSError):
+        raise DecisionError("the held original is missing") from None
+    if rec.get("sha256") and hashlib.sha256(original).hexdigest() != rec["sha256"]:
+        raise DecisionError("the held original does not match its record (changed on disk)")
+    try:
+        data, fmt = clean_bytes(original, rec, chosen, config)
+    except StripError as e:
+        raise DecisionError(f"could not write a verified clean file: {e}") from None
+    except Exception as e:  # noqa: BLE001 - fail closed: nothing is written
+        raise DecisionError(f"could not prepare the photo ({type(e).__name__})") from None
+    names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+    name = output_name(Path(str(rec.get("input", "photo"))), fmt, rec.get("sha256") or "", names)
+    details = {
+        "held_id": held_id,
+        "decision": decision,
+        "reason": why,
+        "channel": rec.get("channel"),
+        "ready_dir": str(ready),
+        "file": name,
+        "faces": _face_details(rec, chosen),
+    }
+    _audit(store, actor, "held.release", rec, details)
+    try:
+        out = write_atomic(data, ready, name)
+    except OSError as e:
+        _audit(
+            store,
+            actor,
+            "held.release_failed",
+            rec,
+            {"held_id": held_id, "error": str(e.strerror or e)},
+        )
+        raise DecisionError(f"could not write into {ready}: {e.strerror or e}") from None
+    held.settle(held_id, "released", decided_by=actor, decision=decision, output=out.name)
+    try:
+        remember_ready_dir(home, ready)
+    except OSError:
+        pass
+    return Released(
+        held_id,
+        out,
+        decision,
+        sorted(i + 1 for i in chosen),
+        sorted(i + 1 for i in range(len(faces)) if i not in chosen),
+    )
+
+
+def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) -> dict:
+    """Reject a held image: logged, then its original destroyed at once."""
+    held = HeldQueue(home.held_dir)
+    rec = pending_record(held, held_id)
+    why = _reason(reason, True, "rejecting")
+    _audit(
+        store,
+        actor,
+        "held.reject",
+        rec,
+        {
+            "held_id": held_id,
+            "decision": "reject",
+            "reason": why,
+            "channel": rec.get("channel"),
+            "faces": _face_details(rec, None),
+        },
+    )
+    held.settle(held_id, "rejected", decided_by=actor)
+    return {"id": held_id, "status": "rejected", "original_destroyed": True}
