@@ -24,8 +24,6 @@ from typing import Any
 
 from filelock import FileLock
 
-from consent_db.storage import atomic_write_bytes
-
 GENESIS = "0" * 64
 _TAIL_CHUNK = 65536
 
@@ -133,8 +131,17 @@ class AuditLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        atomic_write_bytes(self.head_path, _canonical({"seq": seq, "hash": prev}))
+        self._write_head(seq, prev)
         return out
+
+    def _write_head(self, seq: int, last_hash: str) -> None:
+        """Record the last entry. Advisory and cheap (no fsync): written after the log is
+        fsynced, so after a crash it can lag the log (verify notes it) but never lead it."""
+        fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, _canonical({"seq": seq, "hash": last_hash}))
+        finally:
+            os.close(fd)
 
     def _tail_repair(self) -> tuple[int, str]:
         """(last seq, last hash); cuts off a torn last line left by an interrupted append."""
@@ -233,6 +240,9 @@ class AuditLog:
             head = None
             if count:
                 problems.append("audit.head is missing (the log's end cannot be checked)")
+        except ValueError:
+            head = None  # torn by a crash mid-write (it is not fsynced); the next append fixes it
+            notes.append("audit.head is unreadable (interrupted write); the log's end is unchecked")
         if head is not None:
             last_seq = expect_seq - 1
             if head["seq"] > last_seq:

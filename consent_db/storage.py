@@ -18,6 +18,7 @@ import gc
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,9 +85,33 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], lock: FileLock) -> None:
         self.path = Path(path)
         self.lock = lock
-        self._txn: dict[str, Any] | None = None
-        self._writable = False
-        self._dirty = False
+        # Transaction state is per thread: the review app serves requests from a thread pool
+        # over one store object, and one thread must never see another's uncommitted data.
+        self._local = threading.local()
+
+    @property
+    def _txn(self) -> dict[str, Any] | None:
+        return getattr(self._local, "txn", None)
+
+    @_txn.setter
+    def _txn(self, value: dict[str, Any] | None) -> None:
+        self._local.txn = value
+
+    @property
+    def _writable(self) -> bool:
+        return getattr(self._local, "writable", False)
+
+    @_writable.setter
+    def _writable(self, value: bool) -> None:
+        self._local.writable = value
+
+    @property
+    def _dirty(self) -> bool:
+        return getattr(self._local, "dirty", False)
+
+    @_dirty.setter
+    def _dirty(self, value: bool) -> None:
+        self._local.dirty = value
 
     def _read_file(self) -> dict[str, Any] | None:
         try:

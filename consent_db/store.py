@@ -21,6 +21,7 @@ import getpass
 import json
 import os
 import re
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -162,7 +163,15 @@ class ConsentStore:
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
         self.audit = AuditLog(folder / "audit.jsonl", self._lock)
-        self._current: _Txn | None = None
+        self._local = threading.local()  # the running transaction, per thread
+
+    @property
+    def _current(self) -> _Txn | None:
+        return getattr(self._local, "txn", None)
+
+    @_current.setter
+    def _current(self, value: _Txn | None) -> None:
+        self._local.txn = value
 
     # -- opening ---------------------------------------------------------------------------
 
