@@ -855,11 +855,9 @@ class ConsentStore:
             for e in encs:
                 row_of[e["id"]] = idx
         blocks, rows = [], []
-        orphans = False
         for shard in self._vault.shards():
             ids, vecs = self._read_shard(shard)
             sel = [i for i, eid in enumerate(ids) if eid in row_of]
-            orphans |= len(sel) != len(ids)
             if sel:
                 blocks.append(vecs[sel] if len(sel) != len(ids) else vecs)
                 rows.extend(row_of[ids[i]] for i in sel)

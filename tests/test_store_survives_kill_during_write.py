@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ def test_store_survives_kill_during_write(tmp_path: Path):
             line = p.stdout.readline()
             assert line, p.stderr.read()
             committed.append(line.strip())
+        time.sleep(rng.random() * 0.03)  # land anywhere in the next write
         os.kill(p.pid, signal.SIGKILL)
         out, _err = p.communicate(timeout=30)
         committed += out.split()
@@ -54,3 +56,36 @@ def test_store_survives_kill_during_write(tmp_path: Path):
     # and the store still takes writes after the crashes
     store.add_pupil("AFTER", "After the crash")
     assert store.get_pupil("AFTER") is not None
+
+
+BIG = """
+import sys
+from pathlib import Path
+from consent_db import ConsentStore
+from safeguard.home import Home
+store = ConsentStore.open(Home(Path(sys.argv[1])))
+print("go", flush=True)
+with store.batch():  # one big transaction: the kill lands in building or writing it
+    for i in range(3000):
+        store.add_pupil(f"B{i:05d}", f"Batch {i}", consents={"social": True})
+print("committed", flush=True)
+"""
+
+
+def test_kill_during_a_large_commit_leaves_the_old_store(tmp_path: Path):
+    home = make_home(tmp_path)
+    store = ConsentStore.open(home)
+    store.add_pupil("KEEP", "Committed before", biometric_consent=True)
+    for delay in (0.2, 0.6):
+        p = popen_python(BIG, str(home.root))
+        assert p.stdout.readline().strip() == "go"
+        time.sleep(delay)
+        os.kill(p.pid, signal.SIGKILL)
+        out, _ = p.communicate(timeout=30)
+        ids = {q["id"] for q in ConsentStore.open(home).pupils()}
+        assert "KEEP" in ids
+        # all of the batch or none of it, never part
+        assert len(ids) in (1, 3001) if "committed" not in out else len(ids) == 3001
+        if len(ids) == 3001:
+            break
+    assert ConsentStore.open(home).audit.verify().ok
