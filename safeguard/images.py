@@ -6,15 +6,18 @@ Everything the pipeline sees is an upright RGB uint8 array; every way a file can
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import re
+import stat as _stat
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile
 
 try:  # HEIC/HEIF support (iPhone photos)
     import pillow_heif
@@ -25,6 +28,9 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
 
 # Formats Pillow may identify that we accept. Anything else is refused, not guessed.
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF"}
+# The only Pillow plugins ever asked to identify a file (MPO comes through the JPEG plugin). The
+# others (EPS runs Ghostscript, and dozens of rarely used parsers) never see untrusted bytes.
+_OPEN_WITH = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF")
 # Files larger than this are refused before reading (a photo is a few MB; a RAW-size TIFF tens).
 MAX_FILE_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -51,29 +57,38 @@ class LoadedImage:
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file once, refusing links, non-files and oversize files, with one-line errors."""
+    """Read a file once, refusing links, non-files and oversize files, with one-line errors.
+
+    The checks are made on the opened descriptor (O_NOFOLLOW, O_NONBLOCK, then fstat), so a file
+    swapped for a link or a FIFO between the folder walk and the read is refused, never followed
+    or waited on."""
     try:
         st = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         raise LoadError("file vanished before it could be read") from None
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror}") from None
-    import stat as _stat
-
     if _stat.S_ISLNK(st.st_mode):
         raise LoadError("symbolic link: not followed")
     if not _stat.S_ISREG(st.st_mode):
         raise LoadError("not a regular file")
-    if st.st_size == 0:
-        raise LoadError("empty file")
-    if st.st_size > max_bytes:
-        raise LoadError(f"file too large ({st.st_size // (1024 * 1024)} MB)")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(max_bytes + 1)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise LoadError("file vanished before it could be read") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LoadError("symbolic link: not followed") from None
+        raise LoadError(f"cannot read file: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not _stat.S_ISREG(st.st_mode):
+                raise LoadError("not a regular file")
+            if st.st_size > max_bytes:
+                raise LoadError(f"file too large ({st.st_size // (1024 * 1024)} MB)")
+            data = f.read(max_bytes + 1)
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}") from None
     if len(data) == 0:
@@ -94,12 +109,16 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
     before any pixel is decoded: the decompression-bomb guard), and animations or multi-page files
     (every frame would need checking; we reject them rather than publish unchecked frames).
     """
+    # Both are process-wide Pillow settings; set them on every call because other libraries
+    # change them (face_recognition sets LOAD_TRUNCATED_IMAGES = True on import, which would let
+    # a truncated file decode as a half-grey picture).
     Image.MAX_IMAGE_PIXELS = max_pixels
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's chatter about odd tags; not for users
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im = Image.open(io.BytesIO(data), formats=_OPEN_WITH)
             fmt = im.format or "unknown"
             if fmt not in ACCEPTED_FORMATS:
                 raise LoadError(f"unsupported image format ({fmt})")
@@ -115,23 +134,29 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
                 raise LoadError(f"multi-frame image ({frames} frames): export the frames separately")
             orientation = _orientation(im)
             im.load()
+            if im.mode == "CMYK" and fmt in ("JPEG", "MPO") and "adobe" not in im.info:
+                # Pillow reads every CMYK JPEG as Adobe-inverted; without an APP14 Adobe segment
+                # the samples are plain CMYK (libjpeg's convention), so undo the inversion.
+                im = Image.fromarray(255 - np.asarray(im), "CMYK")
             rgb_im = _to_rgb(im)
-            upright = ImageOps.exif_transpose(rgb_im) if orientation in range(2, 9) else rgb_im
-            if orientation in range(2, 9) and upright is rgb_im:
-                upright = _apply_orientation(rgb_im, orientation)
+            upright = _apply_orientation(rgb_im, orientation)
             arr = np.asarray(upright, dtype=np.uint8)
     except LoadError:
         raise
-    except Image.DecompressionBombError:
-        raise LoadError("image too large (decompression bomb guard)") from None
-    except Image.DecompressionBombWarning:
-        raise LoadError("image too large (decompression bomb guard)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's own guard fires inside Image.open, before we see the size; its message holds
+        # the pixel count.
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(m.group(1)) // 1_000_000} MP; " if m else ""
+        raise LoadError(f"image too large ({size}limit {max_pixels // 1_000_000} MP)") from None
     except Image.UnidentifiedImageError:
         raise LoadError("not a recognised image") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "truncated" in msg.lower():
             raise LoadError("image data truncated") from None
+        if "decompressed data too large" in msg.lower():  # a zip bomb in a PNG text/ICC chunk
+            raise LoadError("oversized compressed metadata (zip bomb guard)") from None
         raise LoadError(f"cannot decode image: {msg[:120]}") from None
     except MemoryError:
         raise LoadError("image too large to decode in memory") from None
@@ -170,21 +195,31 @@ _SRGB = None
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any mode to 8-bit RGB: ICC-managed sources to sRGB, alpha onto white, 16-bit scaled."""
+    """Any mode to 8-bit RGB: ICC-managed sources to sRGB, alpha onto white, 16-bit scaled.
+
+    Transparent pixels become white: what is scanned is exactly what is exported, so a picture
+    hidden under alpha 0 is neither scanned nor published."""
     global _SRGB
-    exif = im.getexif()  # keep for exif_transpose after conversion
     icc = im.info.get("icc_profile")
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(im).astype(np.float64)
         hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8), "L")
+        grey = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8), "L")
+        key = im.info.get("transparency")
+        if isinstance(key, int):  # 16-bit grey PNG with a tRNS key: that value is transparent
+            alpha = Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L")
+            grey = Image.merge("LA", (grey, alpha))
+        im = grey
     if im.mode == "P":
         im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    elif im.mode in ("L", "RGB") and "transparency" in im.info:
+        im = im.convert("RGBA")
     if im.mode in ("LA", "PA", "La"):
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "RGBa"):
         bg = Image.new("RGB", im.size, (255, 255, 255))
-        bg.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+        rgba = im.convert("RGBA")
+        bg.paste(rgba, mask=rgba.getchannel("A"))
         im = bg
     elif icc and im.mode in ("RGB", "CMYK"):
         try:
@@ -196,9 +231,6 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             im = im.convert("RGB")
     if im.mode != "RGB":
         im = im.convert("RGB")
-    if exif:
-        im.info["exif"] = exif.tobytes()
-        im.getexif().update(exif)
     return im
 
 

@@ -7,9 +7,12 @@ fails is never exported.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import struct
 import warnings
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -121,10 +124,25 @@ def _pillow_exif_items(data: bytes) -> list[str]:
 
 def _jpeg_items(data: bytes) -> list[str]:
     items = []
+    try:
+        for _ in _jpeg_segments(data):
+            pass
+    except StripError as e:
+        items.append("data after the end of the image" if "after the end" in str(e)
+                     else "malformed segments")
+    try:
+        items = _jpeg_header_items(data) + items
+    except StripError:
+        pass
+    return items
+
+
+def _jpeg_header_items(data: bytes) -> list[str]:
+    items = []
     for marker, payload in _jpeg_segments(data, stop_at_sos=True):
-        if marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/xap/1.0/"):
-            items.append("XMP")
-        elif marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/xmp/extension/"):
+        if marker == 0xE1 and payload.startswith(
+            (b"http://ns.adobe.com/xap/1.0/", b"http://ns.adobe.com/xmp/extension/")
+        ):
             items.append("XMP")
         elif marker == 0xE1 and payload.startswith(b"Exif\x00"):
             continue
@@ -142,7 +160,16 @@ def _jpeg_items(data: bytes) -> list[str]:
 
 
 def _png_items(data: bytes) -> list[str]:
-    items = []
+    items: list[str] = []
+    try:
+        _png_body_items(data, items)
+    except StripError as e:
+        items.append("data after the end of the image" if "after the end" in str(e)
+                     else "malformed chunks")
+    return items
+
+
+def _png_body_items(data: bytes, items: list[str]) -> None:
     for ctype, body in _png_chunks(data):
         if ctype in (b"tEXt", b"zTXt", b"iTXt"):
             items.append("XMP" if body.startswith(b"XML:com.adobe.xmp") else "text chunks")
@@ -153,7 +180,6 @@ def _png_items(data: bytes) -> list[str]:
         elif ctype not in _PNG_ALLOWED | {b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs",
                                            b"sBIT", b"bKGD", b"eXIf"}:
             items.append("other chunks")
-    return items
 
 
 def _pillow_items(data: bytes) -> list[str]:
@@ -167,7 +193,7 @@ def _pillow_items(data: bytes) -> list[str]:
     items = []
     if any(k in info for k in ("xmp", "XML:com.adobe.xmp")) or 700 in getattr(im, "tag_v2", {}):
         items.append("XMP")
-    if "icc_profile" in info and info["icc_profile"]:
+    if info.get("icc_profile"):
         items.append("colour profile (converted to sRGB)")
     if "comment" in info:
         items.append("comment")
@@ -175,6 +201,186 @@ def _pillow_items(data: bytes) -> list[str]:
     if 33723 in tags or 34377 in tags:
         items.append("IPTC / Photoshop data")
     return items
+
+
+# ---------------------------------------------------------------------------------------------
+# Caption-like text (screened for pupils' names; never exported: the output carries no metadata)
+
+# EXIF IFD0 text fields: DocumentName, ImageDescription, XPTitle, XPComment, XPKeywords, XPSubject
+_EXIF_TEXT_TAGS = (0x010D, 0x010E, 0x9C9B, 0x9C9C, 0x9C9E, 0x9C9F)
+_XP_TAGS = {0x9C9B, 0x9C9C, 0x9C9E, 0x9C9F}  # UTF-16LE bytes (Windows Explorer's fields)
+_MAX_TEXT = 1 << 20  # decompressed PNG text is read up to 1 MB per chunk, then cut off
+
+
+def caption_text(data: bytes) -> list[str]:
+    """The caption-like text `data` carries, one string per field, for screening only.
+
+    Read: EXIF descriptions and Windows XP title/comment/keywords/subject, the EXIF user comment,
+    IPTC record 2 (caption, headline, object name, keywords, ...), every text value in XMP (so
+    dc:title, dc:description and face-region names such as mwg-rs:Name), JPEG and GIF comments,
+    and PNG tEXt/zTXt/iTXt chunks. Never raises: a field that cannot be read is skipped.
+    """
+    im = _safely(_open_quietly, data)
+    texts: list[str] = []
+    if im is not None:
+        for reader in (_exif_texts, _iptc_texts, _comment_texts):
+            texts += _safely(reader, im) or []
+    for packet in _safely(_xmp_packets, data, im) or []:
+        texts += _safely(_xmp_texts, packet) or []
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        texts += _safely(_png_texts, data) or []
+    out: list[str] = []
+    for t in texts:
+        t = " ".join(t.replace("\x00", " ").split())
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _safely(fn, *args):
+    """fn(*args), or None when it raises: screening reads what it can and skips the rest."""
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - a field that cannot be read is skipped
+        return None
+
+
+def _open_quietly(data: bytes) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Image.open(io.BytesIO(data))
+
+
+def _decode_text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value).decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return " ".join(_decode_text(v) for v in value)
+    return ""
+
+
+def _exif_texts(im: Image.Image) -> list[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exif = im.getexif()
+    out = []
+    for tag in _EXIF_TEXT_TAGS:
+        value = exif.get(tag)
+        if value is None:
+            continue
+        if tag in _XP_TAGS and isinstance(value, (bytes, bytearray, tuple)):
+            out.append(bytes(value).decode("utf-16-le", "replace"))
+        else:
+            out.append(_decode_text(value))
+    comment = exif.get_ifd(0x8769).get(0x9286)  # UserComment: 8-byte charset, then the text
+    if isinstance(comment, (bytes, bytearray)):
+        head, body = bytes(comment[:8]), bytes(comment[8:])
+        if head.startswith(b"UNICODE"):
+            le = body.decode("utf-16-le", "replace")
+            be = body.decode("utf-16-be", "replace")
+            out += [le, be]
+        else:
+            out.append(_decode_text(body))
+    elif isinstance(comment, str):
+        out.append(comment)
+    return out
+
+
+def _iptc_texts(im: Image.Image) -> list[str]:
+    from PIL import IptcImagePlugin
+
+    info = IptcImagePlugin.getiptcinfo(im) or {}
+    # record 2 is the application record; dataset 0 is only its version number
+    return [_decode_text(v) for (record, ds), v in info.items() if record == 2 and ds != 0]
+
+
+def _comment_texts(im: Image.Image) -> list[str]:
+    out = []
+    for marker, payload in getattr(im, "applist", []):
+        if marker == "COM":
+            out.append(_decode_text(payload))
+    if "comment" in im.info:
+        out.append(_decode_text(im.info["comment"]))
+    return out
+
+
+def _xmp_packets(data: bytes, im: Image.Image | None) -> list[bytes]:
+    packets = []
+    if data[:2] == b"\xff\xd8":
+        try:
+            for marker, payload in _jpeg_segments(data, stop_at_sos=True):
+                if marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+                    packets.append(payload[29:])
+                elif marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/xmp/extension/"):
+                    packets.append(payload[35 + 40:])  # GUID(32) + full length + offset
+        except StripError:
+            pass
+    if im is not None:
+        for key in ("xmp", "XML:com.adobe.xmp"):
+            value = im.info.get(key)
+            if value:
+                packets.append(value if isinstance(value, bytes) else str(value).encode())
+        tag = getattr(im, "tag_v2", None)
+        if tag is not None and 700 in tag:
+            packets.append(bytes(tag[700]) if not isinstance(tag[700], str) else tag[700].encode())
+    return packets
+
+
+_XMP_NODE = re.compile(rb">([^<>]+)<")
+_XMP_ATTR = re.compile(rb"""([\w.-]+:[\w.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _xmp_texts(packet: bytes) -> list[str]:
+    """Every element text and attribute value of an XMP packet (regexes, not an XML parser:
+    the packet is untrusted and only read for screening)."""
+    packet = packet[: 4 * _MAX_TEXT]
+    out = []
+    for m in _XMP_NODE.finditer(packet):
+        out.append(html.unescape(_decode_text(m.group(1))))
+    for m in _XMP_ATTR.finditer(packet):
+        name = m.group(1)
+        if name.startswith((b"xmlns:", b"rdf:", b"xml:", b"x:")):
+            continue
+        out.append(html.unescape(_decode_text(m.group(2) or m.group(3) or b"")))
+    return [t for t in out if t.strip()]
+
+
+def _png_texts(data: bytes) -> list[str]:
+    out = []
+    try:
+        for ctype, body in _png_chunks(data):
+            if ctype == b"tEXt":
+                key, _, value = body.partition(b"\x00")
+                out.append(value.decode("latin-1"))
+            elif ctype == b"zTXt":
+                key, _, rest = body.partition(b"\x00")
+                out.append(_inflate(rest[1:]).decode("latin-1"))
+            elif ctype == b"iTXt":
+                key, _, rest = body.partition(b"\x00")
+                compressed, rest = rest[:1] == b"\x01", rest[2:]
+                _, _, rest = rest.partition(b"\x00")  # language tag
+                _, _, text = rest.partition(b"\x00")  # translated keyword
+                text = _inflate(text) if compressed else text
+                if key == b"XML:com.adobe.xmp":
+                    out += _xmp_texts(text)
+                else:
+                    out.append(text.decode("utf-8", "replace"))
+    except StripError:
+        pass
+    return out
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib-decompress at most _MAX_TEXT bytes (a text chunk may be a zip bomb)."""
+    try:
+        return zlib.decompressobj().decompress(data, _MAX_TEXT)
+    except zlib.error:
+        return b""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,10 +464,15 @@ def _jpeg_segments(data: bytes, stop_at_sos: bool = False):
             if stop_at_sos:
                 return
             # entropy-coded data: skip to the next marker that is not a stuffed 0xFF00 or RSTn
-            while i < n - 1:
-                if data[i] == 0xFF and data[i + 1] != 0x00 and not 0xD0 <= data[i + 1] <= 0xD7:
+            while True:
+                i = data.find(b"\xff", i)
+                if i < 0 or i >= n - 1:
+                    i = n
                     break
-                i += 1
+                nxt = data[i + 1]
+                if nxt != 0x00 and nxt != 0xFF and not 0xD0 <= nxt <= 0xD7:
+                    break
+                i += 1 if nxt == 0xFF else 2
     raise StripError("JPEG has no end marker")
 
 

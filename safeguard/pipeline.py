@@ -22,7 +22,7 @@ import numpy as np
 from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
-from safeguard.metadata import StripError, encode_clean, inventory, verify_clean
+from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
 from safeguard.policy import FaceDecision, decide_face, image_status
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
@@ -160,6 +160,10 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     name_flag = mentions_pupil(path.name, job.names)
     if name_flag:
         outcome.flags.append("file name contained a pupil's name: renamed")
+    if job.names and any(mentions_pupil(t, job.names) for t in caption_text(data)):
+        # The output carries no metadata, so the caption is never published; the flag tells
+        # staff to check the caption they publish with the photo too.
+        outcome.flags.append("caption contained a pupil's name: removed")
     outcome.status = image_status([f.decision for f in outcome.faces])
     if outcome.status == "held":
         if job.held_dir is not None:
@@ -239,6 +243,11 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
         if p.is_dir() and not p.is_symlink():
             for root, dirs, names in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for d in [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                    # a linked folder is not walked, but reported: nothing silently dropped
+                    early.append(Outcome(str(Path(root) / d), "rejected",
+                                         error="symbolic link: not followed"))
+                    dirs.remove(d)
                 for n in sorted(names):
                     if n.startswith(".") or n.startswith("~$"):
                         continue
