@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "audit": "safeguard.commands.pupils:audit",
     "staff": "safeguard.commands.pupils:staff",
     "config": "safeguard.commands.configcmd:config",
+    "index": "safeguard.commands.index:index",
+    "find": "safeguard.commands.index:find",
     "review": "safeguard.commands.review:review",
     "report": "safeguard.commands.review:report",
 }

@@ -1,0 +1,104 @@
+"""The DSL's takedown list: published photos in which a pupil was found after their consent was
+withdrawn or they were put on a protected register (issue 8). DSL-only.
+
+Each item is one search: HOME/takedown/<id>.json (folder 0700, file 0600, written atomically)
+holding the pupil's id (never a name), the trigger ("consent withdrawn: website", "protected
+register added"), when, and the hits: path and content hash of each published photo, the face's
+box and its distance to the pupil's closest stored encoding. The photos themselves stay where they
+are published; the item says where to take them down.
+
+    add(home, pupil_id, reason, hits, ...) -> id
+    ids(home) / list_items(home, open_only=False) / get(home, id)
+    close(home, id, by, note)          the DSL has dealt with it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+ID_RE = re.compile(r"^[0-9]{8}-[0-9a-f]{12}$")
+
+
+class TakedownError(Exception):
+    pass
+
+
+def folder(home: Any) -> Path:
+    return Path(home.root) / "takedown"
+
+
+def _write(path: Path, item: dict) -> None:
+    from consent_db.storage import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(item, indent=1, ensure_ascii=False).encode())
+
+
+def add(home: Any, pupil_id: str, reason: str, hits: list[dict], *, photos_searched: int = 0,
+        unscanned: list[dict] | None = None, tolerance: float | None = None) -> str:
+    """Record one search's hits for the DSL; returns the new item's id."""
+    d = folder(home)
+    old = os.umask(0o077)
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    finally:
+        os.umask(old)
+    item_id = f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
+    item = {
+        "id": item_id,
+        "pupil": pupil_id,
+        "reason": reason,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "state": "open",
+        "tolerance": tolerance,
+        "photos_searched": photos_searched,
+        "hits": hits,
+        # files in the index that could not be scanned: the pupil may be in them too
+        "unscanned": unscanned or [],
+    }
+    _write(d / f"{item_id}.json", item)
+    return item_id
+
+
+def ids(home: Any) -> list[str]:
+    """Every item's id, newest first."""
+    d = folder(home)
+    if not d.is_dir():
+        return []
+    return sorted((p.stem for p in d.glob("*.json") if ID_RE.match(p.stem)), reverse=True)
+
+
+def get(home: Any, item_id: str) -> dict:
+    """One item; ids that are not exactly our format are refused (no path a request can steer)."""
+    if not isinstance(item_id, str) or not ID_RE.match(item_id):
+        raise TakedownError("no such takedown item")
+    try:
+        return json.loads((folder(home) / f"{item_id}.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TakedownError("no such takedown item") from None
+
+
+def list_items(home: Any, open_only: bool = False) -> list[dict]:
+    out = []
+    for i in ids(home):
+        try:
+            item = get(home, i)
+        except (TakedownError, OSError, ValueError):
+            continue
+        if not open_only or item.get("state") == "open":
+            out.append(item)
+    return out
+
+
+def close(home: Any, item_id: str, by: str, note: str | None = None) -> dict:
+    """Mark an item dealt with (the photos were taken down, or the DSL decided otherwise)."""
+    item = get(home, item_id)
+    item.update(state="closed", closed_by=by, note=note,
+                closed=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _write(folder(home) / f"{item_id}.json", item)
+    return item
