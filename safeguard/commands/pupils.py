@@ -112,6 +112,33 @@ def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict
     return out
 
 
+def _search_published(ctx: click.Context, pupil_id: str, reason: str) -> None:
+    """After a change that means published photos of the pupil must come down: search the
+    published-photo index, if there is one, and put the hits on the DSL's takedown list
+    (safeguard.index.on_consent_change). The store change is already committed either way."""
+    from safeguard.index import IndexProblem, on_consent_change
+
+    try:
+        result = on_consent_change(ctx.find_root().obj.home, pupil_id, reason)
+    except IndexProblem as e:
+        click.echo(f"warning: published photos not searched: {e}", err=True)
+        return
+    if result is not None:
+        click.echo(result.message)
+
+
+def _no_search_after_biometric(ctx: click.Context, pupil_id: str) -> None:
+    """Biometric withdrawal or objection destroys the encodings at once (the law leaves no time to
+    search first), so the published-photo index cannot be searched for the pupil any more."""
+    from safeguard.index import PhotoIndex
+
+    if PhotoIndex(ctx.find_root().obj.home).exists():
+        click.echo(
+            f"{pupil_id}'s face encodings are destroyed, so published photos cannot be searched"
+            " for them automatically; if photos must come down, ask the DSL to check by hand."
+        )
+
+
 # -- pupils --------------------------------------------------------------------------------
 
 
@@ -402,6 +429,7 @@ def consent_withdraw(ctx, pupil_id, channel, by, on, as_user):
         )
     )
     click.echo(f"Consent for {channel} withdrawn for {pupil_id}.")
+    _search_published(ctx, pupil_id, f"consent withdrawn: {channel}")
 
 
 @pupils.group("register")
@@ -428,6 +456,7 @@ def register_add(ctx, pupil_id, register_name, note, since, as_user):
         )
     )
     click.echo(f"Recorded {register_name} for {pupil_id}.")
+    _search_published(ctx, pupil_id, "protected register added")
 
 
 @register.command("remove")
@@ -512,6 +541,7 @@ def bio_object(ctx, pupil_id, parent, child, form, on, note, as_user):
         )
     )
     click.echo(f"Objection recorded for {pupil_id}; {n} encoding(s) destroyed.")
+    _no_search_after_biometric(ctx, pupil_id)
 
 
 @biometric.command("withdraw")
@@ -530,6 +560,7 @@ def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
         )
     )
     click.echo(f"Withdrawal recorded for {pupil_id}; {n} encoding(s) destroyed.")
+    _no_search_after_biometric(ctx, pupil_id)
 
 
 @pupils.command("enrol")
