@@ -28,6 +28,12 @@ class StripError(Exception):
 
 def inventory(data: bytes) -> list[str]:
     """Human-readable list of the metadata kinds in `data`, e.g. ["GPS position", "XMP"]."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's notes on odd tags are not for users
+        return _inventory(data)
+
+
+def _inventory(data: bytes) -> list[str]:
     found: list[str] = []
 
     def add(item: str) -> None:
@@ -220,6 +226,18 @@ def caption_text(data: bytes) -> list[str]:
     dc:title, dc:description and face-region names such as mwg-rs:Name), JPEG and GIF comments,
     and PNG tEXt/zTXt/iTXt chunks. Never raises: a field that cannot be read is skipped.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's notes on odd tags are not for users
+        texts = _caption_texts(data)
+    out: list[str] = []
+    for t in texts:
+        t = " ".join(t.replace("\x00", " ").split())
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _caption_texts(data: bytes) -> list[str]:
     im = _safely(_open_quietly, data)
     texts: list[str] = []
     if im is not None:
@@ -229,12 +247,7 @@ def caption_text(data: bytes) -> list[str]:
         texts += _safely(_xmp_texts, packet) or []
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         texts += _safely(_png_texts, data) or []
-    out: list[str] = []
-    for t in texts:
-        t = " ".join(t.replace("\x00", " ").split())
-        if t and t not in out:
-            out.append(t)
-    return out
+    return texts
 
 
 def _safely(fn, *args):
