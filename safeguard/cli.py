@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "audit": "safeguard.commands.pupils:audit",
     "staff": "safeguard.commands.pupils:staff",
     "config": "safeguard.commands.configcmd:config",
+    "dpia": "safeguard.commands.dpia:dpia",
     "index": "safeguard.commands.index:index",
     "find": "safeguard.commands.index:find",
     "review": "safeguard.commands.review:review",

