@@ -3,11 +3,13 @@ held images made by the real pipeline, two staff accounts, and a signed-in web c
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
 
 from conftest import SAMPLES, build_demo_home
+from helpers import run_cli
 
 PASSWORD = "correct horse battery staple"
 DSL, ADMIN = "dsl.lead", "it.admin"
@@ -40,6 +42,17 @@ def make_review_home(root: Path, encodings: dict) -> dict[str, str]:
         assert outcome.status == "held", outcome
         ids[name] = outcome.held_id
     return ids
+
+
+_TEMPLATE: list[tuple[Path, dict[str, str]]] = []
+
+
+def review_template(tmp_path_factory, reference_encodings) -> tuple[Path, dict[str, str]]:
+    """One review home per test session, built once; copy it with `copy_home` before use."""
+    if not _TEMPLATE:
+        root = tmp_path_factory.mktemp("review") / "home"
+        _TEMPLATE.append((root, make_review_home(root, reference_encodings)))
+    return _TEMPLATE[0]
 
 
 def copy_home(template: Path, dst: Path):
@@ -123,3 +136,17 @@ def raw_request(
         hdrs,
         b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"),
     )
+
+
+def run_cli_env(env: dict, *args):
+    """The CLI in-process with `env` set for the call (the CLI reads SAFEGUARD_PASSWORD)."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return run_cli(*args)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -7,26 +7,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 import pytest
-from helpers import min_distance, region_encoding, run_cli
-from review_support import DSL, PASSWORD, client, copy_home, csrf_of, make_review_home, sign_in
+from helpers import min_distance, region_encoding
+from review_support import (
+    DSL,
+    PASSWORD,
+    client,
+    copy_home,
+    csrf_of,
+    review_template,
+    run_cli_env,
+    sign_in,
+)
 
 from consent_db import ConsentStore
 from safeguard.held import HeldQueue
 from safeguard.images import load_image
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, reference_encodings):
-    root = tmp_path_factory.mktemp("review") / "home"
-    return root, make_review_home(root, reference_encodings)
-
-
 @pytest.fixture
-def setup(template, tmp_path):
-    root, ids = template
+def setup(tmp_path, tmp_path_factory, reference_encodings):
+    root, ids = review_template(tmp_path_factory, reference_encodings)
     home = copy_home(root, tmp_path / "home")
     ready = tmp_path / "ready"
     ready.mkdir()
@@ -185,19 +187,6 @@ def test_overdue_images_are_flagged_at_the_top(setup):
     assert [i["id"] for i in items] == [old, ids["visit.jpg"]]
     assert items[0]["overdue"] and not items[1]["overdue"]
     assert "CP register" in items[0]["reasons"]
-
-
-def run_cli_env(env: dict, *args):
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return run_cli(*args)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_cli_show_release_and_reject(setup, reference_encodings):

@@ -12,22 +12,15 @@ from review_support import (
     client,
     copy_home,
     csrf_of,
-    make_review_home,
     raw_request,
+    review_template,
     sign_in,
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, reference_encodings):
-    root = tmp_path_factory.mktemp("review") / "home"
-    ids = make_review_home(root, reference_encodings)
-    return root, ids
-
-
 @pytest.fixture
-def home_ids(template, tmp_path):
-    root, ids = template
+def home_ids(tmp_path, tmp_path_factory, reference_encodings):
+    root, ids = review_template(tmp_path_factory, reference_encodings)
     return copy_home(root, tmp_path / "home"), ids
 
 

@@ -3,7 +3,7 @@
 Security, in the order a request meets it:
 - only Host names the server answers for (DNS rebinding), loopback by default;
 - every response: `Cache-Control: no-store`, a `default-src 'self'` Content-Security-Policy, no
-  framing, no referrer;
+  framing, referrers only to itself;
 - cross-site POSTs refused by `Sec-Fetch-Site` (as datasette does) and by `Origin`;
 - every page but the login page needs a signed-in DSL session (pages redirect to /login, images
   answer 401); every form carries the session's CSRF token;
@@ -45,7 +45,7 @@ SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
 }
 SAFE_FETCH_SITES = {"same-origin", "none"}
@@ -79,14 +79,17 @@ class SecurityHeaders:
 
 
 def _cross_site(request: Request) -> bool:
+    """Browsers say where a request comes from in Sec-Fetch-Site; when it is absent (an old
+    browser, or not a browser) a real Origin must match the Host. Origin "null" is what Chromium
+    sends for a same-origin form under a strict referrer policy, so only Sec-Fetch-Site or a
+    real Origin can refuse."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in SAFE_FETCH_SITES:
-        return True
+    if site is not None:
+        return site not in SAFE_FETCH_SITES
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
-        host = request.headers.get("host", "")
-        return origin.split("://", 1)[-1] != host
-    return origin == "null"
+        return origin.split("://", 1)[-1] != request.headers.get("host", "")
+    return False
 
 
 def create_app(
@@ -220,6 +223,7 @@ def create_app(
                     "index": i,
                     "label": f.get("label"),
                     "title": title,
+                    "name": who.get(f.get("pupil")) if f.get("pupil") else None,
                     "detail": detail,
                     "pupil": f.get("pupil"),
                     "distance": f.get("distance"),
