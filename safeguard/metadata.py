@@ -203,6 +203,10 @@ def _pillow_items(data: bytes) -> list[str]:
         items.append("colour profile (converted to sRGB)")
     if "comment" in info:
         items.append("comment")
+    if info.get("thumbnails"):  # HEIF
+        items.append("embedded thumbnail")
+    if info.get("depth_images") or info.get("aux"):  # HEIF depth maps, alpha/HDR planes
+        items.append("auxiliary images (depth maps)")
     tags = getattr(im, "tag_v2", {})
     if 33723 in tags or 34377 in tags:
         items.append("IPTC / Photoshop data")

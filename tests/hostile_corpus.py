@@ -543,6 +543,15 @@ def build_corpus(d: Path, outside: Path) -> list[Case]:
         ),
     )
 
+    put(
+        Case("with-thumbnail.heic", "exported", tags={"like-base"}),
+        encode(Image.fromarray(base), "HEIF", quality=95, thumbnails=[64]),
+    )
+    put(
+        Case("burst.heic", "rejected", "multi-frame image (2 frames)", "two top-level images"),
+        encode(Image.fromarray(base), "HEIF", save_all=True, append_images=[frames[1]]),
+    )
+
     # -- orientation: every output must be upright
     for k in range(1, 9):
         put(

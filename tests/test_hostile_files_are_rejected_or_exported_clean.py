@@ -165,6 +165,8 @@ def test_hidden_pictures_and_trailers_do_not_reach_the_output(batch):
     data = out.read_bytes()
     assert data.count(b"\xff\xd8") == 1 and data.endswith(b"\xff\xd9")
     assert len(data) < src.stat().st_size / 2  # 60 KB of EXIF and the second image are gone
+    [res] = batch["by_name"]["with-thumbnail.heic"]
+    assert "embedded thumbnail removed" in res["metadata_removed"]
     for name in ("polyglot-zip.jpg", "trailer-after-iend.png"):
         [res] = batch["by_name"][name]
         data = Path(res["output"]).read_bytes()
