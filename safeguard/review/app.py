@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -295,6 +296,7 @@ def create_app(
         try:
             if action == "reject":
                 await run_in_threadpool(decisions.reject, home, store, held_id, actor, reason)
+                drawn.cache_clear()  # no rendering of a destroyed original stays in memory
                 s.flash = f"Rejected {held_id}: the original is destroyed."
                 return RedirectResponse("/", status_code=303)
             mode = form.get("mode")
@@ -320,6 +322,7 @@ def create_app(
             )
         except decisions.DecisionError as e:
             return RedirectResponse(f"/held/{held_id}?error={quote(str(e))}", status_code=303)
+        drawn.cache_clear()
         s.flash = (
             f"Released {held_id} ({done.decision}) as {done.output.name} into "
             f"{done.output.parent}; the held original is destroyed."
@@ -329,6 +332,13 @@ def create_app(
     # -- images -------------------------------------------------------------------------------
 
     def draw(held_id: str, kind: str) -> bytes:
+        """The JPEG for one held image, drawn once and kept in memory (a 12 MP preview takes
+        a second or two); only ever served after `pending_record` says it is still held."""
+        rec = decisions.pending_record(held, held_id)
+        return drawn(held_id, kind, rec.get("sha256") or "")
+
+    @lru_cache(maxsize=64)
+    def drawn(held_id: str, kind: str, sha256: str) -> bytes:
         from safeguard.images import decode_image
 
         rec = decisions.pending_record(held, held_id)

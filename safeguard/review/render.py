@@ -64,7 +64,8 @@ def annotate(
     im, f = scale_to(rgb, side)
     draw = ImageDraw.Draw(im)
     width = max(2, round(max(im.size) / 300))
-    big, small = _font(max(12, round(max(im.size) / 55))), _font(max(10, round(max(im.size) / 75)))
+    big = _font(max(12, round(max(im.size) / 42)))
+    small = _font(max(10, round(max(im.size) / 58)))
     for n, face in enumerate(faces, 1):
         x0, y0, x1, y1 = (round(v * f) for v in face["box"])
         colour = COLOURS.get(face.get("label"), COLOURS["unknown"])
