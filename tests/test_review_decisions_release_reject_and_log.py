@@ -263,3 +263,17 @@ def test_cli_show_release_and_reject(setup, reference_encodings):
         if e["action"].startswith("held.")
     ]
     assert actions == [(DSL, "held.release"), (DSL, "held.reject")]
+
+
+def test_preview_redacts_restricted_and_unknown_faces_the_pipeline_would_not_show():
+    from safeguard.review.decisions import previewed
+
+    faces = [
+        {"label": "restricted", "action": "hold"},
+        {"label": "restricted", "action": "redact"},
+        {"label": "unknown", "action": "hold"},
+        {"label": "unknown", "action": "redact"},
+        {"label": "unknown", "action": "keep"},
+        {"label": "cleared", "action": "keep"},
+    ]
+    assert previewed({"faces": faces}) == {0, 1, 2, 3}

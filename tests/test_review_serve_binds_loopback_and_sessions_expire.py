@@ -47,3 +47,15 @@ def test_sessions_end_after_idling_and_ids_are_unguessable():
     time.sleep(0.1)
     assert s.get(a.id) is None
     assert s.get("x" * 1000) is None and s.get(None) is None
+
+
+def test_a_flood_of_login_page_sessions_does_not_push_out_signed_in_ones(monkeypatch):
+    from safeguard.review import auth
+
+    monkeypatch.setattr(auth, "MAX_SESSIONS", 10)
+    s = auth.Sessions()
+    dsl = s.new(auth.Reviewer("x", "dsl"))
+    for _ in range(50):
+        s.new()
+    assert s.get(dsl.id) is dsl
+    assert len(s._by_id) <= 10

@@ -23,6 +23,7 @@ REVIEW_ROLE = "dsl"
 IDLE = 30 * 60
 LIFETIME = 8 * 60 * 60
 COOKIE = "safeguard_review"
+MAX_SESSIONS = 1000  # beyond this, the oldest sessions are dropped (a flood of login-page visits)
 
 
 class AuthError(Exception):
@@ -95,6 +96,13 @@ class Sessions:
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), reviewer)
         with self._lock:
             self._expire()
+            if len(self._by_id) >= MAX_SESSIONS:
+                # anonymous (login-page) sessions go first, then the least recently used
+                victims = sorted(
+                    self._by_id.values(), key=lambda v: (v.reviewer is not None, v.seen)
+                )
+                for v in victims[: len(self._by_id) - MAX_SESSIONS + 1]:
+                    del self._by_id[v.id]
             self._by_id[s.id] = s
         return s
 
