@@ -109,11 +109,19 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
     before any pixel is decoded: the decompression-bomb guard), and animations or multi-page files
     (every frame would need checking; we reject them rather than publish unchecked frames).
     """
-    # Both are process-wide Pillow settings; set them on every call because other libraries
-    # change them (face_recognition sets LOAD_TRUNCATED_IMAGES = True on import, which would let
-    # a truncated file decode as a half-grey picture).
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # Both are process-wide Pillow settings: set for this decode and put back afterwards, so a
+    # caller's limit never leaks into other code, and another library's choice never leaks in
+    # (face_recognition sets LOAD_TRUNCATED_IMAGES = True on import, which would let a truncated
+    # file decode as a half-grey picture).
+    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
+    try:
+        return _decode(data, max_pixels)
+    finally:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def _decode(data: bytes, max_pixels: int) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's chatter about odd tags; not for users
@@ -126,7 +134,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
             if w < 1 or h < 1:
                 raise LoadError("image has no pixels")
             if w * h > max_pixels:
-                raise LoadError(f"image too large ({w}x{h} pixels; limit {max_pixels // 1_000_000} MP)")
+                raise LoadError(f"image too large ({w}x{h} pixels; limit {_mp(max_pixels)})")
             frames = getattr(im, "n_frames", 1)
             if frames > 1 and fmt != "MPO":
                 # MPO: a JPEG with extra preview/depth images after the main one; only the main
@@ -147,8 +155,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
         # Pillow's own guard fires inside Image.open, before we see the size; its message holds
         # the pixel count.
         m = re.search(r"\((\d+) pixels\)", str(e))
-        size = f"{int(m.group(1)) // 1_000_000} MP; " if m else ""
-        raise LoadError(f"image too large ({size}limit {max_pixels // 1_000_000} MP)") from None
+        size = f"{_mp(int(m.group(1)))}; " if m else ""
+        raise LoadError(f"image too large ({size}limit {_mp(max_pixels)})") from None
     except Image.UnidentifiedImageError:
         raise LoadError("not a recognised image") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as e:
@@ -163,6 +171,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIma
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise LoadError("cannot decode image: unexpected pixel layout")
     return LoadedImage(rgb=np.ascontiguousarray(arr), format=fmt, orientation=orientation, data=data)
+
+
+def _mp(pixels: int) -> str:
+    return f"{pixels // 1_000_000} MP" if pixels >= 1_000_000 else f"{pixels / 1e6:.2f} MP"
 
 
 def _orientation(im: Image.Image) -> int:
