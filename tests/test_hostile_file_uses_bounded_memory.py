@@ -86,7 +86,7 @@ def test_pixel_limit_is_the_configured_one():
     assert Config().max_pixels == 100_000_000
     before = Image.MAX_IMAGE_PIXELS
     small_limit = 10_000  # 100 x 100
-    with pytest.raises(LoadError, match=r"image too large \(240x160 pixels; limit 0.01 MP\)"):
+    with pytest.raises(LoadError, match=r"image too large .*limit 0.01 MP"):
         decode_image(hc.jpeg(hc.pattern(240, 160)), max_pixels=small_limit)
     assert decode_image(hc.jpeg(hc.pattern(100, 100)), max_pixels=small_limit).width == 100
     assert Image.MAX_IMAGE_PIXELS == before  # the caller's limit does not leak into Pillow
