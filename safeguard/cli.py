@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "find": "safeguard.commands.index:find",
     "review": "safeguard.commands.review:review",
     "report": "safeguard.commands.review:report",
+    "watch": "safeguard.commands.watch:watch",
+    "status": "safeguard.commands.watch:status",
 }
 
 

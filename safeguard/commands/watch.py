@@ -1,0 +1,172 @@
+"""`safeguard watch` (the watched folder) and `safeguard status` (its counts)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from safeguard.config import STYLES, UNKNOWN_POLICIES
+from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
+
+
+def _inside(a: Path, b: Path) -> bool:
+    return a == b or b in a.parents
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--ready", "-r", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the publishable copies.")
+@click.option("--channel", "-c", default=None,
+              help="Where the photos will be published (default from config: social).")
+@click.option("--poll", type=click.FloatRange(0.1, 3600), default=None, metavar="SECONDS",
+              help="Look at the inbox every SECONDS instead of waiting for file events "
+                   "(network shares, where events do not arrive).")
+@click.option("--once", is_flag=True,
+              help="Process what is in the inbox (and whatever a crash left), then exit.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: all cores).")
+@click.option("--settle", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
+              metavar="SECONDS",
+              help="A file is taken when it is unchanged across two looks this far apart.")
+@click.option("--give-up", type=click.FloatRange(0, 86400), default=30.0, show_default=True,
+              metavar="SECONDS",
+              help="A complete-looking file that still does not decode after this long is "
+                   "taken and rejected.")
+@click.option("--unknown", type=click.Choice(UNKNOWN_POLICIES), default=None,
+              help="What to do with faces that match nobody (default from config: redact).")
+@click.option("--style", type=click.Choice(STYLES), default=None,
+              help="How restricted faces are covered (default from config: blur).")
+@click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
+              help="Output format (default from config: jpeg).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per photo on stdout.")
+@click.pass_obj
+def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown, style, fmt,
+          as_json):
+    """Watch INBOX: every photo dropped there ends ready (a publishable copy in --ready), held
+    for the DSL, or rejected (both under the home), and a line in INBOX/_safeguard-status.txt
+    says which, never who or why.
+
+    A file is taken once it stops changing and decodes; names ending .part, .crdownload, .tmp
+    and hidden or ~$ files wait until renamed. The same photo dropped twice is processed once.
+    After a crash (even kill -9) the next start finishes what was in hand. SIGTERM or Ctrl-C:
+    finish the photos in hand and exit 0 (a second signal puts them back in the inbox)."""
+    from safeguard.commands.scan import open_matrix
+    from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
+
+    inbox = inbox.expanduser().resolve()
+    ready = ready.expanduser().resolve()
+    home = app.home
+    if not inbox.is_dir():
+        raise click.ClickException(f"the inbox {inbox} is not a folder")
+    if _inside(ready, inbox) or _inside(inbox, ready):
+        raise click.ClickException("the ready folder and the inbox must not be inside each other")
+    if _inside(home.root, inbox) or _inside(inbox, home.root):
+        raise click.ClickException("the home and the inbox must not be inside each other")
+    cfg = app.config
+    channel = channel or cfg.default_channel
+    home.ensure()
+    open_matrix(app, channel, create=False)  # fail now (bad channel, key) rather than per photo
+    try:
+        ready.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot create the ready folder: {e.strerror or e}") from e
+    settings = WatchSettings(home=home.root, channel=channel, config=cfg,
+                             unknown=unknown or cfg.unknown, style=style or cfg.style,
+                             output_format=fmt or cfg.output_format)
+    target = Target(home, inbox, ready, channel)
+    try:
+        target.lock()
+    except AlreadyRunning as e:
+        raise click.ClickException(str(e)) from e
+    handlers = _setup_logging(home.logs_dir / "watch.log")
+
+    def emit(record: dict) -> None:
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+
+    watcher = Watcher(target, settings, jobs=jobs or os.cpu_count() or 1, settle=settle,
+                      give_up=give_up, poll=poll, once=once, emit=emit if as_json else None)
+    old = {s: signal.signal(s, lambda *_: watcher.request_stop())
+           for s in (signal.SIGTERM, signal.SIGINT)}
+    log = logging.getLogger("safeguard.watch")
+    log.info("watching %s (ready: %s, channel: %s%s)", inbox, ready, channel,
+             f", polling every {poll:g}s" if poll else "")
+    try:
+        counts = watcher.run()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        target.unlock()
+    log.info("stopped: %d ready, %d held, %d rejected, %d duplicates", counts.exported,
+             counts.held, counts.rejected, counts.duplicates)
+    for h in handlers:
+        logging.getLogger("safeguard.watch").removeHandler(h)
+        h.close()
+    if counts.unfinished:
+        raise click.ClickException(
+            f"{counts.unfinished} photo(s) could not be finished (see the log); they stay in "
+            "processing and the next start finishes them")
+    if once:
+        sys.exit(ExitStatus.for_batch(counts.held, counts.rejected))
+    sys.exit(ExitStatus.OK)
+
+
+def _setup_logging(logfile: Path) -> list[logging.Handler]:
+    """One line per photo, to stderr and HOME/logs/watch.log (owner-only)."""
+    fmt = _IsoFormatter("%(asctime)s %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    try:
+        logfile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        handlers.append(logging.FileHandler(logfile, encoding="utf-8"))
+    except OSError as e:
+        click.echo(f"warning: cannot write {logfile}: {e.strerror or e}", err=True)
+    log = logging.getLogger("safeguard.watch")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in handlers:
+        h.setFormatter(fmt)
+        log.addHandler(h)
+    return handlers
+
+
+class _IsoFormatter(logging.Formatter):
+    def formatTime(self, record, datefmt=None):
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
+@click.pass_obj
+def status(app, as_json):
+    """Counts: photos waiting in the watched inboxes, in processing, made ready today, held for
+    the DSL (undecided) and rejected.
+
+    JSON fields: inbox, processing, ready_today, held, rejected, and watchers (one object per
+    watched inbox: inbox, ready, channel, running, waiting, processing, ready_today)."""
+    from safeguard.watch import status_counts
+
+    counts = status_counts(app.home)
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    click.echo(f"inbox:        {counts['inbox']} waiting")
+    click.echo(f"processing:   {counts['processing']}")
+    click.echo(f"ready today:  {counts['ready_today']}")
+    click.echo(f"held:         {counts['held']} waiting for the DSL")
+    click.echo(f"rejected:     {counts['rejected']}")
+    for w in counts["watchers"]:
+        state = "running" if w["running"] else "not running"
+        waiting = "?" if w["waiting"] is None else w["waiting"]
+        click.echo(f"  {w['inbox']} -> {w['ready']} ({w['channel']}): {state}; {waiting} "
+                   f"waiting, {w['processing']} processing, {w['ready_today']} ready today")
