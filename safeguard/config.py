@@ -57,6 +57,10 @@ class Config:
             raise ConfigError(f"output_format = {self.output_format!r}: choose jpeg or png")
         if not 0 < self.clear_tolerance <= self.restrict_tolerance <= 1.0:
             raise ConfigError("tolerances must satisfy 0 < clear_tolerance <= restrict_tolerance <= 1")
+        if not 1_000_000 <= self.max_pixels <= 1_000_000_000:
+            raise ConfigError("max_pixels must be between 1 MP and 1000 MP")
+        if self.min_identifiable_face < 0 or not 1.0 <= self.mask_scale <= 3.0:
+            raise ConfigError("min_identifiable_face must be >= 0 and mask_scale 1.0..3.0")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError("jpeg_quality must be 1..100")
         if self.default_channel not in self.channels:

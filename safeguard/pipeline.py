@@ -25,7 +25,7 @@ from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
 from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
 from safeguard.policy import FaceDecision, decide_face, image_status
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
                   ".avif", ".bmp", ".gif"}
 HELD_MESSAGE = "held for safeguarding review"
 
