@@ -274,6 +274,9 @@ def _init_worker(job: Job) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    import cv2
+
+    cv2.setNumThreads(1)  # one core per worker: the pool, not OpenCV, spreads work over cores
 
 
 def _work(path: Path) -> Outcome:
