@@ -906,6 +906,9 @@ class Watcher:
         finally:
             self.stop_event.set()
             if self._pool is not None:
+                if self.abandon:  # the photos in hand were given back: do not wait for them
+                    for p in list(getattr(self._pool, "_processes", {}).values()):
+                        p.kill()
                 self._pool.shutdown(wait=not self.abandon, cancel_futures=True)
             scanner.join(timeout=5)
         self.counts.unfinished = len(self._later)
@@ -931,7 +934,8 @@ class Watcher:
         # Workers fork from a server that has the pipeline imported (fast to start, and no
         # fork of this multi-threaded process).
         ctx.set_forkserver_preload(["safeguard.pipeline", "safeguard.detect",
-                                    "safeguard.identify", "safeguard.commands.scan"])
+                                    "safeguard.identify", "safeguard.commands.scan",
+                                    "consent_db"])
         self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
                                          initializer=_worker_init,
                                          initargs=(self.settings, os.getpid()))

@@ -5,6 +5,7 @@ place, comms staff see only non-identifying status lines, a growing file is not 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -207,6 +208,24 @@ def test_sigterm_finishes_the_photo_in_hand_and_exits_0(demo_home, folders):
         assert stop(proc) == 0
     assert ready_files(ready) == ["visit.jpg"]
     assert list(processing.iterdir()) == []
+
+
+def test_a_second_signal_gives_the_photo_in_hand_back_to_the_inbox(demo_home, folders):
+    inbox, ready = folders
+    proc = watcher(demo_home.root, inbox, ready, *FAST)
+    processing = target_dir(demo_home, inbox.resolve()) / "processing"
+    data = (SAMPLES / "photos" / "visit.jpg").read_bytes()
+    try:
+        drop(inbox, "visit.jpg", data)
+        wait_for(lambda: processing.is_dir() and any(processing.iterdir()), 60, 0.02,
+                 what="the photo to be claimed")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+    finally:
+        assert stop(proc, timeout=20) == 0
+    assert (inbox / "visit.jpg").read_bytes() == data
+    assert list(processing.iterdir()) == []
+    assert ready_files(ready) == []
 
 
 def test_once_exits_with_the_batch_code_and_a_second_watcher_is_refused(

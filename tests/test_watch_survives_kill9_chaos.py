@@ -67,31 +67,43 @@ def test_kill_9_twenty_times_loses_nothing_and_exports_nothing_unscanned(
     rng = random.Random(4)
     order = list(photos)
     rng.shuffle(order)
+    batches = [order[k::KILLS] for k in range(KILLS)]
+    status_file = inbox / "_safeguard-status.txt"
 
-    def feed() -> None:  # comms staff keep dropping photos, whatever the watcher is doing
-        for k, name in enumerate(order):
+    def noted() -> int:
+        return len(status_file.read_text().splitlines()) if status_file.exists() else 0
+
+    def feed(names: list[str]) -> None:  # comms staff drop photos whatever the watcher is doing
+        for k, name in enumerate(names):
             drop(inbox, name, photos[name][1], via_part=k % 3 != 0)
-            time.sleep(rng.uniform(0.0, 0.25))
+            time.sleep(rng.uniform(0.0, 0.3))
 
-    feeder = threading.Thread(target=feed)
-    feeder.start()
     orphans: list[int] = []
-    try:
-        for _ in range(KILLS):
-            with open(tmp_path / "stderr.txt", "a") as err:
-                proc = watcher(home.root, inbox, ready, *ARGS, stdout=subprocess.DEVNULL,
-                               stderr=err)
-            time.sleep(rng.uniform(0.5, 4.0))
-            kids = descendants(proc.pid)
-            os.kill(proc.pid, signal.SIGKILL)  # the watcher only: workers must follow it
-            proc.wait()
-            deadline = time.monotonic() + 10
-            while any(alive(p) for p in kids) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            orphans += [p for p in kids if alive(p)]
-    finally:
+    for k in range(KILLS):
+        feeder = threading.Thread(target=feed, args=(batches[k],))
+        feeder.start()
+        with open(tmp_path / "stderr.txt", "a") as err:
+            proc = watcher(home.root, inbox, ready, *ARGS, stdout=subprocess.DEVNULL, stderr=err)
+        if k % 2:  # at any moment: starting up, catching up, claiming, committing
+            time.sleep(rng.uniform(0.2, 4.0))
+        else:  # once it is busy: mid-photo, mid-commit
+            goal = noted() + rng.randint(1, 5)
+            end = time.monotonic() + 30
+            while noted() < goal and time.monotonic() < end:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.5))
+        kids = descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the watcher only: its workers must follow it
+        proc.wait()
         feeder.join()
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in kids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        orphans += [p for p in kids if alive(p)]
     assert not orphans, "worker processes outlived the killed watcher"
+    before = noted()
+    print(f"chaos: {before} outcomes noted by the {KILLS} killed watchers")
+    assert before >= 40, "the killed watchers did too little for the test to mean much"
 
     r = run_once(home.root, inbox, ready, *ARGS, timeout=600)
     assert r.returncode == 5, r.stderr[-2000:]  # some held and some rejected, nothing else wrong
