@@ -196,17 +196,18 @@ def test_a_restart_catches_up_with_the_inbox_and_what_a_crash_left(demo_home, fo
     assert [p.name for p in inbox.iterdir()] == ["_safeguard-status.txt"]
 
 
-def test_sigterm_finishes_the_photo_in_hand_and_exits_0(demo_home, folders):
+def test_two_workers_run_at_once_and_sigterm_finishes_the_photos_in_hand(demo_home, folders):
     inbox, ready = folders
-    proc = watcher(demo_home.root, inbox, ready, *FAST)
+    proc = watcher(demo_home.root, inbox, ready, *FAST, "--jobs", "2")
     processing = target_dir(demo_home, inbox.resolve()) / "processing"
     try:
         drop(inbox, "visit.jpg", (SAMPLES / "photos" / "visit.jpg").read_bytes())
-        wait_for(lambda: processing.is_dir() and any(processing.iterdir()), 60, 0.02,
-                 what="the photo to be claimed")
+        drop(inbox, "visit-small.jpg", resized_jpeg(SAMPLES / "photos" / "visit.jpg", 1200))
+        wait_for(lambda: processing.is_dir() and len(list(processing.iterdir())) == 2, 60, 0.02,
+                 what="both photos to be in hand at once")
     finally:
         assert stop(proc) == 0
-    assert ready_files(ready) == ["visit.jpg"]
+    assert ready_files(ready) == ["visit-small.jpg", "visit.jpg"]
     assert list(processing.iterdir()) == []
 
 
