@@ -1017,6 +1017,8 @@ def pupil_queries(home: Any, pupil_id: str) -> np.ndarray:
     from consent_db import ConsentStore, StoreError
     from safeguard.config import ConfigError, load_config
 
+    if not (Path(home.store_dir) / "store.json").exists():  # never create a store as a side effect
+        raise IndexProblem(f"no consent store at {home.store_dir}: no pupil {pupil_id}")
     try:
         channels = load_config(Path(home.config_file)).channels
     except ConfigError:
