@@ -292,7 +292,11 @@ def process_batch(files: list[Path], job: Job, jobs: int) -> Iterator[Outcome]:
         for f in files:
             yield process_file(f, job)
         return
-    ctx = mp.get_context("fork")
+    # forkserver, not fork: the calling process may already run OpenCV or onnxruntime thread
+    # pools (enrolment, the demo, a test session), and a child forked from it can deadlock on
+    # their locks. The server starts clean and forks workers with the heavy modules imported.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["numpy", "cv2", "PIL.Image", "safeguard.pipeline"])
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(job,)) as pool:
         yield from pool.map(_work, files, chunksize=1)
