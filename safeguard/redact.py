@@ -3,10 +3,12 @@
 The mask is an ellipse over the detected box grown by `mask_scale` (hair, ears, chin), with a
 short feathered edge so the patch does not look like a sticker. Inside it:
 
-- blur: the region is shrunk to about 6 px across the face and enlarged back (no facial
-  structure survives), then Gaussian-blurred so no block edges remain. A plain Gaussian blur of
-  modest radius leaves faces that detectors and encoders still find, so this is deliberately strong.
-- pixelate: blocks of about 1/6 of the face width, nearest-neighbour (a mosaic).
+- blur: the region is shrunk to 3 px across the face, smoothed while small, and enlarged back
+  bicubically: no facial structure survives and no block edges show. A plain Gaussian blur of
+  modest radius leaves faces that detectors and encoders still find, so this is deliberately
+  strong (6 px across, as first built, left 29 of 96 faces detectable: benchmarks/REPORT.md).
+- pixelate: blocks of a third of the face width, nearest-neighbour (a mosaic). Sixths left 2 of
+  96 faces within the matching tolerance of their own pupil.
 - solid: a flat fill of the region's mean colour (or black).
 
 benchmarks/ re-runs detection and encoding on every redacted face to check that none is found
@@ -21,6 +23,8 @@ import numpy as np
 from safeguard.faces import Box
 
 STYLES = ("blur", "pixelate", "solid")
+BLUR_CELLS = 3.0  # pixels across the face the blur keeps (benchmarks/bench_redaction.py)
+PIXELATE_BLOCKS = 3.0  # mosaic blocks across the face
 
 
 def mask_region(box: Box, scale: float, width: int, height: int) -> Box:
@@ -55,17 +59,16 @@ def _cover(patch: np.ndarray, style: str, face: Box) -> np.ndarray:
         return np.broadcast_to(np.array([16, 16, 16], dtype=np.float32), patch.shape).copy()
     face_w = max(face.width, face.height, 6)
     if style == "pixelate":
-        block = max(2, int(round(face_w / 6)))
+        block = max(2, int(round(face_w / PIXELATE_BLOCKS)))
         small = cv2.resize(patch, (max(1, pw // block), max(1, ph // block)),
                            interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST).astype(np.float32)
-    # blur
-    cells = 6.0
-    sw, sh = max(1, int(round(pw * cells / face_w))), max(1, int(round(ph * cells / face_w)))
-    small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)
-    big = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_LINEAR)
-    sigma = max(1.0, face_w / 8.0)
-    return cv2.GaussianBlur(big, (0, 0), sigmaX=sigma, sigmaY=sigma).astype(np.float32)
+    # blur: everything happens on the few-pixel image, so it costs next to nothing at any size
+    sw = max(1, int(round(pw * BLUR_CELLS / face_w)))
+    sh = max(1, int(round(ph * BLUR_CELLS / face_w)))
+    small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=0.7, sigmaY=0.7, borderType=cv2.BORDER_REPLICATE)
+    return np.clip(cv2.resize(small, (pw, ph), interpolation=cv2.INTER_CUBIC), 0, 255)
 
 
 def _ellipse_mask(w: int, h: int) -> np.ndarray:
