@@ -157,7 +157,40 @@ def measure(seed: int = 0) -> Measured:
             f"montage {mi + 1}/{len(montages)}: {len(placed)} faces placed, {len(faces)} detected",
             flush=True,
         )
+    t = time.perf_counter()
+    for path, row, width in strangers(refs, idents):
+        m.stranger_dist.append(row)
+        m.stranger_src.append(path)
+        m.stranger_width.append(width)
+    print(
+        f"{len(m.stranger_dist)} stranger faces from the group photos "
+        f"({time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
     return m
+
+
+def strangers(refs: dict[str, np.ndarray], idents: list[str]):
+    """(photo, distances to every identity, face width) for each face of the group photos whose
+    manifest names none of the enrolled people."""
+    import csv
+
+    from safeguard.detect import detect_faces
+    from safeguard.identify import encode_faces
+    from safeguard.images import load_image
+
+    with open(TESTDATA / "manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["path"].startswith("groups/")]
+    for r in rows:
+        named = {x.strip() for x in r["identity"].split(";") if x.strip()}
+        if named & set(SPLIT) or r["n_faces"] == "":
+            continue
+        rgb = load_image(TESTDATA / r["path"]).rgb
+        faces = detect_faces(rgb)
+        enc = encode_faces(rgb, faces)
+        for face, e in zip(faces, enc):
+            row = [np.min(np.linalg.norm(refs[i] - e, axis=1)) for i in idents]
+            yield r["path"], np.array(row, np.float32), face.box.width
 
 
 def detector_variants(seed: int = 0) -> list[str]:
@@ -282,6 +315,12 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str) -> dict:
         "leak_faces": [],
         "needless_faces": [],
     }
+    # Role-independent: in a school most enrolled pupils consent, so a stranger within the clearing
+    # tolerance of *any* enrolled person would be cleared by some setting of the roles.
+    out["strangers_clearable"] = sum(
+        float(np.min(row)) <= cfg.clear_tolerance and width >= cfg.min_identifiable_face
+        for row, width in zip(getattr(m, "stranger_dist", []), getattr(m, "stranger_width", []))
+    )
     for restricted in assignments(idents):
         actions = [
             decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=b[2] - b[0])
@@ -342,24 +381,30 @@ def sweep(m: Measured, links: Links, base: Config) -> list[dict]:
 NEEDLESS_TARGET = 0.05
 
 
-def choose(rows: list[dict], unknown: str) -> dict:
-    """The issue's rule: fewest leaks first (and no impostor cleared), then needless redaction
-    within NEEDLESS_TARGET; among those, the *safest* setting (narrowest clearing, widest margin,
-    widest restricted net), not the one with the fewest needless redactions: every step wider
-    clears more strangers in a real school, which these montages (few people) cannot show. When
-    no setting meets the target, the fewest needless redactions."""
+def choose(rows: list[dict], unknown: str, base: Config) -> dict:
+    """The issue's rule: fewest leaks first, counting as leaks an impostor cleared or a stranger
+    within the clearing tolerance of any enrolled person (at school scale most enrolled pupils
+    consent); then needless redaction within NEEDLESS_TARGET, else the fewest. Ties go to the
+    live defaults (what the data does not decide stays as it is), then to the safest setting
+    (narrowest clearing, widest margin, widest restricted net)."""
     cand = [r for r in rows if r["unknown"] == unknown]
 
-    def key(r: dict) -> tuple[int, int]:
-        return r["leaks"], r["impostor_cleared"] + r["strangers_cleared"]
+    def harm(r: dict) -> tuple[int, int]:
+        return r["leaks"], r["impostor_cleared"] + r["strangers_clearable"]
 
-    best_leaks = min(key(r) for r in cand)
-    cand = [r for r in cand if key(r) == best_leaks]
+    def tie(r: dict) -> tuple:
+        changed = sum(
+            r[k] != getattr(base, k)
+            for k in ("clear_tolerance", "clear_margin", "restrict_tolerance")
+        )
+        return changed, r["clear_tolerance"], -r["clear_margin"], -r["restrict_tolerance"]
+
+    least = min(harm(r) for r in cand)
+    cand = [r for r in cand if harm(r) == least]
     ok = [r for r in cand if r["needless_rate"] <= NEEDLESS_TARGET]
-    safest = lambda r: (r["clear_tolerance"], -r["clear_margin"], -r["restrict_tolerance"])
     if ok:
-        return min(ok, key=safest)
-    return min(cand, key=lambda r: (r["needless"], *safest(r)))
+        return min(ok, key=tie)
+    return min(cand, key=lambda r: (r["needless"], *tie(r)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,7 +475,7 @@ def by_size(m: Measured, links: Links, cfg: Config, unknown: str) -> list[str]:
                 sub.truth_montage.append(mi)
                 sub_links.covers.append(cov)
                 sub_links.matched.append(mat)
-        sub.det_dist = m.det_dist
+        sub.det_dist, sub.det_box, sub.det_montage = m.det_dist, m.det_box, m.det_montage
         r = evaluate(sub, sub_links, cfg, unknown)
         lines.append(
             f"| {size} px | {r['restricted']} | {r['leaks']} | {r['consenting']} | "
@@ -467,41 +512,72 @@ def plot(
     ax.set_title("Distances (all sizes and turns)")
     ax.legend(fontsize=7)
 
-    for ax, pol in zip(axes[1:], POLICIES):
-        rt = chosen["restrict_tolerance"]
-        for mg in MARGINS:
-            sel = sorted(
-                (
-                    r
-                    for r in rows
-                    if r["unknown"] == pol
-                    and r["clear_margin"] == mg
-                    and r["restrict_tolerance"] == rt
-                ),
-                key=lambda r: r["clear_tolerance"],
-            )
-            if not sel:
-                continue
-            x = [100 * r["needless_rate"] for r in sel]
-            y = [r["leaks"] for r in sel]
-            ax.plot(x, y, marker="o", ms=3, label=f"clear_margin {mg}")
-            for r, xi, yi in zip(sel, x, y):
-                if r["clear_tolerance"] in (0.35, 0.45, 0.55) and mg == chosen["clear_margin"]:
-                    ax.annotate(
-                        f"ct {r['clear_tolerance']}",
-                        (xi, yi),
-                        fontsize=7,
-                        xytext=(3, 3),
-                        textcoords="offset points",
-                    )
-        for r, name, style in ((current, "current default", "ks"), (chosen, "chosen", "g*")):
-            if r["unknown"] == pol:
-                ax.plot(100 * r["needless_rate"], r["leaks"], style, ms=11, label=name)
-        ax.axvline(5, color="grey", ls=":", lw=1)
-        ax.set_xlabel("needless redaction of consenting faces (%)")
-        ax.set_ylabel("leaks (restricted faces published unredacted)")
-        ax.set_title(f"unknown = {pol}, restrict_tolerance {rt}")
-        ax.legend(fontsize=7)
+    # unknown = redact: the clearing tolerance trades needless redaction against clearing the
+    # wrong person (a restricted pupil or a stranger), one line per margin.
+    ax = axes[1]
+    rt = chosen["restrict_tolerance"]
+    for mg in MARGINS:
+        sel = sorted(
+            (
+                r
+                for r in rows
+                if r["unknown"] == "redact"
+                and r["clear_margin"] == mg
+                and r["restrict_tolerance"] == rt
+            ),
+            key=lambda r: r["clear_tolerance"],
+        )
+        x = [100 * r["needless_rate"] for r in sel]
+        y = [r["leaks"] + r["impostor_cleared"] + r["strangers_clearable"] for r in sel]
+        ax.plot(x, y, marker="o", ms=3, label=f"clear_margin {mg}")
+        for r, xi, yi in zip(sel, x, y):
+            if mg == chosen["clear_margin"] and r["clear_tolerance"] in (0.4, 0.45, 0.5, 0.55, 0.6):
+                ax.annotate(
+                    f"{r['clear_tolerance']}",
+                    (xi, yi),
+                    fontsize=7,
+                    xytext=(2, 4),
+                    textcoords="offset points",
+                )
+    for r, name, style in ((current, "current default", "ks"), (chosen, "chosen", "g*")):
+        if r["unknown"] == "redact":
+            y = r["leaks"] + r["impostor_cleared"] + r["strangers_clearable"]
+            ax.plot(100 * r["needless_rate"], y, style, ms=11, label=name)
+    ax.axvline(5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("needless redaction of consenting faces (%)")
+    ax.set_ylabel("leaks + impostors cleared + strangers clearable")
+    ax.set_title(f"unknown = redact: clear_tolerance swept (labels), restrict {rt}", fontsize=9)
+    ax.legend(fontsize=7)
+
+    # unknown = keep: everything unrecognised is published, so the restricted net decides.
+    ax = axes[2]
+    ct, mg = chosen["clear_tolerance"], chosen["clear_margin"]
+    sel = sorted(
+        (
+            r
+            for r in rows
+            if r["unknown"] == "keep"
+            and r["clear_margin"] == mg
+            and r["clear_tolerance"] == min(ct, r["restrict_tolerance"])
+        ),
+        key=lambda r: r["restrict_tolerance"],
+    )
+    x = [100 * r["needless_rate"] for r in sel]
+    y = [r["leaks"] for r in sel]
+    ax.plot(x, y, marker="o", label=f"clear {ct}, margin {mg}")
+    for r, xi, yi in zip(sel, x, y):
+        ax.annotate(
+            f"rt {r['restrict_tolerance']}",
+            (xi, yi),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.axvline(5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("needless redaction of consenting faces (%)")
+    ax.set_ylabel("leaks (restricted faces published unredacted)")
+    ax.set_title("unknown = keep: restrict_tolerance swept", fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -533,6 +609,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     if args.reuse and cache.exists():
         m = pickle.loads(cache.read_bytes())
+        if not getattr(m, "stranger_dist", None):  # a cache from before the strangers
+            refs, _ = enrol_references()
+            m.stranger_dist, m.stranger_src, m.stranger_width = [], [], []
+            for path, row, width in strangers(refs, m.identities):
+                m.stranger_dist.append(row)
+                m.stranger_src.append(path)
+                m.stranger_width.append(width)
+            cache.write_bytes(pickle.dumps(m))
     else:
         m = measure(args.seed)
         cache.write_bytes(pickle.dumps(m))
@@ -547,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         and r["clear_margin"] == base.clear_margin
         and r["restrict_tolerance"] == base.restrict_tolerance
     )
-    chosen = {pol: choose(rows, pol) for pol in POLICIES}
+    chosen = {pol: choose(rows, pol, base) for pol in POLICIES}
     det = detection_summary(m, links)
     plot(rows, m, links, chosen[base.unknown], current, args.out / "identify_tradeoff.png")
 
@@ -568,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows
         if r["unknown"] == base.unknown
         and r["leaks"] == floor
-        and r["impostor_cleared"] + r["strangers_cleared"] == 0
+        and r["impostor_cleared"] + r["strangers_clearable"] == 0
     ]
     headroom = max(
         (
@@ -592,14 +676,16 @@ def main(argv: list[str] | None = None) -> int:
             f"(missed {r['leak_missed']}, kept {r['leak_kept']}, partly covered "
             f"{r['leak_partial']}) | {r['needless']} / {r['consenting']} "
             f"({r['needless_rate']:.1%}) | {r['impostor_redacted']} / {r['impostors']} | "
-            f"{r['impostor_cleared']} | {r['strangers_cleared']} / {r['strangers']} |"
+            f"{r['impostor_cleared']} | {r['strangers_cleared']} / {r['strangers']} | "
+            f"{r['strangers_clearable']} |"
         )
 
     head = (
         "| unknown | clear_tolerance | clear_margin | restrict_tolerance | leaks | "
-        "needless redactions | impostors redacted | impostors cleared | strangers cleared |"
+        "needless redactions | impostors redacted | impostors cleared | strangers cleared | "
+        "strangers clearable |"
     )
-    sep = "|---|---:|---:|---:|---|---|---:|---:|---:|"
+    sep = "|---|---:|---:|---:|---|---|---:|---:|---:|---:|"
     md = [
         "## Identification (montages)",
         "",
@@ -629,13 +715,15 @@ def main(argv: list[str] | None = None) -> int:
     md += [
         "",
         (
-            "Chosen rule (the issue's): fewest leaks and no impostor or stranger cleared first, "
-            f"then needless redaction <= {NEEDLESS_TARGET:.0%}; among those the safest setting "
-            "(narrowest clearing, widest margin, widest restricted net). With unknown={base.unknown}, margin "
-            f"{chosen[base.unknown]['clear_margin']} and restrict_tolerance "
-            f"{chosen[base.unknown]['restrict_tolerance']}, clear_tolerance up to {headroom} still "
-            f"gives {floor} leaks (the detector misses below: no tolerance can redact a face that "
-            "was not found) and no impostor or stranger cleared."
+            "Chosen rule (the issue's): fewest leaks first, where an impostor cleared or a "
+            "stranger face within clear_tolerance of *any* enrolled person (strangers clearable: "
+            "in a school most enrolled pupils consent) counts as a leak; then needless redaction "
+            f"<= {NEEDLESS_TARGET:.0%}, else the fewest; ties keep the live default, then the "
+            f"safest. With unknown={base.unknown}, margin {chosen[base.unknown]['clear_margin']} "
+            f"and restrict_tolerance {chosen[base.unknown]['restrict_tolerance']}, "
+            f"clear_tolerance up to {headroom} gives {floor} leaks (the detector misses below: "
+            "no tolerance can redact a face that was not found) and no impostor or stranger "
+            "cleared or clearable."
         ),
         "",
         (

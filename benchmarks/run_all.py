@@ -1,0 +1,270 @@
+"""Run every benchmark and write one report.
+
+    .venv/bin/python benchmarks/run_all.py [--skip detect,store] [--full]
+
+Runs, each in its own process (so one's memory and threads do not colour the next):
+bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_redaction.py,
+bench_speed.py and bench_store.py, then writes
+
+- benchmarks/out/report.md: the summary and every section, with the trade-off plot;
+- benchmarks/REPORT.md: the same, to commit as the latest measured report (with the date), and
+  benchmarks/identify_tradeoff.png beside it. `safeguard dpia` quotes its summary.
+
+About 10-15 minutes on 2 cores. Logs of each run are in benchmarks/out/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(ROOT))
+
+
+def run_step(name: str, args: list[str], out: Path) -> tuple[int, float]:
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    with open(logs / f"{name}.log", "w") as log:
+        rc = subprocess.call(
+            [sys.executable, *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    secs = time.perf_counter() - t
+    print(f"{name}: exit {rc} in {secs:.0f} s (log: {logs / (name + '.log')})", flush=True)
+    return rc, secs
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "**not met**"
+
+
+def detect_groups(detect_md: str) -> str | None:
+    """The default detector's row for the group photos in bench_detect.py's table."""
+    for line in detect_md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 4 and cells[0] == "default" and cells[1].startswith("groups"):
+            return f"{cells[2]} (recall {cells[3]}, {cells[4]} extra boxes)"
+    return None
+
+
+def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
+    from safeguard.config import Config
+
+    Config()
+    ident = _load(out / "identify.json")
+    red = _load(out / "redaction.json")
+    speed = _load(out / "speed.json")
+    figures: dict = {}
+    lines = []
+    if detect_md:
+        g = detect_groups(detect_md)
+        if g:
+            lines.append(
+                f"- Detection, group photos of the test data (hand counts): {g}; "
+                "target recall >= 0.99."
+            )
+    if ident:
+        d = ident["detection"]
+        recall = d["found"] / max(1, d["placed"])
+        figures["montage_recall"] = round(recall, 4)
+        lines.append(
+            f"- Detection, montages (true boxes known): {d['found']}/{d['placed']} "
+            f"(recall {recall:.3f}; target 1.0: {_ok(recall >= 1.0)}), {d['extra']} "
+            "extra boxes."
+        )
+        cur = ident["current"]
+        figures.update(
+            leaks=cur["leaks"],
+            restricted=cur["restricted"],
+            needless_rate=round(cur["needless_rate"], 4),
+            impostors_cleared=cur["impostor_cleared"],
+            strangers_cleared=cur.get("strangers_cleared"),
+        )
+        lines.append(
+            f"- Identification at the live settings (clear_tolerance {cur['clear_tolerance']}, "
+            f"clear_margin {cur['clear_margin']}, restrict_tolerance "
+            f"{cur['restrict_tolerance']}, unknown {cur['unknown']}): leaks {cur['leaks']} of "
+            f"{cur['restricted']} restricted faces (target 0: {_ok(cur['leaks'] == 0)}; detector "
+            f"misses {cur['leak_missed']}), needless redactions {cur['needless']} of "
+            f"{cur['consenting']} consenting faces = {cur['needless_rate']:.1%} (target <= 5%: "
+            f"{_ok(cur['needless_rate'] <= 0.05)}), impostors cleared {cur['impostor_cleared']}, "
+            f"strangers from the group photos cleared {cur.get('strangers_cleared', '-')} of "
+            f"{cur.get('strangers', '-')}."
+        )
+    if red:
+        parts = []
+        worst = 0
+        for style, r in red["styles"].items():
+            parts.append(
+                f"{style} {r['still_detected']} detected / {r['still_matching']} "
+                f"matching of {r['faces']}"
+            )
+            worst = max(worst, r["still_detected"], r["still_matching"])
+        figures["redaction_worst"] = worst
+        lines.append(f"- Redaction strength: {'; '.join(parts)} (target 0: {_ok(worst == 0)}).")
+    if speed:
+        t = speed["tools"]
+        sg = t.get("safeguard")
+        if sg:
+            found = sg["found"] / speed["faces"]
+            figures.update(
+                s_per_photo=round(sg["s_per_photo_min"], 2),
+                faces_found=round(found, 4),
+                peak_mb=round(sg["peak_pss_mb"]),
+            )
+            parts = [
+                (f"safeguard {sg['s_per_photo_min']:.2f} s/photo, {found:.1%} of faces "
+                f"(target >= 98%: {_ok(found >= 0.98)}), peak {sg['peak_pss_mb']:.0f} MB "
+                f"(target <= 1536: {_ok(sg['peak_pss_mb'] <= 1536)})")
+            ]
+            r = speed["ratios"]
+            if "vs_face_recognition" in r:
+                fr = t["face_recognition"]
+                parts.append(
+                    f"face_recognition CLI {fr['s_per_photo_min']:.2f} s/photo, "
+                    f"{fr['found'] / speed['faces']:.0%} of faces: ratio "
+                    f"{r['vs_face_recognition']:.2f} (target <= 0.6: "
+                    f"{_ok(r['vs_face_recognition'] <= 0.6)})"
+                )
+                figures["ratio_face_recognition"] = round(r["vs_face_recognition"], 3)
+            if "vs_deface" in r:
+                de = t["deface"]
+                parts.append(
+                    f"deface {de['s_per_photo_min']:.2f} s/photo, peak "
+                    f"{de['peak_pss_mb']:.0f} MB: ratio {r['vs_deface']:.2f} (target "
+                    f"<= 0.4: {_ok(r['vs_deface'] <= 0.4)})"
+                )
+                figures["ratio_deface"] = round(r["vs_deface"], 3)
+            lines.append("- Speed, 12 MP photos with 24 faces, 2 cores: " + "; ".join(parts) + ".")
+    return lines, figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=BENCH / "out")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated: detect,identify,redaction,speed,store"
+    )
+    ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
+    ap.add_argument(
+        "--no-commit-copy",
+        action="store_true",
+        help="do not write benchmarks/REPORT.md (only out/report.md)",
+    )
+    args = ap.parse_args(argv)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    skip = {s for s in args.skip.split(",") if s}
+    t0 = time.perf_counter()
+    steps = {
+        "detect": ["benchmarks/bench_detect.py", "--out", str(out / "detect.md"), "--repeat", "1"]
+        + ([] if args.full else ["--quick"]),
+        "identify": ["benchmarks/bench_identify.py", "--out", str(out), "--detectors"],
+        "redaction": ["benchmarks/bench_redaction.py", "--out", str(out)],
+        "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
+        "store": ["benchmarks/bench_store.py", "--repeat", "3"],
+    }
+    status = {}
+    for name, cmd in steps.items():
+        if name in skip:
+            continue
+        status[name] = run_step(name, cmd, out)
+
+    from safeguard.config import Config
+
+    def section(name: str) -> str:
+        p = out / name
+        return p.read_text().strip() if p.exists() else ""
+
+    detect_md = section("detect.md")
+    lines, figures = summary(out, detect_md or None)
+    store_log = out / "logs" / "store.log"
+    load = os.getloadavg()
+    today = dt.date.today().isoformat()
+    cfg = Config().as_dict()
+    cfg.pop("extra", None)
+    marker = {
+        "measured": today,
+        "config": {
+            k: cfg[k]
+            for k in (
+                "restrict_tolerance",
+                "clear_tolerance",
+                "clear_margin",
+                "unknown",
+                "mask_scale",
+                "min_identifiable_face",
+                "style",
+            )
+            if k in cfg
+        },
+        "figures": figures,
+    }
+    md = [
+        "# Benchmark report",
+        "",
+        f"<!-- safeguard-benchmark {json.dumps(marker)} -->",
+        "",
+        (f"Measured {today} on {os.cpu_count()} cores ({platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()}), CPU only; load "
+        f"average at the end {load[0]:.1f} (the machine was shared: timings are noisy, minimums "
+        f"are reported). Run with `.venv/bin/python benchmarks/run_all.py` "
+        f"({(time.perf_counter() - t0) / 60:.0f} min); what each part measures: "
+        "docs/benchmarks.md."),
+        "",
+        "## Summary",
+        "",
+        *lines,
+        "",
+    ]
+    failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
+    if failed:
+        md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
+    for name in ("identify.md", "redaction.md", "speed.md"):
+        text = section(name)
+        if text:
+            md += [text, ""]
+    if detect_md:
+        md += [re.sub(r"^# ", "## ", detect_md, count=1, flags=re.MULTILINE), ""]
+    if store_log.exists() and "store" in status:
+        md += [
+            "## Consent store at trust scale (bench_store.py)",
+            "",
+            "```",
+            store_log.read_text().strip(),
+            "```",
+            "",
+        ]
+    text = "\n".join(md) + "\n"
+    (out / "report.md").write_text(text)
+    print(f"wrote {out / 'report.md'}")
+    if not args.no_commit_copy:
+        (BENCH / "REPORT.md").write_text(text)
+        png = out / "identify_tradeoff.png"
+        if png.exists():
+            shutil.copy(png, BENCH / "identify_tradeoff.png")
+        print(f"wrote {BENCH / 'REPORT.md'}")
+    print(f"all done in {(time.perf_counter() - t0) / 60:.1f} min")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
