@@ -341,6 +341,16 @@ def list_(ctx, restricted_for, register, stale, expiring, as_json, as_user):
             today=today,
         )
     )
+    if restricted_for and not dsl:
+        # Need to know: a pupil with consent who is still restricted is on a register. Without a
+        # DSL sign-in, list only those restricted by their consent, and say that others exist.
+        from consent_db.store import consent_state
+
+        rows = [p for p in rows
+                if not consent_state((p.get("consents") or {}).get(restricted_for), restricted_for,
+                                     today)[0]]
+        click.echo("(pupils restricted for other reasons are listed to a DSL only: add --as USER)",
+                   err=True)
     out = [_summary(store, p, today, dsl, stale_days) for p in rows]
     if as_json:
         _emit_json(out)
