@@ -49,6 +49,9 @@ class Config:
     # Held originals undecided after this many days are flagged at the top of the DSL queue.
     held_review_days: int = 30
     stale_encoding_days: int = 365
+    # Leavers' records are erased this many days after their leaving date (`pupils purge`);
+    # their encodings go on the leaving date itself.
+    leaver_retention_days: int = 365
     extra: dict = field(default_factory=dict)
 
     def check(self) -> Config:

@@ -709,8 +709,8 @@ def export(ctx, pupil_id, output, as_user):
     "--retention-days",
     type=int,
     default=None,
-    help="Erase leavers this many days after leaving (config extra."
-    "leaver_retention_days, default 365). Encodings go on the leaving date.",
+    help="Erase leavers this many days after leaving (config leaver_retention_days, default"
+    " 365). Encodings go on the leaving date.",
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--as", "as_user", help=AS_HELP)
@@ -721,7 +721,7 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
     days = (
         retention_days
         if retention_days is not None
-        else int(cfg.extra.get("leaver_retention_days", 365))
+        else int(cfg.extra.get("leaver_retention_days", cfg.leaver_retention_days))
     )
     store = _store(ctx)
     plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=_actor(as_user)))
