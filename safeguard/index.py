@@ -927,6 +927,10 @@ class _RayPool(_Backend):
     name = "ray"
 
     def __init__(self, address: str, jobs: int | None, max_pixels: int) -> None:
+        # Ray copies a `uv run` driver's command line to start its workers, and that `uv run`
+        # re-syncs the environment without the extras (removing Ray itself): workers then die
+        # at start and the pool waits for ever. Start workers with this interpreter instead.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
             from ray.util import ActorPool
