@@ -106,7 +106,10 @@ def test_kill_9_twenty_times_loses_nothing_and_exports_nothing_unscanned(
     assert before >= 40, "the killed watchers did too little for the test to mean much"
 
     r = run_once(home.root, inbox, ready, *ARGS, timeout=600)
-    assert r.returncode == 5, r.stderr[-2000:]  # some held and some rejected, nothing else wrong
+    # The batch code of what this last run still had to do (0 when the killed watchers had
+    # finished everything, up to 5 with held and rejected photos left); 1 would mean a photo it
+    # could not finish.
+    assert r.returncode in (0, 3, 4, 5), r.stderr[-2000:]
 
     # Nothing waits anywhere.
     assert [p.name for p in inbox.iterdir()] == ["_safeguard-status.txt"]
