@@ -2,8 +2,9 @@
 
 `encode_faces` turns each detected face upright (detectors find faces lying sideways; dlib's
 landmark model only works on upright ones), squares the box the way dlib's own detector frames a
-face, and computes the 128-d descriptor. `distances_per_pupil` compares every face of a photo with
-every stored encoding in one matrix product and keeps, per pupil, the closest encoding.
+face, and computes the 128-d descriptor. `distances_per_pupil` gives, per face and pupil, the
+distance to the pupil's closest stored encoding: exact within a cutoff, pruned by a triangle-
+inequality bound beyond it.
 """
 
 from __future__ import annotations
@@ -108,23 +109,91 @@ def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1) -> np.nda
     return out
 
 
-def distances_per_pupil(encodings: np.ndarray, matrix) -> np.ndarray:
+class _PupilIndex:
+    """Per-matrix precomputation for matching: rows grouped by pupil, and per pupil the centroid
+    of its encodings and the radius of the ball around it that holds them all."""
+
+    def __init__(self, matrix) -> None:
+        rows = np.asarray(matrix.row_pupil)
+        self.order = None
+        if len(rows) > 1 and np.any(rows[1:] < rows[:-1]):
+            self.order = np.argsort(rows, kind="stable")
+            rows = rows[self.order]
+        enc = matrix.encodings if self.order is None else matrix.encodings[self.order]
+        self.enc = np.ascontiguousarray(enc, dtype=np.float32)
+        self.sq = np.einsum("ij,ij->i", self.enc, self.enc).astype(np.float32)
+        self.starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        self.ends = np.r_[self.starts[1:], len(rows)]
+        self.pupils = rows[self.starts]
+        counts = (self.ends - self.starts).astype(np.float32)
+        self.centroids = (np.add.reduceat(self.enc, self.starts, axis=0) / counts[:, None]).astype(
+            np.float32)
+        self.c_sq = np.einsum("ij,ij->i", self.centroids, self.centroids).astype(np.float32)
+        spread = np.linalg.norm(self.enc - np.repeat(self.centroids, counts.astype(int), axis=0),
+                                axis=1)
+        # + a hair for float32 rounding, so the bound below never cuts a true match
+        self.radius = (np.maximum.reduceat(spread, self.starts) + 1e-4).astype(np.float32)
+
+
+_INDEX_CACHE: dict[int, tuple[object, _PupilIndex]] = {}
+
+
+def _pupil_index(matrix) -> _PupilIndex:
+    key = id(matrix.encodings)
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit[0] is matrix.encodings:
+        return hit[1]
+    idx = _PupilIndex(matrix)
+    _INDEX_CACHE.clear()  # one store matrix is live at a time; keep memory flat
+    _INDEX_CACHE[key] = (matrix.encodings, idx)
+    return idx
+
+
+def distances_per_pupil(encodings: np.ndarray, matrix, cutoff: float | None = None) -> np.ndarray:
     """(faces, pupils) distance from each face to each pupil's closest stored encoding.
 
-    `matrix` is a consent_db.MatchMatrix. Uses |m|^2 - 2 M q + |q|^2 with |m|^2 precomputed: one
-    matrix product for all faces of a photo (see NOTES.md: ~1 ms a face at 100k encodings).
+    `matrix` is a consent_db.MatchMatrix. With `cutoff`, distances above it may be returned as a
+    lower bound that is itself above `cutoff` (never below it): every pupil is first compared
+    with the centroid of its encodings, and by the triangle inequality no encoding of a pupil is
+    nearer than |q - centroid| - radius; only pupils whose bound is within `cutoff` are compared
+    encoding by encoding. Decisions that only ask "is this pupil within tolerance" are therefore
+    exact, at a fraction of the memory traffic of a full scan (NOTES: a full scan is memory-bound).
+    Without `cutoff`, every distance is exact.
     """
     n_pupils = len(matrix.pupil_ids)
-    if len(encodings) == 0 or n_pupils == 0 or len(matrix.encodings) == 0:
-        return np.full((len(encodings), n_pupils), np.inf, dtype=np.float32)
-    q = np.asarray(encodings, dtype=np.float32)
-    d2 = matrix.sq_norms[None, :] - 2.0 * (q @ matrix.encodings.T) + (q * q).sum(1)[:, None]
-    d = np.sqrt(np.maximum(d2, 0.0))
-    rows = np.asarray(matrix.row_pupil)
-    if len(rows) > 1 and np.any(rows[1:] < rows[:-1]):
-        order = np.argsort(rows, kind="stable")
-        rows, d = rows[order], d[:, order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    per = np.full((len(q), n_pupils), np.inf, dtype=np.float32)
-    per[:, rows[starts]] = np.minimum.reduceat(d, starts, axis=1)
-    return per
+    q = np.asarray(encodings, dtype=np.float32).reshape(-1, 128)
+    out = np.full((len(q), n_pupils), np.inf, dtype=np.float32)
+    if len(q) == 0 or n_pupils == 0 or len(matrix.encodings) == 0:
+        return out
+    idx = _pupil_index(matrix)
+    qq = np.einsum("ij,ij->i", q, q)
+    if cutoff is not None:
+        dc2 = q @ idx.centroids.T
+        dc2 *= -2.0
+        dc2 += idx.c_sq[None, :]
+        dc2 += qq[:, None]
+        bound = np.sqrt(np.maximum(dc2, 0.0)) - idx.radius[None, :]
+        near = bound <= cutoff
+        # Gathering rows pays only when few pupils are near; otherwise scan everything.
+        if ((idx.ends - idx.starts) * near).sum() > 0.25 * len(idx.enc) * len(q):
+            cutoff = None
+    if cutoff is None:
+        d2 = q @ idx.enc.T
+        d2 *= -2.0
+        d2 += idx.sq[None, :]
+        per = np.minimum.reduceat(d2, idx.starts, axis=1) + qq[:, None]
+        out[:, idx.pupils] = np.sqrt(np.maximum(per, 0.0))
+        return out
+    out[:, idx.pupils] = np.maximum(bound, np.float32(cutoff) + np.float32(1e-3))
+    for i in range(len(q)):
+        cand = np.flatnonzero(near[i])
+        if len(cand) == 0:
+            continue
+        lo, hi = idx.starts[cand], idx.ends[cand]
+        lens = hi - lo
+        rows = np.repeat(lo - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+        e = idx.enc[rows]
+        d2 = idx.sq[rows] - 2.0 * (e @ q[i]) + qq[i]
+        seg = np.r_[0, np.cumsum(lens)[:-1]]
+        out[i, idx.pupils[cand]] = np.sqrt(np.maximum(np.minimum.reduceat(d2, seg), 0.0))
+    return out

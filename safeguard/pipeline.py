@@ -121,7 +121,10 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
         return []
     encodings = encode_faces(rgb, faces)
     m = job.matrix
-    dists = distances_per_pupil(encodings, m)
+    cfg = job.config
+    # Beyond this no decision changes (see policy.py), so far pupils need only a lower bound.
+    cutoff = max(cfg.restrict_tolerance, cfg.clear_tolerance + cfg.clear_margin)
+    dists = distances_per_pupil(encodings, m, cutoff=cutoff)
     out = []
     for face, row in zip(faces, dists):
         d = decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
