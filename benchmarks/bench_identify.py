@@ -503,6 +503,9 @@ def plot(
     bins = np.linspace(0, 1.1, 45)
     ax.hist(own, bins=bins, alpha=0.6, label="to own references (same person)")
     ax.hist(other, bins=bins, alpha=0.6, label="to nearest other person / impostor")
+    strange = [float(np.min(r)) for r in getattr(m, "stranger_dist", [])]
+    if strange:
+        ax.hist(strange, bins=bins, alpha=0.6, label="strangers (group photos) to nearest enrolled")
     ax.axvline(chosen["clear_tolerance"], color="g", ls="--", label="clear_tolerance (chosen)")
     ax.axvline(
         chosen["restrict_tolerance"], color="r", ls="--", label="restrict_tolerance (chosen)"

@@ -157,6 +157,17 @@ def _tree(root: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of one process so far, in clock ticks; 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _mem_kb(pid: int) -> tuple[int, int]:
     """(PSS, RSS) in kB of one process, 0 if gone."""
     pss = rss = 0
@@ -178,11 +189,14 @@ def run(cmd: list[str], env: dict | None = None) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     peak = {"pss": 0, "rss_max": 0, "procs": 0}
+    ticks: dict[int, int] = {}  # last CPU ticks seen per process of the tree
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             pids = _tree(proc.pid)
+            for p in pids:
+                ticks[p] = max(ticks.get(p, 0), _cpu_ticks(p))
             mems = [_mem_kb(p) for p in pids]
             peak["pss"] = max(peak["pss"], sum(m[0] for m in mems))
             peak["rss_max"] = max(peak["rss_max"], max((m[1] for m in mems), default=0))
@@ -194,9 +208,12 @@ def run(cmd: list[str], env: dict | None = None) -> dict:
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done.set()
     t.join()
+    # Worker processes of a forkserver or pool are not always reaped by the command itself, so
+    # rusage can miss them; the sampled ticks miss only the last 0.1 s of each process.
+    waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = max(waited, sum(ticks.values()) / os.sysconf("SC_CLK_TCK"))
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,

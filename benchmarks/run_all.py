@@ -131,9 +131,11 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
                 peak_mb=round(sg["peak_pss_mb"]),
             )
             parts = [
-                (f"safeguard {sg['s_per_photo_min']:.2f} s/photo, {found:.1%} of faces "
-                f"(target >= 98%: {_ok(found >= 0.98)}), peak {sg['peak_pss_mb']:.0f} MB "
-                f"(target <= 1536: {_ok(sg['peak_pss_mb'] <= 1536)})")
+                (
+                    f"safeguard {sg['s_per_photo_min']:.2f} s/photo, {found:.1%} of faces "
+                    f"(target >= 98%: {_ok(found >= 0.98)}), peak {sg['peak_pss_mb']:.0f} MB "
+                    f"(target <= 1536: {_ok(sg['peak_pss_mb'] <= 1536)})"
+                )
             ]
             r = speed["ratios"]
             if "vs_face_recognition" in r:
@@ -223,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"<!-- safeguard-benchmark {json.dumps(marker)} -->",
         "",
-        (f"Measured {today} on {os.cpu_count()} cores ({platform.machine()}, "
-        f"{platform.python_implementation()} {platform.python_version()}), CPU only; load "
-        f"average at the end {load[0]:.1f} (the machine was shared: timings are noisy, minimums "
-        f"are reported). Run with `.venv/bin/python benchmarks/run_all.py` "
-        f"({(time.perf_counter() - t0) / 60:.0f} min); what each part measures: "
-        "docs/benchmarks.md."),
+        (
+            f"Measured {today} on {os.cpu_count()} cores ({platform.machine()}, "
+            f"{platform.python_implementation()} {platform.python_version()}), CPU only; load "
+            f"average at the end {load[0]:.1f} (the machine was shared: timings are noisy, minimums "
+            f"are reported). Run with `.venv/bin/python benchmarks/run_all.py` "
+            f"({(time.perf_counter() - t0) / 60:.0f} min); what each part measures: "
+            "docs/benchmarks.md."
+        ),
         "",
         "## Summary",
         "",
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             md += [text, ""]
     if detect_md:
         md += [re.sub(r"^# ", "## ", detect_md, count=1, flags=re.MULTILINE), ""]
-    if store_log.exists() and "store" in status:
+    if store_log.exists():
         md += [
             "## Consent store at trust scale (bench_store.py)",
             "",
