@@ -343,7 +343,11 @@ def gather(
         "retention": {
             "held_review_days": config.held_review_days,
             "stale_encoding_days": config.stale_encoding_days,
-            "leaver_retention_days": int(config.extra.get("leaver_retention_days", 365)),
+            "leaver_retention_days": int(
+                config.extra.get(
+                    "leaver_retention_days", getattr(config, "leaver_retention_days", 365)
+                )
+            ),
         },
         "models": models(),
         "models_not_used": NOT_USED,
