@@ -410,7 +410,7 @@ def encode_clean(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes
     im.info.clear()
     buf = io.BytesIO()
     if fmt == "jpeg":
-        im.save(buf, "JPEG", quality=quality, optimize=True, exif=b"", icc_profile=None)
+        im.save(buf, "JPEG", quality=quality, exif=b"", icc_profile=None)
     elif fmt == "png":
         im.save(buf, "PNG", optimize=False, compress_level=6)
     else:
