@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
-    except Exception as e:  # noqa: BLE001 - last line of defence: one line, no traceback
+    except Exception as e:
         if "--traceback" in args:
             raise
         click.echo(f"Error: {type(e).__name__}: {e}", err=True)

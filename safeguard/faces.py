@@ -53,7 +53,7 @@ class Box:
         """The box grown (or shrunk) about its centre by `factor`, clipped to the image."""
         cx, cy = (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
         hw, hh = self.width * factor / 2, self.height * factor / 2
-        return Box(int(cx - hw), int(cy - hh), int(round(cx + hw)), int(round(cy + hh))).clip(
+        return Box(int(cx - hw), int(cy - hh), round(cx + hw), round(cy + hh)).clip(
             width, height
         )
 

@@ -80,7 +80,7 @@ def face_angle(face: Face) -> int:
     if not np.isfinite(down).all() or np.hypot(*down) < 1e-6:
         return face.angle % 360
     theta = np.degrees(np.arctan2(down[0], down[1]))
-    return int(round(theta / 90.0)) % 4 * 90
+    return round(theta / 90.0) % 4 * 90
 
 
 def upright_crop(rgb: np.ndarray, face: Face, margin: float = 2.0) -> tuple[np.ndarray, Box]:

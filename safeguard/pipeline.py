@@ -252,7 +252,7 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
                                          error="symbolic link: not followed"))
                     dirs.remove(d)
                 for n in sorted(names):
-                    if n.startswith(".") or n.startswith("~$"):
+                    if n.startswith((".", "~$")):
                         continue
                     f = Path(root) / n
                     if f.suffix.lower() not in IMAGE_SUFFIXES:

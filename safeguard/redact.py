@@ -59,13 +59,13 @@ def _cover(patch: np.ndarray, style: str, face: Box) -> np.ndarray:
         return np.broadcast_to(np.array([16, 16, 16], dtype=np.float32), patch.shape).copy()
     face_w = max(face.width, face.height, 6)
     if style == "pixelate":
-        block = max(2, int(round(face_w / PIXELATE_BLOCKS)))
+        block = max(2, round(face_w / PIXELATE_BLOCKS))
         small = cv2.resize(patch, (max(1, pw // block), max(1, ph // block)),
                            interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST).astype(np.float32)
     # blur: everything happens on the few-pixel image, so it costs next to nothing at any size
-    sw = max(1, int(round(pw * BLUR_CELLS / face_w)))
-    sh = max(1, int(round(ph * BLUR_CELLS / face_w)))
+    sw = max(1, round(pw * BLUR_CELLS / face_w))
+    sh = max(1, round(ph * BLUR_CELLS / face_w))
     small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=0.7, sigmaY=0.7, borderType=cv2.BORDER_REPLICATE)
     return np.clip(cv2.resize(small, (pw, ph), interpolation=cv2.INTER_CUBIC), 0, 255)

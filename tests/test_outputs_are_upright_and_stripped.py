@@ -1,8 +1,6 @@
 """Every output is re-encoded from pixels: upright, and without EXIF, GPS, XMP, IPTC or
 thumbnail, as read by exifread and by exiftool."""
 
-import io
-import shutil
 
 import exifread
 import numpy as np
@@ -41,7 +39,8 @@ def _assert_clean(path):
 
 def test_photo_without_faces_is_exported_stripped(tmp_path):
     src = _photo_with_gps(tmp_path / "field.jpg")
-    assert exifread.process_file(open(src, "rb"))  # it really carries EXIF
+    with open(src, "rb") as f:
+        assert exifread.process_file(f)  # it really carries EXIF
     r = run_cli("--home", tmp_path / "home", "blur", src, "--out", tmp_path / "out", "--json",
                 "--jobs", "1")
     assert r.exit_code == 0, r.output
@@ -72,7 +71,8 @@ def test_png_output_has_only_image_chunks(tmp_path, photos):
                 tmp_path / "out", "--format", "png", "--json", "--jobs", "1")
     [res] = json_lines(r.stdout)
     assert res["output"].endswith(".png")
-    data = open(res["output"], "rb").read()
+    with open(res["output"], "rb") as f:
+        data = f.read()
     chunks, i = [], 8
     while i < len(data):
         n = int.from_bytes(data[i : i + 4], "big")

@@ -36,7 +36,7 @@ def demo(where: Path, jobs: int | None) -> None:
     home, out = Home(where / "home").ensure(), where / "ready"
     photos = SAMPLES / "photos"
 
-    say = lambda s="": click.echo(s)  # noqa: E731
+    say = lambda s="": click.echo(s)
     say(click.style("1. The data manager records two pupils and enrols reference photos", bold=True))
     store = ConsentStore.open(home)
     store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
