@@ -29,10 +29,17 @@ One CenterFace pass at one scale and one orientation is not enough for a safegua
 * faces lying at 90/180/270 degrees in the pixels (no orientation tag, or a rolled head) are
   missed about half the time upright: the *rotated* passes run the model on the coarse image
   turned by 90, 180 and 270 degrees;
+* small faces lying turned are missed by both: at 640 px a 64 px face of a 12 MP photo is
+  10 px, and the upright fine pass finds turned faces only sometimes. So after the first merge
+  the fine pass runs again turned by each angle that a settled face has with some certainty
+  (``fine_rotation_policy="evidence"``, ``fine_rotation_evidence``), or by all three when no
+  face was found at all (a faceless result is where a lost orientation tag hides everything,
+  and no encoding follows there). An upright photo with faces pays nothing for it;
 * faces below about 12 px in the fine pass need more pixels: *tiles* at a higher resolution
   (``tile_size``), run only where ``tile_policy`` says so.
 
-All boxes are mapped back to the upright image and merged by a greedy NMS that keeps the
+All boxes are mapped back to the upright image and merged (again after the turned fine passes,
+re-checking only new boxes) by a greedy NMS that keeps the
 higher-score box of each overlapping pair (overlap = IoU >= ``nms_iou`` or the smaller box
 lying mostly inside the larger, ``nms_contain``).
 
@@ -72,6 +79,7 @@ from safeguard.faces import Box, Face
 __all__ = ["DEFAULT_CONFIG", "DetectorConfig", "detect_faces", "profile_detect", "upright"]
 
 TilePolicy = Literal["never", "large", "always"]
+FineRotationPolicy = Literal["evidence", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,19 @@ class DetectorConfig:
 
     rotation_policy: Literal["always", "if_none_upright", "never"] = "always"
     """When to run the rotated passes. A safeguard runs them always; they are cheap at 640 px."""
+
+    fine_rotation_policy: FineRotationPolicy = "evidence"
+    """When to run the fine pass turned as well, at each angle of ``rotations``: ``"evidence"``
+    at an angle some settled face has (the photo, or part of it, is turned), and at all of them
+    when no face was found (a photo turned with its tag lost can hide every small face from the
+    640 px rotated passes); ``"always"``; ``"never"``. Small turned faces need it: a 64 px face
+    in a 12 MP photo is 10 px at 640 px. An upright photo with faces pays nothing."""
+
+    fine_rotation_evidence: float = 0.5
+    """With ``"evidence"``: a face counts as evidence of its angle when its crop turned by that
+    angle scores at least this in the orientation check (the box's score without the check).
+    Weak boxes on texture often settle at 90/180/270 (they scored <= 0.46 on the benchmark's
+    upright groups); turned faces of 40-80 px in 12 MP montages scored 0.64-0.95."""
 
     tile_policy: TilePolicy = "never"
     """Tiled pass at ``tile_scale`` of the full resolution: never, only for images whose long
@@ -405,6 +426,9 @@ class _Candidates:
         self.scores: list[np.ndarray] = []
         self.points: list[np.ndarray] = []
         self.angles: list[np.ndarray] = []
+        self.certainty: list[float] = []
+        """Per face of the last `faces()` call: how sure its angle is (the orientation check's
+        score of the crop turned by that angle, or the box's score without the check)."""
 
     def add(self, boxes, scores, points, angle: int, scale: float, w: int, h: int, dx=0, dy=0):
         """Add a pass's detections. `scale` = pass px per original px; (dx, dy) tile origin in
@@ -424,8 +448,11 @@ class _Candidates:
         self.points.append(points)
         self.angles.append(np.full(len(scores), angle, dtype=np.int64))
 
-    def faces(self, rgb: np.ndarray, cfg: DetectorConfig) -> list[Face]:
-        """Merge the passes' boxes; settle each face's orientation on a canonical crop."""
+    def faces(self, rgb: np.ndarray, cfg: DetectorConfig, cache: dict | None = None) -> list[Face]:
+        """Merge the passes' boxes; settle each face's orientation on a canonical crop.
+
+        `cache` keeps the orientation check's result per box across calls (a second merge after
+        more passes re-checks only the boxes it has not seen)."""
         if not self.scores:
             return []
         height, width = rgb.shape[:2]
@@ -441,8 +468,9 @@ class _Candidates:
         if len(keep) == 0:
             return []
         if cfg.orient_check:
-            votes, crop_marks = _orientation_votes(rgb, boxes[keep], cfg)
+            votes, crop_marks = _cached_votes(rgb, boxes[keep], cfg, {} if cache is None else cache)
         out = []
+        self.certainty = []
         for n, (i, group) in enumerate(zip(keep, members, strict=True)):
             angle, score, marks = int(angles[i]), float(scores[i]), points[i]
             if cfg.orient_check:
@@ -464,10 +492,28 @@ class _Candidates:
             ).clip(width, height)
             landmarks = [(float(x), float(y)) for x, y in marks]
             out.append(Face(box=box, score=score, landmarks=landmarks, angle=angle))
+            self.certainty.append(
+                float(votes[n, _ANGLES.index(angle)]) if cfg.orient_check else score
+            )
         return out
 
 
 _ANGLES = (0, 90, 180, 270)
+
+
+def _cached_votes(
+    rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig, cache: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_orientation_votes`, computed only for boxes not in `cache` (keyed by the exact box)."""
+    keys = [tuple(b) for b in boxes.tolist()]
+    todo = [n for n, k in enumerate(keys) if k not in cache]
+    if todo:
+        votes, marks = _orientation_votes(rgb, boxes[todo], cfg)
+        for j, n in enumerate(todo):
+            cache[keys[n]] = (votes[j], marks[j])
+    votes = np.stack([cache[k][0] for k in keys])
+    marks = np.stack([cache[k][1] for k in keys])
+    return votes, marks
 
 
 def _orientation_votes(
@@ -650,9 +696,35 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
                 n = run(img, s, angle=angle % 360)
                 lap(f"rot{angle % 360} {max(img.shape[:2])}", n)
 
-    faces = cands.faces(rgb, cfg)
+    votes: dict = {}
+    faces = cands.faces(rgb, cfg, votes)
     lap("merge", len(faces))
+
+    angles = _fine_rotations(faces, cands.certainty, cfg) if fine is not None else []
+    if angles:
+        for angle in angles:
+            n = run(*fine, angle=angle, max_face=cfg.fine_max_face, min_face=0)
+            lap(f"fine rot{angle} {max(fine[0].shape[:2])}", n)
+        faces = cands.faces(rgb, cfg, votes)
+        lap("merge again", len(faces))
     return faces
+
+
+def _fine_rotations(faces: list[Face], certainty: list[float], cfg: DetectorConfig) -> list[int]:
+    """The rotations at which the fine pass runs again, after the first merge."""
+    rotations = sorted({a % 360 for a in cfg.rotations} - {0})
+    if cfg.fine_rotation_policy == "always" or (
+        cfg.fine_rotation_policy == "evidence" and not faces
+    ):
+        return rotations
+    if cfg.fine_rotation_policy == "evidence":
+        turned = {
+            f.angle
+            for f, c in zip(faces, certainty, strict=True)
+            if c >= cfg.fine_rotation_evidence
+        }
+        return [a for a in rotations if a in turned]
+    return []
 
 
 def _tiled(rgb: np.ndarray, cfg: DetectorConfig, cands: _Candidates) -> int:
