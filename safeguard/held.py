@@ -24,20 +24,10 @@ class HeldError(Exception):
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Atomic, fsynced, owner-only (0600): the store's own writer."""
+    from consent_db.storage import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
 
 
 class HeldQueue:

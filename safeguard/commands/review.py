@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -412,21 +410,9 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Atomic, fsynced, owner-only (0600): the store's own writer."""
+    from consent_db.storage import atomic_write_bytes
+
     if not path.parent.is_dir():
         raise click.ClickException(f"folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if sys.platform != "win32":
-        os.chmod(path, 0o600)
+    atomic_write_bytes(path, data)
