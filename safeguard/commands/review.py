@@ -338,6 +338,52 @@ def reject(app, held_id, reason, as_user, as_json):
     click.echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
 
 
+@review.command("takedowns")
+@_as_option
+@_json_option
+@click.pass_obj
+def takedowns(app, as_user, as_json):
+    """Published photos to take down: lists made when consent was withdrawn or a register flag
+    added (see `safeguard index`)."""
+    from safeguard import takedown
+
+    store, _ = _sign_in(app, as_user)
+    items = takedown.list_items(app.home, open_only=True)
+    if as_json:
+        click.echo(json.dumps(items, indent=1))
+        return
+    if not items:
+        click.echo("No published photos waiting to be taken down.")
+        return
+    names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+    for t in items:
+        click.echo(f"{t['id']}  {names.get(t['pupil'], t['pupil'])} ({t['pupil']}): {t['reason']}")
+        for h in t.get("hits", []):
+            click.echo(f"    {h['path']}  (distance {h['distance']:.2f})")
+        for u in t.get("unscanned", []):
+            click.echo(f"    {u['path']}  (could not be scanned: check by hand)")
+
+
+@review.command("close-takedown")
+@click.argument("item_id")
+@click.option("--note", default=None, help="What was done.")
+@_as_option
+@_json_option
+@click.pass_obj
+def close_takedown(app, item_id, note, as_user, as_json):
+    """Close a takedown list once its photos are taken down."""
+    from safeguard import takedown
+
+    store, who = _sign_in(app, as_user)
+    try:
+        item = takedown.close(app.home, item_id, who.user, note)
+    except takedown.TakedownError as e:
+        raise click.ClickException(str(e)) from e
+    store.audit.append(who.user, "takedown.closed", item.get("pupil"),
+                       {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
+    click.echo(json.dumps(item) if as_json else f"Closed takedown list {item_id}.")
+
+
 # ---------------------------------------------------------------------------------------------
 # report
 

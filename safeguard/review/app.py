@@ -200,7 +200,29 @@ def create_app(
             "restricted": sum(i.restricted for i in items),
             "unknown": sum(i.unknown for i in items),
         }
-        return page(request, s, "queue.html", items=items, counts=counts)
+        takedowns = await run_in_threadpool(_open_takedowns, home, names)
+        return page(request, s, "queue.html", items=items, counts=counts, takedowns=takedowns)
+
+    async def close_takedown(request: Request) -> Response:
+        s = reviewer_session(request)
+        if s is None:
+            return PlainTextResponse("sign in first", 401)
+        item_id = request.path_params["item_id"]
+        form = await request.form()
+        if not csrf_ok(s, form.get("csrf")):
+            return PlainTextResponse("form expired or forged: reload the page", 403)
+        from safeguard import takedown
+
+        try:
+            item = await run_in_threadpool(takedown.get, home, item_id)
+        except takedown.TakedownError:
+            return PlainTextResponse("no such takedown item", 404)
+        note = str(form.get("note", "")).strip() or None
+        await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note)
+        store.audit.append(s.reviewer.user, "takedown.closed", item.get("pupil"),
+                           {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
+        s.flash = f"Takedown list {item_id} closed."
+        return RedirectResponse("/", status_code=303)
 
     async def image_page(request: Request) -> Response:
         s = reviewer_session(request)
@@ -389,6 +411,7 @@ def create_app(
         Route("/held/{held_id}/{action}", decide, methods=["POST"]),
         Route("/image/{held_id}/{kind}.jpg", image, methods=["GET"]),
         Route("/audit", audit_page, methods=["GET"]),
+        Route("/takedown/{item_id}/close", close_takedown, methods=["POST"]),
         Route("/static/review.css", stylesheet, methods=["GET"]),
     ]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
@@ -397,3 +420,16 @@ def create_app(
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
+
+
+def _open_takedowns(home: Any, names) -> list[dict]:
+    """Open takedown lists (published photos a consent change or register flag turned up),
+    with the pupil's name for the DSL."""
+    from safeguard import takedown
+
+    items = takedown.list_items(home, open_only=True)
+    if items:
+        known = names()
+        for item in items:
+            item["name"] = known.get(item.get("pupil"), item.get("pupil"))
+    return items
