@@ -7,7 +7,8 @@ The manifest gives hand counts, not boxes, so per image the found count is
 min(detected, n_faces) and "extra" is detected beyond n_faces_max (false positives, or faces
 beyond the doubtful ones). Synthetic hard cases are built in memory from the public-domain
 White House photos (obama.jpg, two_people.jpg) and are never written to disk; there the faces
-are placed by us, so a detection counts only if its box overlaps a planted face.
+are placed by us, so a detection counts only if its box overlaps a planted face. So are the
+small-face montages of the shared identities (benchmarks/montage.py), also built in memory.
 
 Times are CPU seconds of the calling thread (time.thread_time; onnxruntime and dlib both run
 on it with one thread), best of --repeat runs: the machine is shared and wall-clock times swing
@@ -39,6 +40,7 @@ TESTDATA = Path(os.environ.get("SAFEGUARD_TESTDATA", ROOT.parent / "shared" / "t
 
 CONFIGS: dict[str, DetectorConfig] = {
     "default": DetectorConfig(),
+    "default, fine pass upright only": DetectorConfig(fine_rotation_policy="never"),
     "default, no rotated passes": DetectorConfig(rotations=()),
     "single pass 1600, thr 0.2 (deface-like)": DetectorConfig(
         threshold=0.2,
@@ -54,6 +56,7 @@ EXTRA_CONFIGS: dict[str, DetectorConfig] = {  # with --all
     "default + full-res tiles over 2400 px": DetectorConfig(tile_policy="large"),
     "default, orientation check at 64 px": DetectorConfig(orient_size=64),
     "default, threshold 0.3": DetectorConfig(threshold=0.3),
+    "default, fine pass always turned too": DetectorConfig(fine_rotation_policy="always"),
 }
 
 
@@ -249,6 +252,64 @@ def synthetic_cases() -> list[Case]:
     return cases
 
 
+SMALL_SIZES = (40, 48, 56, 64, 72, 80)
+
+
+def small_face_cases() -> list[Case]:
+    """Small faces of the shared identities in 12 MP montages (benchmarks/montage.py).
+
+    24 faces of 40-80 px on a 4000x3000 landscape, upright and turned 90/180/270 degrees (a
+    phone's group photo whose orientation tag was lost: the 640 px rotated passes see them at
+    6-13 px); and the 27 identities at 40 px upright. Faces are found only at the right angle.
+    """
+    from montage import SPLIT, impostor_files, load_source, make_tile, pack
+
+    names = [(i, n) for i, (_, probes) in SPLIT.items() for n in probes] + impostor_files()
+    sources = [load_source(i, n) for i, n in names]
+    cases = []
+    for label, angle, sizes, n in (
+        ("24 faces 40-80 px, 4000x3000", 0, SMALL_SIZES, 24),
+        ("24 faces 40-80 px turned 90, 4000x3000", 90, SMALL_SIZES, 24),
+        ("24 faces 40-80 px turned 180, 4000x3000", 180, SMALL_SIZES, 24),
+        ("24 faces 40-80 px turned 270, 4000x3000", 270, SMALL_SIZES, 24),
+        (f"{len(sources)} faces 40 px, 4000x3000", 0, (40,), len(sources)),
+    ):
+        tiles = []
+        for k, src in enumerate(sources[:n]):
+            img, box = make_tile(src, sizes[k % len(sizes)], angle)  # turned counter-clockwise
+            tiles.append((img, box, None))
+        ((canvas, placed),) = pack(tiles)
+        truth = [Box(*b) for b, _ in placed]
+        cases.append(Case(label, canvas, len(truth), len(truth), truth, angle))
+    return cases
+
+
+def speed_table(configs: dict[str, DetectorConfig], small: list[Case], repeat: int) -> list[str]:
+    """CPU s (process time: OpenCV's resize threads included) per 12 MP photo, min of runs."""
+    from montage import background
+
+    photos = {
+        "upright, 24 faces 40-80 px": small[0].rgb,
+        "turned 90, 24 faces 40-80 px": small[1].rgb,
+        "faceless landscape": background(4000, 3000),
+    }
+    lines = [
+        "| config | " + " | ".join(photos) + " |",
+        "|---|" + "---:|" * len(photos),
+    ]
+    for name, cfg in configs.items():
+        cells = []
+        for rgb in photos.values():
+            best = float("inf")
+            for _ in range(repeat):
+                t = time.process_time()
+                faces = detect_faces(rgb, cfg)
+                best = min(best, time.process_time() - t)
+            cells.append(f"{best:.2f} ({len(faces)} faces)")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 # ----------------------------------------------------------------------------------------------
 # Detectors
 
@@ -351,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         "groups + singles turned 90/180/270": turned(groups + singles),
         "derived (EXIF applied)": manifest_cases("derived"),
         "synthetic hard cases": synthetic_cases(),
+        "small faces in 12 MP, upright and turned": small_face_cases(),
         "negatives": manifest_cases("negatives"),
     }
     detectors: dict[str, Callable] = {}
@@ -410,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"extra {', '.join(r.extras) or 'none'}"
                 )
         md.append("")
+
+    md += ["## CPU s per 12 MP photo (process time, min of 3)", ""]
+    md += speed_table(configs, sets["small faces in 12 MP, upright and turned"], 3) + [""]
 
     montage = next(c for c in sets["synthetic hard cases"] if c.name.startswith("montage"))
     md += ["## Seconds per pass on the 4000x3000 montage (one thread, min of 3)", ""]
