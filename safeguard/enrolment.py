@@ -33,6 +33,11 @@ class PhotoCheck:
     sharpness: float = 0.0
 
 
+# Reference encodings are averaged over this many jittered crops (dlib's num_jitters): enrolment
+# happens once per photo, so it can afford ~10x the encoder's cost for a steadier reference.
+ENROL_JITTERS = 10
+
+
 def sharpness(rgb: np.ndarray, box) -> float:
     """Variance of the Laplacian over the face crop, at a fixed scale so big and small faces
     compare."""
@@ -133,7 +138,7 @@ def check_photos(
                 )
             )
             continue
-        enc = encode_faces(img.rgb, [face])[0]
+        enc = encode_faces(img.rgb, [face], jitters=ENROL_JITTERS)[0]
         if accepted:
             d = float(np.min(np.linalg.norm(np.stack(accepted) - enc, axis=1)))
             if d < duplicate_distance:
