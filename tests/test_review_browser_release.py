@@ -100,6 +100,9 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # The CI machine has two cores shared with the whole suite: a first page that draws
+            # thumbnails can take a while; wait for the document, not for every image.
+            page.set_default_timeout(120_000)
             # without a session: the image is refused, the queue sends us to sign in
             assert page.goto(f"{base}/image/{held_id}/annotated.jpg").status == 401
             page.goto(base + "/")
@@ -107,11 +110,11 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
             page.fill("input[name=user]", DSL)
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url(base + "/")
+            page.wait_for_url(base + "/", wait_until="domcontentloaded")
             assert page.locator(f"a[href='/held/{held_id}']").count() >= 1
             assert "CP register" in page.content()
             page.click(f"a.hid[href='/held/{held_id}']")
-            page.wait_for_url(f"{base}/held/{held_id}")
+            page.wait_for_url(f"{base}/held/{held_id}", wait_until="domcontentloaded")
             # both pictures were drawn and served (the CSP allowed them)
             for img in ("annotated", "preview"):
                 loc = page.locator(f"img[src='/image/{held_id}/{img}.jpg']")
@@ -121,13 +124,13 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
             page.screenshot(path=str(tmp_path / "image-page.png"), full_page=True)
             page.fill("input[name=out]", str(ready))
             page.click("button[name=mode][value=redacted]")
-            page.wait_for_url(base + "/")
+            page.wait_for_url(base + "/", wait_until="domcontentloaded")
             assert "Released" in page.locator("p.flash").inner_text()
             page.goto(f"{base}/audit?pupil=P001")
             assert "held.release" in page.content()
             # sign out: the session is gone
             page.click("header button[type=submit]")
-            page.wait_for_url(base + "/login")
+            page.wait_for_url(base + "/login", wait_until="domcontentloaded")
             assert page.goto(f"{base}/image/{held_id}/thumb.jpg").status == 401
         finally:
             browser.close()
