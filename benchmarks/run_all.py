@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         status[name] = run_step(name, cmd, out)
 
     from safeguard.config import Config
+    from safeguard.dpia import TUNED
 
     def section(name: str) -> str:
         p = out / name
@@ -205,19 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg.pop("extra", None)
     marker = {
         "measured": today,
-        "config": {
-            k: cfg[k]
-            for k in (
-                "restrict_tolerance",
-                "clear_tolerance",
-                "clear_margin",
-                "unknown",
-                "mask_scale",
-                "min_identifiable_face",
-                "style",
-            )
-            if k in cfg
-        },
+        # the settings `safeguard dpia` compares with the live ones: one list for both
+        "config": {k: cfg[k] for k in TUNED if k in cfg},
         "figures": figures,
     }
     md = [
