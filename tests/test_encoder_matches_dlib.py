@@ -1,0 +1,75 @@
+"""The onnxruntime encoder gives dlib's own descriptors, so stored encodings and tolerances hold.
+
+safeguard/encoder.py rebuilds dlib's face ResNet from the weights file face_recognition_models
+ships; these tests run both runtimes on the same aligned chips of real faces (the bundled samples
+and a turned, a small and a group photo of the shared test data) and compare.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from safeguard.detect import detect_faces
+from safeguard.encoder import Encoder, ModelFormatError
+from safeguard.identify import encode_faces, face_chip, model_path
+from safeguard.images import load_image
+from tests.conftest import SAMPLES
+
+
+def _dlib_descriptors(chips: list[np.ndarray]) -> np.ndarray:
+    import dlib
+
+    net = dlib.face_recognition_model_v1(model_path())
+    return np.array([net.compute_face_descriptor(c) for c in chips], dtype=np.float32)
+
+
+def _chips(paths) -> list[np.ndarray]:
+    chips = []
+    for p in paths:
+        rgb = load_image(p).rgb
+        chips += [face_chip(rgb, f) for f in detect_faces(rgb)]
+    return chips
+
+
+def test_descriptors_equal_dlib_on_real_faces(shared_testdata):
+    paths = sorted((SAMPLES / "photos").glob("*.jpg")) + sorted((SAMPLES / "references").glob("*.jpg"))
+    groups = sorted(shared_testdata.glob("groups/**/*.jp*g"))[:1]
+    chips = _chips(paths + groups)
+    assert len(chips) >= 8
+    ours = Encoder(model_path()).descriptors(np.stack(chips))
+    theirs = _dlib_descriptors(chips)
+    dist = np.linalg.norm(ours - theirs, axis=1)
+    # float rounding only: the policy's tolerances are 0.5-0.6 and its margin 0.1
+    assert dist.max() < 1e-4, dist.max()
+    # and the descriptors are not trivially alike: different faces stay far apart
+    pair = np.linalg.norm(ours[:, None] - ours[None], axis=2)
+    assert pair[np.triu_indices(len(ours), 1)].max() > 0.6
+
+
+def test_batches_and_thread_counts_give_the_same_descriptors():
+    chips = np.stack(_chips([SAMPLES / "photos" / "assembly.jpg", SAMPLES / "photos" / "visit.jpg"]))
+    one = Encoder(model_path(), threads=1).descriptors(chips, batch=1)
+    many = Encoder(model_path(), threads=2).descriptors(chips, batch=16)
+    assert np.abs(one - many).max() < 1e-5
+
+
+def test_jittered_encoding_stays_near_the_plain_one():
+    rgb = load_image(SAMPLES / "references" / "ada-1.jpg").rgb
+    faces = detect_faces(rgb)
+    plain = encode_faces(rgb, faces)[0]
+    jittered = encode_faces(rgb, faces, jitters=6)[0]
+    assert 0 < np.linalg.norm(plain - jittered) < 0.15
+
+
+def test_a_file_that_is_not_dlibs_resnet_is_refused(tmp_path):
+    data = Path(model_path()).read_bytes()
+    truncated = tmp_path / "truncated.dat"
+    truncated.write_bytes(data[: len(data) // 2])
+    other = tmp_path / "other.dat"
+    other.write_bytes(b"\x00" * 4096)
+    for bad in (truncated, other):
+        with pytest.raises((ModelFormatError, ValueError)):
+            Encoder(str(bad))
