@@ -287,6 +287,7 @@ class Encoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.enable_mem_pattern = False  # as the detector: no block kept per batch size
         self.session = ort.InferenceSession(build_onnx(layers), opts,
                                             providers=["CPUExecutionProvider"])
 
