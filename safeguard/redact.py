@@ -1,15 +1,23 @@
 """Redaction: cover each face completely and destroy what identifies it.
 
-The mask is an ellipse over the detected box grown by `mask_scale` (hair, ears, chin), with a
-short feathered edge so the patch does not look like a sticker. Inside it:
+The mask is an ellipse over the detected box grown by `mask_scale` (hair, ears, chin), fully
+opaque up to its edge (and over the whole box, corners included), with a soft edge *outside* it
+(`FEATHER` of its radii) so the patch does not look like a sticker. A soft edge inside the
+ellipse left a half-covered rim that the detector read as a head's outline: with it outside,
+re-detection of 96 redacted faces fell from 6 to 1 (blur) and from 2 to 0 (solid)
+(benchmarks/bench_redaction.py). Inside it:
 
 - blur: the region is shrunk to 3 px across the face, smoothed while small, and enlarged back
   bicubically: no facial structure survives and no block edges show. A plain Gaussian blur of
   modest radius leaves faces that detectors and encoders still find, so this is deliberately
-  strong (6 px across, as first built, left 29 of 96 faces detectable: benchmarks/REPORT.md).
-- pixelate: blocks of a third of the face width, nearest-neighbour (a mosaic). Sixths left 2 of
-  96 faces within the matching tolerance of their own pupil.
-- solid: a flat fill of the region's mean colour (or black).
+  strong (6 px across, as first built, left 29 of 96 faces detectable). Flatter (2 px) leaves
+  a generic face whose encoding lies within matching distance of some people (5 of 96).
+- pixelate: blocks of a third of the face width over the mask's region, nearest-neighbour (a
+  mosaic). Sixths left 2 of 96 faces within the matching tolerance of their own pupil; halves
+  and a mosaic of the blurred region 5 (too generic, as for the blur).
+- solid: a flat dark fill. Filling from the surroundings' colour, or blending the blur with an
+  inpainted fill from around the mask, made faces *easier* to find again (8 and 13 of 96): the
+  hair then continues into the patch and the whole head reads as a face.
 
 benchmarks/ re-runs detection and encoding on every redacted face to check that none is found
 again and none still matches its pupil.
@@ -25,13 +33,16 @@ from safeguard.faces import Box
 STYLES = ("blur", "pixelate", "solid")
 BLUR_CELLS = 3.0  # pixels across the face the blur keeps (benchmarks/bench_redaction.py)
 PIXELATE_BLOCKS = 3.0  # mosaic blocks across the face
+FEATHER = 0.15  # the soft edge outside the mask, as a share of its radii
 
 
 def mask_region(box: Box, scale: float, width: int, height: int) -> Box:
     return box.scaled(scale, width, height)
 
 
-def redact(rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = 1.5) -> np.ndarray:
+def redact(
+    rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = 1.5
+) -> np.ndarray:
     """A copy of `rgb` with every box redacted in `style`. The input is not modified."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}")
@@ -43,32 +54,67 @@ def redact(rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: f
             # tiny box at an edge: fill it outright
             out[region.y0 : region.y1, region.x0 : region.x1] = 0
             continue
-        patch = out[region.y0 : region.y1, region.x0 : region.x1]
-        covered = _cover(patch, style, box)
-        alpha = _ellipse_mask(region.width, region.height)
-        # Fully opaque over the whole detected box, corners included: feathering only outside it.
+        # The feather lies outside the mask: fully opaque up to the mask's ellipse, fading out
+        # over the next FEATHER of its radii.
+        outer = mask_region(box, mask_scale * (1.0 + FEATHER), w, h)
+        patch = out[outer.y0 : outer.y1, outer.x0 : outer.x1]
+        covered = _cover(patch, style, box, region, outer)
+        alpha = _feathered_ellipse(box, mask_scale, outer)
+        # Never less than the earlier mask (the ellipse inscribed in the clipped region, which
+        # differs at the image's edges) ...
+        old = _ellipse_mask(region.width, region.height)
+        sub = alpha[
+            region.y0 - outer.y0 : region.y1 - outer.y0, region.x0 - outer.x0 : region.x1 - outer.x0
+        ]
+        np.maximum(sub, old, out=sub)
+        # ... and fully opaque over the whole detected box, corners included.
         inner = box.clip(w, h)
-        alpha[inner.y0 - region.y0 : inner.y1 - region.y0, inner.x0 - region.x0 : inner.x1 - region.x0] = 1.0
+        alpha[
+            inner.y0 - outer.y0 : inner.y1 - outer.y0, inner.x0 - outer.x0 : inner.x1 - outer.x0
+        ] = 1.0
         patch[:] = (covered * alpha + patch * (1.0 - alpha)).astype(np.uint8)
     return out
 
 
-def _cover(patch: np.ndarray, style: str, face: Box) -> np.ndarray:
+def _cover(patch: np.ndarray, style: str, face: Box, region: Box, outer: Box) -> np.ndarray:
+    """The fill for `patch` (the area of `outer`, which holds the mask `region`)."""
     ph, pw = patch.shape[:2]
     if style == "solid":
         return np.broadcast_to(np.array([16, 16, 16], dtype=np.float32), patch.shape).copy()
     face_w = max(face.width, face.height, 6)
     if style == "pixelate":
+        # The mosaic's grid is laid over the mask's region (moving it changes which faces stay
+        # within matching distance); the feather outside it repeats the edge blocks.
+        inner = patch[
+            region.y0 - outer.y0 : region.y1 - outer.y0, region.x0 - outer.x0 : region.x1 - outer.x0
+        ]
+        rh, rw = inner.shape[:2]
         block = max(2, round(face_w / PIXELATE_BLOCKS))
-        small = cv2.resize(patch, (max(1, pw // block), max(1, ph // block)),
-                           interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+        small = cv2.resize(
+            inner, (max(1, rw // block), max(1, rh // block)), interpolation=cv2.INTER_AREA
+        )
+        mosaic = cv2.resize(small, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        top, left = region.y0 - outer.y0, region.x0 - outer.x0
+        mosaic = cv2.copyMakeBorder(
+            mosaic, top, ph - rh - top, left, pw - rw - left, cv2.BORDER_REPLICATE
+        )
+        return mosaic.astype(np.float32)
     # blur: everything happens on the few-pixel image, so it costs next to nothing at any size
     sw = max(1, round(pw * BLUR_CELLS / face_w))
     sh = max(1, round(ph * BLUR_CELLS / face_w))
     small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=0.7, sigmaY=0.7, borderType=cv2.BORDER_REPLICATE)
     return np.clip(cv2.resize(small, (pw, ph), interpolation=cv2.INTER_CUBIC), 0, 255)
+
+
+def _feathered_ellipse(face: Box, mask_scale: float, outer: Box) -> np.ndarray:
+    """H x W x 1 float mask over `outer`: 1 inside the ellipse of the face box grown by
+    `mask_scale` (where the image cuts it too), falling to 0 over the next FEATHER of its radii."""
+    cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
+    ax, ay = max(1.0, face.width * mask_scale / 2), max(1.0, face.height * mask_scale / 2)
+    yy, xx = np.mgrid[outer.y0 : outer.y1, outer.x0 : outer.x1].astype(np.float32)
+    r = np.sqrt(((xx + 0.5 - cx) / ax) ** 2 + ((yy + 0.5 - cy) / ay) ** 2)
+    return np.clip((1.0 + FEATHER - r) / FEATHER, 0.0, 1.0)[..., None]
 
 
 def _ellipse_mask(w: int, h: int) -> np.ndarray:
