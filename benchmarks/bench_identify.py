@@ -1,6 +1,7 @@
 """Identification accuracy on montages: leaks and needless redactions across tolerances.
 
     .venv/bin/python benchmarks/bench_identify.py [--out benchmarks/out] [--reuse]
+    .venv/bin/python benchmarks/bench_identify.py --detect-only [--seed N]   # detection only
 
 From the identities with several photos in the shared test data, 1-3 reference photos per person
 are enrolled (through the product's enrolment checks) and the others are placed into 4000x3000
@@ -170,6 +171,28 @@ def measure(seed: int = 0) -> Measured:
     return m
 
 
+def detect_only(seed: int = 0) -> dict:
+    """Detection on the montages alone (no enrolment, encoding or sweep): about a minute."""
+    from safeguard.detect import detect_faces
+
+    m = Measured([])
+    montages = build_montages(seed)
+    m.montages = len(montages)
+    for mi, (canvas, placed) in enumerate(montages):
+        for box, (ident, name, kind, size, angle) in placed:
+            m.truth.append(Placed(ident, name, kind, size, angle, box))
+            m.truth_montage.append(mi)
+        t = time.perf_counter()
+        faces = detect_faces(canvas)
+        m.seconds_detect += time.perf_counter() - t
+        for f in faces:
+            m.det_montage.append(mi)
+            m.det_box.append((f.box.x0, f.box.y0, f.box.x1, f.box.y1))
+    det = detection_summary(m, link(m, Config().mask_scale))
+    det["seconds_detect"] = m.seconds_detect
+    return det
+
+
 def strangers(refs: dict[str, np.ndarray], idents: list[str]):
     """(photo, distances to every identity, face width) for each face of the group photos whose
     manifest names none of the enrolled people."""
@@ -202,6 +225,8 @@ def detector_variants(seed: int = 0) -> list[str]:
         "rotated passes at 640 and 1280": DetectorConfig(rotated_sizes=(640, 1280)),
         "rotated passes at 640 and 1600": DetectorConfig(rotated_sizes=(640, 1600)),
         "no rotated passes": DetectorConfig(rotations=()),
+        "no second look": DetectorConfig(second_look_from=0),
+        "rotated passes at 1024": DetectorConfig(rotated_sizes=(1024,)),
     }
     montages = build_montages(seed)
     lines = [
@@ -603,9 +628,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also compare detector settings on the same montages",
     )
+    ap.add_argument(
+        "--detect-only",
+        action="store_true",
+        help="only detection on the montages: recall, extra boxes, misses (writes nothing)",
+    )
     args = ap.parse_args(argv)
     if not have_testdata():
         print(f"SKIP: no test data at {TESTDATA} (set SAFEGUARD_TESTDATA)")
+        return 0
+    if args.detect_only:
+        det = detect_only(args.seed)
+        print(
+            f"montage detection: {det['found']}/{det['placed']} placed faces found "
+            f"(recall {det['found'] / det['placed']:.3f}), {det['extra']} extra boxes, "
+            f"detect {det['seconds_detect']:.1f} s"
+        )
+        print("missed: " + (", ".join(det["missed"]) or "none"))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / "identify.pkl"
