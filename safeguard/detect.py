@@ -35,6 +35,13 @@ One CenterFace pass at one scale and one orientation is not enough for a safegua
   (``fine_rotation_policy="evidence"``, ``fine_rotation_evidence``), or by all three when no
   face was found at all (a faceless result is where a lost orientation tag hides everything,
   and no encoding follows there). An upright photo with faces pays nothing for it;
+* a face can leave only a faint peak (0.05-0.2) in the fine pass: a tiny face of a poor
+  photo, or a small face lying turned among upright people (no evidence, so no turned fine
+  pass). After the first merge, the *second look* scores a face-centred crop of each such
+  peak that no face covers (``second_look_max`` at most, highest first) at the four
+  rotations, at ``second_look_size`` px, where the face is several times larger than in the
+  pass; a crop scoring ``second_look_score`` adds a face (and its angle counts as evidence for
+  the turned fine pass). On an upright 12 MP photo it costs about 0.05-0.1 CPU-s;
 * faces below about 12 px in the fine pass need more pixels: *tiles* at a higher resolution
   (``tile_size``), run only where ``tile_policy`` says so.
 
@@ -126,6 +133,27 @@ class DetectorConfig:
     angle scores at least this in the orientation check (the box's score without the check).
     Weak boxes on texture often settle at 90/180/270 (they scored <= 0.46 on the benchmark's
     upright groups); turned faces of 40-80 px in 12 MP montages scored 0.64-0.95."""
+
+    second_look_from: float = 0.05
+    """Weak peaks of the upright fine pass, scored at least this but below ``threshold``, that
+    no face found covers get a second look: a face-centred crop (``orient_crop`` times the box,
+    resized to ``second_look_size``) scored at ``second_look_angles``, where a small face is
+    seen several times larger than in the pass. 0 disables it. Tiny faces of poor photos and
+    small faces lying turned among upright ones (no turned fine pass runs there) can leave such
+    a peak (0.05-0.2) and nothing else. Lower finds more, but the pass's own NMS then sorts
+    many more cells: 0.03 cost 0.2 CPU-s more per 12 MP photo than 0.05."""
+
+    second_look_score: float = 0.4
+    """A weak peak becomes a face when some rotation of its crop scores at least this."""
+
+    second_look_size: int = 64
+    """Crop size (px) of the second look; a multiple of 32. Its cost grows with the square."""
+
+    second_look_angles: tuple[int, ...] = (0, 90, 180, 270)
+    """Clockwise turns at which a weak peak's crop is scored."""
+
+    second_look_max: int = 48
+    """At most this many weak peaks (the highest) get a second look: a bound on its cost."""
 
     tile_policy: TilePolicy = "never"
     """Tiled pass at ``tile_scale`` of the full resolution: never, only for images whose long
@@ -366,7 +394,7 @@ def _infer(
     """Run CenterFace on a uint8 RGB image (any size; zero-padded to multiples of 32).
 
     Returns boxes (N x 4, x0 y0 x1 y1), scores (N) and landmarks (N x 5 x 2, x y), in `img`'s
-    pixels, after NMS within the pass.
+    pixels, after NMS within the pass (so a weak cell next to a stronger box is dropped).
     """
     heat, size, offset, lms = _session(threads).run(list(_OUTPUTS), {_INPUT: _blob([img])})
     ys, xs = np.nonzero(heat[0, 0] > threshold)
@@ -451,6 +479,13 @@ class _Candidates:
         self.points.append(points)
         self.angles.append(np.full(len(scores), angle, dtype=np.int64))
 
+    def add_found(self, boxes, scores, points, angles) -> None:
+        """Add detections already in the original image's pixels, each with its own angle."""
+        self.boxes.append(np.asarray(boxes, np.float64))
+        self.scores.append(np.asarray(scores, np.float64))
+        self.points.append(np.asarray(points, np.float64))
+        self.angles.append(np.asarray(angles, np.int64))
+
     def faces(self, rgb: np.ndarray, cfg: DetectorConfig, cache: dict | None = None) -> list[Face]:
         """Merge the passes' boxes; settle each face's orientation on a canonical crop.
 
@@ -471,7 +506,9 @@ class _Candidates:
         if len(keep) == 0:
             return []
         if cfg.orient_check:
-            votes, crop_marks = _cached_votes(rgb, boxes[keep], cfg, {} if cache is None else cache)
+            votes, crop_marks, _ = _cached_votes(
+                rgb, boxes[keep], cfg, {} if cache is None else cache
+            )
         out = []
         self.certainty = []
         for n, (i, group) in enumerate(zip(keep, members, strict=True)):
@@ -506,32 +543,35 @@ _ANGLES = (0, 90, 180, 270)
 
 def _cached_votes(
     rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig, cache: dict
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_orientation_votes`, computed only for boxes not in `cache` (keyed by the exact box)."""
     keys = [tuple(b) for b in boxes.tolist()]
     todo = [n for n, k in enumerate(keys) if k not in cache]
     if todo:
-        votes, marks = _orientation_votes(rgb, boxes[todo], cfg)
+        found = _orientation_votes(rgb, boxes[todo], cfg)
         for j, n in enumerate(todo):
-            cache[keys[n]] = (votes[j], marks[j])
-    votes = np.stack([cache[k][0] for k in keys])
-    marks = np.stack([cache[k][1] for k in keys])
-    return votes, marks
+            cache[keys[n]] = tuple(x[j] for x in found)
+    return tuple(np.stack([cache[k][i] for k in keys]) for i in range(3))
 
 
 def _orientation_votes(
-    rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig
-) -> tuple[np.ndarray, np.ndarray]:
+    rgb: np.ndarray,
+    boxes: np.ndarray,
+    cfg: DetectorConfig,
+    size: int = 0,
+    angles: tuple[int, ...] = _ANGLES,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score each box's face-centred square crop turned by 0/90/180/270 degrees clockwise.
 
     The passes disagree on orientation: a rotated pass often scores an upright face as high as
     the upright pass does. On one crop at one canonical size, only the rotation differs, and the
     right orientation wins clearly (benchmarks/README.md). Returns the best heatmap score near
-    the crop's centre per box and angle (N x 4), and the landmarks of that cell mapped back to
-    image pixels (N x 4 x 5 x 2).
+    the crop's centre per box and angle (N x A for the A `angles`), and the landmarks and box
+    (x0, y0, x1, y1) of that cell mapped back to image pixels (N x A x 5 x 2, N x A x 4). The
+    crops are `size` px (default ``orient_size``).
     """
     height, width = rgb.shape[:2]
-    size = cfg.orient_size
+    size = size or cfg.orient_size
     crops, frames = [], []
     for x0, y0, x1, y1 in boxes.tolist():
         side = max(x1 - x0, y1 - y0) * cfg.orient_crop
@@ -549,10 +589,11 @@ def _orientation_votes(
         )
         interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR
         crop = cv2.resize(crop, (size, size), interpolation=interp)
-        crops += [crop] + [cv2.rotate(crop, _ROTATE[a]) for a in _ANGLES[1:]]
+        crops += [upright(crop, a) for a in angles]
         frames.append((sx0, sy0, (sx1 - sx0) / size))
-    votes = np.zeros((len(boxes), 4))
-    marks = np.zeros((len(boxes), 4, 5, 2))
+    votes = np.zeros((len(boxes), len(angles)))
+    marks = np.zeros((len(boxes), len(angles), 5, 2))
+    found = np.zeros((len(boxes), len(angles), 4))
     cells = size // 4
     lo, hi = cells // 2 - max(1, cells // 6), cells // 2 + max(1, cells // 6) + 1
     chunk = 64
@@ -560,16 +601,21 @@ def _orientation_votes(
         batch = crops[start : start + chunk]
         heat, sz, off, lms = _session(cfg.threads).run(list(_OUTPUTS), {_INPUT: _blob(batch)})
         for k in range(len(batch)):
-            n, a = divmod(start + k, 4)
+            n, a = divmod(start + k, len(angles))
             window = heat[k, 0, lo:hi, lo:hi]
             y, x = np.unravel_index(int(np.argmax(window)), window.shape)
             votes[n, a] = window[y, x]
             cell_y, cell_x = np.array([y + lo]), np.array([x + lo])
-            _, _, pts = _decode(heat[k, 0], sz[k], off[k], lms[k], cell_y, cell_x)
+            box, _, pts = _decode(heat[k, 0], sz[k], off[k], lms[k], cell_y, cell_x)
             sx0, sy0, scale = frames[n]
-            pts = _unrotate(pts[0], _ANGLES[a], size, size)
+            pts = _unrotate(pts[0], angles[a], size, size)
             marks[n, a] = pts * scale + (sx0, sy0)
-    return votes, marks
+            corners = _unrotate(
+                box[0][[0, 1, 2, 1, 0, 3, 2, 3]].reshape(4, 2), angles[a], size, size
+            )
+            corners = corners * scale + (sx0, sy0)
+            found[n, a] = [*corners.min(axis=0), *corners.max(axis=0)]
+    return votes, marks, found
 
 
 # ----------------------------------------------------------------------------------------------
@@ -652,15 +698,22 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
         src, src_scale = levels[size]
     lap("resize")
 
-    def run(img, scale, angle=0, max_face=None, min_face=cfg.pass_min_face):
+    weak = _Candidates()  # the upright fine pass's peaks below the threshold
+
+    def run(img, scale, angle=0, max_face=None, min_face=cfg.pass_min_face, low=0.0):
         if angle:
             img = cv2.rotate(img, _ROTATE[angle])
         h, w = img.shape[:2]
         if angle in (90, 270):
             w, h = h, w
-        found = _filter(_infer(img, thr, threads), max_face, min_face)
-        cands.add(*found, angle=angle, scale=scale, w=w, h=h)
-        return len(found[1])
+        boxes, scores, points = _filter(
+            _infer(img, min(low, thr) if low else thr, threads), max_face, min_face
+        )
+        strong = scores > thr
+        cands.add(boxes[strong], scores[strong], points[strong], angle=angle, scale=scale, w=w, h=h)
+        if low:
+            weak.add(boxes[~strong], scores[~strong], points[~strong], angle, scale, w, h)
+        return int(strong.sum())
 
     upright_found = 0
     done = set()
@@ -673,7 +726,7 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
         upright_found += n
         lap(f"coarse {max(img.shape[:2])}", n)
     if fine is not None:
-        n = run(*fine, max_face=cfg.fine_max_face, min_face=0)
+        n = run(*fine, max_face=cfg.fine_max_face, min_face=0, low=cfg.second_look_from)
         upright_found += n
         lap(f"fine {max(fine[0].shape[:2])}", n)
 
@@ -703,6 +756,13 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
     faces = cands.faces(rgb, cfg, votes)
     lap("merge", len(faces))
 
+    if weak.scores and cfg.orient_check:
+        n = _second_look(rgb, faces, weak, cands, cfg)
+        lap("second look", n)
+        if n:
+            faces = cands.faces(rgb, cfg, votes)
+            lap("merge again", len(faces))
+
     angles = _fine_rotations(faces, cands.certainty, cfg) if fine is not None else []
     if angles:
         for angle in angles:
@@ -711,6 +771,73 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
         faces = cands.faces(rgb, cfg, votes)
         lap("merge again", len(faces))
     return faces
+
+
+def _second_look(
+    rgb: np.ndarray,
+    faces: list[Face],
+    weak: _Candidates,
+    cands: _Candidates,
+    cfg: DetectorConfig,
+) -> int:
+    """Score a face-centred crop of each weak peak that no face covers, turned by each of
+    ``second_look_angles``; add the peaks that some rotation confirms (``second_look_score``)
+    to `cands`, as the crop's detection at that rotation. Returns how many were added.
+
+    The crop shows a 10-20 px face of the fine pass at about 40 px, where the model is sure of
+    what it sees: a face that a poor photo or a turn left faint at the pass's scale scores
+    0.55-0.9 there, texture rarely 0.4 (benchmarks/README.md, "Detection")."""
+    boxes = np.concatenate(weak.boxes)
+    scores = np.concatenate(weak.scores)
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    keep = sides >= cfg.min_face
+    if faces and keep.any():
+        found = np.array([[f.box.x0, f.box.y0, f.box.x1, f.box.y1] for f in faces], np.float64)
+        keep &= ~_overlaps(boxes, found, cfg.nms_iou, cfg.nms_contain).any(axis=1)
+        # a weak peak on a part of a face found (an eye, a turned face's half) is that face
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        keep &= ~(
+            (cx[:, None] >= found[None, :, 0])
+            & (cx[:, None] <= found[None, :, 2])
+            & (cy[:, None] >= found[None, :, 1])
+            & (cy[:, None] <= found[None, :, 3])
+        ).any(axis=1)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(-scores[order], kind="stable")][: cfg.second_look_max]
+    if len(order) == 0:
+        return 0
+    angles = cfg.second_look_angles
+    votes, marks, crop_boxes = _orientation_votes(
+        rgb, boxes[order], cfg, cfg.second_look_size, angles
+    )
+    best = np.argmax(votes, axis=1)
+    rows = np.arange(len(order))
+    ok = votes[rows, best] >= cfg.second_look_score
+    if ok.any():
+        rows, best = rows[ok], best[ok]
+        cands.add_found(
+            crop_boxes[rows, best],
+            votes[rows, best],
+            marks[rows, best],
+            np.array([angles[b] for b in best], dtype=np.int64),
+        )
+    return int(ok.sum())
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, iou: float, contain: float) -> np.ndarray:
+    """len(a) x len(b): the boxes are one face by the merge's rule (IoU or containment)."""
+    ix = np.maximum(
+        0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    )
+    iy = np.maximum(
+        0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    )
+    inter = ix * iy
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    small = np.minimum(area_a[:, None], area_b[None, :])
+    return (inter / np.maximum(union, 1e-9) >= iou) | (inter / np.maximum(small, 1e-9) >= contain)
 
 
 def _fine_rotations(faces: list[Face], certainty: list[float], cfg: DetectorConfig) -> list[int]:

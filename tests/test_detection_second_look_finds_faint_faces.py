@@ -1,0 +1,100 @@
+"""Faces that every pass scores below the threshold are still found when the fine pass leaves a
+faint peak on them: a small face lying turned among upright people (no turned fine pass runs:
+nothing turned was found), and a tiny face cut from a poor photo. The second look scores a
+face-centred crop of each such peak at the four rotations, several times larger than the fine
+pass sees it. An upright photo of people with no such face gains no box.
+
+The faces are real photos from the shared test data (used in place, never copied into the
+repo); skipped, with the reason shown, when it is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from safeguard.detect import DetectorConfig, detect_faces
+from safeguard.faces import Box
+from safeguard.images import load_image
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+IDS = SHARED / "identities"
+LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face
+UPRIGHT = [  # big upright faces: the photo has faces, none of them turned
+    "obama/fr__obama.jpg",
+    "clapton/of__clapton-2.jpg",
+    "lennon/of__lennon-2.jpg",
+    "Tom_Cruise/dl__Tom_Cruise_avp_2014_4.jpg",
+]
+TURNED = "adams/of__adams.jpg"  # 48 px, turned 90 degrees counter-clockwise in the pixels
+TINY = "Tom_Hanks/if__Tom_Hanks_54745.png"  # 112 px greyscale photo: a 40 px face, tight crop
+
+pytestmark = pytest.mark.skipif(
+    not all((IDS / p).exists() for p in [*UPRIGHT, TURNED, TINY]) or not LANDSCAPE.exists(),
+    reason=f"shared test data not found at {SHARED}",
+)
+
+
+def _tile(rel: str, face_width: int, context: float) -> tuple[np.ndarray, Box]:
+    """The person's face with `context` times its size around it, scaled to `face_width`."""
+    rgb = load_image(IDS / rel).rgb
+    face = max(detect_faces(rgb), key=lambda f: f.box.area).box
+    half = context * max(face.width, face.height) / 2
+    cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
+    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    x1, y1 = min(rgb.shape[1], int(cx + half)), min(rgb.shape[0], int(cy + half))
+    s = face_width / face.width
+    tile = cv2.resize(rgb[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    box = Box(
+        round((face.x0 - x0) * s),
+        round((face.y0 - y0) * s),
+        round((face.x1 - x0) * s),
+        round((face.y1 - y0) * s),
+    )
+    return tile, box
+
+
+def _photo() -> tuple[np.ndarray, list[Box], Box, Box]:
+    """A 4000x3000 photo: four upright people, one small face turned 90, one tiny face."""
+    canvas = cv2.resize(load_image(LANDSCAPE).rgb, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+
+    def place(tile: np.ndarray, box: Box, x: int, y: int) -> Box:
+        canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+        return Box(box.x0 + x, box.y0 + y, box.x1 + x, box.y1 + y)
+
+    upright = [place(*_tile(rel, 200, 2.0), 200 + 900 * n, 300) for n, rel in enumerate(UPRIGHT)]
+    tile, box = _tile(TURNED, 48, 2.0)
+    w = tile.shape[1]
+    turned = place(
+        np.ascontiguousarray(np.rot90(tile)), Box(box.y0, w - box.x1, box.y1, w - box.x0), 900, 1900
+    )
+    tiny = place(*_tile(TINY, 40, 2.0), 2900, 2100)
+    return canvas, upright, turned, tiny
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return _photo()
+
+
+def test_a_lone_small_turned_face_and_a_tiny_poor_face_are_found(photo):
+    canvas, upright, turned, tiny = photo
+    faces = detect_faces(canvas)
+    for truth in [*upright, turned, tiny]:
+        assert any(f.box.iou(truth) > 0.3 for f in faces), (truth, faces)
+    face = max(faces, key=lambda f: f.box.iou(turned))
+    assert face.angle == 90, face
+    # no box away from the people
+    assert all(any(f.box.iou(t) > 0.3 for t in [*upright, turned, tiny]) for f in faces), faces
+
+
+def test_without_the_second_look_the_passes_miss_them(photo):
+    """Why the second look exists: the same photo without it loses both faint faces."""
+    canvas, upright, turned, tiny = photo
+    faces = detect_faces(canvas, DetectorConfig(second_look_from=0))
+    assert all(any(f.box.iou(t) > 0.3 for f in faces) for t in upright)
+    assert not any(f.box.iou(turned) > 0.3 for f in faces)
+    assert not any(f.box.iou(tiny) > 0.3 for f in faces)
