@@ -13,8 +13,8 @@ re-detection of 96 redacted faces fell from 6 to 1 (blur) and from 2 to 0 (solid
   strong (6 px across, as first built, left 29 of 96 faces detectable). Flatter (2 px) leaves
   a generic face whose encoding lies within matching distance of some people (5 of 96).
 - pixelate: blocks of a third of the face width over the mask's region, nearest-neighbour (a
-  mosaic). Sixths left 2 of 96 faces within the matching tolerance of their own pupil; halves
-  and a mosaic of the blurred region 5 (too generic, as for the blur).
+  mosaic). Sixths left 2 of 96 faces within the matching tolerance of their own pupil; blocks
+  of 2/5 of the face and a mosaic of the blurred region 5 (too generic, as for the blur).
 - solid: a flat dark fill. Filling from the surroundings' colour, or blending the blur with an
   inpainted fill from around the mask, made faces *easier* to find again (8 and 13 of 96): the
   hair then continues into the patch and the whole head reads as a face.
