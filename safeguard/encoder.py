@@ -290,6 +290,8 @@ class Encoder:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.enable_mem_pattern = False  # as the detector: no block kept per batch size
+        if threads > 1:  # idle threads sleep rather than spin: the other cores have work too
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(build_onnx(layers), opts,
                                             providers=["CPUExecutionProvider"])
 

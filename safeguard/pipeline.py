@@ -105,6 +105,7 @@ class Job:
     held_dir: Path | None = None
     names: tuple[str, ...] = ()  # enrolled pupils' full names, to keep them out of file names
     output_format: str = "jpeg"
+    threads: int = 1  # onnxruntime threads per photo: 1 in a pool, every core for a lone photo
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,10 +117,17 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     from safeguard.detect import detect_faces
     from safeguard.identify import distances_per_pupil, encode_faces
 
-    faces = detect_faces(rgb)
+    detector = None
+    if job.threads > 1:
+        from dataclasses import replace
+
+        from safeguard.detect import DEFAULT_CONFIG
+
+        detector = replace(DEFAULT_CONFIG, threads=job.threads)
+    faces = detect_faces(rgb, detector)
     if not faces:
         return []
-    encodings = encode_faces(rgb, faces)
+    encodings = encode_faces(rgb, faces, threads=job.threads)
     m = job.matrix
     cfg = job.config
     # Beyond this no decision changes (see policy.py), so far pupils need only a lower bound.
@@ -290,6 +298,11 @@ def _work(path: Path) -> Outcome:
 def process_batch(files: list[Path], job: Job, jobs: int) -> Iterator[Outcome]:
     """Outcomes in input order. `jobs` processes (each one core: detector and encoder run
     single-threaded so two photos use two cores)."""
+    if len(files) == 1 and jobs > 1:
+        # one photo: no pool to spread over, so the detector and encoder use the cores instead
+        from dataclasses import replace
+
+        job = replace(job, threads=jobs)
     jobs = max(1, min(jobs, len(files)))
     if jobs == 1:
         for f in files:
