@@ -58,7 +58,7 @@ EXTRA_CONFIGS: dict[str, DetectorConfig] = {  # with --all
     "default, threshold 0.3": DetectorConfig(threshold=0.3),
     "default, fine pass always turned too": DetectorConfig(fine_rotation_policy="always"),
     "default, no second look": DetectorConfig(second_look_from=0),
-    "default, rotated passes at 1024": DetectorConfig(rotated_sizes=(1024,)),
+    "default, rotated passes at 640": DetectorConfig(rotated_sizes=(640,)),
 }
 
 

@@ -115,11 +115,13 @@ class DetectorConfig:
     rotations: tuple[int, ...] = (90, 180, 270)
     """Clockwise rotations run in addition to the upright passes (each on every rotated size)."""
 
-    rotated_sizes: tuple[int, ...] = (640,)
-    """Long sides (px) at which the rotated passes run."""
+    rotated_sizes: tuple[int, ...] = (1024,)
+    """Long sides (px) at which the rotated passes run. At 640 a small face lying turned among
+    upright ones (so no turned fine pass runs) was missed in 7 of 27 12 MP photos; at 1024 in
+    none, for 0.26 CPU-s more per photo (benchmarks/bench_detect.py, "lone turned faces")."""
 
     rotation_policy: Literal["always", "if_none_upright", "never"] = "always"
-    """When to run the rotated passes. A safeguard runs them always; they are cheap at 640 px."""
+    """When to run the rotated passes. A safeguard runs them always."""
 
     fine_rotation_policy: FineRotationPolicy = "evidence"
     """When to run the fine pass turned as well, at each angle of ``rotations``: ``"evidence"``
