@@ -39,7 +39,7 @@ from safeguard.config import Config
 from safeguard.detect import DetectorConfig, detect_faces
 from safeguard.faces import Box
 from safeguard.identify import encode_faces
-from safeguard.redact import STYLES, redact
+from safeguard.redact import STYLES, redact_checked
 
 SIZES = (40, 80, 160, 320)
 SENSITIVE = DetectorConfig(threshold=0.1, verify_score=0.0)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, rgb, who, faces, enc in originals:
             if not faces:
                 continue
-            red = redact(rgb, [f.box for f in faces], style, cfg.mask_scale)
+            red = redact_checked(rgb, [f.box for f in faces], style, cfg.mask_scale)
             again = detect_faces(red)
             again_s = detect_faces(red, SENSITIVE)
             enc2 = encode_faces(red, faces)

@@ -188,9 +188,9 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     boxes = [f.box for f in outcome.faces if f.action == "redact"]
     pixels = image.rgb
     if boxes:
-        from safeguard.redact import redact
+        from safeguard.redact import redact_checked
 
-        pixels = redact(image.rgb, boxes, job.style, cfg.mask_scale)
+        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale)
     fmt = job.output_format
     clean = encode_clean(pixels, fmt, cfg.jpeg_quality)
     verify_clean(clean, fmt, (image.width, image.height))

@@ -109,10 +109,10 @@ def preview(
 ) -> Image.Image:
     """What a release would publish: the chosen faces redacted (at full resolution, exactly as
     the release does), then scaled for the screen."""
-    from safeguard.redact import redact
+    from safeguard.redact import redact_checked
 
     chosen = [boxes[i] for i in sorted(redact_idx)]
-    pixels = redact(rgb, chosen, style, mask_scale) if chosen else rgb
+    pixels = redact_checked(rgb, chosen, style, mask_scale) if chosen else rgb
     return scale_to(pixels, side)[0]
 
 
