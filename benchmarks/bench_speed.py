@@ -292,7 +292,7 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
     from safeguard.identify import distances_per_pupil, encode_faces
     from safeguard.images import decode_image, read_bytes
     from safeguard.metadata import encode_clean, inventory, verify_clean
-    from safeguard.redact import redact
+    from safeguard.redact import redact_checked
 
     cfg = Config()
     matrix = ConsentStore.open(home).match_matrix("social")
@@ -323,8 +323,8 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
         lap(f"encode ({len(faces)} faces)")
         distances_per_pupil(enc, matrix)
         lap("match")
-        red = redact(img.rgb, [f.box for f in faces], cfg.style, cfg.mask_scale)
-        lap("redact (every face)")
+        red = redact_checked(img.rgb, [f.box for f in faces], cfg.style, cfg.mask_scale)
+        lap("redact every face, then check it")
         clean = encode_clean(red, "jpeg", cfg.jpeg_quality)
         verify_clean(clean, "jpeg", (img.width, img.height))
         lap("encode JPEG + verify")
