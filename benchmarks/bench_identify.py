@@ -125,8 +125,20 @@ def build_montages(seed: int = 0) -> list:
     return pack(tiles, seed=seed)
 
 
-def measure(seed: int = 0) -> Measured:
+def _detect_montage(m: Measured, mi: int, canvas: np.ndarray, placed: list) -> list:
+    """Record montage `mi`'s placed faces in `m` and return the product detector's faces on it."""
     from safeguard.detect import detect_faces
+
+    for box, (ident, name, kind, size, angle) in placed:
+        m.truth.append(Placed(ident, name, kind, size, angle, box))
+        m.truth_montage.append(mi)
+    t = time.perf_counter()
+    faces = detect_faces(canvas)
+    m.seconds_detect += time.perf_counter() - t
+    return faces
+
+
+def measure(seed: int = 0) -> Measured:
     from safeguard.identify import encode_faces
 
     refs, refused = enrol_references()
@@ -137,12 +149,7 @@ def measure(seed: int = 0) -> Measured:
     all_refs = np.concatenate([refs[i] for i in idents])
     owner = np.concatenate([np.full(len(refs[i]), k) for k, i in enumerate(idents)])
     for mi, (canvas, placed) in enumerate(montages):
-        for box, (ident, name, kind, size, angle) in placed:
-            m.truth.append(Placed(ident, name, kind, size, angle, box))
-            m.truth_montage.append(mi)
-        t = time.perf_counter()
-        faces = detect_faces(canvas)
-        m.seconds_detect += time.perf_counter() - t
+        faces = _detect_montage(m, mi, canvas, placed)
         t = time.perf_counter()
         enc = encode_faces(canvas, faces)
         m.seconds_encode += time.perf_counter() - t
@@ -173,18 +180,11 @@ def measure(seed: int = 0) -> Measured:
 
 def detect_only(seed: int = 0) -> dict:
     """Detection on the montages alone (no enrolment, encoding or sweep): about a minute."""
-    from safeguard.detect import detect_faces
-
     m = Measured([])
     montages = build_montages(seed)
     m.montages = len(montages)
     for mi, (canvas, placed) in enumerate(montages):
-        for box, (ident, name, kind, size, angle) in placed:
-            m.truth.append(Placed(ident, name, kind, size, angle, box))
-            m.truth_montage.append(mi)
-        t = time.perf_counter()
-        faces = detect_faces(canvas)
-        m.seconds_detect += time.perf_counter() - t
+        faces = _detect_montage(m, mi, canvas, placed)
         for f in faces:
             m.det_montage.append(mi)
             m.det_box.append((f.box.x0, f.box.y0, f.box.x1, f.box.y1))
