@@ -301,6 +301,8 @@ TUNED = (
     "restrict_tolerance",
     "clear_tolerance",
     "clear_margin",
+    "distinct_tolerance",
+    "distinct_margin",
     "unknown",
     "mask_scale",
     "min_identifiable_face",
@@ -424,6 +426,14 @@ def to_markdown(pack: dict[str, Any]) -> str:
         (
             f"| clear_margin | {c['clear_margin']} | ... and with every restricted pupil at least this "
             "much further away |"
+        ),
+        (
+            f"| distinct_tolerance | {c.get('distinct_tolerance', '-')} | a face a little further "
+            "out, up to this close to a consenting pupil, is cleared too ... |"
+        ),
+        (
+            f"| distinct_margin | {c.get('distinct_margin', '-')} | ... when every other enrolled "
+            "pupil, consenting or not, is at least this much further away |"
         ),
         (
             f"| min_identifiable_face | {c.get('min_identifiable_face', '-')} px | narrower faces are "

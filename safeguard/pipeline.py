@@ -131,7 +131,11 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     m = job.matrix
     cfg = job.config
     # Beyond this no decision changes (see policy.py), so far pupils need only a lower bound.
-    cutoff = max(cfg.restrict_tolerance, cfg.clear_tolerance + cfg.clear_margin)
+    cutoff = max(
+        cfg.restrict_tolerance,
+        cfg.clear_tolerance + cfg.clear_margin,
+        cfg.distinct_tolerance + cfg.distinct_margin,
+    )
     dists = distances_per_pupil(encodings, m, cutoff=cutoff)
     out = []
     for face, row in zip(faces, dists):

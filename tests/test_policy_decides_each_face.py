@@ -42,12 +42,65 @@ def test_a_face_close_to_a_consenting_pupil_with_margin_is_cleared():
 def test_a_face_without_margin_over_restricted_pupils_is_not_cleared():
     # With the defaults the restricted net (0.6) already exceeds clear + margin; a narrower net
     # shows the margin rule on its own.
-    cfg = Config(restrict_tolerance=0.5, clear_tolerance=0.45, clear_margin=0.1)
+    cfg = Config(restrict_tolerance=0.5, clear_tolerance=0.45, clear_margin=0.1,
+                 distinct_tolerance=0.45).check()
     d = decide_face(np.array([0.52, 0.44, 0.9], np.float32), RESTRICTED, REGISTER, IDS, REASONS,
                     cfg, "keep")
     assert (d.label, d.action) == ("unknown", "keep")
     assert decide_face(np.array([0.56, 0.44, 0.9], np.float32), RESTRICTED, REGISTER, IDS,
                        REASONS, cfg, "keep").label == "cleared"
+
+
+def test_a_distinct_match_a_little_further_out_is_cleared():
+    # beyond clear_tolerance but within distinct_tolerance, and every other pupil at least
+    # distinct_margin further away
+    near = round((CFG.clear_tolerance + CFG.distinct_tolerance) / 2, 3)
+    d = decide([0.95, near, near + CFG.distinct_margin + 0.01])
+    assert CFG.clear_tolerance < near <= CFG.distinct_tolerance
+    assert (d.label, d.action, d.pupil) == ("cleared", "keep", "P002")
+
+
+def test_a_match_further_out_that_is_not_distinct_is_not_cleared():
+    near = round((CFG.clear_tolerance + CFG.distinct_tolerance) / 2, 3)
+    # another pupil (here a restricted one, beyond the restricted net) is within the margin
+    other = max(CFG.restrict_tolerance + 0.01, near + CFG.distinct_margin - 0.05)
+    assert other - near < CFG.distinct_margin
+    d = decide([0.95, near, other])
+    assert (d.label, d.action) == ("unknown", "redact")
+    assert d.reason == "near a consenting pupil but not distinct from other pupils"
+    # ... and so is a second consenting pupil: either could be the face, or neither
+    ids, reasons = IDS + ["P004"], REASONS + ["consent"]
+    restricted, register = np.append(RESTRICTED, False), np.append(REGISTER, False)
+    d = decide_face(np.array([0.95, near, 0.95, near + 0.05], np.float32), restricted, register,
+                    ids, reasons, CFG, "redact")
+    assert d.label == "unknown"
+
+
+def test_beyond_the_distinct_tolerance_nothing_is_cleared():
+    assert decide([0.99, CFG.distinct_tolerance + 0.01, 0.99]).label == "unknown"
+
+
+def test_the_distinct_rule_can_be_turned_off():
+    off = Config(distinct_tolerance=Config().clear_tolerance).check()
+    near = round((CFG.clear_tolerance + CFG.distinct_tolerance) / 2, 3)
+    d = decide_face(np.array([0.99, near, 0.99], np.float32), RESTRICTED, REGISTER, IDS, REASONS,
+                    off, "redact")
+    assert d.label == "unknown"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"distinct_tolerance": 0.45},  # below clear_tolerance
+        {"distinct_tolerance": 0.65},  # beyond restrict_tolerance
+        {"distinct_margin": 0.05},  # below clear_margin
+    ],
+)
+def test_inconsistent_distinct_settings_are_refused(bad):
+    from safeguard.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        Config(**bad).check()
 
 
 @pytest.mark.parametrize("policy", ["keep", "redact", "hold"])
