@@ -95,6 +95,11 @@ class Measured:
     stranger_dist: list[np.ndarray] = field(default_factory=list)
     stranger_src: list[str] = field(default_factory=list)
     stranger_width: list[int] = field(default_factory=list)
+    # encodings, for the fuller gallery (enrollable strangers as more pupils: `gallery`)
+    det_enc: list[np.ndarray] = field(default_factory=list)
+    stranger_enc: list[np.ndarray] = field(default_factory=list)
+    # would the stranger face pass the product's enrolment checks (size, sharpness)?
+    stranger_enrollable: list[bool] = field(default_factory=list)
     seconds_detect: float = 0.0
     seconds_encode: float = 0.0
 
@@ -157,7 +162,8 @@ def measure(seed: int = 0) -> Measured:
         per = np.full((len(faces), len(idents)), np.inf, np.float32)
         for k in range(len(idents)):
             per[:, k] = d[:, owner == k].min(axis=1) if len(faces) else per[:, k]
-        for f, row in zip(faces, per):
+        for f, row, e in zip(faces, per, enc):
+            m.det_enc.append(e)
             m.det_montage.append(mi)
             m.det_box.append((f.box.x0, f.box.y0, f.box.x1, f.box.y1))
             m.det_dist.append(row)
@@ -166,10 +172,12 @@ def measure(seed: int = 0) -> Measured:
             flush=True,
         )
     t = time.perf_counter()
-    for path, row, width in strangers(refs, idents):
+    for path, row, width, e, ok in strangers(refs, idents):
         m.stranger_dist.append(row)
         m.stranger_src.append(path)
         m.stranger_width.append(width)
+        m.stranger_enc.append(e)
+        m.stranger_enrollable.append(ok)
     print(
         f"{len(m.stranger_dist)} stranger faces from the group photos "
         f"({time.perf_counter() - t:.0f} s)",
@@ -194,11 +202,12 @@ def detect_only(seed: int = 0) -> dict:
 
 
 def strangers(refs: dict[str, np.ndarray], idents: list[str]):
-    """(photo, distances to every identity, face width) for each face of the group photos whose
-    manifest names none of the enrolled people."""
+    """(photo, distances to every identity, face width, encoding, would it pass the enrolment
+    checks) for each face of the group photos whose manifest names none of the enrolled people."""
     import csv
 
     from safeguard.detect import detect_faces
+    from safeguard.enrolment import MIN_FACE_PX, MIN_SHARPNESS, sharpness
     from safeguard.identify import encode_faces
     from safeguard.images import load_image
 
@@ -213,7 +222,8 @@ def strangers(refs: dict[str, np.ndarray], idents: list[str]):
         enc = encode_faces(rgb, faces)
         for face, e in zip(faces, enc):
             row = [np.min(np.linalg.norm(refs[i] - e, axis=1)) for i in idents]
-            yield r["path"], np.array(row, np.float32), face.box.width
+            ok = face.box.width >= MIN_FACE_PX and sharpness(rgb, face.box) >= MIN_SHARPNESS
+            yield r["path"], np.array(row, np.float32), face.box.width, e, ok
 
 
 def detector_variants(seed: int = 0) -> list[str]:
@@ -317,12 +327,48 @@ def assignments(idents: list[str]) -> list[np.ndarray]:
     return [a, ~a]
 
 
-def evaluate(m: Measured, links: Links, cfg: Config, unknown: str) -> dict:
+_GALLERIES: dict = {}
+
+
+def _pupil_source(m: Measured, pupil: str) -> str:
+    if pupil.startswith("stranger"):
+        return f"a face of {m.stranger_src[int(pupil[8:])]}"
+    return pupil
+
+
+def gallery(m: Measured, dense: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Distances from every detection and every stranger face to every enrolled pupil, and the
+    pupils' ids. With `dense`, a fuller gallery: every stranger face from the group photos that
+    would pass the enrolment checks (size, sharpness) is enrolled as one more consenting pupil,
+    and each stranger is compared with all of them but itself. The montages' ten identities
+    cannot show what a fuller store does to a stranger's nearest and second-nearest pupil."""
+    key = (id(m), dense)
+    if key not in _GALLERIES:
+        ids = list(m.identities)
+        det = np.stack(m.det_dist) if m.det_dist else np.zeros((0, len(ids)), np.float32)
+        strange = (
+            np.stack(m.stranger_dist) if m.stranger_dist else np.zeros((0, len(ids)), np.float32)
+        )
+        members = [k for k, ok in enumerate(m.stranger_enrollable) if ok] if dense else []
+        if members and m.det_enc:
+            enc_s = np.stack(m.stranger_enc)
+            enc_g = enc_s[members]
+            enc_d = np.stack(m.det_enc)
+            det = np.hstack([det, np.linalg.norm(enc_d[:, None] - enc_g[None], axis=2)])
+            sg = np.linalg.norm(enc_s[:, None] - enc_g[None], axis=2)
+            sg[members, np.arange(len(members))] = np.inf  # not compared with itself
+            strange = np.hstack([strange, sg])
+            ids += [f"stranger{k}" for k in members]
+        _GALLERIES[key] = (det.astype(np.float32), strange.astype(np.float32), ids)
+    return _GALLERIES[key]
+
+
+def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool = False) -> dict:
     from safeguard.policy import decide_face
 
     idents = m.identities
-    ids = list(idents)
-    dist = np.stack(m.det_dist) if m.det_dist else np.zeros((0, len(ids)))
+    dist, strange, ids = gallery(m, dense)
+    extra = len(ids) - len(idents)
     reg = np.zeros(len(ids), bool)
     out = {
         "restricted": 0,
@@ -340,18 +386,27 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str) -> dict:
         "leak_faces": [],
         "needless_faces": [],
     }
-    # Role-independent: in a school most enrolled pupils consent, so a stranger within the clearing
-    # tolerance of *any* enrolled person would be cleared by some setting of the roles.
-    out["strangers_clearable"] = sum(
-        float(np.min(row)) <= cfg.clear_tolerance and width >= cfg.min_identifiable_face
-        for row, width in zip(getattr(m, "stranger_dist", []), getattr(m, "stranger_width", []))
-    )
+    # Role-independent: in a school most enrolled pupils consent, so a stranger the rules would
+    # clear were every enrolled person consenting is "clearable" by some setting of the roles.
+    everyone = np.zeros(len(ids), bool)
+    widths = getattr(m, "stranger_width", [])
+    clearable = [
+        k
+        for k, (row, w) in enumerate(zip(strange, widths))
+        if decide_face(row, everyone, reg, ids, ids, cfg, "redact", face_width=w).label == "cleared"
+    ]
+    out["strangers_clearable"] = len(clearable)
+    srcs = getattr(m, "stranger_src", [])
+    out["clearable_faces"] = [
+        f"{srcs[k]} ~ {_pupil_source(m, ids[int(np.argmin(strange[k]))])}" for k in clearable
+    ]
     for restricted in assignments(idents):
+        restricted = np.concatenate([restricted, np.zeros(extra, bool)])
         actions = [
             decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=b[2] - b[0])
             for row, b in zip(dist, m.det_box)
         ]
-        for row, width in zip(getattr(m, "stranger_dist", []), getattr(m, "stranger_width", [])):
+        for row, width in zip(strange, widths):
             out["strangers"] += 1
             d = decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=width)
             out["strangers_cleared"] += d.label == "cleared"
@@ -389,7 +444,17 @@ def sweep(m: Measured, links: Links, base: Config) -> list[dict]:
     for ct, mg, rt, pol in itertools.product(CLEAR_TOLS, MARGINS, RESTRICT_TOLS, POLICIES):
         if ct > rt:
             continue
-        cfg = replace(base, clear_tolerance=ct, clear_margin=mg, restrict_tolerance=rt, unknown=pol)
+        # the classic rule alone: the distinct rule off (it clears nothing the classic one does
+        # not when distinct_tolerance = clear_tolerance and distinct_margin >= clear_margin)
+        cfg = replace(
+            base,
+            clear_tolerance=ct,
+            clear_margin=mg,
+            restrict_tolerance=rt,
+            unknown=pol,
+            distinct_tolerance=ct,
+            distinct_margin=max(mg, base.distinct_margin),
+        )
         r = evaluate(m, links, cfg, pol)
         rows.append(
             {
@@ -404,6 +469,66 @@ def sweep(m: Measured, links: Links, base: Config) -> list[dict]:
 
 
 NEEDLESS_TARGET = 0.05
+DISTINCT_TOLS = (0.525, 0.55, 0.575, 0.6)
+DISTINCT_MARGINS = (0.1, 0.12, 0.15, 0.2, 0.25)
+
+
+def distinct_sweep(m: Measured, links: Links, classic: Config) -> list[dict]:
+    """The distinct-match rule on top of the chosen classic setting, scored on the montages'
+    gallery and on the fuller one (`gallery`)."""
+    rows = []
+    for dt_, dm in [(classic.clear_tolerance, classic.distinct_margin)] + list(
+        itertools.product(DISTINCT_TOLS, DISTINCT_MARGINS)
+    ):
+        if dt_ < classic.clear_tolerance or dt_ > classic.restrict_tolerance:
+            continue
+        cfg = replace(
+            classic, distinct_tolerance=dt_, distinct_margin=max(dm, classic.clear_margin)
+        )
+        r = evaluate(m, links, cfg, classic.unknown)
+        d = evaluate(m, links, cfg, classic.unknown, dense=True)
+        rows.append(
+            {
+                "distinct_tolerance": dt_,
+                "distinct_margin": cfg.distinct_margin,
+                "off": dt_ == classic.clear_tolerance,
+                **{k: v for k, v in r.items() if not k.endswith("_faces")},
+                "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
+                "dense_clearable_faces": d["clearable_faces"],
+            }
+        )
+    return rows
+
+
+def choose_distinct(rows: list[dict], base: Config) -> dict:
+    """As `choose`: the least harm (leaks, impostors cleared, strangers clearable, in both
+    galleries), then needless redaction within NEEDLESS_TARGET, else the fewest; ties keep the live
+    default, then the safest (narrowest distinct_tolerance, widest distinct_margin)."""
+
+    def harm(r: dict) -> int:
+        d = r["dense"]
+        return (
+            r["leaks"]
+            + r["impostor_cleared"]
+            + r["strangers_clearable"]
+            + d["leaks"]
+            + d["impostor_cleared"]
+            + d["strangers_clearable"]
+        )
+
+    def tie(r: dict) -> tuple:
+        live = (r["distinct_tolerance"], r["distinct_margin"]) == (
+            base.distinct_tolerance,
+            base.distinct_margin,
+        )
+        return not live, r["distinct_tolerance"], -r["distinct_margin"]
+
+    least = min(harm(r) for r in rows)
+    cand = [r for r in rows if harm(r) == least]
+    ok = [r for r in cand if r["needless_rate"] <= NEEDLESS_TARGET]
+    if ok:
+        return min(ok, key=tie)
+    return min(cand, key=lambda r: (r["needless"], *tie(r)))
 
 
 def choose(rows: list[dict], unknown: str, base: Config) -> dict:
@@ -649,45 +774,51 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / "identify.pkl"
     t0 = time.perf_counter()
-    if args.reuse and cache.exists():
-        m = pickle.loads(cache.read_bytes())
-        if not getattr(m, "stranger_dist", None):  # a cache from before the strangers
-            refs, _ = enrol_references()
-            m.stranger_dist, m.stranger_src, m.stranger_width = [], [], []
-            for path, row, width in strangers(refs, m.identities):
-                m.stranger_dist.append(row)
-                m.stranger_src.append(path)
-                m.stranger_width.append(width)
-            cache.write_bytes(pickle.dumps(m))
-    else:
+    m = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
+    if m is not None and not getattr(m, "det_enc", None):
+        print("the cache predates the stored encodings: measuring again", flush=True)
+        m = None
+    if m is None:
         m = measure(args.seed)
         cache.write_bytes(pickle.dumps(m))
     base = Config()
     links = link(m, base.mask_scale)
     rows = sweep(m, links, base)
-    current = next(
-        r
-        for r in rows
-        if r["unknown"] == base.unknown
-        and r["clear_tolerance"] == base.clear_tolerance
-        and r["clear_margin"] == base.clear_margin
-        and r["restrict_tolerance"] == base.restrict_tolerance
-    )
-    chosen = {pol: choose(rows, pol, base) for pol in POLICIES}
-    det = detection_summary(m, links)
-    plot(rows, m, links, chosen[base.unknown], current, args.out / "identify_tradeoff.png")
 
     def cfg_of(r: dict) -> Config:
+        """The setting a row was measured at (classic rows: the distinct rule off)."""
         return replace(
             base,
             clear_tolerance=r["clear_tolerance"],
             clear_margin=r["clear_margin"],
             restrict_tolerance=r["restrict_tolerance"],
             unknown=r["unknown"],
+            distinct_tolerance=r.get("distinct_tolerance", r["clear_tolerance"]),
+            distinct_margin=r.get("distinct_margin", max(r["clear_margin"], base.distinct_margin)),
         )
 
-    full_current = evaluate(m, links, cfg_of(current), current["unknown"])
-    full_chosen = evaluate(m, links, cfg_of(chosen[base.unknown]), base.unknown)
+    def row_of(cfg: Config) -> dict:
+        keys = ("clear_tolerance", "clear_margin", "restrict_tolerance", "unknown")
+        r = evaluate(m, links, cfg, cfg.unknown)
+        d = evaluate(m, links, cfg, cfg.unknown, dense=True)
+        return {
+            **{k: getattr(cfg, k) for k in keys},
+            "distinct_tolerance": cfg.distinct_tolerance,
+            "distinct_margin": cfg.distinct_margin,
+            **{k: v for k, v in r.items() if not k.endswith("_faces")},
+            "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
+        }
+
+    current = row_of(base)  # the live setting, distinct rule included
+    chosen = {pol: choose(rows, pol, base) for pol in POLICIES}
+    # on top of the live classic setting (kept narrower than the sweep's choice: docs/benchmarks.md)
+    drows = distinct_sweep(m, links, base)
+    dchosen = choose_distinct(drows, base)
+    det = detection_summary(m, links)
+    plot(rows, m, links, chosen[base.unknown], current, args.out / "identify_tradeoff.png")
+
+    full_current = evaluate(m, links, base, base.unknown)
+    dense_current = evaluate(m, links, base, base.unknown, dense=True)
     floor = chosen[base.unknown]["leaks"]
     zero = [
         r
@@ -750,10 +881,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         head,
         sep,
-        line(current) + " current default",
+        line(current)
+        + f" current default (with distinct matches up to {base.distinct_tolerance}, margin "
+        f"{base.distinct_margin}: see below)",
     ]
     for pol in POLICIES:
-        md.append(line(chosen[pol]) + f" best with unknown={pol}")
+        md.append(line(chosen[pol]) + f" best with unknown={pol} (classic rule alone)")
     md += [
         "",
         (
@@ -779,14 +912,60 @@ def main(argv: list[str] | None = None) -> int:
             "tolerance of one of hundreds of consenting pupils (see docs/benchmarks.md)."
         ),
         "",
+        "### Distinct matches",
+        "",
+        (
+            "A face beyond clear_tolerance but within distinct_tolerance of a consenting pupil is "
+            "cleared when every other enrolled pupil is at least distinct_margin further away "
+            "(safeguard/policy.py). Measured on top of the live classic setting, on the "
+            "montages' ten identities and on a fuller gallery in which each of the "
+            f"{sum(m.stranger_enrollable)} stranger faces from the group photos that would pass "
+            "the enrolment checks (at least 80 px wide, sharp) is enrolled as one more "
+            "consenting pupil, and each stranger is compared with all of them but itself. A "
+            "fuller gallery brings a stranger's second-nearest pupil closer, so the rule grows "
+            "stricter with the store's size."
+        ),
+        "",
+        (
+            "| distinct_tolerance | distinct_margin | leaks | needless | impostors cleared | "
+            "strangers clearable | fuller gallery: leaks | needless | impostors cleared | "
+            "strangers clearable |"
+        ),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {r['distinct_tolerance']} | {r['distinct_margin']} | {r['leaks']} | "
+            f"{r['needless']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
+            f"{r['strangers_clearable']} | {r['dense']['leaks']} | {r['dense']['needless']} "
+            f"({r['dense']['needless_rate']:.1%}) | {r['dense']['impostor_cleared']} | "
+            f"{r['dense']['strangers_clearable']} |"
+            + (" off" if r["off"] else "")
+            + (
+                " live"
+                if (r["distinct_tolerance"], r["distinct_margin"])
+                == (base.distinct_tolerance, base.distinct_margin)
+                else ""
+            )
+            + (" chosen" if r is dchosen else "")
+            for r in drows
+        ],
+        "",
+        (
+            "Chosen by the same rule (least harm in either gallery, then needless <= "
+            f"{NEEDLESS_TARGET:.0%}, then the live default, then the safest): distinct_tolerance "
+            f"{dchosen['distinct_tolerance']}, distinct_margin {dchosen['distinct_margin']}. "
+            "Strangers clearable at the live setting in the fuller gallery: "
+            + ("; ".join(dense_current["clearable_faces"]) or "none")
+            + "."
+        ),
+        "",
         f"### By face width (current default, unknown={base.unknown})",
         "",
-        *by_size(m, links, cfg_of(current), base.unknown),
+        *by_size(m, links, base, base.unknown),
         "",
     ]
-    if cfg_of(chosen[base.unknown]) != cfg_of(current):
+    if cfg_of(chosen[base.unknown]) != base:
         md += [
-            f"### By face width (chosen, unknown={base.unknown})",
+            f"### By face width (chosen classic setting alone, unknown={base.unknown})",
             "",
             *by_size(m, links, cfg_of(chosen[base.unknown]), base.unknown),
             "",
@@ -808,8 +987,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Leaks with the current default: {', '.join(full_current['leak_faces']) or 'none'}.",
         "",
         (
-            f"Needless redactions with the chosen setting: "
-            f"{', '.join(sorted(set(full_chosen['needless_faces']))) or 'none'}."
+            f"Needless redactions with the current default: "
+            f"{', '.join(sorted(set(full_current['needless_faces']))) or 'none'}."
         ),
         "",
         "![trade-off](identify_tradeoff.png)",
@@ -833,6 +1012,8 @@ def main(argv: list[str] | None = None) -> int:
         "detection": {k: v for k, v in det.items() if k != "per_variant"},
         "current": current,
         "chosen": chosen,
+        "distinct_sweep": drows,
+        "distinct_chosen": dchosen,
         "zero_leak_clear_tolerance_max": headroom,
         "sweep": rows,
         "seconds": round(time.perf_counter() - t0, 1),

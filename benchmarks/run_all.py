@@ -98,9 +98,22 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             impostors_cleared=cur["impostor_cleared"],
             strangers_cleared=cur.get("strangers_cleared"),
         )
+        dense = cur.get("dense")
+        if dense:
+            figures.update(
+                fuller_needless_rate=round(dense["needless_rate"], 4),
+                fuller_strangers_clearable=dense["strangers_clearable"],
+                fuller_impostors_cleared=dense["impostor_cleared"],
+            )
+        distinct = (
+            f", distinct matches up to {cur['distinct_tolerance']} with margin "
+            f"{cur['distinct_margin']}"
+            if "distinct_tolerance" in cur
+            else ""
+        )
         lines.append(
             f"- Identification at the live settings (clear_tolerance {cur['clear_tolerance']}, "
-            f"clear_margin {cur['clear_margin']}, restrict_tolerance "
+            f"clear_margin {cur['clear_margin']}{distinct}, restrict_tolerance "
             f"{cur['restrict_tolerance']}, unknown {cur['unknown']}): leaks {cur['leaks']} of "
             f"{cur['restricted']} restricted faces (target 0: {_ok(cur['leaks'] == 0)}; detector "
             f"misses {cur['leak_missed']}), needless redactions {cur['needless']} of "
@@ -109,6 +122,15 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             f"strangers from the group photos cleared {cur.get('strangers_cleared', '-')} of "
             f"{cur.get('strangers', '-')}."
         )
+        if dense:
+            lines.append(
+                f"- The same in a fuller gallery (every stranger face from the group photos that "
+                f"would pass the enrolment checks enrolled as one more consenting pupil, each "
+                f"stranger compared with all of them but itself): leaks "
+                f"{dense['leaks']}, needless {dense['needless_rate']:.1%}, impostors cleared "
+                f"{dense['impostor_cleared']}, strangers clearable "
+                f"{dense['strangers_clearable']}."
+            )
     if red:
         parts = []
         worst = 0
