@@ -1,8 +1,8 @@
 """After redaction the detector looks at every redacted face again; none may still read as a face.
 
 `redact_checked` (used by the pipeline and the review app) redacts, scores a face-centred crop of
-each redacted face at two sizes and four turns, and redacts again (larger, then solid) any that
-still scores as a face. Real photos: the bundled samples and group photos of the shared test data.
+each redacted face at two sizes and four turns and a window of the detector's pyramid levels
+around it, and redacts again (larger, then solid) any that still scores as a face. Real photos: the bundled samples and group photos of the shared test data.
 """
 
 from __future__ import annotations
