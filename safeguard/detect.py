@@ -944,10 +944,41 @@ WINDOW_FACE = (12, 48)  # face widths (px of a level) at which a level's window 
 WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
 
 
+def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
+    """(image, scale) of the upright passes' pyramid levels as `_detect` makes them (the fine
+    level from the photo, each coarse one from the next larger), for the levels at which some
+    face of width `sides` is WINDOW_FACE px wide."""
+    long_side = max(rgb.shape[:2])
+    fine = None
+    if cfg.fine_size:
+        fine = _resize_long(rgb, min(cfg.fine_size, round(long_side * cfg.fine_max_upscale)))
+    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
+
+    def wanted(scale: float) -> bool:
+        w = sides * scale
+        return bool(((w >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any())
+
+    out = []
+    if fine is not None and wanted(fine[1]):
+        out.append(fine)
+    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
+    for size in sorted(sizes, reverse=True):
+        if size >= long_side:
+            level = (rgb, 1.0)
+        else:
+            img, s = _resize_long(src, size)
+            level = (img, s * src_scale)
+            src, src_scale = level
+        upright = size in cfg.coarse_sizes
+        if upright and wanted(level[1]) and all(level[1] != o[1] for o in out):
+            out.append(level)
+    return out
+
+
 def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     """The upright passes' view of each box: at each pyramid level (the fine pass's and the
-    coarse ones) where the face is WINDOW_FACE px wide, a WINDOW px window of that level around
-    it, kept inside the image as the whole level is. Returns the best score of any box the
+    coarse ones, made as `_detect` makes them) where the face is WINDOW_FACE px wide, a WINDOW px
+    window of that level around it, kept inside the image as the whole level is. Returns the best score of any box the
     detector would keep there (at or above the threshold, and confirmed as `_Candidates.faces`
     confirms weak boxes) centred within the face's box grown 1.5 times; else 0.
 
@@ -955,28 +986,19 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
     top of a 4000 px montage, the fine pass scored 0.52, a 96 px centred crop 0.11, this window
     0.47 (at 128 px 0.37: too little context; with the photo's edge padded instead of kept,
     lower still)."""
-    height, width = rgb.shape[:2]
-    long_side = max(height, width)
-    scales = [min(1.0, s / long_side) for s in cfg.coarse_sizes]
-    if cfg.fine_size:
-        scales.append(min(cfg.fine_size, round(long_side * cfg.fine_max_upscale)) / long_side)
+    sides = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)
     windows, spots = [], []
-    for n, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
-        side = max(x1 - x0, y1 - y0)
-        for s in sorted(set(scales)):
-            if not WINDOW_FACE[0] <= side * s <= WINDOW_FACE[1]:
-                continue
-            span = WINDOW / s  # the window's side in image pixels
-            wx = min(max(0.0, (x0 + x1) / 2 - span / 2), max(0.0, width - span))
-            wy = min(max(0.0, (y0 + y1) / 2 - span / 2), max(0.0, height - span))
-            view = rgb[round(wy) : round(wy + span), round(wx) : round(wx + span)]
-            tw = max(1, min(WINDOW, round(view.shape[1] * s)))
-            th = max(1, min(WINDOW, round(view.shape[0] * s)))
-            interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    for level, s in _levels(rgb, cfg, sides):
+        lh, lw = level.shape[:2]
+        for n in np.flatnonzero((sides * s >= WINDOW_FACE[0]) & (sides * s <= WINDOW_FACE[1])):
+            cx, cy = (boxes[n, :2] + boxes[n, 2:]) / 2 * s
+            wx = int(min(max(0, round(cx - WINDOW / 2)), max(0, lw - WINDOW)))
+            wy = int(min(max(0, round(cy - WINDOW / 2)), max(0, lh - WINDOW)))
+            view = level[wy : wy + WINDOW, wx : wx + WINDOW]
             img = np.zeros((WINDOW, WINDOW, 3), np.uint8)
-            img[:th, :tw] = cv2.resize(view, (tw, th), interpolation=interp)
+            img[: view.shape[0], : view.shape[1]] = view
             windows.append(img)
-            spots.append((n, wx, wy, view.shape[1] / tw, view.shape[0] / th))
+            spots.append((n, wx / s, wy / s, 1 / s, 1 / s))
     best = np.zeros(len(boxes))
     if not windows:
         return best
