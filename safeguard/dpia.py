@@ -303,6 +303,8 @@ TUNED = (
     "clear_margin",
     "distinct_tolerance",
     "distinct_margin",
+    "small_face",
+    "small_face_tolerance",
     "unknown",
     "mask_scale",
     "min_identifiable_face",
@@ -434,6 +436,11 @@ def to_markdown(pack: dict[str, Any]) -> str:
         (
             f"| distinct_margin | {c.get('distinct_margin', '-')} | ... when every other enrolled "
             "pupil, consenting or not, is at least this much further away |"
+        ),
+        (
+            f"| small_face | {c.get('small_face', '-')} px | narrower faces are cleared by "
+            f"clear_tolerance only within small_face_tolerance ({c.get('small_face_tolerance', '-')})"
+            " |"
         ),
         (
             f"| min_identifiable_face | {c.get('min_identifiable_face', '-')} px | narrower faces are "

@@ -4,8 +4,9 @@ A face is
 - restricted when it is within `restrict_tolerance` of any restricted pupil (no consent for the
   channel, withdrawn, expired, or on a register). Its action is redact, or hold when the pupil is
   on a protected register (only the DSL may release those);
-- cleared when it is within `clear_tolerance` of a consenting pupil and every restricted pupil is at
-  least `clear_margin` further away; or within `distinct_tolerance` of a consenting pupil and every
+- cleared when it is within `clear_tolerance` (`small_face_tolerance` for a face narrower than
+  `small_face`) of a consenting pupil and every restricted pupil is at least `clear_margin`
+  further away; or within `distinct_tolerance` of a consenting pupil and every
   other enrolled pupil, consenting or restricted, at least `distinct_margin` further away (a
   distinct match: more pupils enrolled make it rarer, never commoner);
 - unknown otherwise, and follows the unknown-face policy (keep, redact or hold).
@@ -66,14 +67,17 @@ def decide_face(
     if too_small:
         return FaceDecision("unknown", "hold" if unknown == "hold" else "redact",
                             reason="too small to identify")
+    tolerance = config.clear_tolerance
+    if face_width is not None and face_width < config.small_face:
+        tolerance = min(tolerance, config.small_face_tolerance)
     if d_clear <= max(config.clear_tolerance, config.distinct_tolerance):
         pick = int(np.flatnonzero(consenting)[np.argmin(dists[consenting])])
-        if d_clear <= config.clear_tolerance and d_restricted - d_clear >= config.clear_margin:
+        if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
         d_others = float(np.min(np.delete(dists, pick))) if len(dists) > 1 else inf
         if d_others - d_clear >= config.distinct_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-    if d_clear <= config.clear_tolerance:
+    if d_clear <= tolerance:
         reason = "matches a consenting pupil but too close to a restricted one"
     elif d_clear <= max(config.clear_tolerance, config.distinct_tolerance):
         reason = "near a consenting pupil but not distinct from other pupils"

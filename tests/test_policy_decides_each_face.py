@@ -88,12 +88,35 @@ def test_the_distinct_rule_can_be_turned_off():
     assert d.label == "unknown"
 
 
+def test_a_small_face_is_cleared_only_close_in_or_as_a_distinct_match():
+    small, large = CFG.small_face - 1, CFG.small_face
+    assert CFG.min_identifiable_face <= small
+    # between small_face_tolerance and clear_tolerance, another pupil not far off:
+    mid = round((CFG.small_face_tolerance + CFG.clear_tolerance) / 2, 3)
+    row = [0.95, mid, mid + CFG.distinct_margin - 0.05]
+    assert decide(row, width=large).label == "cleared"
+    d = decide(row, width=small)
+    assert (d.label, d.action) == ("unknown", "redact")
+    assert d.reason == "near a consenting pupil but not distinct from other pupils"
+    # ... cleared when close in (here with a second consenting pupil near, so not distinct) ...
+    close = round(CFG.small_face_tolerance - 0.02, 3)
+    ids, reasons = IDS + ["P004"], REASONS + ["consent"]
+    restricted, register = np.append(RESTRICTED, False), np.append(REGISTER, False)
+    d = decide_face(np.array([0.95, close, 0.95, close + 0.1], np.float32), restricted, register,
+                    ids, reasons, CFG, "redact", face_width=small)
+    assert (d.label, d.pupil) == ("cleared", "P002")
+    # ... or when every other pupil is far
+    assert decide([0.95, mid, mid + CFG.distinct_margin + 0.01], width=small).label == "cleared"
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         {"distinct_tolerance": 0.45},  # below clear_tolerance
         {"distinct_tolerance": 0.65},  # beyond restrict_tolerance
         {"distinct_margin": 0.05},  # below clear_margin
+        {"small_face_tolerance": 0.55},  # beyond clear_tolerance
+        {"small_face": -1},
     ],
 )
 def test_inconsistent_distinct_settings_are_refused(bad):
