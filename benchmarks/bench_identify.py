@@ -454,6 +454,7 @@ def sweep(m: Measured, links: Links, base: Config) -> list[dict]:
             unknown=pol,
             distinct_tolerance=ct,
             distinct_margin=max(mg, base.distinct_margin),
+            small_face=0,
         )
         r = evaluate(m, links, cfg, pol)
         rows.append(
@@ -498,6 +499,59 @@ def distinct_sweep(m: Measured, links: Links, classic: Config) -> list[dict]:
             }
         )
     return rows
+
+
+SMALL_FACES = (40, 48, 56)
+SMALL_TOLS = (0.4, 0.42, 0.45)
+
+
+def small_sweep(m: Measured, links: Links, live: Config) -> list[dict]:
+    """The small-face tolerance on top of the live setting (small_face 0 turns it off), scored
+    in both galleries as `distinct_sweep` does."""
+    rows = []
+    for sf, st in [(0, live.clear_tolerance)] + list(itertools.product(SMALL_FACES, SMALL_TOLS)):
+        cfg = replace(live, small_face=sf, small_face_tolerance=st)
+        r = evaluate(m, links, cfg, live.unknown)
+        d = evaluate(m, links, cfg, live.unknown, dense=True)
+        rows.append(
+            {
+                "small_face": sf,
+                "small_face_tolerance": st,
+                **{k: v for k, v in r.items() if not k.endswith("_faces")},
+                "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
+            }
+        )
+    return rows
+
+
+def _harm(r: dict) -> int:
+    d = r["dense"]
+    return (
+        r["leaks"]
+        + r["impostor_cleared"]
+        + r["strangers_clearable"]
+        + d["leaks"]
+        + d["impostor_cleared"]
+        + d["strangers_clearable"]
+    )
+
+
+def choose_small(rows: list[dict], base: Config) -> dict:
+    """As `choose_distinct`; the safest is the widest small_face, then the narrowest tolerance."""
+
+    def tie(r: dict) -> tuple:
+        live = (r["small_face"], r["small_face_tolerance"]) == (
+            base.small_face,
+            base.small_face_tolerance,
+        )
+        return not live, -r["small_face"], r["small_face_tolerance"]
+
+    least = min(_harm(r) for r in rows)
+    cand = [r for r in rows if _harm(r) == least]
+    ok = [r for r in cand if r["needless_rate"] <= NEEDLESS_TARGET]
+    if ok:
+        return min(ok, key=tie)
+    return min(cand, key=lambda r: (r["needless"], *tie(r)))
 
 
 def choose_distinct(rows: list[dict], base: Config) -> dict:
@@ -656,10 +710,12 @@ def plot(
     strange = [float(np.min(r)) for r in getattr(m, "stranger_dist", [])]
     if strange:
         ax.hist(strange, bins=bins, alpha=0.6, label="strangers (group photos) to nearest enrolled")
-    ax.axvline(chosen["clear_tolerance"], color="g", ls="--", label="clear_tolerance (chosen)")
-    ax.axvline(
-        chosen["restrict_tolerance"], color="r", ls="--", label="restrict_tolerance (chosen)"
-    )
+    ax.axvline(current["clear_tolerance"], color="g", ls="--", label="clear_tolerance (live)")
+    if current.get("distinct_tolerance", 0) > current["clear_tolerance"]:
+        ax.axvline(
+            current["distinct_tolerance"], color="g", ls=":", label="distinct_tolerance (live)"
+        )
+    ax.axvline(current["restrict_tolerance"], color="r", ls="--", label="restrict_tolerance (live)")
     ax.set_xlabel("face distance")
     ax.set_ylabel("detected montage faces")
     ax.set_title("Distances (all sizes and turns)")
@@ -795,6 +851,8 @@ def main(argv: list[str] | None = None) -> int:
             unknown=r["unknown"],
             distinct_tolerance=r.get("distinct_tolerance", r["clear_tolerance"]),
             distinct_margin=r.get("distinct_margin", max(r["clear_margin"], base.distinct_margin)),
+            small_face=r.get("small_face", 0),
+            small_face_tolerance=r.get("small_face_tolerance", base.small_face_tolerance),
         )
 
     def row_of(cfg: Config) -> dict:
@@ -805,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
             **{k: getattr(cfg, k) for k in keys},
             "distinct_tolerance": cfg.distinct_tolerance,
             "distinct_margin": cfg.distinct_margin,
+            "small_face": cfg.small_face,
+            "small_face_tolerance": cfg.small_face_tolerance,
             **{k: v for k, v in r.items() if not k.endswith("_faces")},
             "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
         }
@@ -814,6 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     # on top of the live classic setting (kept narrower than the sweep's choice: docs/benchmarks.md)
     drows = distinct_sweep(m, links, base)
     dchosen = choose_distinct(drows, base)
+    srows = small_sweep(m, links, base)
+    schosen = choose_small(srows, base)
     det = detection_summary(m, links)
     plot(rows, m, links, chosen[base.unknown], current, args.out / "identify_tradeoff.png")
 
@@ -958,6 +1020,42 @@ def main(argv: list[str] | None = None) -> int:
             + "."
         ),
         "",
+        "### Small faces",
+        "",
+        (
+            "Faces narrower than small_face are cleared by the classic rule only within "
+            "small_face_tolerance (the distinct rule is unchanged): small faces give generic "
+            "encodings that lie near many people. On top of the live setting, both galleries as "
+            "above (small_face 0: off)."
+        ),
+        "",
+        (
+            "| small_face | small_face_tolerance | leaks | needless | impostors cleared | "
+            "strangers clearable | fuller gallery: needless | impostors cleared | "
+            "strangers clearable |"
+        ),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {r['small_face']} | {r['small_face_tolerance']} | {r['leaks']} | "
+            f"{r['needless']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
+            f"{r['strangers_clearable']} | {r['dense']['needless']} "
+            f"({r['dense']['needless_rate']:.1%}) | {r['dense']['impostor_cleared']} | "
+            f"{r['dense']['strangers_clearable']} |"
+            + (
+                " live"
+                if (r["small_face"], r["small_face_tolerance"])
+                == (base.small_face, base.small_face_tolerance)
+                else ""
+            )
+            + (" chosen" if r is schosen else "")
+            for r in srows
+        ],
+        "",
+        (
+            f"Chosen by the same rule: small_face {schosen['small_face']}, small_face_tolerance "
+            f"{schosen['small_face_tolerance']}."
+        ),
+        "",
         f"### By face width (current default, unknown={base.unknown})",
         "",
         *by_size(m, links, base, base.unknown),
@@ -1014,6 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": chosen,
         "distinct_sweep": drows,
         "distinct_chosen": dchosen,
+        "small_sweep": srows,
+        "small_chosen": schosen,
         "zero_leak_clear_tolerance_max": headroom,
         "sweep": rows,
         "seconds": round(time.perf_counter() - t0, 1),
