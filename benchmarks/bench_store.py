@@ -122,9 +122,11 @@ def main() -> None:
     # cutoff (exact within it, a triangle-inequality bound per pupil beyond it).
     from safeguard.config import Config
     from safeguard.identify import distances_per_pupil
+    from safeguard.policy import decision_cutoff
 
-    cfg = Config()
-    cutoff = max(cfg.restrict_tolerance, cfg.clear_tolerance + cfg.clear_margin)
+    # every face is matched at the narrower cutoff; the few left unknown near a consenting pupil
+    # are matched again at the full one (pipeline.analyse)
+    cutoff = decision_cutoff(Config(), distinct=False)
     t0 = time.perf_counter()
     distances_per_pupil(q[None, :], m, cutoff=cutoff)  # first call builds the per-pupil index
     build = time.perf_counter() - t0

@@ -23,7 +23,7 @@ from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
 from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
-from safeguard.policy import FaceDecision, decide_face, image_status
+from safeguard.policy import FaceDecision, decide_face, decision_cutoff, image_status
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
                   ".avif", ".bmp", ".gif"}
@@ -112,6 +112,12 @@ class Job:
 # One photo
 
 
+def _decide(row: np.ndarray, job: Job, width: int) -> FaceDecision:
+    m = job.matrix
+    return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
+                       job.unknown, face_width=width)
+
+
 def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     """Detect, encode, match and decide every face of an upright image."""
     from safeguard.detect import detect_faces
@@ -130,17 +136,18 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     encodings = encode_faces(rgb, faces, threads=job.threads)
     m = job.matrix
     cfg = job.config
-    # Beyond this no decision changes (see policy.py), so far pupils need only a lower bound.
-    cutoff = max(
-        cfg.restrict_tolerance,
-        cfg.clear_tolerance + cfg.clear_margin,
-        cfg.distinct_tolerance + cfg.distinct_margin,
-    )
-    dists = distances_per_pupil(encodings, m, cutoff=cutoff)
+    # Far pupils need only a lower bound (policy.decision_cutoff). Most faces are decided within
+    # the narrower cutoff; one left unknown while near a consenting pupil may be a distinct match,
+    # whose "every other pupil is far" needs exact distances further out: decided again.
+    dists = distances_per_pupil(encodings, m, cutoff=decision_cutoff(cfg, distinct=False))
+    consenting = ~m.restricted
     out = []
-    for face, row in zip(faces, dists):
-        d = decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
-                        job.unknown, face_width=face.box.width)
+    for i, (face, row) in enumerate(zip(faces, dists)):
+        d = _decide(row, job, face.box.width)
+        if (d.label == "unknown" and consenting.any()
+                and float(np.min(row[consenting])) <= cfg.distinct_tolerance):
+            exact = distances_per_pupil(encodings[i : i + 1], m, cutoff=decision_cutoff(cfg))
+            d = _decide(exact[0], job, face.box.width)
         out.append(FaceOutcome(face.box, d.label, d.action, d))
     return out
 

@@ -86,6 +86,18 @@ def decide_face(
     return FaceDecision("unknown", unknown, reason=reason)
 
 
+def decision_cutoff(config: Config, distinct: bool = True) -> float:
+    """The distance beyond which no decision changes: distances above it need only a lower bound
+    (`identify.distances_per_pupil`). With `distinct=False`, the cutoff of every rule but the
+    distinct match: given lower bounds beyond it, that rule can only fail to clear a face, never
+    clear one wrongly (a bound is never above the true distance), so a face it leaves unknown is
+    decided again with the full cutoff (`pipeline.analyse`)."""
+    cut = max(config.restrict_tolerance, config.clear_tolerance + config.clear_margin)
+    if distinct:
+        cut = max(cut, config.distinct_tolerance + config.distinct_margin)
+    return cut
+
+
 def image_status(decisions: list[FaceDecision]) -> str:
     """"held" when any face needs the DSL, else "exported"."""
     return "held" if any(d.action == "hold" for d in decisions) else "exported"

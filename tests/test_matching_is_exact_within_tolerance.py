@@ -34,7 +34,10 @@ def test_pruned_distances_equal_brute_force_within_the_cutoff(reference_encoding
                         centres[5:9] + 0.02, rng.normal(0, 0.09, (6, 128))]).astype(np.float32)
     m = _matrix(enc, rows, n_pupils)
     truth = _brute(q, enc, rows, n_pupils)
-    for cutoff in (0.45, 0.6, 0.7):
+    from safeguard.config import Config
+    from safeguard.policy import decision_cutoff
+
+    for cutoff in (0.45, 0.6, 0.7, decision_cutoff(Config())):
         got = distances_per_pupil(q, m, cutoff=cutoff)
         near = truth <= cutoff
         assert near.any()
