@@ -155,3 +155,22 @@ def check_photos(
         accepted.append(enc)
         out.append(PhotoCheck(path, True, "ok", enc, photo_date(path, taken), width, sharp))
     return out
+
+
+def lookalikes(
+    encodings: np.ndarray, matrix, pupil_id: str, tolerance: float
+) -> list[tuple[str, float]]:
+    """Other enrolled pupils whose stored encodings lie within `tolerance` of any of `encodings`
+    (a new reference of `pupil_id`), nearest first, as (pupil id, distance). Such a photo is
+    either the same child under a second record or a photo of the wrong child; enrolled as it
+    is, a face of one could be cleared as the other. `matrix` is a consent_db.MatchMatrix."""
+    enc = np.asarray(encodings, np.float32).reshape(-1, 128)
+    if not len(enc) or not len(matrix.encodings):
+        return []
+    d = np.linalg.norm(matrix.encodings[None, :, :] - enc[:, None, :], axis=2).min(axis=0)
+    best: dict[str, float] = {}
+    for row, dist in zip(matrix.row_pupil.tolist(), d.tolist(), strict=True):
+        pid = matrix.pupil_ids[row]
+        if pid != pupil_id and dist <= tolerance:
+            best[pid] = min(dist, best.get(pid, dist))
+    return sorted(best.items(), key=lambda kv: kv[1])

@@ -93,6 +93,30 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
     assert refused.exit_code == 1 and "no written parental consent" in refused.output
 
 
+def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photos):
+    # the same child under a second record (or the wrong child's photo): one could be cleared as
+    # the other, a register child as a consenting one
+    home = tmp_path / "DATA"
+    run(home, "pupils", "add", "P001", "--name", "Ada Example", "--biometric-consent",
+        "--register", "cp")
+    run(home, "pupils", "add", "P002", "--name", "Ben Example", "--biometric-consent")
+    run(home, "pupils", "add", "P003", "--name", "Cy Example", "--biometric-consent")
+    assert run(home, "pupils", "enrol", "P001", str(photos / "fr__obama.jpg")).exit_code == 0
+    r = run(home, "pupils", "enrol", "P002", str(photos / "fr__obama1.jpg"))
+    assert r.exit_code == 1, r.output
+    assert "looks like pupil P001" in r.output and "nothing enrolled for P002" in r.output
+    assert "Ada" not in r.output  # ids only
+    assert len(ConsentStore.open(Home(home)).pupil_encodings("P002")[1]) == 0
+    # a different person is enrolled without a word
+    other = TESTDATA / "identities" / "biden" / "fr__biden.jpg"
+    r = run(home, "pupils", "enrol", "P003", str(other))
+    assert r.exit_code == 0 and "looks like" not in r.output, r.output
+    # twins: enrolled on purpose, still warned
+    r = run(home, "pupils", "enrol", "P002", str(photos / "fr__obama1.jpg"), "--allow-lookalike")
+    assert r.exit_code == 0 and "warning" in r.output and "P001" in r.output, r.output
+    assert len(ConsentStore.open(Home(home)).pupil_encodings("P002")[1]) == 1
+
+
 def test_registers_shown_only_to_an_authenticated_dsl(tmp_path):
     home = tmp_path / "DATA"
     run(home, "pupils", "add", "P002", "--name", "Ben Example", "--register", "cp")

@@ -583,10 +583,16 @@ def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
     metavar="YYYY-MM-DD",
     help="When the photos were taken (default: EXIF DateTimeOriginal, else file time).",
 )
+@click.option(
+    "--allow-lookalike",
+    is_flag=True,
+    help="Enrol even if a photo looks like another enrolled pupil (twins, siblings).",
+)
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def enrol(ctx, pupil_id, photos, taken, as_user):
-    """Store face encodings of a pupil from reference photos (one face each, sharp, large)."""
+def enrol(ctx, pupil_id, photos, taken, allow_lookalike, as_user):
+    """Store face encodings of a pupil from reference photos (one face each, sharp, large, and
+    not looking like another enrolled pupil)."""
     store = _store(ctx)
     p = store.get_pupil(pupil_id)
     if p is None:
@@ -605,6 +611,26 @@ def enrol(ctx, pupil_id, photos, taken, as_user):
         # all or nothing: a half-enrolled pupil is harder to reason about than a clear refusal
         raise click.ClickException(
             f"{len(refused)} of {len(checks)} photo(s) refused; nothing enrolled for {pupil_id}"
+        )
+    from safeguard.enrolment import lookalikes
+
+    cfg = ctx.find_root().obj.config
+    matrix = _run(lambda: store.match_matrix(cfg.default_channel))
+    similar = []
+    for c in checks:
+        for other, d in lookalikes(c.encoding, matrix, pupil_id, cfg.clear_tolerance):
+            similar.append(other)
+            click.echo(
+                f"{'warning' if allow_lookalike else 'refused'} {c.path}: looks like pupil "
+                f"{other} (distance {d:.3f}, within clear_tolerance {cfg.clear_tolerance})",
+                err=True,
+            )
+    if similar and not allow_lookalike:
+        raise click.ClickException(
+            f"nothing enrolled for {pupil_id}: a face in these photos could be cleared as "
+            f"{', '.join(sorted(set(similar)))}. Is it the same child under two records, or a photo "
+            "of the wrong child? If they are different children (twins, siblings), enrol again "
+            "with --allow-lookalike."
         )
     _run(
         lambda: store.enrol(
