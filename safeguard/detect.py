@@ -401,10 +401,16 @@ def _infer(
     pixels, after NMS within the pass (so a weak cell next to a stronger box is dropped).
     """
     heat, size, offset, lms = _session(threads).run(list(_OUTPUTS), {_INPUT: _blob([img])})
-    ys, xs = np.nonzero(heat[0, 0] > threshold)
+    return _peaks(heat[0, 0], size[0], offset[0], lms[0], threshold)
+
+
+def _peaks(heat, size, offset, lms, threshold: float):
+    """Boxes, scores and landmarks of one batch item's heatmap cells above `threshold`, after
+    NMS within the pass (so a weak cell next to a stronger box is dropped)."""
+    ys, xs = np.nonzero(heat > threshold)
     if len(ys) == 0:
         return np.empty((0, 4)), np.empty(0), np.empty((0, 5, 2))
-    boxes, scores, points = _decode(heat[0, 0], size[0], offset[0], lms[0], ys, xs)
+    boxes, scores, points = _decode(heat, size, offset, lms, ys, xs)
     keep = _nms(boxes, scores, 0.3, 1.1)[0]
     return boxes[keep], scores[keep], points[keep]
 
@@ -670,6 +676,30 @@ def profile_detect(
     return faces, timings
 
 
+def _pyramid(
+    rgb: np.ndarray, cfg: DetectorConfig
+) -> tuple[tuple[np.ndarray, float] | None, dict[int, tuple[np.ndarray, float]]]:
+    """The passes' images as (image, scale): the fine level (None without a fine pass), and the
+    coarse and turned levels by long side, each made from the next larger one (cheap, no
+    full-resolution copies)."""
+    long_side = max(rgb.shape[:2])
+    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
+    levels: dict[int, tuple[np.ndarray, float]] = {}
+    fine = None
+    if cfg.fine_size:
+        target = min(cfg.fine_size, round(long_side * cfg.fine_max_upscale))
+        fine = _resize_long(rgb, target)
+    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
+    for size in sorted(sizes, reverse=True):
+        if size >= long_side:
+            levels[size] = (rgb, 1.0)
+            continue
+        img, s = _resize_long(src, size)
+        levels[size] = (img, s * src_scale)
+        src, src_scale = levels[size]
+    return fine, levels
+
+
 def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[Face]:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
@@ -685,21 +715,7 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
             timings.append((name, now[0] - clock[0], now[1] - clock[1], n))
             clock[:] = now
 
-    # Image pyramid, each level made from the next larger one (cheap, no full-res copies).
-    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
-    levels: dict[int, tuple[np.ndarray, float]] = {}
-    fine = None
-    if cfg.fine_size:
-        target = min(cfg.fine_size, round(long_side * cfg.fine_max_upscale))
-        fine = _resize_long(rgb, target)
-    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
-    for size in sorted(sizes, reverse=True):
-        if size >= long_side:
-            levels[size] = (rgb, 1.0)
-            continue
-        img, s = _resize_long(src, size)
-        levels[size] = (img, s * src_scale)
-        src, src_scale = levels[size]
+    fine, levels = _pyramid(rgb, cfg)
     lap("resize")
 
     weak = _Candidates()  # the upright fine pass's peaks below the threshold
@@ -945,42 +961,28 @@ WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
 
 
 def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
-    """(image, scale) of the upright passes' pyramid levels as `_detect` makes them (the fine
-    level from the photo, each coarse one from the next larger), for the levels at which some
-    face of width `sides` is WINDOW_FACE px wide."""
-    long_side = max(rgb.shape[:2])
-    fine = None
-    if cfg.fine_size:
-        fine = _resize_long(rgb, min(cfg.fine_size, round(long_side * cfg.fine_max_upscale)))
-    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
-
-    def wanted(scale: float) -> bool:
-        w = sides * scale
-        return bool(((w >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any())
-
+    """(image, scale) of the upright passes' levels (`_pyramid`: the fine one and the coarse
+    ones) at which some face of width `sides` is WINDOW_FACE px wide."""
+    fine, levels = _pyramid(rgb, cfg)
+    upright = ([fine] if fine is not None else []) + [
+        levels[size] for size in sorted(set(cfg.coarse_sizes), reverse=True)
+    ]
     out = []
-    if fine is not None and wanted(fine[1]):
-        out.append(fine)
-    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
-    for size in sorted(sizes, reverse=True):
-        if size >= long_side:
-            level = (rgb, 1.0)
-        else:
-            img, s = _resize_long(src, size)
-            level = (img, s * src_scale)
-            src, src_scale = level
-        upright = size in cfg.coarse_sizes
-        if upright and wanted(level[1]) and all(level[1] != o[1] for o in out):
-            out.append(level)
+    for img, scale in upright:
+        w = sides * scale
+        wanted = ((w >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
+        if wanted and all(scale != o[1] for o in out):
+            out.append((img, scale))
     return out
 
 
 def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     """The upright passes' view of each box: at each pyramid level (the fine pass's and the
     coarse ones, made as `_detect` makes them) where the face is WINDOW_FACE px wide, a WINDOW px
-    window of that level around it, kept inside the image as the whole level is. Returns the best score of any box the
-    detector would keep there (at or above the threshold, and confirmed as `_Candidates.faces`
-    confirms weak boxes) centred within the face's box grown 1.5 times; else 0.
+    window of that level around it, kept inside the image as the whole level is. Returns the
+    best score of any box the detector would keep there (above the threshold, and confirmed as
+    `_Candidates.faces` confirms weak boxes) centred within the face's box grown 1.5 times;
+    else 0.
 
     Crops centred on a face and resized miss what the passes see: on a blurred 40 px face at the
     top of a 4000 px montage, the fine pass scored 0.52, a 96 px centred crop 0.11, this window
@@ -1010,12 +1012,9 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
         batch = windows[start : start + chunk]
         heat, sz, off, lms = _session(cfg.threads).run(list(_OUTPUTS), {_INPUT: _blob(batch)})
         for k in range(len(batch)):
-            ys, xs = np.nonzero(heat[k, 0] >= cfg.threshold)
-            if not len(ys):
+            found, scores, _ = _peaks(heat[k, 0], sz[k], off[k], lms[k], cfg.threshold)
+            if not len(scores):
                 continue
-            found, scores, _ = _decode(heat[k, 0], sz[k], off[k], lms[k], ys, xs)
-            keep = _nms(found, scores, 0.3, 1.1)[0]  # as within a pass (`_infer`)
-            found, scores = found[keep], scores[keep]
             n, wx, wy, fx, fy = spots[start + k]
             found = found * [fx, fy, fx, fy] + [wx, wy, wx, wy]
             mid = (found[:, :2] + found[:, 2:]) / 2
