@@ -167,7 +167,7 @@ def lookalikes(
     enc = np.asarray(encodings, np.float32).reshape(-1, 128)
     if not len(enc) or not len(matrix.encodings):
         return []
-    d = np.linalg.norm(matrix.encodings[None, :, :] - enc[:, None, :], axis=2).min(axis=0)
+    d = np.min([matrix.distances(e) for e in enc], axis=0)
     best: dict[str, float] = {}
     for row, dist in zip(matrix.row_pupil.tolist(), d.tolist(), strict=True):
         pid = matrix.pupil_ids[row]
