@@ -474,49 +474,39 @@ DISTINCT_TOLS = (0.525, 0.55, 0.575, 0.6)
 DISTINCT_MARGINS = (0.1, 0.12, 0.15, 0.2, 0.25)
 
 
-def distinct_sweep(m: Measured, links: Links, classic: Config) -> list[dict]:
-    """The distinct-match rule on top of the chosen classic setting, scored on the montages'
-    gallery and on the fuller one (`gallery`)."""
-    rows = []
-    for dt_, dm in [(classic.clear_tolerance, classic.distinct_margin)] + list(
-        itertools.product(DISTINCT_TOLS, DISTINCT_MARGINS)
-    ):
-        if dt_ < classic.clear_tolerance or dt_ > classic.restrict_tolerance:
-            continue
-        cfg = replace(
-            classic, distinct_tolerance=dt_, distinct_margin=max(dm, classic.clear_margin)
-        )
-        r = evaluate(m, links, cfg, classic.unknown)
-        d = evaluate(m, links, cfg, classic.unknown, dense=True)
-        rows.append(
-            {
-                "distinct_tolerance": dt_,
-                "distinct_margin": cfg.distinct_margin,
-                "off": dt_ == classic.clear_tolerance,
-                **{k: v for k, v in r.items() if not k.endswith("_faces")},
-                "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
-                "dense_clearable_faces": d["clearable_faces"],
-            }
-        )
-    return rows
-
-
 SMALL_FACES = (40, 48, 56)
 SMALL_TOLS = (0.4, 0.42, 0.45)
 
 
-def small_sweep(m: Measured, links: Links, live: Config) -> list[dict]:
-    """The small-face tolerance on top of the live setting (small_face 0 turns it off), scored
-    in both galleries as `distinct_sweep` does."""
+def distinct_settings(base: Config) -> list[dict]:
+    """The distinct-match settings swept on top of `base` (first: no reach beyond
+    clear_tolerance)."""
+    pairs = [(base.clear_tolerance, base.distinct_margin)]
+    pairs += itertools.product(DISTINCT_TOLS, DISTINCT_MARGINS)
+    return [
+        {"distinct_tolerance": t, "distinct_margin": max(mg, base.clear_margin)}
+        for t, mg in pairs
+        if base.clear_tolerance <= t <= base.restrict_tolerance
+    ]
+
+
+def small_settings(base: Config) -> list[dict]:
+    """The small-face settings swept on top of `base` (first: off)."""
+    pairs = [(0, base.clear_tolerance)] + list(itertools.product(SMALL_FACES, SMALL_TOLS))
+    return [{"small_face": f, "small_face_tolerance": t} for f, t in pairs]
+
+
+def extra_sweep(m: Measured, links: Links, base: Config, settings: list[dict]) -> list[dict]:
+    """Each setting (Config fields changed from `base`) scored on the montages' gallery and on
+    the fuller one (`gallery`)."""
     rows = []
-    for sf, st in [(0, live.clear_tolerance)] + list(itertools.product(SMALL_FACES, SMALL_TOLS)):
-        cfg = replace(live, small_face=sf, small_face_tolerance=st)
-        r = evaluate(m, links, cfg, live.unknown)
-        d = evaluate(m, links, cfg, live.unknown, dense=True)
+    for setting in settings:
+        cfg = replace(base, **setting)
+        r = evaluate(m, links, cfg, base.unknown)
+        d = evaluate(m, links, cfg, base.unknown, dense=True)
         rows.append(
             {
-                "small_face": sf,
-                "small_face_tolerance": st,
+                **setting,
                 **{k: v for k, v in r.items() if not k.endswith("_faces")},
                 "dense": {k: v for k, v in d.items() if not k.endswith("_faces")},
             }
@@ -524,58 +514,18 @@ def small_sweep(m: Measured, links: Links, live: Config) -> list[dict]:
     return rows
 
 
-def _harm(r: dict) -> int:
-    d = r["dense"]
-    return (
-        r["leaks"]
-        + r["impostor_cleared"]
-        + r["strangers_clearable"]
-        + d["leaks"]
-        + d["impostor_cleared"]
-        + d["strangers_clearable"]
-    )
-
-
-def choose_small(rows: list[dict], base: Config) -> dict:
-    """As `choose_distinct`; the safest is the widest small_face, then the narrowest tolerance."""
-
-    def tie(r: dict) -> tuple:
-        live = (r["small_face"], r["small_face_tolerance"]) == (
-            base.small_face,
-            base.small_face_tolerance,
-        )
-        return not live, -r["small_face"], r["small_face_tolerance"]
-
-    least = min(_harm(r) for r in rows)
-    cand = [r for r in rows if _harm(r) == least]
-    ok = [r for r in cand if r["needless_rate"] <= NEEDLESS_TARGET]
-    if ok:
-        return min(ok, key=tie)
-    return min(cand, key=lambda r: (r["needless"], *tie(r)))
-
-
-def choose_distinct(rows: list[dict], base: Config) -> dict:
+def choose_extra(rows: list[dict], base: Config, safest) -> dict:
     """As `choose`: the least harm (leaks, impostors cleared, strangers clearable, in both
     galleries), then needless redaction within NEEDLESS_TARGET, else the fewest; ties keep the live
-    default, then the safest (narrowest distinct_tolerance, widest distinct_margin)."""
+    default, then the safest (`safest(row)` sorts the safest first)."""
 
     def harm(r: dict) -> int:
-        d = r["dense"]
-        return (
-            r["leaks"]
-            + r["impostor_cleared"]
-            + r["strangers_clearable"]
-            + d["leaks"]
-            + d["impostor_cleared"]
-            + d["strangers_clearable"]
+        return sum(
+            x["leaks"] + x["impostor_cleared"] + x["strangers_clearable"] for x in (r, r["dense"])
         )
 
     def tie(r: dict) -> tuple:
-        live = (r["distinct_tolerance"], r["distinct_margin"]) == (
-            base.distinct_tolerance,
-            base.distinct_margin,
-        )
-        return not live, r["distinct_tolerance"], -r["distinct_margin"]
+        return not _is_live(r, base), *safest(r)
 
     least = min(harm(r) for r in rows)
     cand = [r for r in rows if harm(r) == least]
@@ -583,6 +533,35 @@ def choose_distinct(rows: list[dict], base: Config) -> dict:
     if ok:
         return min(ok, key=tie)
     return min(cand, key=lambda r: (r["needless"], *tie(r)))
+
+
+def _is_live(r: dict, base: Config) -> bool:
+    """Is the row's own setting (its Config fields) the live one?"""
+    return all(r[k] == getattr(base, k) for k in r if k in Config.__dataclass_fields__)
+
+
+def extra_table(rows: list[dict], base: Config, chosen: dict, keys: tuple[str, str]) -> list[str]:
+    """`extra_sweep` rows as a markdown table; the first row is the rule off."""
+    cols = (
+        "leaks | needless | impostors cleared | strangers clearable | fuller gallery: leaks | "
+        "needless | impostors cleared | strangers clearable |"
+    )
+    out = [
+        f"| {keys[0]} | {keys[1]} | {cols}",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, r in enumerate(rows):
+        d = r["dense"]
+        out.append(
+            f"| {r[keys[0]]} | {r[keys[1]]} | {r['leaks']} | "
+            f"{r['needless']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
+            f"{r['strangers_clearable']} | {d['leaks']} | {d['needless']} "
+            f"({d['needless_rate']:.1%}) | {d['impostor_cleared']} | {d['strangers_clearable']} |"
+            + (" off" if i == 0 else "")
+            + (" live" if _is_live(r, base) else "")
+            + (" chosen" if r is chosen else "")
+        )
+    return out
 
 
 def choose(rows: list[dict], unknown: str, base: Config) -> dict:
@@ -872,10 +851,10 @@ def main(argv: list[str] | None = None) -> int:
     current = row_of(base)  # the live setting, distinct rule included
     chosen = {pol: choose(rows, pol, base) for pol in POLICIES}
     # on top of the live classic setting (kept narrower than the sweep's choice: docs/benchmarks.md)
-    drows = distinct_sweep(m, links, base)
-    dchosen = choose_distinct(drows, base)
-    srows = small_sweep(m, links, base)
-    schosen = choose_small(srows, base)
+    drows = extra_sweep(m, links, base, distinct_settings(base))
+    dchosen = choose_extra(drows, base, lambda r: (r["distinct_tolerance"], -r["distinct_margin"]))
+    srows = extra_sweep(m, links, base, small_settings(base))
+    schosen = choose_extra(srows, base, lambda r: (-r["small_face"], r["small_face_tolerance"]))
     det = detection_summary(m, links)
     plot(rows, m, links, chosen[base.unknown], current, args.out / "identify_tradeoff.png")
 
@@ -988,28 +967,7 @@ def main(argv: list[str] | None = None) -> int:
             "stricter with the store's size."
         ),
         "",
-        (
-            "| distinct_tolerance | distinct_margin | leaks | needless | impostors cleared | "
-            "strangers clearable | fuller gallery: leaks | needless | impostors cleared | "
-            "strangers clearable |"
-        ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['distinct_tolerance']} | {r['distinct_margin']} | {r['leaks']} | "
-            f"{r['needless']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
-            f"{r['strangers_clearable']} | {r['dense']['leaks']} | {r['dense']['needless']} "
-            f"({r['dense']['needless_rate']:.1%}) | {r['dense']['impostor_cleared']} | "
-            f"{r['dense']['strangers_clearable']} |"
-            + (" off" if r["off"] else "")
-            + (
-                " live"
-                if (r["distinct_tolerance"], r["distinct_margin"])
-                == (base.distinct_tolerance, base.distinct_margin)
-                else ""
-            )
-            + (" chosen" if r is dchosen else "")
-            for r in drows
-        ],
+        *extra_table(drows, base, dchosen, ("distinct_tolerance", "distinct_margin")),
         "",
         (
             "Chosen by the same rule (least harm in either gallery, then needless <= "
@@ -1029,27 +987,7 @@ def main(argv: list[str] | None = None) -> int:
             "above (small_face 0: off)."
         ),
         "",
-        (
-            "| small_face | small_face_tolerance | leaks | needless | impostors cleared | "
-            "strangers clearable | fuller gallery: needless | impostors cleared | "
-            "strangers clearable |"
-        ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *[
-            f"| {r['small_face']} | {r['small_face_tolerance']} | {r['leaks']} | "
-            f"{r['needless']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
-            f"{r['strangers_clearable']} | {r['dense']['needless']} "
-            f"({r['dense']['needless_rate']:.1%}) | {r['dense']['impostor_cleared']} | "
-            f"{r['dense']['strangers_clearable']} |"
-            + (
-                " live"
-                if (r["small_face"], r["small_face_tolerance"])
-                == (base.small_face, base.small_face_tolerance)
-                else ""
-            )
-            + (" chosen" if r is schosen else "")
-            for r in srows
-        ],
+        *extra_table(srows, base, schosen, ("small_face", "small_face_tolerance")),
         "",
         (
             f"Chosen by the same rule: small_face {schosen['small_face']}, small_face_tolerance "
