@@ -125,8 +125,13 @@ def face_chip(rgb: np.ndarray, face: Face) -> np.ndarray:
 
 
 def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1,
-                 threads: int = 1) -> np.ndarray:
+                 threads: int = 1, mirror: bool = False) -> np.ndarray:
     """(n, 128) float32 encodings, one per face, in order.
+
+    With `mirror`, each face is the mean of its chip's descriptor and its mirror image's. Not
+    used by the product: measured (`benchmarks/bench_identify.py --mirror`), it brings a probe
+    nearer its own references but small, blurry faces nearer everyone, and cleared no more
+    faces at settings that clear no stranger (docs/benchmarks.md).
 
     With `jitters` > 1 each face is encoded as the mean over that many randomly jittered chips
     (dlib's jitter_image: small shifts, scales, turns and mirroring), as dlib does; enrolment uses
@@ -135,6 +140,9 @@ def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1,
         return np.zeros((0, 128), dtype=np.float32)
     chips = [face_chip(rgb, face) for face in faces]
     net = _net(threads)
+    if jitters <= 1 and mirror:
+        both = net.descriptors(np.stack(chips + [c[:, ::-1] for c in chips]))
+        return (both[: len(chips)] + both[len(chips) :]) / 2
     if jitters <= 1:
         return net.descriptors(np.stack(chips))
     dlib = _models()[1]
