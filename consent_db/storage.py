@@ -9,7 +9,11 @@ TinyDB's `JSONStorage` rewrites the file in place (a crash leaves half a file) a
 - writes happen only inside `transaction()`, which holds a file lock across the whole
   read-modify-write, so four processes adding records concurrently lose none;
 - outside a transaction every `read()` goes to disk: there is no cache, so a long-running process
-  sees a withdrawal made by another process on its next read.
+  sees a withdrawal made by another process on its next read;
+- given a key, the file is sealed with AES-256-GCM (`MAGIC`, then nonce, ciphertext and tag):
+  names, consents and registers are no more readable from a copy of the folder than the
+  encodings are. A plain JSON file (a store written before encryption) is still read, and is
+  sealed by its next write.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from typing import Any
 from filelock import FileLock, Timeout
 from tinydb.storages import Storage
 
+from consent_db.crypto import KeyProblem, seal, unseal
+from consent_db.errors import StoreError
+
 LOCK_TIMEOUT_S = 60.0
+# The first bytes of a sealed store file (a JSON file starts with "{" or whitespace).
+MAGIC = b"SGSTORE1"
+_AAD = b"safeguard/store.json/v1"
 
 
-class StorageError(RuntimeError):
-    pass
+class StorageError(StoreError):
+    """The store's files cannot be read or written (a StoreError: shown to the user as it is)."""
 
 
 @contextmanager
@@ -84,9 +94,10 @@ def store_lock(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> FileLock:
 class AtomicJSONStorage(Storage):
     """TinyDB storage: atomic replace on write, a file lock around each transaction, no cache."""
 
-    def __init__(self, path: str | os.PathLike[str], lock: FileLock) -> None:
+    def __init__(self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None) -> None:
         self.path = Path(path)
         self.lock = lock
+        self.key = key  # None: plain JSON (tests of the storage alone)
         # Transaction state is per thread: the review app serves requests from a thread pool
         # over one store object, and one thread must never see another's uncommitted data.
         self._local = threading.local()
@@ -120,6 +131,16 @@ class AtomicJSONStorage(Storage):
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        if raw.startswith(MAGIC):
+            if self.key is None:
+                raise StorageError(f"{self.path} is encrypted and no key was given")
+            try:
+                raw = unseal(self.key, raw[len(MAGIC) :], _AAD)
+            except KeyProblem as e:
+                raise StorageError(
+                    f"{self.path} cannot be decrypted with this key (wrong key file, or the"
+                    " file was altered); restore the right key or the file from backup"
+                ) from e
         if not raw.strip():
             return None
         try:
@@ -195,6 +216,8 @@ class AtomicJSONStorage(Storage):
         """Write the transaction's data to disk (inside a transaction only)."""
         assert self._txn is not None
         data = json.dumps(self._txn, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if self.key is not None:
+            data = MAGIC + seal(self.key, data, _AAD)
         atomic_write_bytes(self.path, data)
         self._dirty = False
 

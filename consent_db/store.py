@@ -44,6 +44,7 @@ from consent_db.crypto import (
     load_key,
     make_key_check,
 )
+from consent_db.errors import StoreError
 from consent_db.storage import (
     AtomicJSONStorage,
     StorageError,
@@ -65,10 +66,6 @@ REGISTERS = {
 STALE_DAYS = 365
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 Q = Query()
-
-
-class StoreError(Exception):
-    """A refusal or failure with a message fit to show the user as it is."""
 
 
 def default_actor() -> str:
@@ -156,7 +153,7 @@ class ConsentStore:
         self.channels = tuple(channels)
         self.keyfile = keyfile
         self._lock = store_lock(folder)
-        self._db = TinyDB(folder / "store.json", self._lock, storage=AtomicJSONStorage)
+        self._db = TinyDB(folder / "store.json", self._lock, key=key, storage=AtomicJSONStorage)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
@@ -185,17 +182,17 @@ class ConsentStore:
         folder, kpath = Path(home.store_dir), key_path(Path(home.keys_dir))
         channels = tuple(channels or DEFAULT_CHANNELS)
         lock = store_lock(folder)
-        probe = AtomicJSONStorage(folder / "store.json", lock)
-        sidecar = folder / "meta.json"
+        path, sidecar = folder / "store.json", folder / "meta.json"
         try:
-            # meta.json repeats the store's meta so that opening need not parse the whole store;
-            # the copy inside store.json is the one every read and write checks.
+            key = _open_key(kpath, path, lock)
+            probe = AtomicJSONStorage(path, lock, key=key)
+            # meta.json repeats the store's meta so that opening need not decrypt and parse the
+            # whole store; the copy inside store.json is the one every read and write checks.
             meta = _read_sidecar(sidecar) or _meta_of(probe.read())
             if meta is None:
                 with probe.transaction() as data:  # first use (or a race to it): create once
                     meta = _meta_of(data)
                     if meta is None:
-                        key = load_key(kpath) if kpath.exists() else create_key(kpath)
                         meta = {
                             "schema": SCHEMA_VERSION,
                             "key_check": make_key_check(key),
@@ -205,24 +202,19 @@ class ConsentStore:
                         probe.commit_now()
             if not sidecar.exists():
                 atomic_write_bytes(sidecar, json.dumps(meta).encode())
-        except StorageError as e:
-            raise StoreError(str(e)) from e
-        except KeyProblem as e:
-            raise StoreError(str(e)) from e
-        _check_schema(meta, folder)
-        try:
-            key = load_key(kpath)
         except KeyProblem as e:
             raise StoreError(
                 f"{e}. The consent store at {folder} was created with a key that is needed to read"
-                " its encodings; restore the key file from your backup (the store is not empty,"
-                " and a new key would not open it)."
+                " it; restore the key file from your backup (the store is not empty, and a new key"
+                " would not open it)."
             ) from e
+        except StorageError as e:
+            if not key_matches(key, (_read_sidecar(sidecar) or {}).get("key_check", "")):
+                raise StoreError(_wrong_key(kpath, folder)) from e
+            raise StoreError(str(e)) from e
+        _check_schema(meta, folder)
         if not key_matches(key, meta.get("key_check", "")):
-            raise StoreError(
-                f"the key {kpath} does not open the consent store at {folder} (wrong key file);"
-                " restore the right key from your backup"
-            )
+            raise StoreError(_wrong_key(kpath, folder))
         return cls(folder, key, channels, kpath)
 
     # -- transactions ----------------------------------------------------------------------
@@ -985,6 +977,25 @@ class ConsentStore:
         """Group changes into one transaction (one lock, one commit): all or nothing."""
         with self._change():
             yield
+
+
+def _open_key(kpath: Path, store_file: Path, lock) -> bytes:
+    """The store's key: loaded, or created with a new store (under the store's lock, so two
+    processes creating one store agree on one key). Never a new key for a store that exists (a
+    new key would not open it): that is a KeyProblem."""
+    if kpath.exists() or (store_file.exists() and store_file.stat().st_size):
+        return load_key(kpath)
+    with lock:
+        if kpath.exists() or (store_file.exists() and store_file.stat().st_size):
+            return load_key(kpath)
+        return create_key(kpath)
+
+
+def _wrong_key(kpath: Path, folder: Path) -> str:
+    return (
+        f"the key {kpath} does not open the consent store at {folder} (wrong key file);"
+        " restore the right key from your backup"
+    )
 
 
 def _read_sidecar(path: Path) -> dict | None:

@@ -103,7 +103,8 @@ def data_flows(home: Home, config: Config) -> list[dict[str, str]]:
             "data": "Pupil records: name, pupil id, academy, year, leaving date, photo consent per "
             "channel with history, protected registers, biometric consent ledger",
             "where": f"{home.store_dir / 'store.json'}",
-            "encrypted": "no (owner-only file 0600 in an owner-only folder 0700)",
+            "encrypted": "yes, AES-256-GCM under the key below (owner-only file 0600 in an "
+            "owner-only folder 0700)",
             "kept": "until erased (right to erasure) or "
             "the retention period after the leaving date (`pupils purge`)",
         },
@@ -117,7 +118,7 @@ def data_flows(home: Home, config: Config) -> list[dict[str, str]]:
             f"than {config.stale_encoding_days} days are flagged for re-enrolment",
         },
         {
-            "data": "Encryption key of the encodings",
+            "data": "Encryption key of the pupil records and encodings",
             "where": f"{home.keys_dir / 'store.key'}",
             "encrypted": "no (it is the key; owner-only 0600); back it up apart from the store",
             "kept": "as long as the store",

@@ -2,6 +2,7 @@
 audit entries; purge removes leavers' encodings, then leavers' records after retention."""
 
 import datetime as dt
+import json
 
 import pytest
 from store_fixtures import make_store, vec
@@ -32,7 +33,7 @@ def test_erase_leaves_only_a_tombstone(store):
     assert store.get_pupil("P001") is None
     assert "P001" not in store.match_matrix("social").pupil_ids
     assert len(store.pupil_encodings("P003")[1]) == 1  # others untouched
-    store_json = (store.folder / "store.json").read_text()
+    store_json = json.dumps(store._storage.read())  # decrypted
     assert "Ada Example" not in store_json and "P001" not in store_json
     log = store.audit.path.read_text()
     assert "Ada" not in log
