@@ -1,39 +1,74 @@
 """After redaction the detector looks at every redacted face again; none may still read as a face.
 
-`redact_checked` (used by the pipeline and the review app) redacts, scores a face-centred crop of
-each redacted face at two sizes and four turns and a window of the detector's pyramid levels
-around it, and redacts again (larger, then solid) any that still scores as a face. Real photos: the bundled samples and group photos of the shared test data.
+`redact_checked` (used by the pipeline and the review app) redacts, looks again, and redacts
+again (larger, then solid) any face that still reads as one (`redact.still_faces`). In a photo
+of up to 1.5 MP the detector itself searches the redacted photo, so no face it would find again
+is left; in a larger one each redacted face is scored as the detector scores it (crops at four
+turns and windows of its pyramid levels) and must score below the detector's threshold. Real
+photos: the bundled samples and group photos of the shared test data.
 """
 
 from __future__ import annotations
 
+import cv2
 import pytest
 
 from safeguard.detect import DEFAULT_CONFIG, detect_faces, face_likeness
 from safeguard.images import load_image
-from safeguard.redact import STYLES, redact_checked
+from safeguard.redact import CHECK_DETECTOR_PIXELS, STYLES, _on_face, redact, redact_checked
 from tests.conftest import SAMPLES
 
 
 def _photos(shared_testdata):
+    """Photos of up to CHECK_DETECTOR_PIXELS, with their faces."""
     paths = sorted((SAMPLES / "photos").glob("*.jpg"))
     paths += sorted((shared_testdata / "groups").glob("*.jp*g"))[:3]
+    # 002079: a blurred 48 px face that scores low in crops centred on it, but that the whole
+    # detector finds again (a box at 0.25, off-centre); 007676: faces side by side, where a
+    # larger second mask can make two ovals read as one face
+    paths += [shared_testdata / "groups" / n for n in ("dl__2008_002079.jpg", "dl__2008_007676.jpg")]
     for p in paths:
         rgb = load_image(p).rgb
         faces = detect_faces(rgb)
-        if faces:
+        if faces and rgb.shape[0] * rgb.shape[1] <= CHECK_DETECTOR_PIXELS:
             yield p, rgb, [f.box for f in faces]
 
 
+def _found_again(out, boxes) -> list:
+    h, w = out.shape[:2]
+    again = [g.box for g in detect_faces(out)]
+    return [b for b in boxes if any(_on_face(g, b, 1.5, w, h) for g in again)]
+
+
 @pytest.mark.parametrize("style", STYLES)
-def test_no_redacted_face_still_reads_as_a_face(shared_testdata, style):
-    checked = 0
+def test_no_redacted_face_is_found_again_by_the_detector(shared_testdata, style):
+    checked = plain_found = 0
     for path, rgb, boxes in _photos(shared_testdata):
-        before = face_likeness(rgb, boxes)
-        assert (before >= DEFAULT_CONFIG.threshold).mean() > 0.8, path  # the measure sees faces
+        plain_found += len(_found_again(redact(rgb, boxes, style), boxes))
         out = redact_checked(rgb, boxes, style)
-        after = face_likeness(out, boxes)
-        assert after.max() < DEFAULT_CONFIG.threshold, (path, style, after.max())
+        assert _found_again(out, boxes) == [], (path, style)
         assert (rgb != out).any(axis=2).sum() > 0
         checked += len(boxes)
-    assert checked >= 10
+    assert checked >= 25
+    if style == "blur":  # the check has something to do: plain blur leaves faces to find
+        assert plain_found >= 2
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_in_a_large_photo_no_redacted_face_scores_as_one(shared_testdata, style):
+    small = load_image(shared_testdata / "groups" / "cd__00.jpg").rgb
+    large = [
+        load_image(SAMPLES / "photos" / "visit.jpg").rgb,
+        cv2.resize(small, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC),
+    ]
+    checked = 0
+    for rgb in large:
+        assert rgb.shape[0] * rgb.shape[1] > CHECK_DETECTOR_PIXELS
+        boxes = [f.box for f in detect_faces(rgb)]
+        before = face_likeness(rgb, boxes)
+        assert (before >= DEFAULT_CONFIG.threshold).mean() > 0.8  # the measure sees faces
+        out = redact_checked(rgb, boxes, style)
+        after = face_likeness(out, boxes)
+        assert after.max() < DEFAULT_CONFIG.threshold, (style, after.max())
+        checked += len(boxes)
+    assert checked >= 5
