@@ -142,6 +142,17 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             worst = max(worst, r["still_detected"], r["still_matching"])
         figures["redaction_worst"] = worst
         lines.append(f"- Redaction strength: {'; '.join(parts)} (target 0: {_ok(worst == 0)}).")
+        groups = red.get("group_photos") or {}
+        if groups:
+            lines.append(
+                "- Redaction on the group photos (detection only): "
+                + "; ".join(
+                    f"{style} {g['still_detected']} of {g['faces']} still detected, "
+                    f"{g['redacted_again']} redacted a second time"
+                    for style, g in groups.items()
+                )
+                + "."
+            )
     if speed:
         t = speed["tools"]
         sg = t.get("safeguard")
