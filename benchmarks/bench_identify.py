@@ -233,7 +233,8 @@ def stranger_person(path: str, k: int, box: Box) -> str:
 
 def strangers(refs: dict[str, np.ndarray], idents: list[str]):
     """(photo, distances to every identity, face width, encoding, would it pass the enrolment
-    checks, person label) for each face of the group photos whose manifest names none of the enrolled people."""
+    checks, person label) for each face of the group photos whose manifest names none of the
+    enrolled people."""
     import csv
 
     from safeguard.detect import detect_faces
@@ -371,8 +372,9 @@ def gallery(m: Measured, dense: bool) -> tuple[np.ndarray, np.ndarray, list[str]
     """Distances from every detection and every stranger face to every enrolled pupil, and the
     pupils' ids. With `dense`, a fuller gallery: every stranger face from the group photos that
     would pass the enrolment checks (size, sharpness) is enrolled as one more consenting pupil,
-    and each stranger is compared with all of them but itself. The montages' ten identities
-    cannot show what a fuller store does to a stranger's nearest and second-nearest pupil."""
+    and each stranger is compared with all of them but the faces of the same person
+    (SAME_PERSON). The montages' ten identities cannot show what a fuller store does to a
+    stranger's nearest and second-nearest pupil."""
     key = (id(m), dense)
     if key not in _GALLERIES:
         ids = list(m.identities)
@@ -1006,9 +1008,9 @@ def main(argv: list[str] | None = None) -> int:
             "montages' ten identities and on a fuller gallery in which each of the "
             f"{sum(m.stranger_enrollable)} stranger faces from the group photos that would pass "
             "the enrolment checks (at least 80 px wide, sharp) is enrolled as one more "
-            "consenting pupil, and each stranger is compared with all of them but itself. A "
-            "fuller gallery brings a stranger's second-nearest pupil closer, so the rule grows "
-            "stricter with the store's size."
+            "consenting pupil, and each stranger is compared with all of them but the faces of "
+            "the same person. A fuller gallery brings a stranger's second-nearest pupil closer, "
+            "so the rule grows stricter with the store's size."
         ),
         "",
         *extra_table(drows, base, dchosen, ("distinct_tolerance", "distinct_margin")),

@@ -126,7 +126,7 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             lines.append(
                 f"- The same in a fuller gallery (every stranger face from the group photos that "
                 f"would pass the enrolment checks enrolled as one more consenting pupil, each "
-                f"stranger compared with all of them but itself): leaks "
+                f"stranger compared with all of them but the same person's faces): leaks "
                 f"{dense['leaks']}, needless {dense['needless_rate']:.1%}, impostors cleared "
                 f"{dense['impostor_cleared']}, strangers clearable "
                 f"{dense['strangers_clearable']}."

@@ -94,7 +94,9 @@ def store_lock(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> FileLock:
 class AtomicJSONStorage(Storage):
     """TinyDB storage: atomic replace on write, a file lock around each transaction, no cache."""
 
-    def __init__(self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None
+    ) -> None:
         self.path = Path(path)
         self.lock = lock
         self.key = key  # None: plain JSON (tests of the storage alone)
