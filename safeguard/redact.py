@@ -112,9 +112,10 @@ def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
     Up to CHECK_DETECTOR_PIXELS the detector itself searches the whole redacted photo (0.25-0.5
     CPU-s there): a face still shows when a detection lies on it (overlap >= CHECK_IOU, or its
     centre inside the face's mask), which is exactly what a second run of the product would
-    find. Larger photos would pay the whole detector's ~1 CPU-s, so there each face is scored as
-    the detector would score it (`detect.face_likeness`: crops centred on it at two sizes and four
-    turns, and a window of each pyramid level where it is small) and counts at or above the
+    find. Larger photos would pay the whole detector again (0.6-1 CPU-s at 12 MP, where the
+    scores take 0.35-0.55), so there each face is scored as the detector would score it
+    (`detect.face_likeness`: crops centred on it at two sizes and four turns, and a window of
+    each pyramid level where it is small) and counts at or above the
     detector's threshold: stricter than the detector (a centred crop scores a blurred oval higher
     than the whole photo does), never laxer on the faces measured.
 
