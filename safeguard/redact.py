@@ -115,9 +115,10 @@ def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
     find. Larger photos would pay the whole detector again (0.6-1 CPU-s at 12 MP, where the
     scores take 0.35-0.55), so there each face is scored as the detector would score it
     (`detect.face_likeness`: crops centred on it at two sizes and four turns, and a window of
-    each pyramid level where it is small) and counts at or above the
-    detector's threshold: stricter than the detector (a centred crop scores a blurred oval higher
-    than the whole photo does), never laxer on the faces measured.
+    each pyramid level where it is small) and counts at or above the detector's threshold. That
+    is stricter than the detector on most faces (a centred crop scores a blurred oval higher than
+    the whole photo does), but can miss a weak box the whole photo shows across two faces (the
+    2 below); on the speed benchmark's 12 MP photos it left none of 98.
 
     Measured on the test data's 21 group photos (131 faces, 19 of the photos under 1.5 MP;
     benchmarks/bench_redaction.py): with the scores alone everywhere, blur left 4 faces on which
