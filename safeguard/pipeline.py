@@ -201,7 +201,8 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     if boxes:
         from safeguard.redact import redact_checked
 
-        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale)
+        keep = [f.box for f in outcome.faces if f.action == "keep"]
+        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep)
     fmt = job.output_format
     clean = encode_clean(pixels, fmt, cfg.jpeg_quality)
     verify_clean(clean, fmt, (image.width, image.height))

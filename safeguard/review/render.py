@@ -111,8 +111,10 @@ def preview(
     the release does), then scaled for the screen."""
     from safeguard.redact import redact_checked
 
-    chosen = [boxes[i] for i in sorted(redact_idx)]
-    pixels = redact_checked(rgb, chosen, style, mask_scale) if chosen else rgb
+    idx = set(redact_idx)
+    chosen = [boxes[i] for i in sorted(idx)]
+    keep = [b for i, b in enumerate(boxes) if i not in idx]
+    pixels = redact_checked(rgb, chosen, style, mask_scale, keep=keep) if chosen else rgb
     return scale_to(pixels, side)[0]
 
 
