@@ -39,7 +39,7 @@ from safeguard.config import Config
 from safeguard.detect import DetectorConfig, detect_faces
 from safeguard.faces import Box
 from safeguard.identify import encode_faces
-from safeguard.redact import STYLES, redact, redact_checked
+from safeguard.redact import STYLES, on_face, redact, redact_checked
 
 SIZES = (40, 80, 160, 320)
 SENSITIVE = DetectorConfig(threshold=0.1, verify_score=0.0)
@@ -91,9 +91,8 @@ def group_strength(style: str, mask_scale: float, photos: list) -> dict:
         again_s = detect_faces(red, SENSITIVE)
         h, w = rgb.shape[:2]
         for b in boxes:
-            region = b.scaled(mask_scale, w, h)
-            hit = [g for g in again if g.box.iou(b) >= 0.2 or _inside(g.box, region)]
-            hit_s = [g for g in again_s if g.box.iou(b) >= 0.2 or _inside(g.box, region)]
+            hit = [g for g in again if on_face(g.box, b, mask_scale, w, h)]
+            hit_s = [g for g in again_s if on_face(g.box, b, mask_scale, w, h)]
             r["faces"] += 1
             r["still_detected"] += bool(hit)
             r["still_detected_sensitive"] += bool(hit_s)
@@ -169,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             enc2 = encode_faces(red, faces)
             for f, e1, e2 in zip(faces, enc, enc2):
                 ident = identity_of(f, who)
-                region = f.box.scaled(cfg.mask_scale, rgb.shape[1], rgb.shape[0])
-                hit = [g for g in again if g.box.iou(f.box) >= 0.2 or _inside(g.box, region)]
-                hit_s = [g for g in again_s if g.box.iou(f.box) >= 0.2 or _inside(g.box, region)]
+                h, w = rgb.shape[:2]
+                hit = [g for g in again if on_face(g.box, f.box, cfg.mask_scale, w, h)]
+                hit_s = [g for g in again_s if on_face(g.box, f.box, cfg.mask_scale, w, h)]
                 d_before = float(np.min(np.linalg.norm(refs[ident] - e1, axis=1)))
                 d_after = float(np.min(np.linalg.norm(refs[ident] - e2, axis=1)))
                 before.append(d_before)
@@ -279,11 +278,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {args.out / 'redaction.md'} in {time.perf_counter() - t0:.0f} s")
     return 0
-
-
-def _inside(inner: Box, outer: Box) -> bool:
-    cx, cy = (inner.x0 + inner.x1) / 2, (inner.y0 + inner.y1) / 2
-    return outer.x0 <= cx <= outer.x1 and outer.y0 <= cy <= outer.y1
 
 
 if __name__ == "__main__":

@@ -102,8 +102,7 @@ def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = "blur",
     out = redact(out, again, style, mask_scale * CHECK_GROWTH)
     # Where the detector itself looks (it searches the whole photo anyway), every face is looked
     # at again: a larger mask can make two neighbouring ovals read as one face.
-    exact = out.shape[0] * out.shape[1] <= CHECK_DETECTOR_PIXELS
-    still = still_faces(out, boxes if exact else again, mask_scale, threshold, keep)
+    still = still_faces(out, boxes if searched_whole(out) else again, mask_scale, threshold, keep)
     if still and style != "solid":
         out = redact(out, still, "solid", mask_scale * CHECK_GROWTH)
     return out
@@ -139,12 +138,17 @@ def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
 
     h, w = out.shape[:2]
     cfg = DEFAULT_CONFIG if threshold is None else replace(DEFAULT_CONFIG, threshold=threshold)
-    if h * w <= CHECK_DETECTOR_PIXELS:
+    if searched_whole(out):
         found = [g.box for g in detect_faces(out, cfg)]
         found = [g for g in found if not _is_kept(g, boxes, keep or [])]
-        return [b for b in boxes if any(_on_face(g, b, mask_scale, w, h) for g in found)]
+        return [b for b in boxes if any(on_face(g, b, mask_scale, w, h) for g in found)]
     return [b for b, v in zip(boxes, face_likeness(out, list(boxes), cfg), strict=True)
             if v >= cfg.threshold]
+
+
+def searched_whole(out: np.ndarray) -> bool:
+    """Whether `still_faces` runs the whole detector over `out` (else it scores each face)."""
+    return out.shape[0] * out.shape[1] <= CHECK_DETECTOR_PIXELS
 
 
 def _is_kept(found: Box, redacted: list[Box], keep: list[Box]) -> bool:
@@ -153,10 +157,10 @@ def _is_kept(found: Box, redacted: list[Box], keep: list[Box]) -> bool:
     return kept >= KEPT_IOU and kept > max((found.iou(b) for b in redacted), default=0.0)
 
 
-def _on_face(found: Box, face: Box, mask_scale: float, w: int, h: int) -> bool:
+def on_face(found: Box, face: Box, mask_scale: float, w: int, h: int) -> bool:
     """Whether a detection `found` lies on the redacted `face`: it overlaps the face's box by
-    CHECK_IOU, or its centre is inside the face's mask (benchmarks/bench_redaction.py counts the
-    same way)."""
+    CHECK_IOU, or its centre is inside the face's mask. benchmarks/bench_redaction.py counts a
+    face as still detected by this same rule."""
     if found.iou(face) >= CHECK_IOU:
         return True
     region = mask_region(face, mask_scale, w, h)

@@ -15,7 +15,7 @@ import pytest
 
 from safeguard.detect import DEFAULT_CONFIG, detect_faces, face_likeness
 from safeguard.images import load_image
-from safeguard.redact import CHECK_DETECTOR_PIXELS, STYLES, _on_face, redact, redact_checked
+from safeguard.redact import CHECK_DETECTOR_PIXELS, STYLES, on_face, redact, redact_checked
 from tests.conftest import SAMPLES
 
 
@@ -37,7 +37,7 @@ def _photos(shared_testdata):
 def _found_again(out, boxes) -> list:
     h, w = out.shape[:2]
     again = [g.box for g in detect_faces(out)]
-    return [b for b in boxes if any(_on_face(g, b, 1.5, w, h) for g in again)]
+    return [b for b in boxes if any(on_face(g, b, 1.5, w, h) for g in again)]
 
 
 @pytest.mark.parametrize("style", STYLES)
