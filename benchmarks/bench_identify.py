@@ -76,6 +76,9 @@ POLICIES = ("redact", "keep")
 # --mirror: encode probes and strangers as the mean of each chip and its mirror image
 MIRROR = False
 
+# Bumped when the enrolment checks behind Measured.stranger_enrollable change (2: seen from the front)
+ENROL_CHECKS = 2
+
 # Group photos in which one person appears more than once: the centre (x, y, original pixels) of
 # each of their faces, checked by eye. dlib's bald_guys.jpg is a collage of 24 portraits of four
 # actors; every other face of the group photos is taken to be a different person. In the fuller
@@ -114,13 +117,15 @@ class Measured:
     # encodings, for the fuller gallery (enrollable strangers as more pupils: `gallery`)
     det_enc: list[np.ndarray] = field(default_factory=list)
     stranger_enc: list[np.ndarray] = field(default_factory=list)
-    # would the stranger face pass the product's enrolment checks (size, sharpness)?
+    # would the stranger face pass the product's enrolment checks (enrolment.reference_problem:
+    # size, seen from the front, sharpness)?
     stranger_enrollable: list[bool] = field(default_factory=list)
     # who each stranger face is (`stranger_person`): faces of one person share a label
     stranger_person: list[str] = field(default_factory=list)
     seconds_detect: float = 0.0
     seconds_encode: float = 0.0
     mirror: bool = False  # measured with --mirror
+    enrol_checks: int = ENROL_CHECKS  # which enrolment checks stranger_enrollable applied
 
 
 def enrol_references() -> tuple[dict[str, np.ndarray], list[str]]:
@@ -238,7 +243,7 @@ def strangers(refs: dict[str, np.ndarray], idents: list[str]):
     import csv
 
     from safeguard.detect import detect_faces
-    from safeguard.enrolment import MIN_FACE_PX, MIN_SHARPNESS, sharpness
+    from safeguard.enrolment import reference_problem
     from safeguard.identify import encode_faces
     from safeguard.images import load_image
 
@@ -253,7 +258,7 @@ def strangers(refs: dict[str, np.ndarray], idents: list[str]):
         enc = encode_faces(rgb, faces, mirror=MIRROR)
         for k, (face, e) in enumerate(zip(faces, enc)):
             row = [np.min(np.linalg.norm(refs[i] - e, axis=1)) for i in idents]
-            ok = face.box.width >= MIN_FACE_PX and sharpness(rgb, face.box) >= MIN_SHARPNESS
+            ok = reference_problem(rgb, face) is None
             who = stranger_person(r["path"], k, face.box)
             yield r["path"], np.array(row, np.float32), face.box.width, e, ok, who
 
@@ -371,9 +376,9 @@ def _pupil_source(m: Measured, pupil: str) -> str:
 def gallery(m: Measured, dense: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Distances from every detection and every stranger face to every enrolled pupil, and the
     pupils' ids. With `dense`, a fuller gallery: every stranger face from the group photos that
-    would pass the enrolment checks (size, sharpness) is enrolled as one more consenting pupil,
-    and each stranger is compared with all of them but the faces of the same person
-    (SAME_PERSON). The montages' ten identities cannot show what a fuller store does to a
+    would pass the enrolment checks (size, seen from the front, sharpness) is enrolled as one
+    more consenting pupil, and each stranger is compared with all of them but the faces of the
+    same person (SAME_PERSON). The montages' ten identities cannot show what a fuller store does to a
     stranger's nearest and second-nearest pupil."""
     key = (id(m), dense)
     if key not in _GALLERIES:
@@ -856,6 +861,9 @@ def main(argv: list[str] | None = None) -> int:
     if m is not None and len(getattr(m, "stranger_person", [])) != len(m.stranger_src):
         print("the cache predates the strangers' person labels: measuring again", flush=True)
         m = None
+    if m is not None and getattr(m, "enrol_checks", 1) != ENROL_CHECKS:
+        print("the cache predates the enrolment checks in use: measuring again", flush=True)
+        m = None
     if m is not None and getattr(m, "mirror", False) != MIRROR:
         print("the cache was measured with other encodings: measuring again", flush=True)
         m = None
@@ -1007,7 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
             "(safeguard/policy.py). Measured on top of the live classic setting, on the "
             "montages' ten identities and on a fuller gallery in which each of the "
             f"{sum(m.stranger_enrollable)} stranger faces from the group photos that would pass "
-            "the enrolment checks (at least 80 px wide, sharp) is enrolled as one more "
+            "the enrolment checks (at least 80 px wide, seen from the front, sharp) is enrolled as one more "
             "consenting pupil, and each stranger is compared with all of them but the faces of "
             "the same person. A fuller gallery brings a stranger's second-nearest pupil closer, "
             "so the rule grows stricter with the store's size."

@@ -1,7 +1,7 @@
 """Enrolment quality checks: which reference photos may become a pupil's stored encodings.
 
-A reference photo must show exactly one face, large enough and sharp enough to give a reliable
-encoding, and must not repeat an encoding the pupil already has (a near-duplicate adds nothing
+A reference photo must show exactly one face, seen from the front, large enough and sharp enough
+to give a reliable encoding, and must not repeat an encoding the pupil already has (a near-duplicate adds nothing
 and skews matching). Every refusal says why, in words the data manager can act on.
 """
 
@@ -20,6 +20,16 @@ MIN_FACE_PX = 80  # face box width in upright pixels; below this dlib's encoding
 # singles/if__blur.jpg scores 10. The margin is thin at the low end: soft, well-lit PNGs score low.
 MIN_SHARPNESS = 15.0
 DUPLICATE_DISTANCE = 0.05  # a re-save or crop of the same photo encodes within ~0.03
+# Seen from the front, from the detector's five landmarks, measured across the face's own axis (eye
+# midpoint to mouth midpoint), so a photo turned on its side reads the same. The nose must lie
+# between the eyes (offset from their midpoint under half their span): beyond that the far eye is
+# hidden and the face is in profile. On every face of 80 px or more in shared/testdata's identities
+# and group photos (96 faces) the eyes span 0.29-0.71 of the box's width and the nose sits within
+# 0.41 spans of the midpoint; the two profiles in singles/ read 0.51 and 0.77; a head seen from
+# behind (cheek and ear, groups/cd__03.jpg) 0.02 and 14. Such faces encode poorly and lie near
+# many strangers, so as a reference they would clear strangers as the pupil.
+MIN_EYE_SPAN = 0.25
+MAX_NOSE_OFFSET = 0.5
 
 
 @dataclass
@@ -54,6 +64,41 @@ def sharpness(rgb: np.ndarray, box) -> float:
         grey, (160, max(1, round(grey.shape[0] * scale))), interpolation=cv2.INTER_AREA
     )
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def facing(face) -> tuple[float, float]:
+    """(eye span / box width, nose offset / eye span), both across the face's own axis, from the
+    detector's landmarks (left eye, right eye, nose, mouth corners). A face without them reads
+    (0, inf): not seen from the front."""
+    lm = np.asarray(face.landmarks, dtype=np.float64).reshape(-1, 2)
+    if len(lm) != 5 or not np.isfinite(lm).all() or face.box.width <= 0:
+        return 0.0, float("inf")
+    eyes = (lm[0] + lm[1]) / 2
+    down = (lm[3] + lm[4]) / 2 - eyes
+    length = float(np.hypot(*down))
+    if length < 1e-6:
+        return 0.0, float("inf")
+    across = np.array([down[1], -down[0]]) / length
+    span = abs(float((lm[1] - lm[0]) @ across))
+    if span < 1e-6:
+        return 0.0, float("inf")
+    return span / face.box.width, abs(float((lm[2] - eyes) @ across)) / span
+
+
+def reference_problem(
+    rgb: np.ndarray, face, *, min_face_px: int = MIN_FACE_PX, min_sharpness: float = MIN_SHARPNESS
+) -> str | None:
+    """Why `face` cannot be a pupil's reference (too small, not seen from the front, blurred),
+    or None when it can."""
+    if face.box.width < min_face_px:
+        return f"face too small ({face.box.width} px wide; at least {min_face_px} px needed)"
+    span, offset = facing(face)
+    if span < MIN_EYE_SPAN or offset > MAX_NOSE_OFFSET:
+        return "face not seen from the front (a reference must show both eyes, facing the camera)"
+    sharp = sharpness(rgb, face.box)
+    if sharp < min_sharpness:
+        return f"face blurred (sharpness {sharp:.0f}; at least {min_sharpness:.0f} needed)"
+    return None
 
 
 def photo_date(path: Path, override: dt.date | None = None) -> dt.date:
@@ -113,30 +158,15 @@ def check_photos(
                 )
             )
             continue
-        if not usable:
-            width = max(f.box.width for f in faces)
-            out.append(
-                PhotoCheck(
-                    path,
-                    False,
-                    f"face too small ({width} px wide; at least {min_face_px} px needed)",
-                    face_width=width,
-                )
-            )
-            continue
-        face = usable[0]
+        # no usable face: the largest one, refused as too small below
+        face = usable[0] if usable else max(faces, key=lambda f: f.box.width)
         width = face.box.width
         sharp = sharpness(img.rgb, face.box)
-        if sharp < min_sharpness:
-            out.append(
-                PhotoCheck(
-                    path,
-                    False,
-                    f"face blurred (sharpness {sharp:.0f}; at least {min_sharpness:.0f} needed)",
-                    face_width=width,
-                    sharpness=sharp,
-                )
-            )
+        problem = reference_problem(
+            img.rgb, face, min_face_px=min_face_px, min_sharpness=min_sharpness
+        )
+        if problem:
+            out.append(PhotoCheck(path, False, problem, face_width=width, sharpness=sharp))
             continue
         enc = encode_faces(img.rgb, [face], jitters=ENROL_JITTERS)[0]
         if accepted:
