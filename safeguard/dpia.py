@@ -206,6 +206,32 @@ ROLES = [
 ]
 
 
+def enrolment_checks(config: Config) -> list[dict[str, str]]:
+    """The checks a reference photo must pass before its encoding is stored (data accuracy: a
+    poor reference is how a stranger gets cleared as a pupil)."""
+    from safeguard import enrolment as e
+
+    return [
+        {"check": "one face", "value": "exactly one usable face",
+         "why": "which face is the pupil would otherwise be a guess"},
+        {"check": "face size", "value": f">= {e.MIN_FACE_PX} px wide",
+         "why": "smaller faces give unreliable encodings"},
+        {"check": "seen from the front",
+         "value": f"eyes span >= {e.MIN_EYE_SPAN} of the face; nose between the eyes",
+         "why": "a profile or the back of a head encodes near many other people"},
+        {"check": "sharpness", "value": f">= {e.MIN_SHARPNESS:g} (variance of the Laplacian)",
+         "why": "a blurred face encodes poorly"},
+        {"check": "not a duplicate", "value": f"> {e.DUPLICATE_DISTANCE} from the pupil's own",
+         "why": "a re-saved copy adds nothing and skews matching"},
+        {"check": "not like another pupil",
+         "value": f"> clear_tolerance ({config.clear_tolerance}) from every other pupil",
+         "why": "the same child under two records, or the wrong child's photo; twins and "
+         "siblings only with --allow-lookalike"},
+        {"check": "reference encoding", "value": f"mean of {e.ENROL_JITTERS} jittered crops",
+         "why": "less tied to one photo"},
+    ]
+
+
 def store_counts(home: Home, config: Config, today: dt.date | None = None) -> dict[str, Any]:
     """Counts only. An absent store is reported as absent, never created."""
     today = today or dt.date.today()
@@ -357,6 +383,7 @@ def gather(
         },
         "models": models(),
         "models_not_used": NOT_USED,
+        "enrolment_checks": enrolment_checks(config),
         "data_flows": data_flows(home, config),
         "roles": ROLES,
         "counts": counts,
@@ -468,6 +495,15 @@ def to_markdown(pack: dict[str, Any]) -> str:
             f"{cc.get('enrolled_consenting', 0)} | {cc.get('enrolled_on_register', 0)} |"
         )
     md += [
+        "",
+        "## Reference photos: what enrolment refuses",
+        "",
+        (
+            "A pupil's encodings are stored only from photos that pass every check below; a "
+            "refused photo is reported with its reason and nothing is enrolled."
+        ),
+        "",
+        *_table(pack["enrolment_checks"]),
         "",
         "## Data flows and storage",
         "",

@@ -49,7 +49,8 @@ def test_pack_has_counts_thresholds_models_and_measured_date(
         assert "Detail that the pack does not quote" not in text
         assert "CenterFace" in text and "MIT" in text
         assert "dlib_face_recognition_resnet_model_v1" in text and "CC0" in text
-        assert "AES-256-GCM" in text  # encodings encrypted; the JSON store is said not to be
+        assert "AES-256-GCM" in text  # encodings and the store file are encrypted
+        assert "seen from the front" in text and "80 px wide" in text  # enrolment checks
     assert re.search(r"\| pupils \| 2 \|", md)
     assert re.search(r"\| enrolled pupils \(with encodings\) \| 2 \|", md)
     assert re.search(rf"\| encodings \| {n_enc} \|", md)
