@@ -45,8 +45,9 @@ One CenterFace pass at one scale and one orientation is not enough for a safegua
 * faces below about 12 px in the fine pass need more pixels: *tiles* at a higher resolution
   (``tile_size``), run only where ``tile_policy`` says so.
 
-Inputs over ``TILE_ABOVE`` pixels (the fine pass of a large photo) run as two overlapping halves
-with the same output as the whole image, to bound the network's working memory (``_maps``).
+In a worker of a parallel pool (``in_halves``), inputs over ``HALVES_ABOVE`` pixels (the fine
+pass) run as two overlapping halves with the same output as the whole image, to bound the
+network's working memory (``_maps``).
 
 All boxes are mapped back to the upright image and merged (again after the turned fine passes,
 re-checking only new boxes) by a greedy NMS that keeps the
@@ -407,13 +408,24 @@ def _infer(
     return _peaks(heat[0], size, offset, lms, threshold)
 
 
-# The network's working memory grows with its input: about 340 MB at the fine pass's 1600x1200.
-# Larger inputs run as two halves split across the long side, each reaching TILE_CONTEXT px past
-# the split; every output cell is taken from the half that holds it with that much context. The
-# network sees about 256 px around a cell: at 256 the stitched maps match the whole-image maps to
-# 1e-3 (measured on 12 MP and group photos; at 96 px, heat differs by up to 0.02).
-TILE_ABOVE = 1_300_000  # pixels; the upright and turned 1024 px passes (0.8 MP) run whole
+# The network's working memory grows with its input: about 340 MB at the fine pass's 1600x1200,
+# kept by onnxruntime's arena for the next photo. Where several workers run at once (`in_halves`),
+# inputs over TILE_ABOVE pixels run as two halves split across the long side, each reaching
+# TILE_CONTEXT px past the split; every output cell is taken from the half that holds it with that
+# much context. The network sees about 256 px around a cell: at 256 the stitched maps match the
+# whole-image maps to 1e-3 (measured on 12 MP and group photos; at 96 px, heat differs by 0.02).
+# The halves cost more: one process detecting the montages took 19% longer; two workers on the
+# 12 MP speed photos took no longer end to end, and 290 MB less (docs/benchmarks.md).
+TILE_ABOVE: int | None = None  # pixels; None: every input runs whole
+HALVES_ABOVE = 1_300_000  # the 1024 px passes (0.8 MP) run whole; the 1600 px fine pass in halves
 TILE_CONTEXT = 256  # px, a multiple of 32 (the network's stride), so the halves keep its grid
+
+
+def in_halves(on: bool = True) -> None:
+    """Run large inputs as two halves in this process (`_maps`). Called in each worker of a pool
+    of two or more, where the workers' peaks add up; a lone process keeps the faster whole pass."""
+    global TILE_ABOVE
+    TILE_ABOVE = HALVES_ABOVE if on else None
 
 
 def _maps(img: np.ndarray, threads: int) -> tuple[np.ndarray, ...]:
@@ -421,7 +433,7 @@ def _maps(img: np.ndarray, threads: int) -> tuple[np.ndarray, ...]:
     quarter of the padded input), run whole or as two halves (TILE_ABOVE)."""
     session = _session(threads)
     h, w = img.shape[:2]
-    if h * w <= TILE_ABOVE:
+    if TILE_ABOVE is None or h * w <= TILE_ABOVE:
         return tuple(o[0] for o in session.run(list(_OUTPUTS), {_INPUT: _blob([img])}))
     axis = 1 if w >= h else 0
     length = img.shape[axis]

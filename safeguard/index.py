@@ -864,9 +864,13 @@ class _Serial(_Backend):
 _WORKER_MAX_PIXELS = 100_000_000
 
 
-def _init_worker(max_pixels: int) -> None:
+def _init_worker(max_pixels: int, workers: int = 1) -> None:
     global _WORKER_MAX_PIXELS
     _WORKER_MAX_PIXELS = max_pixels
+    if workers > 1:  # their detector peaks add up
+        from safeguard.detect import in_halves
+
+        in_halves()
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
@@ -899,7 +903,7 @@ class _LocalPool(_Backend):
         self.workers = jobs
         self.window = 2 * jobs  # keeps every worker busy while the main process hashes
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
-                                        initializer=_init_worker, initargs=(max_pixels,))
+                                        initializer=_init_worker, initargs=(max_pixels, jobs))
         self.futures: set = set()
         self.done: list = []
 

@@ -300,6 +300,9 @@ def _init_worker(job: Job) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one core per worker: the pool, not OpenCV, spreads work over cores
+    from safeguard.detect import in_halves
+
+    in_halves()  # this pool has two or more workers: their detector peaks add up
 
 
 def _work(path: Path) -> Outcome:

@@ -800,9 +800,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _worker_init(settings: WatchSettings, watcher: int) -> None:
+def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> None:
     global _LIVE
     _die_with_watcher(watcher)
+    if workers > 1:  # their detector peaks add up
+        from safeguard.detect import in_halves
+
+        in_halves()
     # The watcher decides when to stop; workers finish the photo in hand.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -938,7 +942,7 @@ class Watcher:
                                     "consent_db"])
         self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
                                          initializer=_worker_init,
-                                         initargs=(self.settings, os.getpid()))
+                                         initargs=(self.settings, os.getpid(), self.jobs))
         if not self.once:  # a service answers its first photo fast; a catch-up run just starts
             for _ in range(self.jobs):
                 self._pool.submit(_worker_warm)

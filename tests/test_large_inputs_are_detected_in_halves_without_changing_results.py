@@ -1,6 +1,7 @@
-"""The detector's fine pass runs inputs above TILE_ABOVE pixels as two overlapping halves, to
-bound the network's working memory (about 340 MB whole at 1600x1200). That must not change what
-it finds: the stitched output maps, and so the faces, are those of the whole image."""
+"""In a worker of a parallel pool the detector runs inputs above HALVES_ABOVE pixels (its fine pass)
+as two overlapping halves, to bound the network's working memory (about 340 MB whole at
+1600x1200). That must not change what it finds: the stitched output maps, and so the faces, are
+those of the whole image."""
 
 import numpy as np
 import pytest
@@ -20,16 +21,22 @@ def collage():
     return load_image(COLLAGE).rgb
 
 
-def _whole(monkeypatch):
-    monkeypatch.setattr(detect, "TILE_ABOVE", 10**12)
+def _halves(monkeypatch):
+    monkeypatch.setattr(detect, "TILE_ABOVE", None)
+    detect.in_halves()  # as a pool worker does; monkeypatch restores the lone-process default
+
+
+def _whole():
+    detect.in_halves(False)
 
 
 @pytest.mark.parametrize("turn", [0, 1], ids=["landscape", "portrait"])
 def test_halves_give_the_whole_image_maps(collage, monkeypatch, turn):
     img, _ = _resize_long(np.ascontiguousarray(np.rot90(collage, turn)), 1600)
-    assert img.shape[0] * img.shape[1] > detect.TILE_ABOVE
+    assert img.shape[0] * img.shape[1] > detect.HALVES_ABOVE
+    _halves(monkeypatch)
     halves = _maps(img, 1)
-    _whole(monkeypatch)
+    _whole()
     whole = _maps(img, 1)
     heat_h, heat_w = halves[0][0], whole[0][0]
     assert heat_h.shape == heat_w.shape
@@ -41,8 +48,9 @@ def test_halves_give_the_whole_image_maps(collage, monkeypatch, turn):
 
 
 def test_faces_found_are_the_same_whole_or_in_halves(collage, monkeypatch):
+    _halves(monkeypatch)
     halves = detect_faces(collage)
-    _whole(monkeypatch)
+    _whole()
     whole = detect_faces(collage)
     assert len(halves) == len(whole) >= 24
     for a, b in zip(halves, whole, strict=True):
