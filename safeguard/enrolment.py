@@ -1,8 +1,9 @@
 """Enrolment quality checks: which reference photos may become a pupil's stored encodings.
 
 A reference photo must show exactly one face, seen from the front, large enough and sharp enough
-to give a reliable encoding, and must not repeat an encoding the pupil already has (a near-duplicate adds nothing
-and skews matching). Every refusal says why, in words the data manager can act on.
+to give a reliable encoding, and must not repeat an encoding the pupil already has (a
+near-duplicate adds nothing and skews matching). Every refusal says why, in words the data
+manager can act on.
 """
 
 from __future__ import annotations
