@@ -91,7 +91,9 @@ def _submit(page, selector: str, expected_url: str, tmp_path: Path) -> None:
     before the click, so a fast server cannot finish first. Twice in full CI runs a sign-in click
     led nowhere for two minutes (never seen in isolation, under load or here): when no navigation
     starts within 45 s, what the browser shows and what the server logged are printed, and the
-    click is made once more. Ending anywhere else fails with the same diagnostics."""
+    click is made once more. Ending anywhere else fails with the same diagnostics. (They showed a
+    third failure: sign-in answered 403, a cookieless favicon request having replaced the session
+    cookie; see test_review_sign_in_survives_the_browsers_own_requests.py.)"""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in (1, 2):

@@ -148,10 +148,19 @@ def create_app(
 
     # -- sign in and out ----------------------------------------------------------------------
 
+    def is_page_request(request: Request) -> bool:
+        """Is this the browser loading a page (or a client that does not say)? A browser also
+        fetches things on its own: /favicon.ico, with no cookie when the first page had none yet.
+        Sent to the sign-in page, such a request would start a second session whose cookie
+        replaces the one behind the form on screen: the sign-in then fails as a forged form."""
+        return request.headers.get("sec-fetch-dest", "document") in ("document", "")
+
     async def login_page(request: Request) -> Response:
         s = session_of(request)
         if s is not None and s.reviewer is not None:
             return RedirectResponse("/", status_code=303)
+        if not is_page_request(request):
+            return PlainTextResponse("not found", 404)
         s = s or sessions.new()
         return set_cookie(page(request, s, "login.html"), s)
 
@@ -395,11 +404,15 @@ def create_app(
     async def stylesheet(request: Request) -> Response:
         return Response((HERE / "templates" / "review.css").read_bytes(), media_type="text/css")
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)  # no icon; and no session, no redirect to sign in
+
     async def not_found(request: Request, exc: Exception) -> Response:
         if reviewer_session(request) is None:
             if request.url.path.startswith("/image"):
                 return PlainTextResponse("sign in first", 401)
-            return to_login()
+            if is_page_request(request):
+                return to_login()
         return PlainTextResponse("not found", 404)
 
     routes = [
@@ -413,6 +426,7 @@ def create_app(
         Route("/audit", audit_page, methods=["GET"]),
         Route("/takedown/{item_id}/close", close_takedown, methods=["POST"]),
         Route("/static/review.css", stylesheet, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
     ]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [
