@@ -76,7 +76,8 @@ POLICIES = ("redact", "keep")
 # --mirror: encode probes and strangers as the mean of each chip and its mirror image
 MIRROR = False
 
-# Bumped when the enrolment checks behind Measured.stranger_enrollable change (2: seen from the front)
+# Bumped when the enrolment checks behind Measured.stranger_enrollable change (2: seen from the
+# front)
 ENROL_CHECKS = 2
 
 # Group photos in which one person appears more than once: the centre (x, y, original pixels) of
@@ -378,8 +379,8 @@ def gallery(m: Measured, dense: bool) -> tuple[np.ndarray, np.ndarray, list[str]
     pupils' ids. With `dense`, a fuller gallery: every stranger face from the group photos that
     would pass the enrolment checks (size, seen from the front, sharpness) is enrolled as one
     more consenting pupil, and each stranger is compared with all of them but the faces of the
-    same person (SAME_PERSON). The montages' ten identities cannot show what a fuller store does to a
-    stranger's nearest and second-nearest pupil."""
+    same person (SAME_PERSON). The montages' ten identities cannot show what a fuller store does
+    to a stranger's nearest and second-nearest pupil."""
     key = (id(m), dense)
     if key not in _GALLERIES:
         ids = list(m.identities)
@@ -1015,9 +1016,9 @@ def main(argv: list[str] | None = None) -> int:
             "(safeguard/policy.py). Measured on top of the live classic setting, on the "
             "montages' ten identities and on a fuller gallery in which each of the "
             f"{sum(m.stranger_enrollable)} stranger faces from the group photos that would pass "
-            "the enrolment checks (at least 80 px wide, seen from the front, sharp) is enrolled as one more "
-            "consenting pupil, and each stranger is compared with all of them but the faces of "
-            "the same person. A fuller gallery brings a stranger's second-nearest pupil closer, "
+            "the enrolment checks (at least 80 px wide, seen from the front, sharp) is enrolled "
+            "as one more consenting pupil, and each stranger is compared with all of them but "
+            "the faces of the same person. A fuller gallery brings a stranger's second-nearest pupil closer, "
             "so the rule grows stricter with the store's size."
         ),
         "",
