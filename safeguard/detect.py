@@ -410,30 +410,30 @@ def _infer(
 
 # The network's working memory grows with its input: about 340 MB at the fine pass's 1600x1200,
 # kept by onnxruntime's arena for the next photo. Where several workers run at once (`in_halves`),
-# inputs over TILE_ABOVE pixels run as two halves split across the long side, each reaching
+# inputs over HALVES_ABOVE pixels run as two halves split across the long side, each reaching
 # TILE_CONTEXT px past the split; every output cell is taken from the half that holds it with that
 # much context. The network sees about 256 px around a cell: at 256 the stitched maps match the
 # whole-image maps to 1e-3 (measured on 12 MP and group photos; at 96 px, heat differs by 0.02).
 # The halves cost more: one process detecting the montages took 19% longer; two workers on the
 # 12 MP speed photos took no longer end to end, and 290 MB less (docs/benchmarks.md).
-TILE_ABOVE: int | None = None  # pixels; None: every input runs whole
 HALVES_ABOVE = 1_300_000  # the 1024 px passes (0.8 MP) run whole; the 1600 px fine pass in halves
 TILE_CONTEXT = 256  # px, a multiple of 32 (the network's stride), so the halves keep its grid
+_halves = False  # set by in_halves: this process is one of several workers
 
 
 def in_halves(on: bool = True) -> None:
     """Run large inputs as two halves in this process (`_maps`). Called in each worker of a pool
     of two or more, where the workers' peaks add up; a lone process keeps the faster whole pass."""
-    global TILE_ABOVE
-    TILE_ABOVE = HALVES_ABOVE if on else None
+    global _halves
+    _halves = on
 
 
 def _maps(img: np.ndarray, threads: int) -> tuple[np.ndarray, ...]:
     """CenterFace's four output maps for one image (heat 1 x H x W, the others C x H x W, at a
-    quarter of the padded input), run whole or as two halves (TILE_ABOVE)."""
+    quarter of the padded input), run whole or as two halves (`in_halves`)."""
     session = _session(threads)
     h, w = img.shape[:2]
-    if TILE_ABOVE is None or h * w <= TILE_ABOVE:
+    if not _halves or h * w <= HALVES_ABOVE:
         return tuple(o[0] for o in session.run(list(_OUTPUTS), {_INPUT: _blob([img])}))
     axis = 1 if w >= h else 0
     length = img.shape[axis]

@@ -87,16 +87,21 @@ def facing(face) -> tuple[float, float]:
 
 
 def reference_problem(
-    rgb: np.ndarray, face, *, min_face_px: int = MIN_FACE_PX, min_sharpness: float = MIN_SHARPNESS
+    rgb: np.ndarray,
+    face,
+    *,
+    min_face_px: int = MIN_FACE_PX,
+    min_sharpness: float = MIN_SHARPNESS,
+    sharp: float | None = None,
 ) -> str | None:
     """Why `face` cannot be a pupil's reference (too small, not seen from the front, blurred),
-    or None when it can."""
+    or None when it can. `sharp`: the face's `sharpness`, when the caller has it already."""
     if face.box.width < min_face_px:
         return f"face too small ({face.box.width} px wide; at least {min_face_px} px needed)"
     span, offset = facing(face)
     if span < MIN_EYE_SPAN or offset > MAX_NOSE_OFFSET:
         return "face not seen from the front (a reference must show both eyes, facing the camera)"
-    sharp = sharpness(rgb, face.box)
+    sharp = sharpness(rgb, face.box) if sharp is None else sharp
     if sharp < min_sharpness:
         return f"face blurred (sharpness {sharp:.0f}; at least {min_sharpness:.0f} needed)"
     return None
@@ -164,7 +169,7 @@ def check_photos(
         width = face.box.width
         sharp = sharpness(img.rgb, face.box)
         problem = reference_problem(
-            img.rgb, face, min_face_px=min_face_px, min_sharpness=min_sharpness
+            img.rgb, face, min_face_px=min_face_px, min_sharpness=min_sharpness, sharp=sharp
         )
         if problem:
             out.append(PhotoCheck(path, False, problem, face_width=width, sharpness=sharp))

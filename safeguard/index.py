@@ -867,10 +867,9 @@ _WORKER_MAX_PIXELS = 100_000_000
 def _init_worker(max_pixels: int, workers: int = 1) -> None:
     global _WORKER_MAX_PIXELS
     _WORKER_MAX_PIXELS = max_pixels
-    if workers > 1:  # their detector peaks add up
-        from safeguard.detect import in_halves
+    from safeguard.detect import in_halves
 
-        in_halves()
+    in_halves(workers > 1)  # side by side, the workers' detector peaks add up
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C

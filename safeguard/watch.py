@@ -803,10 +803,9 @@ def _alive(pid: int) -> bool:
 def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> None:
     global _LIVE
     _die_with_watcher(watcher)
-    if workers > 1:  # their detector peaks add up
-        from safeguard.detect import in_halves
+    from safeguard.detect import in_halves
 
-        in_halves()
+    in_halves(workers > 1)  # side by side, the workers' detector peaks add up
     # The watcher decides when to stop; workers finish the photo in hand.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -22,7 +22,7 @@ def collage():
 
 
 def _halves(monkeypatch):
-    monkeypatch.setattr(detect, "TILE_ABOVE", None)
+    monkeypatch.setattr(detect, "_halves", False)
     detect.in_halves()  # as a pool worker does; monkeypatch restores the lone-process default
 
 
