@@ -23,7 +23,13 @@ from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
 from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
-from safeguard.policy import FaceDecision, decide_face, decision_cutoff, image_status
+from safeguard.policy import (
+    FaceDecision,
+    decide_face,
+    decision_cutoff,
+    follow_cleared_faces,
+    image_status,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
                   ".avif", ".bmp", ".gif"}
@@ -141,15 +147,16 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     # whose "every other pupil is far" needs exact distances further out: decided again.
     dists = distances_per_pupil(encodings, m, cutoff=decision_cutoff(cfg, distinct=False))
     consenting = ~m.restricted
-    out = []
+    decisions = []
     for i, (face, row) in enumerate(zip(faces, dists)):
         d = _decide(row, job, face.box.width)
         if (d.label == "unknown" and consenting.any()
                 and float(np.min(row[consenting])) <= cfg.distinct_tolerance):
             exact = distances_per_pupil(encodings[i : i + 1], m, cutoff=decision_cutoff(cfg))
             d = _decide(exact[0], job, face.box.width)
-        out.append(FaceOutcome(face.box, d.label, d.action, d))
-    return out
+        decisions.append(d)
+    decisions = follow_cleared_faces([f.box for f in faces], [f.score for f in faces], decisions)
+    return [FaceOutcome(f.box, d.label, d.action, d) for f, d in zip(faces, decisions)]
 
 
 def process_file(path: Path, job: Job) -> Outcome:

@@ -11,6 +11,9 @@ A face is
   distinct match: more pupils enrolled make it rarer, never commoner);
 - unknown otherwise, and follows the unknown-face policy (keep, redact or hold).
 Any doubt falls to restricted: the restricted net is wider than the clearing one.
+
+One rule looks at the photo's boxes together (`follow_cleared_faces`): a weak box lying half on a
+face the detector found with confidence, unknown on its own, follows that face when it is cleared.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safeguard.config import Config
+from safeguard.faces import Box
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,58 @@ def decide_face(
     else:
         reason = "matches no enrolled pupil"
     return FaceDecision("unknown", unknown, reason=reason)
+
+
+# Weak boxes on a face: the detector sometimes adds a weak box that sits half on a face it found
+# with confidence (over the hair and one eye, say). Encoded, such a box matches nobody, and redacting it
+# blurs half of a consenting pupil's face. It follows the face beneath it when it is weak (scored
+# below ON_FACE_WEAK), the face beneath is sure (at least ON_FACE_SURE) and cleared, at
+# least ON_FACE_SHARE of the weak box lies on that face's box, one box's centre lies inside the
+# other, and the weak box is no wider than ON_FACE_WIDTH times the face. Two real faces
+# overlap that much only when one hides the other; a weak box that matches a restricted pupil is
+# restricted whatever lies beneath it.
+ON_FACE_WEAK = 0.4
+ON_FACE_SURE = 0.7
+ON_FACE_SHARE = 0.4
+ON_FACE_WIDTH = 1.5
+
+
+def weak_box_on(weak: Box, weak_score: float, face: Box, face_score: float) -> bool:
+    """Is `weak` a second, weaker box on the face `face` rather than another face?"""
+    if weak_score >= ON_FACE_WEAK or face_score < ON_FACE_SURE or weak_score > face_score:
+        return False
+    if weak.width > ON_FACE_WIDTH * face.width or weak.area <= 0:
+        return False
+    ix = max(0, min(weak.x1, face.x1) - max(weak.x0, face.x0))
+    iy = max(0, min(weak.y1, face.y1) - max(weak.y0, face.y0))
+    if ix * iy < ON_FACE_SHARE * weak.area:
+        return False
+    return _centre_in(weak, face) or _centre_in(face, weak)
+
+
+def _centre_in(a: Box, b: Box) -> bool:
+    """Does the centre of `a` lie inside `b`?"""
+    cx, cy = (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2
+    return b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1
+
+
+def follow_cleared_faces(
+    boxes: list[Box], scores: list[float], decisions: list[FaceDecision]
+) -> list[FaceDecision]:
+    """The decisions with every unknown box that is a weak box on a cleared face (see
+    `weak_box_on`) kept with that face. Restricted faces, and unknown boxes on any other face,
+    are left as they are."""
+    out = list(decisions)
+    for j, d in enumerate(decisions):
+        if d.label != "unknown":
+            continue
+        for i, c in enumerate(decisions):
+            if c.label == "cleared" and weak_box_on(boxes[j], scores[j], boxes[i], scores[i]):
+                out[j] = FaceDecision("cleared", "keep", pupil=c.pupil,
+                                      reason="a second, weaker box on a cleared face",
+                                      distance=c.distance)
+                break
+    return out
 
 
 def decision_cutoff(config: Config, distinct: bool = True) -> float:
