@@ -106,6 +106,7 @@ class Measured:
     # per detection: montage index, box, distances to every identity (closest reference)
     det_montage: list[int] = field(default_factory=list)
     det_box: list[tuple[int, int, int, int]] = field(default_factory=list)
+    det_score: list[float] = field(default_factory=list)  # the detector's score per detection
     det_dist: list[np.ndarray] = field(default_factory=list)
     truth_montage: list[int] = field(default_factory=list)
     enrol_refused: list[str] = field(default_factory=list)
@@ -192,6 +193,7 @@ def measure(seed: int = 0) -> Measured:
             m.det_enc.append(e)
             m.det_montage.append(mi)
             m.det_box.append((f.box.x0, f.box.y0, f.box.x1, f.box.y1))
+            m.det_score.append(float(f.score))
             m.det_dist.append(row)
         print(
             f"montage {mi + 1}/{len(montages)}: {len(placed)} faces placed, {len(faces)} detected",
@@ -447,6 +449,7 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool =
             decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=b[2] - b[0])
             for row, b in zip(dist, m.det_box)
         ]
+        actions = _with_second_looks(m, actions)
         for row, width in zip(strange, widths):
             out["strangers"] += 1
             d = decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=width)
@@ -477,6 +480,56 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool =
                     out["needless"] += 1
                     out["needless_faces"].append(tag)
     out["needless_rate"] = out["needless"] / max(1, out["consenting"])
+    return out
+
+
+def more_references(m: Measured, links: Links, cfg: Config) -> tuple[Measured, dict[str, int]]:
+    """`m` as if every person's other probe photos were enrolled too: each identity's references
+    become its reference photos plus every probe photo that passes the enrolment checks, except
+    that a probe face is never compared with its own photo. Measures what more reference photos
+    per pupil would do (the issue's montages keep 1-3); nothing else changes."""
+    from safeguard.enrolment import check_photos
+
+    extra: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for ident, (_, probes) in SPLIT.items():
+        checks = check_photos([IDS / ident / n for n in probes], np.zeros((0, 128), np.float32))
+        extra[ident] = [(c.path.name, c.encoding) for c in checks if c.ok]
+    idents = m.identities
+    # which placed face (identity, photo) each detection is, if any
+    owner_of: dict[int, tuple[str, str]] = {}
+    for t, mat in zip(m.truth, links.matched):
+        for j in mat:
+            owner_of[j] = (t.identity, t.name)
+
+    def widened(enc: np.ndarray, row: np.ndarray, own: tuple[str, str] | None) -> np.ndarray:
+        row = row.copy()
+        for k, ident in enumerate(idents):
+            others = [e for name, e in extra.get(ident, []) if own != (ident, name)]
+            if others:
+                row[k] = min(row[k], float(np.min(np.linalg.norm(np.stack(others) - enc, axis=1))))
+        return row
+
+    det = [widened(e, r, owner_of.get(j)) for j, (e, r) in enumerate(zip(m.det_enc, m.det_dist))]
+    strange = [widened(e, r, None) for e, r in zip(m.stranger_enc, m.stranger_dist)]
+    n_refs = {i: m.n_refs.get(i, 0) + len(extra.get(i, [])) for i in idents}
+    return replace(m, det_dist=det, stranger_dist=strange, n_refs=n_refs), n_refs
+
+
+def _with_second_looks(m: Measured, actions: list) -> list:
+    """The decisions as the pipeline makes them for a whole photo: a weak second box on a
+    cleared face follows that face (policy.follow_cleared_faces), montage by montage."""
+    from safeguard.policy import follow_cleared_faces
+
+    out = list(actions)
+    by_montage: dict[int, list[int]] = {}
+    for j, mi in enumerate(m.det_montage):
+        by_montage.setdefault(mi, []).append(j)
+    for idx in by_montage.values():
+        decided = follow_cleared_faces(
+            [Box(*m.det_box[j]) for j in idx], [m.det_score[j] for j in idx], [out[j] for j in idx]
+        )
+        for j, d in zip(idx, decided):
+            out[j] = d
     return out
 
 
@@ -700,6 +753,7 @@ def by_size(m: Measured, links: Links, cfg: Config, unknown: str) -> list[str]:
                 sub_links.covers.append(cov)
                 sub_links.matched.append(mat)
         sub.det_dist, sub.det_box, sub.det_montage = m.det_dist, m.det_box, m.det_montage
+        sub.det_score = m.det_score
         r = evaluate(sub, sub_links, cfg, unknown)
         lines.append(
             f"| {size} px | {r['restricted']} | {r['leaks']} | {r['consenting']} | "
@@ -862,6 +916,9 @@ def main(argv: list[str] | None = None) -> int:
     if m is not None and len(getattr(m, "stranger_person", [])) != len(m.stranger_src):
         print("the cache predates the strangers' person labels: measuring again", flush=True)
         m = None
+    if m is not None and len(getattr(m, "det_score", [])) != len(m.det_box):
+        print("the cache predates the detections' scores: measuring again", flush=True)
+        m = None
     if m is not None and getattr(m, "enrol_checks", 1) != ENROL_CHECKS:
         print("the cache predates the enrolment checks in use: measuring again", flush=True)
         m = None
@@ -915,6 +972,9 @@ def main(argv: list[str] | None = None) -> int:
 
     full_current = evaluate(m, links, base, base.unknown)
     dense_current = evaluate(m, links, base, base.unknown, dense=True)
+    wide_m, wide_refs = more_references(m, links, base)
+    wide = evaluate(wide_m, links, base, base.unknown)
+    wide_dense = evaluate(wide_m, links, base, base.unknown, dense=True)
     floor = chosen[base.unknown]["leaks"]
     zero = [
         r
@@ -1062,6 +1122,39 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     md += [
+        "### More reference photos per pupil (a measured alternative, not the issue's setting)",
+        "",
+        (
+            "The same montages and the same live setting, with each person's other probe photos "
+            "that pass the enrolment checks enrolled as references too; a probe face is never "
+            "compared with its own photo. References per person: "
+            + ", ".join(f"{i} {m.n_refs.get(i, 0)} -> {wide_refs[i]}" for i in m.identities)
+            + "."
+        ),
+        "",
+        (
+            "| references | leaks | needless | impostors cleared | strangers cleared | "
+            "strangers clearable | fuller gallery: needless | strangers clearable |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {label} | {r['leaks']} / {r['restricted']} | {r['needless']} / "
+            f"{r['consenting']} ({r['needless_rate']:.1%}) | {r['impostor_cleared']} | "
+            f"{r['strangers_cleared']} / {r['strangers']} | {r['strangers_clearable']} | "
+            f"{d['needless_rate']:.1%} | {d['strangers_clearable']} |"
+            for label, r, d in (
+                (f"as enrolled ({sum(m.n_refs.values())})", full_current, dense_current),
+                (f"every photo of the person ({sum(wide_refs.values())})", wide, wide_dense),
+            )
+        ],
+        "",
+        (
+            "Needless redactions with every photo enrolled: "
+            f"{', '.join(sorted(set(wide['needless_faces']))) or 'none'}. Strangers clearable: "
+            + ("; ".join(wide_dense["clearable_faces"]) or "none")
+            + "."
+        ),
+        "",
         "### Detection by variant",
         "",
         "| variant | found / placed |",
@@ -1108,6 +1201,11 @@ def main(argv: list[str] | None = None) -> int:
         "small_sweep": srows,
         "small_chosen": schosen,
         "zero_leak_clear_tolerance_max": headroom,
+        "more_references": {
+            "references": wide_refs,
+            **{k: v for k, v in wide.items() if not k.endswith("_faces")},
+            "dense": {k: v for k, v in wide_dense.items() if not k.endswith("_faces")},
+        },
         "sweep": rows,
         "seconds": round(time.perf_counter() - t0, 1),
     }
