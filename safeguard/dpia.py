@@ -20,6 +20,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from safeguard import policy
 from safeguard.config import Config
 from safeguard.home import Home
 
@@ -473,6 +474,12 @@ def to_markdown(pack: dict[str, Any]) -> str:
         (
             f"| min_identifiable_face | {c.get('min_identifiable_face', '-')} px | narrower faces are "
             "never cleared (and never kept) |"
+        ),
+        (
+            f"| weak box on a face | below {policy.ON_FACE_WEAK}, on a face of at least "
+            f"{policy.ON_FACE_SURE} | a weak detector box lying half on a cleared face (at least "
+            f"{policy.ON_FACE_SHARE:.0%} of it on the face's box) follows that face instead of being "
+            "redacted as unknown (fixed in code) |"
         ),
         f"| unknown | {c['unknown']} | what happens to a face that matches nobody |",
         f"| style | {c['style']} | how faces are redacted |",

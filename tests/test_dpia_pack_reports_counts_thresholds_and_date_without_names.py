@@ -57,6 +57,7 @@ def test_pack_has_counts_thresholds_models_and_measured_date(
     assert re.search(r"\| on register: cp \| 1 \|", md)
     assert re.search(r"\| restrict_tolerance \| 0\.\d+ \|", md)
     assert re.search(r"\| clear_tolerance \| 0\.\d+ \|", md)
+    assert re.search(r"\| weak box on a face \| below 0\.\d+, on a face of at least 0\.\d+ \|", md)
     # per channel: Ada has no social consent (restricted), Ben has; both consent to website
     assert re.search(r"\| social \| redact \| 1 \| 1 \| 1 \| 1 \| 1 \|", md)
     assert re.search(r"\| website \| redact \| 2 \| 0 \| 1 \| 1 \| 1 \|", md)
