@@ -36,9 +36,10 @@ class Config:
     # A face a little further out, up to `distinct_tolerance` from a consenting pupil, is cleared
     # too when it is distinct: every other enrolled pupil (consenting or not) is at least
     # `distinct_margin` further away. Measured (benchmarks/REPORT.md, identification): needless
-    # redaction 11.7% -> 6.4% on the montages, with no stranger cleared that the rule above would
-    # not clear, also in a fuller gallery of enrollable stranger faces (narrower margins cleared
-    # up to 3 more there). Set distinct_tolerance equal to clear_tolerance to turn it off.
+    # redaction 11.7% -> 6.4% on the montages (4.7% with policy.follow_cleared_faces), with no
+    # stranger cleared that the rule above would not clear, also in a fuller gallery of
+    # enrollable stranger faces (narrower margins cleared up to 4 more there). Set
+    # distinct_tolerance equal to clear_tolerance to turn it off.
     distinct_tolerance: float = 0.575
     distinct_margin: float = 0.2
     # Faces narrower than `small_face` px give blurrier, more generic encodings that lie nearer
