@@ -315,9 +315,7 @@ def detector_variants(seed: int = 0) -> list[str]:
 
 
 def _cover(truth: Box, region: Box) -> float:
-    ix = max(0, min(truth.x1, region.x1) - max(truth.x0, region.x0))
-    iy = max(0, min(truth.y1, region.y1) - max(truth.y0, region.y0))
-    return ix * iy / max(1, truth.area)
+    return truth.intersection(region) / max(1, truth.area)
 
 
 @dataclass
@@ -329,24 +327,23 @@ class Links:
     extra: list[int]  # detections that are no placed face
 
 
-def link(m: Measured, mask_scale: float) -> Links:
+def _by_montage(m: Measured) -> dict[int, list[int]]:
+    """The detections' indices, montage by montage."""
     by_montage: dict[int, list[int]] = {}
     for j, mi in enumerate(m.det_montage):
         by_montage.setdefault(mi, []).append(j)
+    return by_montage
+
+
+def link(m: Measured, mask_scale: float) -> Links:
+    by_montage = _by_montage(m)
     covers, matched, used = [], [], set()
     for t, mi in zip(m.truth, m.truth_montage):
         tb = Box(*t.box)
         cov, mat = [], []
         for j in by_montage.get(mi, []):
             db = Box(*m.det_box[j])
-            dcx, dcy = (db.x0 + db.x1) / 2, (db.y0 + db.y1) / 2
-            tcx, tcy = (tb.x0 + tb.x1) / 2, (tb.y0 + tb.y1) / 2
-            same = tb.iou(db) >= 0.3 or (
-                tb.x0 <= dcx <= tb.x1
-                and tb.y0 <= dcy <= tb.y1
-                and db.x0 <= tcx <= db.x1
-                and db.y0 <= tcy <= db.y1
-            )
+            same = tb.iou(db) >= 0.3 or (tb.holds_centre_of(db) and db.holds_centre_of(tb))
             if same:
                 mat.append(j)
                 used.add(j)
@@ -449,7 +446,7 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool =
             decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=b[2] - b[0])
             for row, b in zip(dist, m.det_box)
         ]
-        actions = _with_second_looks(m, actions)
+        actions = _as_whole_photos(m, actions)
         for row, width in zip(strange, widths):
             out["strangers"] += 1
             d = decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=width)
@@ -515,16 +512,13 @@ def more_references(m: Measured, links: Links, cfg: Config) -> tuple[Measured, d
     return replace(m, det_dist=det, stranger_dist=strange, n_refs=n_refs), n_refs
 
 
-def _with_second_looks(m: Measured, actions: list) -> list:
-    """The decisions as the pipeline makes them for a whole photo: a weak second box on a
-    cleared face follows that face (policy.follow_cleared_faces), montage by montage."""
+def _as_whole_photos(m: Measured, actions: list) -> list:
+    """The decisions as the pipeline makes them for a whole photo: a weak box on a cleared face
+    follows that face (policy.follow_cleared_faces), montage by montage."""
     from safeguard.policy import follow_cleared_faces
 
     out = list(actions)
-    by_montage: dict[int, list[int]] = {}
-    for j, mi in enumerate(m.det_montage):
-        by_montage.setdefault(mi, []).append(j)
-    for idx in by_montage.values():
+    for idx in _by_montage(m).values():
         decided = follow_cleared_faces(
             [Box(*m.det_box[j]) for j in idx], [m.det_score[j] for j in idx], [out[j] for j in idx]
         )

@@ -235,9 +235,7 @@ def _found(boxes: list[Box], truth: list[Box]) -> int:
 
 
 def _centres(a: Box, b: Box) -> bool:
-    ax, ay = (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2
-    bx, by = (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2
-    return a.x0 <= bx <= a.x1 and a.y0 <= by <= a.y1 and b.x0 <= ax <= b.x1 and b.y0 <= ay <= b.y1
+    return a.holds_centre_of(b) and b.holds_centre_of(a)
 
 
 def count_safeguard(stdout: str, truth: dict[str, list[Box]]) -> tuple[int, int, int, list[str]]:

@@ -57,10 +57,19 @@ class Box:
             width, height
         )
 
-    def iou(self, other: Box) -> float:
+    def intersection(self, other: Box) -> int:
+        """The area the two boxes share."""
         ix = max(0, min(self.x1, other.x1) - max(self.x0, other.x0))
         iy = max(0, min(self.y1, other.y1) - max(self.y0, other.y0))
-        inter = ix * iy
+        return ix * iy
+
+    def holds_centre_of(self, other: Box) -> bool:
+        """Whether `other`'s centre lies inside this box (edges included)."""
+        cx, cy = (other.x0 + other.x1) / 2, (other.y0 + other.y1) / 2
+        return self.x0 <= cx <= self.x1 and self.y0 <= cy <= self.y1
+
+    def iou(self, other: Box) -> float:
+        inter = self.intersection(other)
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 

@@ -110,17 +110,9 @@ def weak_box_on(weak: Box, weak_score: float, face: Box, face_score: float) -> b
         return False
     if weak.width > ON_FACE_WIDTH * face.width or weak.area <= 0:
         return False
-    ix = max(0, min(weak.x1, face.x1) - max(weak.x0, face.x0))
-    iy = max(0, min(weak.y1, face.y1) - max(weak.y0, face.y0))
-    if ix * iy < ON_FACE_SHARE * weak.area:
+    if weak.intersection(face) < ON_FACE_SHARE * weak.area:
         return False
-    return _centre_in(weak, face) or _centre_in(face, weak)
-
-
-def _centre_in(a: Box, b: Box) -> bool:
-    """Does the centre of `a` lie inside `b`?"""
-    cx, cy = (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2
-    return b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1
+    return face.holds_centre_of(weak) or weak.holds_centre_of(face)
 
 
 def follow_cleared_faces(

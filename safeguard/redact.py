@@ -163,9 +163,7 @@ def on_face(found: Box, face: Box, mask_scale: float, w: int, h: int) -> bool:
     face as still detected by this same rule."""
     if found.iou(face) >= CHECK_IOU:
         return True
-    region = mask_region(face, mask_scale, w, h)
-    cx, cy = (found.x0 + found.x1) / 2, (found.y0 + found.y1) / 2
-    return region.x0 <= cx <= region.x1 and region.y0 <= cy <= region.y1
+    return mask_region(face, mask_scale, w, h).holds_centre_of(found)
 
 
 def _cover(patch: np.ndarray, style: str, face: Box, region: Box, outer: Box) -> np.ndarray:

@@ -19,7 +19,14 @@ from safeguard.faces import Box
 from safeguard.identify import encode_faces
 from safeguard.images import load_image
 from safeguard.pipeline import Job, analyse
-from safeguard.policy import FaceDecision, decide_face, follow_cleared_faces, weak_box_on
+from safeguard.policy import (
+    ON_FACE_SURE,
+    ON_FACE_WEAK,
+    FaceDecision,
+    decide_face,
+    follow_cleared_faces,
+    weak_box_on,
+)
 
 CFG = Config()
 
@@ -46,8 +53,8 @@ def _matrix(enc: np.ndarray, restricted: bool) -> MatchMatrix:
 def _photo(shared_testdata, name: str):
     rgb = load_image(shared_testdata / name).rgb
     faces = detect_faces(rgb)
-    sure = [f for f in faces if f.score >= 0.7]
-    weak = [f for f in faces if f.score < 0.4]
+    sure = [f for f in faces if f.score >= ON_FACE_SURE]
+    weak = [f for f in faces if f.score < ON_FACE_WEAK]
     return rgb, faces, sure, weak
 
 
