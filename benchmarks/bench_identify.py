@@ -128,6 +128,20 @@ class Measured:
     seconds_encode: float = 0.0
     mirror: bool = False  # measured with --mirror
     enrol_checks: int = ENROL_CHECKS  # which enrolment checks stranger_enrollable applied
+    # every probe photo that passes the enrolment checks, as a reference (`more_references`):
+    # identity -> [(photo, encoding)]. Enrolment jitters at random, so it is measured once, here.
+    probe_refs: dict[str, list[tuple[str, np.ndarray]]] | None = None
+
+
+def enrol_probes() -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Each identity's probe photos that pass the enrolment checks, enrolled as references."""
+    from safeguard.enrolment import check_photos
+
+    out = {}
+    for ident, (_, probes) in SPLIT.items():
+        checks = check_photos([IDS / ident / n for n in probes], np.zeros((0, 128), np.float32))
+        out[ident] = [(c.path.name, c.encoding) for c in checks if c.ok]
+    return out
 
 
 def enrol_references() -> tuple[dict[str, np.ndarray], list[str]]:
@@ -175,6 +189,7 @@ def measure(seed: int = 0) -> Measured:
     refs, refused = enrol_references()
     idents = list(refs)
     m = Measured(idents, enrol_refused=refused, n_refs={k: len(v) for k, v in refs.items()})
+    m.probe_refs = enrol_probes()
     m.mirror = MIRROR
     montages = build_montages(seed)
     m.montages = len(montages)
@@ -485,12 +500,7 @@ def more_references(m: Measured, links: Links, cfg: Config) -> tuple[Measured, d
     become its reference photos plus every probe photo that passes the enrolment checks, except
     that a probe face is never compared with its own photo. Measures what more reference photos
     per pupil would do (the issue's montages keep 1-3); nothing else changes."""
-    from safeguard.enrolment import check_photos
-
-    extra: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for ident, (_, probes) in SPLIT.items():
-        checks = check_photos([IDS / ident / n for n in probes], np.zeros((0, 128), np.float32))
-        extra[ident] = [(c.path.name, c.encoding) for c in checks if c.ok]
+    extra = m.probe_refs or {}
     idents = m.identities
     # which placed face (identity, photo) each detection is, if any
     owner_of: dict[int, tuple[str, str]] = {}
@@ -909,6 +919,9 @@ def main(argv: list[str] | None = None) -> int:
     m = pickle.loads(cache.read_bytes()) if args.reuse and cache.exists() else None
     if m is not None and len(getattr(m, "stranger_person", [])) != len(m.stranger_src):
         print("the cache predates the strangers' person labels: measuring again", flush=True)
+        m = None
+    if m is not None and getattr(m, "probe_refs", None) is None:
+        print("the cache predates the probe photos' enrolment: measuring again", flush=True)
         m = None
     if m is not None and len(getattr(m, "det_score", [])) != len(m.det_box):
         print("the cache predates the detections' scores: measuring again", flush=True)
