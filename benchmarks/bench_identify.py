@@ -77,8 +77,8 @@ POLICIES = ("redact", "keep")
 MIRROR = False
 
 # Bumped when the enrolment checks behind Measured.stranger_enrollable change (2: seen from the
-# front)
-ENROL_CHECKS = 2
+# front; 3: eye span 0.2, a much smaller background face ignored, weak boxes on the face not counted)
+ENROL_CHECKS = 3
 
 # Group photos in which one person appears more than once: the centre (x, y, original pixels) of
 # each of their faces, checked by eye. dlib's bald_guys.jpg is a collage of 24 portraits of four
@@ -131,6 +131,10 @@ class Measured:
     # every probe photo that passes the enrolment checks, as a reference (`more_references`):
     # identity -> [(photo, encoding)]. Enrolment jitters at random, so it is measured once, here.
     probe_refs: dict[str, list[tuple[str, np.ndarray]]] | None = None
+    # the enrolled references themselves and whose each is, for the clearing tolerance the
+    # pipeline calibrates to the gallery (safeguard.calibration)
+    ref_enc: np.ndarray | None = None
+    ref_owner: np.ndarray | None = None
 
 
 def enrol_probes() -> dict[str, list[tuple[str, np.ndarray]]]:
@@ -195,6 +199,7 @@ def measure(seed: int = 0) -> Measured:
     m.montages = len(montages)
     all_refs = np.concatenate([refs[i] for i in idents])
     owner = np.concatenate([np.full(len(refs[i]), k) for k, i in enumerate(idents)])
+    m.ref_enc, m.ref_owner = all_refs, owner
     for mi, (canvas, placed) in enumerate(montages):
         faces = _detect_montage(m, mi, canvas, placed)
         t = time.perf_counter()
@@ -418,12 +423,35 @@ def gallery(m: Measured, dense: bool) -> tuple[np.ndarray, np.ndarray, list[str]
     return _GALLERIES[key]
 
 
+def calibrated(m: Measured, cfg: Config, consenting: int, dense: bool) -> Config:
+    """`cfg` with the clearing tolerance the pipeline would calibrate for this gallery with
+    `consenting` pupils who may clear a face (safeguard.calibration): the spread of the enrolled
+    references, and in the fuller gallery of the enrolled stranger faces too."""
+    from safeguard.calibration import MIN_PUPILS, PRIOR, pair_spread, tolerance_for
+
+    enc, owner = m.ref_enc, m.ref_owner
+    if dense:
+        members = [k for k, ok in enumerate(m.stranger_enrollable) if ok]
+        if members:
+            enc = np.concatenate([enc, np.stack([m.stranger_enc[k] for k in members])])
+            owner = np.concatenate([owner, len(m.identities) + np.arange(len(members))])
+    mean, sd, pupils = pair_spread(enc, owner)
+    if pupils < MIN_PUPILS:
+        mean, sd = PRIOR
+    t = tolerance_for(cfg.max_false_clear, consenting, mean, sd, cfg.clear_tolerance)
+    near = tolerance_for(cfg.max_false_clear_restricted, consenting, mean, sd,
+                         min(t, cfg.near_restricted_tolerance))
+    return replace(cfg, clear_tolerance=t, near_restricted_tolerance=near,
+                   small_face_tolerance=min(cfg.small_face_tolerance, t))
+
+
 def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool = False) -> dict:
     from safeguard.policy import decide_face
 
     idents = m.identities
     dist, strange, ids = gallery(m, dense)
     extra = len(ids) - len(idents)
+    configured = cfg
     reg = np.zeros(len(ids), bool)
     out = {
         "restricted": 0,
@@ -445,6 +473,8 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool =
     # clear were every enrolled person consenting is "clearable" by some setting of the roles.
     everyone = np.zeros(len(ids), bool)
     widths = getattr(m, "stranger_width", [])
+    cfg = calibrated(m, configured, len(ids), dense)
+    out["clear_tolerance_live"] = cfg.clear_tolerance
     clearable = [
         k
         for k, (row, w) in enumerate(zip(strange, widths))
@@ -457,6 +487,8 @@ def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool =
     ]
     for restricted in assignments(idents):
         restricted = np.concatenate([restricted, np.zeros(extra, bool)])
+        cfg = calibrated(m, configured, int((~restricted).sum()), dense)
+        out["clear_tolerance_live"] = min(out["clear_tolerance_live"], cfg.clear_tolerance)
         actions = [
             decide_face(row, restricted, reg, ids, ids, cfg, unknown, face_width=b[2] - b[0])
             for row, b in zip(dist, m.det_box)
@@ -928,6 +960,9 @@ def main(argv: list[str] | None = None) -> int:
         m = None
     if m is not None and getattr(m, "enrol_checks", 1) != ENROL_CHECKS:
         print("the cache predates the enrolment checks in use: measuring again", flush=True)
+        m = None
+    if m is not None and getattr(m, "ref_enc", None) is None:
+        print("the cache predates the stored references: measuring again", flush=True)
         m = None
     if m is not None and getattr(m, "mirror", False) != MIRROR:
         print("the cache was measured with other encodings: measuring again", flush=True)

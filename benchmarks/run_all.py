@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/run_all.py [--skip detect,store] [--full]
 
 Runs, each in its own process (so one's memory and threads do not colour the next):
-bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_redaction.py,
-bench_speed.py and bench_store.py, then writes
+bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
+at school scale, from ../shared/children), bench_redaction.py, bench_speed.py and bench_store.py,
+then writes
 
 - benchmarks/out/report.md: the summary and every section, with the trade-off plot;
 - benchmarks/REPORT.md: the same, to commit as the latest measured report (with the date), and
@@ -72,6 +73,7 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
     ident = _load(out / "identify.json")
     red = _load(out / "redaction.json")
     speed = _load(out / "speed.json")
+    school = _load(out / "school.json")
     figures: dict = {}
     lines = []
     if detect_md:
@@ -131,6 +133,8 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
                 f"{dense['impostor_cleared']}, strangers clearable "
                 f"{dense['strangers_clearable']}."
             )
+    if school:
+        lines += school_lines(school, figures)
     if red:
         parts = []
         worst = 0
@@ -192,11 +196,56 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
     return lines, figures
 
 
+def school_lines(school: dict, figures: dict) -> list[str]:
+    """The school-scale figures at the live default: the largest child school, its class
+    roster, and the adults' school of the same size."""
+    def pick(group: str, roster: bool) -> dict | None:
+        rows = [r for r in school["results"] if r["group"] == group
+                and r["design"].startswith("live default") and bool(r["roster"]) == roster]
+        return max(rows, key=lambda r: r["enrolled_per_school"]) if rows else None
+
+    def rate(r: dict, a: str, b: str) -> float:
+        return r[a] / r[b] if r[b] else 0.0
+
+    out = []
+    for group, roster in (("child", False), ("child", True), ("adult", False)):
+        r = pick(group, roster)
+        if r is None:
+            continue
+        key = f"school_{group}{'_roster' if roster else ''}"
+        figures[key] = {
+            "strangers_cleared": round(rate(r, "strangers_cleared", "strangers"), 5),
+            "restricted_shown": r["restricted_shown"],
+            "consenting_kept": round(rate(r, "consenting_kept", "consenting"), 4),
+            "lookalike_refusals": round(rate(r, "lookalikes", "enrolled"), 5),
+        }
+        f = figures[key]
+        who = "children" if group == "child" else "adults (the same people grown up)"
+        where = f"a class roster of {r['roster']}" if roster else "school-wide"
+        goal = ""
+        if group == "child":
+            target = 0.75 if roster else 0.5
+            goal = (f" (targets: strangers <= 0.3%: {_ok(f['strangers_cleared'] <= 0.003)}; "
+                    f"restricted 0: {_ok(r['restricted_shown'] == 0)}; kept >= {target:.0%}: "
+                    f"{_ok(f['consenting_kept'] >= target)})")
+        out.append(
+            f"- School scale, {who}, {r['enrolled_per_school']} enrolled, {where} "
+            f"(bench_school.py, {r['draws']} draws; tolerance {r['tolerance_min']:.3f}-"
+            f"{r['tolerance_max']:.3f}): strangers cleared {r['strangers_cleared']} of "
+            f"{r['strangers']} ({f['strangers_cleared']:.2%}), restricted shown "
+            f"{r['restricted_shown']} of {r['restricted']}, consenting kept {r['consenting_kept']} "
+            f"of {r['consenting']} ({f['consenting_kept']:.1%}), lookalike refusals "
+            f"{f['lookalike_refusals']:.2%}{goal}."
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
-        "--skip", default="", help="comma-separated: detect,identify,redaction,speed,store"
+        "--skip", default="",
+        help="comma-separated: detect,identify,school,redaction,speed,store"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -213,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "detect": ["benchmarks/bench_detect.py", "--out", str(out / "detect.md"), "--repeat", "1"]
         + ([] if args.full else ["--quick"]),
         "identify": ["benchmarks/bench_identify.py", "--out", str(out), "--detectors"],
+        "school": ["benchmarks/bench_school.py", "--out", str(out)],
         "redaction": ["benchmarks/bench_redaction.py", "--out", str(out)],
         "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
         "store": ["benchmarks/bench_store.py", "--repeat", "3"],
@@ -265,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
-    for name in ("identify.md", "redaction.md", "speed.md"):
+    for name in ("identify.md", "school.md", "redaction.md", "speed.md"):
         text = section(name)
         if text:
             md += [text, ""]

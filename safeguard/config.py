@@ -33,6 +33,25 @@ class Config:
     clear_tolerance: float = 0.5
     # ... and every restricted pupil is at least this much further away than that consenting pupil.
     clear_margin: float = 0.1
+    # The chance, per face of someone never enrolled, that the clearing rule may take them for a
+    # consenting pupil. The tolerance in force is the largest one, up to clear_tolerance, that the
+    # enrolled gallery's own spread predicts keeps to this rate at its size (safeguard/
+    # calibration.py): far below clear_tolerance for hundreds of children, clear_tolerance for a
+    # few dozen adults. `safeguard status` and `safeguard dpia` show the live value.
+    max_false_clear: float = 0.001
+    # A face within restrict_tolerance of a restricted pupil is cleared by the rule above only
+    # within this tolerance (at most; calibrated to the gallery like the one above, to the
+    # stricter rate below): a restricted child's face taken for a consenting pupil is the leak
+    # this product exists to prevent, so it gets a rate ten times lower than a stranger's. (A
+    # distinct match still needs every restricted pupil distinct_margin further away.)
+    near_restricted_tolerance: float = 0.5
+    max_false_clear_restricted: float = 0.0001
+    # Enrolment refuses a photo that lies very close to another pupil's stored encoding (the same
+    # child under two records, or the wrong child's photo) unless --allow-lookalike. "Very close"
+    # is calibrated like the clearing tolerance: the largest distance, up to clear_tolerance, at
+    # which a new pupil who is a different child would be refused at most this often, from the
+    # gallery's spread at its size (about 0.33 for a school of children, 0.5 for a few adults).
+    max_lookalike_refusal: float = 0.01
     # A face a little further out, up to `distinct_tolerance` from a consenting pupil, is cleared
     # too when it is distinct: every other enrolled pupil (consenting or not) is at least
     # `distinct_margin` further away. Measured (benchmarks/REPORT.md, identification): needless
@@ -83,6 +102,15 @@ class Config:
             raise ConfigError(
                 "distinct_tolerance must be between clear_tolerance and restrict_tolerance"
             )
+        if not 1e-6 <= self.max_false_clear <= 0.05:
+            raise ConfigError("max_false_clear must be between 0.000001 and 0.05")
+        if not 1e-7 <= self.max_false_clear_restricted <= self.max_false_clear:
+            raise ConfigError("max_false_clear_restricted must be between 0.0000001 and "
+                              "max_false_clear")
+        if not 0 < self.near_restricted_tolerance <= 1.0:
+            raise ConfigError("near_restricted_tolerance must be in (0, 1]")
+        if not 1e-6 <= self.max_lookalike_refusal <= 0.2:
+            raise ConfigError("max_lookalike_refusal must be between 0.000001 and 0.2")
         if not self.clear_margin <= self.distinct_margin <= 1.0:
             raise ConfigError("distinct_margin must be at least clear_margin (and at most 1)")
         if self.small_face < 0 or not 0 < self.small_face_tolerance <= self.clear_tolerance:

@@ -112,6 +112,20 @@ class Job:
     names: tuple[str, ...] = ()  # enrolled pupils' full names, to keep them out of file names
     output_format: str = "jpeg"
     threads: int = 1  # onnxruntime threads per photo: 1 in a pool, every core for a lone photo
+    groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
+    # Worked out from the matrix, the config and the groups when the job is made:
+    clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
+    calibration: object = None  # safeguard.calibration.Calibration
+    decide_config: Config | None = None  # config with the calibrated clearing tolerance
+
+    def __post_init__(self) -> None:
+        if self.calibration is not None:
+            return
+        from safeguard.calibration import apply, calibrate, clearable_mask
+
+        self.clearable = clearable_mask(self.matrix, self.groups)
+        self.calibration = calibrate(self.matrix, self.config, self.clearable)
+        self.decide_config = apply(self.config, self.calibration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,8 +134,8 @@ class Job:
 
 def _decide(row: np.ndarray, job: Job, width: int) -> FaceDecision:
     m = job.matrix
-    return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
-                       job.unknown, face_width=width)
+    return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.decide_config,
+                       job.unknown, face_width=width, clearable=job.clearable)
 
 
 def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
@@ -146,12 +160,12 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     # the narrower cutoff; one left unknown while near a consenting pupil may be a distinct match,
     # whose "every other pupil is far" needs exact distances further out: decided again.
     dists = distances_per_pupil(encodings, m, cutoff=decision_cutoff(cfg, distinct=False))
-    consenting = ~m.restricted
+    clearable = job.clearable
     decisions = []
     for i, (face, row) in enumerate(zip(faces, dists)):
         d = _decide(row, job, face.box.width)
-        if (d.label == "unknown" and consenting.any()
-                and float(np.min(row[consenting])) <= cfg.distinct_tolerance):
+        if (d.label == "unknown" and clearable.any()
+                and float(np.min(row[clearable])) <= cfg.distinct_tolerance):
             exact = distances_per_pupil(encodings[i : i + 1], m, cutoff=decision_cutoff(cfg))
             d = _decide(exact[0], job, face.box.width)
         decisions.append(d)

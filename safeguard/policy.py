@@ -1,16 +1,19 @@
 """Per-face and per-image decisions. Pure: distances and flags in, decisions out.
 
 A face is
-- restricted when it is within `restrict_tolerance` of any restricted pupil (no consent for the
-  channel, withdrawn, expired, or on a register). Its action is redact, or hold when the pupil is
-  on a protected register (only the DSL may release those);
-- cleared when it is within `clear_tolerance` (`small_face_tolerance` for a face narrower than
-  `small_face`) of a consenting pupil and every restricted pupil is at least `clear_margin`
-  further away; or within `distinct_tolerance` of a consenting pupil and every
-  other enrolled pupil, consenting or restricted, at least `distinct_margin` further away (a
-  distinct match: more pupils enrolled make it rarer, never commoner);
+- cleared when it is within the clearing tolerance (calibrated to the gallery's size and spread,
+  at most `clear_tolerance`; `small_face_tolerance` for a face narrower than `small_face`) of a
+  consenting pupil, every restricted pupil lies beyond that tolerance and at least `clear_margin`
+  further away; or within `distinct_tolerance` of a consenting pupil and every other enrolled
+  pupil, consenting or restricted, at least `distinct_margin` further away (a distinct match:
+  more pupils enrolled make it rarer, never commoner). With a class roster only the roster's
+  consenting pupils clear;
+- otherwise restricted when it is within `restrict_tolerance` of any restricted pupil (no consent
+  for the channel, withdrawn, expired, or on a register). Its action is redact, or hold when the
+  pupil is on a protected register (only the DSL may release those);
 - unknown otherwise, and follows the unknown-face policy (keep, redact or hold).
-Any doubt falls to restricted: the restricted net is wider than the clearing one.
+Any doubt falls to restricted: the restricted net is wider than the clearing one, and a face a
+restricted pupil could claim is never cleared.
 
 One rule looks at the photo's boxes together (`follow_cleared_faces`): a weak box lying half on a
 face the detector found with confidence, unknown on its own, follows that face when it is cleared.
@@ -45,15 +48,45 @@ def decide_face(
     config: Config,
     unknown: str,
     face_width: int | None = None,
+    clearable: np.ndarray | None = None,
 ) -> FaceDecision:
     """Decide one face from its distance to every pupil (closest encoding each).
 
-    A face narrower than `config.min_identifiable_face` can still be restricted, but never
-    cleared, and is redacted even under the keep policy: its encoding is too poor to trust."""
+    `config.clear_tolerance` is the tolerance in force (calibrated to the gallery: see
+    safeguard/calibration.py). `clearable` marks the consenting pupils who may clear a face
+    (default every consenting pupil; with a class roster, the roster's); every restricted pupil
+    restricts whatever it says.
+
+    A face is cleared only when no restricted pupil could claim it: every restricted pupil lies
+    beyond the clearing tolerance and at least `clear_margin` further away than the consenting
+    pupil (at least `distinct_margin` for a distinct match); a face within `restrict_tolerance` of
+    a restricted pupil is cleared only within `near_restricted_tolerance` (or as a distinct match,
+    which needs every restricted pupil `distinct_margin` further away). Otherwise a face within
+    `restrict_tolerance` of a restricted pupil is restricted. A face narrower than
+    `config.min_identifiable_face` can still be restricted, but never cleared, and is redacted even
+    under the keep policy: its encoding is too poor to trust."""
     inf = float("inf")
+    restricted = np.asarray(restricted, bool)
+    if clearable is None:
+        clearable = ~restricted
     d_restricted = float(np.min(dists[restricted])) if restricted.any() else inf
-    consenting = ~restricted
-    d_clear = float(np.min(dists[consenting])) if consenting.any() else inf
+    d_clear = float(np.min(dists[clearable])) if clearable.any() else inf
+    too_small = face_width is not None and face_width < config.min_identifiable_face
+    tolerance = config.clear_tolerance
+    if face_width is not None and face_width < config.small_face:
+        tolerance = min(tolerance, config.small_face_tolerance)
+    reach = max(config.clear_tolerance, config.distinct_tolerance)
+    near_restricted = d_restricted <= config.restrict_tolerance
+    if near_restricted:  # a restricted child's face must not pass as a consenting one
+        tolerance = min(tolerance, config.near_restricted_tolerance)
+
+    if not too_small and d_clear <= reach and d_restricted > config.clear_tolerance:
+        pick = int(np.flatnonzero(clearable)[np.argmin(dists[clearable])])
+        if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
+            return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
+        d_others = float(np.min(np.delete(dists, pick))) if len(dists) > 1 else inf
+        if d_others - d_clear >= config.distinct_margin:
+            return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
 
     if d_restricted <= config.restrict_tolerance:
         idx = np.flatnonzero(restricted & (dists <= config.restrict_tolerance))
@@ -67,24 +100,15 @@ def decide_face(
             reason=reasons[pick],
             distance=float(dists[pick]),
         )
-    too_small = face_width is not None and face_width < config.min_identifiable_face
     if too_small:
         return FaceDecision("unknown", "hold" if unknown == "hold" else "redact",
                             reason="too small to identify")
-    tolerance = config.clear_tolerance
-    if face_width is not None and face_width < config.small_face:
-        tolerance = min(tolerance, config.small_face_tolerance)
-    if d_clear <= max(config.clear_tolerance, config.distinct_tolerance):
-        pick = int(np.flatnonzero(consenting)[np.argmin(dists[consenting])])
-        if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
-            return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-        d_others = float(np.min(np.delete(dists, pick))) if len(dists) > 1 else inf
-        if d_others - d_clear >= config.distinct_margin:
-            return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
     if d_clear <= tolerance:
         reason = "matches a consenting pupil but too close to a restricted one"
-    elif d_clear <= max(config.clear_tolerance, config.distinct_tolerance):
+    elif d_clear <= reach:
         reason = "near a consenting pupil but not distinct from other pupils"
+    elif clearable.sum() < (~restricted).sum() and float(np.min(dists[~restricted])) <= tolerance:
+        reason = "matches a consenting pupil who is not in the photo's groups"
     else:
         reason = "matches no enrolled pupil"
     return FaceDecision("unknown", unknown, reason=reason)

@@ -1,0 +1,178 @@
+"""The clearing tolerance a gallery can afford. Pure: a match matrix in, a tolerance out.
+
+A face of someone never enrolled (a child whose parents refused every consent) is cleared when it
+lies within the clearing tolerance of some consenting pupil. The chance of that grows with the
+number of pupils who may clear it and with how close together the gallery's faces lie: dlib's
+encodings of children lie far closer together than adults' (benchmarks/REPORT.md, school scale).
+So the tolerance is not one number for every school. It is the largest tolerance, at most the
+configured `clear_tolerance`, at which a stranger's face is predicted to be cleared at most
+`max_false_clear` of the time:
+
+    P(cleared) = 1 - (1 - p(t)) ** n,   p(t) = P(two different pupils' encodings within t)
+
+with n the pupils who may clear a face (the consenting pupils, or a roster's), and p(t) from a
+normal fit to the distances between different pupils' encodings in the gallery itself. On the
+shared childhood and adult sets the fit over-states p(t) at the tolerances that matter (it errs
+safe); benchmarks/bench_school.py measures the rate it predicts against the rate it gives.
+
+A gallery too small to measure (fewer than `MIN_PUPILS`) is assumed to be as crowded as a
+school's children (`PRIOR`): fail closed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+MIN_PUPILS = 5  # fewer pupils than this: the prior, not the gallery, gives the spread
+# Between-pupil distances assumed when the gallery is too small to measure: a little more crowded
+# than the childhood faces of the shared set (mean 0.735, sd 0.099 in galleries of 300-430).
+PRIOR = (0.70, 0.10)
+MAX_REFERENCES = 1500  # encodings sampled to measure the spread (1.1M pairs at most)
+STEP = 0.005  # tolerances are rounded down to this step
+
+
+@dataclass(frozen=True)
+class Calibration:
+    clear_tolerance: float  # the tolerance in force
+    near_restricted_tolerance: float  # ... for a face within restrict_tolerance of a restricted pupil
+    configured: float  # config.clear_tolerance: never exceeded
+    target: float  # config.max_false_clear
+    predicted_false_clear: float  # at clear_tolerance, per face of someone never enrolled
+    candidates: int  # pupils who may clear a face
+    pupils_measured: int  # pupils whose encodings gave the spread (0: the prior)
+    mean: float  # of distances between different pupils' encodings
+    sd: float
+    source: str  # "gallery" | "prior"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pair_spread(encodings: np.ndarray, row_pupil: np.ndarray, seed: int = 0) -> tuple[float, float, int]:
+    """(mean, sd, pupils) of the distances between encodings of different pupils.
+
+    At most `MAX_REFERENCES` encodings are used, drawn with a fixed seed so that the same
+    gallery always gives the same figures."""
+    enc = np.asarray(encodings, np.float64).reshape(-1, 128)
+    rows = np.asarray(row_pupil)
+    if len(enc) > MAX_REFERENCES:
+        pick = np.sort(np.random.default_rng(seed).choice(len(enc), MAX_REFERENCES, replace=False))
+        enc, rows = enc[pick], rows[pick]
+    pupils = len(np.unique(rows))
+    if pupils < 2:
+        return float("nan"), float("nan"), pupils
+    sq = np.einsum("ij,ij->i", enc, enc)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * enc @ enc.T, 0.0))
+    iu = np.triu_indices(len(enc), 1)
+    other = rows[iu[0]] != rows[iu[1]]
+    dd = d[iu][other]
+    return float(dd.mean()), float(dd.std()), pupils
+
+
+def false_clear(tolerance: float, candidates: int, mean: float, sd: float) -> float:
+    """Predicted chance that a face of someone never enrolled lies within `tolerance` of at least
+    one of `candidates` pupils."""
+    if candidates <= 0 or tolerance <= 0:
+        return 0.0
+    p = NormalDist(mean, sd).cdf(tolerance)
+    return float(-math.expm1(candidates * math.log1p(-min(p, 1 - 1e-16))))
+
+
+def tolerance_for(target: float, candidates: int, mean: float, sd: float, ceiling: float) -> float:
+    """The largest tolerance (a multiple of STEP, at most `ceiling`) whose predicted false-clear
+    rate is at most `target`."""
+    if candidates <= 0:
+        return ceiling
+    p = -math.expm1(math.log1p(-target) / candidates)  # per-pupil rate that gives `target`
+    t = NormalDist(mean, sd).inv_cdf(min(max(p, 1e-300), 0.5))
+    t = math.floor(min(t, ceiling) / STEP + 1e-9) * STEP
+    return round(max(t, 0.0), 4)
+
+
+def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibration:
+    """The tolerance for `matrix` (a consent_db.MatchMatrix) under `config`; `clearable` marks
+    the pupils who may clear a face (default: every consenting pupil)."""
+    if clearable is None:
+        clearable = ~np.asarray(matrix.restricted, bool)
+    n = int(np.count_nonzero(clearable))
+    mean, sd, pupils = pair_spread(matrix.encodings, matrix.row_pupil)
+    source = "gallery"
+    if pupils < MIN_PUPILS or not (sd > 0):
+        (mean, sd), pupils, source = PRIOR, 0, "prior"
+    ceiling = config.clear_tolerance
+    t = tolerance_for(config.max_false_clear, n, mean, sd, ceiling)
+    near = tolerance_for(config.max_false_clear_restricted, n, mean, sd,
+                         min(t, config.near_restricted_tolerance))
+    return Calibration(
+        clear_tolerance=t,
+        near_restricted_tolerance=near,
+        configured=ceiling,
+        target=config.max_false_clear,
+        predicted_false_clear=false_clear(t, n, mean, sd),
+        candidates=n,
+        pupils_measured=pupils,
+        mean=round(mean, 4),
+        sd=round(sd, 4),
+        source=source,
+    )
+
+
+def spread_of(matrix) -> tuple[float, float, str]:
+    """(mean, sd, "gallery" | "prior") of the distances between different pupils of `matrix`."""
+    mean, sd, pupils = pair_spread(matrix.encodings, matrix.row_pupil)
+    if pupils < MIN_PUPILS or not (sd > 0):
+        return (*PRIOR, "prior")
+    return mean, sd, "gallery"
+
+
+def lookalike_tolerance(enrolled: int, spread: tuple[float, float], config) -> float:
+    """Enrolment's lookalike check: a new reference this close to one of `enrolled` other pupils
+    is refused (the same child twice, or the wrong child's photo). The largest distance, at most
+    `config.clear_tolerance`, at which a new pupil who is a different child is predicted to be
+    refused at most `config.max_lookalike_refusal` of the time."""
+    return tolerance_for(config.max_lookalike_refusal, max(enrolled, 1), *spread,
+                         config.clear_tolerance)
+
+
+def clearable_mask(matrix, groups: tuple[str, ...] | list[str] = ()) -> np.ndarray:
+    """Consenting pupils who may clear a face: all of them, or with `groups`, those in any of
+    the groups (a class roster). Restricted pupils restrict whatever the groups."""
+    consenting = ~np.asarray(matrix.restricted, bool)
+    if not groups:
+        return consenting
+    wanted = {g.casefold() for g in groups}
+    member = np.array([bool(wanted & {g.casefold() for g in gs}) for gs in matrix.groups], bool)
+    return consenting & member if len(member) else consenting
+
+
+def apply(config, cal: Calibration):
+    """`config` with the calibrated tolerances in force (what policy.decide_face reads)."""
+    from dataclasses import replace
+
+    return replace(
+        config,
+        clear_tolerance=cal.clear_tolerance,
+        near_restricted_tolerance=cal.near_restricted_tolerance,
+        small_face_tolerance=min(config.small_face_tolerance, cal.clear_tolerance),
+    )
+
+
+def for_store(store, config) -> dict[str, Calibration]:
+    """The live calibration of every channel of an open consent_db.ConsentStore."""
+    return {ch: calibrate(store.match_matrix(ch), config) for ch in config.channels}
+
+
+def describe(cal: Calibration) -> str:
+    """One line for staff and the DPIA: the tolerance in force and what it predicts."""
+    where = (f"{cal.candidates} consenting pupils enrolled, spread measured on "
+             f"{cal.pupils_measured} pupils" if cal.source == "gallery" else
+             f"{cal.candidates} consenting pupils enrolled, too few to measure: spread assumed as "
+             "crowded as a school's children")
+    return (f"clearing tolerance {cal.clear_tolerance:.3f} ({cal.near_restricted_tolerance:.3f} "
+            f"near a restricted pupil; configured at most "
+            f"{cal.configured}); predicted strangers cleared {100 * cal.predicted_false_clear:.3f}% "
+            f"(target {100 * cal.target:.3f}%); {where}")
