@@ -6,6 +6,8 @@ Columns (header names, any order; unknown columns are ignored and reported):
     consent_<channel> = yes | no | withdrawn | (blank: no change), for each configured channel,
     consent_by, consent_date, consent_expires, consent_evidence   (apply to the row's consents),
     registers = cp;lac;adopted;court-order;other                 (added, never removed),
+    groups = 4O;choir;u11-football   (class, clubs, teams: replaces the pupil's groups;
+                                      blank: no change; "-": no groups),
     biometric_consent_by, biometric_consent_date, biometric_consent_evidence.
 Dates: YYYY-MM-DD or DD/MM/YYYY (UK exports).
 """
@@ -18,7 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consent_db.store import REGISTERS
+from consent_db.store import REGISTERS, StoreError, clean_groups
 
 if TYPE_CHECKING:
     from consent_db.store import ConsentStore
@@ -38,6 +40,7 @@ BASE = (
     "consent_expires",
     "consent_evidence",
     "registers",
+    "groups",
     "biometric_consent_by",
     "biometric_consent_date",
     "biometric_consent_evidence",
@@ -104,6 +107,13 @@ def parse(
         row: dict = {"line": line, "pupil_id": pid, "consents": {}, "registers": []}
         for k in ("name", "academy", "year"):
             row[k] = r.get(k) or None
+        row["groups"] = None
+        raw_groups = r.get("groups", "")
+        if raw_groups:
+            try:
+                row["groups"] = [] if raw_groups == "-" else clean_groups(raw_groups.split(";"))
+            except StoreError as e:
+                errs.append(f"groups: {e}")
         for k in ("leaving_date", "consent_date", "consent_expires", "biometric_consent_date"):
             try:
                 row[k] = _date(r.get(k, ""))
@@ -193,6 +203,9 @@ def _diff(row: dict, p: dict | None, day: dt.date) -> list[str]:
         for k in ("name", "academy", "year", "leaving_date"):
             if row[k] is not None and row[k] != p.get(k):
                 what.append(f"{k} {p.get(k)!r} -> {row[k]!r}")
+    if row["groups"] is not None and row["groups"] != (p.get("groups") or []):
+        what.append(f"groups {';'.join(p.get('groups') or []) or '-'} -> "
+                    f"{';'.join(row['groups']) or '-'}")
     for ch, state in row["consents"].items():
         if not _same_consent(p["consents"].get(ch) or {}, state, row):
             cur = p["consents"].get(ch) or {}
@@ -230,6 +243,7 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
             academy=row["academy"],
             year=row["year"],
             leaving_date=row["leaving_date"],
+            groups=row["groups"] or (),
             actor=actor,
         )
         p = store.get_pupil(pid)
@@ -240,6 +254,7 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
             academy=row["academy"],
             year=row["year"],
             leaving_date=row["leaving_date"],
+            groups=row["groups"],
             actor=actor,
         )
     for ch, state in row["consents"].items():

@@ -119,12 +119,32 @@ class MatchMatrix:
     reasons: list[str]  # (P,) DSL-only text; never shown to comms staff
     channel: str = ""
     built: dt.date = field(default_factory=dt.date.today)
+    groups: list[tuple[str, ...]] = field(default_factory=list)  # (P,) class, club, team names
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         """Euclidean distance from one (128,) encoding to every row."""
         q = np.asarray(query, np.float32).reshape(DIM)
         d2 = self.sq_norms - 2.0 * (self.encodings @ q) + float(q @ q)
         return np.sqrt(np.maximum(d2, 0.0))
+
+
+_GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,39}")
+
+
+def clean_groups(groups: Iterable[str]) -> list[str]:
+    """Group names (a class "4O", a club "choir", a team "u11-football"), checked, without
+    repeats (case ignored), in order."""
+    out: list[str] = []
+    for g in groups:
+        g = (g or "").strip()
+        if not g:
+            continue
+        if not _GROUP_RE.fullmatch(g):
+            raise StoreError(f"group {g!r}: use letters, digits, spaces, '.', '_', '+' or '-' "
+                             "(max 40, starting with a letter or digit)")
+        if g.casefold() not in {o.casefold() for o in out}:
+            out.append(g)
+    return out
 
 
 class _Ref(NamedTuple):
@@ -319,6 +339,7 @@ class ConsentStore:
         academy: str | None = None,
         year: str | None = None,
         leaving_date: dt.date | str | None = None,
+        groups: Iterable[str] = (),
         actor: str | None = None,
         today: dt.date | None = None,
     ) -> dict:
@@ -345,6 +366,7 @@ class ConsentStore:
             "academy": academy,
             "year": year,
             "leaving_date": _iso(leaving_date),
+            "groups": clean_groups(groups),
             "created": day,
             "consents": {},
             "consent_history": [],
@@ -390,9 +412,13 @@ class ConsentStore:
         academy: str | None = None,
         year: str | None = None,
         leaving_date: dt.date | str | None = None,
+        groups: Iterable[str] | None = None,
         actor: str | None = None,
     ) -> dict:
+        """Change the fields given (None: unchanged). `groups` replaces the pupil's groups
+        (class, clubs, teams); an empty list removes them all."""
         actor = actor or default_actor()
+        groups = clean_groups(groups) if groups is not None else None
         with self._change() as t:
             doc = self._doc(pupil_id)
             rec = doc.rec
@@ -402,6 +428,7 @@ class ConsentStore:
                 ("academy", academy),
                 ("year", year),
                 ("leaving_date", _iso(leaving_date)),
+                ("groups", groups),
             ):
                 if v is not None and rec.get(k) != v:
                     rec[k] = v
@@ -830,6 +857,7 @@ class ConsentStore:
         restricted: list[bool] = []
         on_register: list[bool] = []
         reasons: list[str] = []
+        groups: list[tuple[str, ...]] = []
         row_of: dict[str, int] = {}
         for p in pupils:
             encs = p.get("encodings")
@@ -844,6 +872,7 @@ class ConsentStore:
                 why.append(cwhy)
             restricted.append(bool(why))
             reasons.append("; ".join(why))
+            groups.append(tuple(p.get("groups", ())))
             for e in encs:
                 row_of[e["id"]] = idx
         blocks, rows = [], []
@@ -865,6 +894,7 @@ class ConsentStore:
             reasons=reasons,
             channel=channel,
             built=day,
+            groups=groups,
         )
 
     # -- erasure, subject access, retention ------------------------------------------------

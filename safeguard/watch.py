@@ -701,6 +701,7 @@ class WatchSettings:
     unknown: str
     style: str
     output_format: str
+    groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
 
 
 def store_signature(home: Home) -> tuple:
@@ -754,7 +755,7 @@ class LiveJob:
                                     create=False)
         return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
                    matrix=matrix, out_dir=None, held_dir=None, names=names,
-                   output_format=s.output_format)
+                   output_format=s.output_format, groups=s.groups)
 
 
 _LIVE: LiveJob | None = None

@@ -39,7 +39,24 @@ def open_matrix(app, channel: str, create: bool):
     return matrix, names
 
 
+def check_groups(matrix, groups) -> tuple[str, ...]:
+    """`groups` as given, once each; a group no enrolled pupil belongs to is a usage error (a
+    typo would otherwise clear nobody, or a roster would silently widen)."""
+    known = {g.casefold() for gs in matrix.groups for g in gs}
+    unknown = [g for g in groups if g.casefold() not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"no enrolled pupil is in group {', '.join(map(repr, unknown))} (pupils list --group "
+            "NAME shows a roster)", param_hint="--group")
+    return tuple(dict.fromkeys(groups))
+
+
+GROUP_HELP = ("Class, club or team in the photos (repeatable): only their consenting pupils can "
+              "clear a face; every restricted pupil still restricts.")
+
+
 def _common(f):
+    f = click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)(f)
     f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
                      help="Worker processes (default: all cores).")(f)
     f = click.option("--json", "as_json", is_flag=True,
@@ -55,9 +72,9 @@ def _common(f):
 @click.command(epilog=EXIT_CODES_HELP)
 @_common
 @click.pass_obj
-def scan(app, paths, channel, unknown, as_json, jobs):
+def scan(app, paths, channel, unknown, as_json, jobs, groups):
     """Report what `blur` would do with each photo. Writes nothing."""
-    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False)
+    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False, groups=groups)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -70,16 +87,18 @@ def scan(app, paths, channel, unknown, as_json, jobs):
               help="Output format (default from config: jpeg).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
 @click.pass_obj
-def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs):
+def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
     protected register, or unknown faces with --unknown hold) are held under the home, never
     written to --out."""
-    _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out)
+    _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out,
+         groups=groups)
 
 
-def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None):
+def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
+         groups=()):
     from safeguard.pipeline import Job, collect_inputs, process_batch
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
@@ -97,6 +116,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         held_dir=app.home.held_dir if write else None,
         names=names,
         output_format=fmt or cfg.output_format,
+        groups=check_groups(matrix, groups),
     )
     files, early = collect_inputs(paths)
     if write and out is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from safeguard.commands.scan import GROUP_HELP
 from safeguard.config import STYLES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 
@@ -45,10 +46,11 @@ def _inside(a: Path, b: Path) -> bool:
               help="How restricted faces are covered (default from config: blur).")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
               help="Output format (default from config: jpeg).")
+@click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per photo on stdout.")
 @click.pass_obj
 def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown, style, fmt,
-          as_json):
+          groups, as_json):
     """Watch INBOX: every photo dropped there ends ready (a publishable copy in --ready), held
     for the DSL, or rejected (both under the home), and a line in INBOX/_safeguard-status.txt
     says which, never who or why.
@@ -57,7 +59,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     and hidden or ~$ files wait until renamed. The same photo dropped twice is processed once.
     After a crash (even kill -9) the next start finishes what was in hand. SIGTERM or Ctrl-C:
     finish the photos in hand and exit 0 (a second signal puts them back in the inbox)."""
-    from safeguard.commands.scan import open_matrix
+    from safeguard.commands.scan import check_groups, open_matrix
     from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
 
     inbox = inbox.expanduser().resolve()
@@ -72,14 +74,15 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     cfg = app.config
     channel = channel or cfg.default_channel
     home.ensure()
-    open_matrix(app, channel, create=False)  # fail now (bad channel, key) rather than per photo
+    matrix, _ = open_matrix(app, channel, create=False)  # fail now (bad channel, key), not later
+    groups = check_groups(matrix, groups)
     try:
         ready.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise click.ClickException(f"cannot create the ready folder: {e.strerror or e}") from e
     settings = WatchSettings(home=home.root, channel=channel, config=cfg,
                              unknown=unknown or cfg.unknown, style=style or cfg.style,
-                             output_format=fmt or cfg.output_format)
+                             output_format=fmt or cfg.output_format, groups=groups)
     target = Target(home, inbox, ready, channel)
     try:
         target.lock()
@@ -152,11 +155,14 @@ def status(app, as_json):
     """Counts: photos waiting in the watched inboxes, in processing, made ready today, held for
     the DSL (undecided) and rejected.
 
-    JSON fields: inbox, processing, ready_today, held, rejected, and watchers (one object per
-    watched inbox: inbox, ready, channel, running, waiting, processing, ready_today)."""
+    JSON fields: inbox, processing, ready_today, held, rejected, watchers (one object per
+    watched inbox: inbox, ready, channel, running, waiting, processing, ready_today), and matching
+    (per channel: the clearing tolerance in force, calibrated to the enrolled gallery, and the
+    share of never-enrolled faces it predicts would be cleared)."""
     from safeguard.watch import status_counts
 
     counts = status_counts(app.home)
+    counts["matching"] = _matching(app)
     if as_json:
         click.echo(json.dumps(counts))
         return
@@ -165,8 +171,26 @@ def status(app, as_json):
     click.echo(f"ready today:  {counts['ready_today']}")
     click.echo(f"held:         {counts['held']} waiting for the DSL")
     click.echo(f"rejected:     {counts['rejected']}")
+    for ch, m in counts["matching"].items():
+        click.echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "
+                   f"strangers cleared {100 * m['predicted_false_clear']:.3f}% (target "
+                   f"{100 * m['target']:.3f}%, {m['candidates']} consenting pupils enrolled)")
     for w in counts["watchers"]:
         state = "running" if w["running"] else "not running"
         waiting = "?" if w["waiting"] is None else w["waiting"]
         click.echo(f"  {w['inbox']} -> {w['ready']} ({w['channel']}): {state}; {waiting} "
                    f"waiting, {w['processing']} processing, {w['ready_today']} ready today")
+
+
+def _matching(app) -> dict:
+    """The live calibration per channel (safeguard.calibration); {} without a store."""
+    from consent_db import ConsentStore, StoreError
+    from safeguard.calibration import for_store
+
+    if not (app.home.store_dir / "store.json").exists():
+        return {}
+    try:
+        store = ConsentStore.open(app.home, channels=app.config.channels)
+        return {ch: c.as_dict() for ch, c in for_store(store, app.config).items()}
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
