@@ -29,8 +29,16 @@ DUPLICATE_DISTANCE = 0.05  # a re-save or crop of the same photo encodes within 
 # 0.41 spans of the midpoint; the two profiles in singles/ read 0.51 and 0.77; a head seen from
 # behind (cheek and ear, groups/cd__03.jpg) 0.02 and 14. Such faces encode poorly and lie near
 # many strangers, so as a reference they would clear strangers as the pupil.
-MIN_EYE_SPAN = 0.25
+# The nose offset is what tells a profile (0.51, 0.77) from a frontal face (at most 0.41); the
+# eye span only has to catch a head seen from behind (0.02), so it is set well below every
+# frontal face (0.28 and up) rather than just under them.
+MIN_EYE_SPAN = 0.2
 MAX_NOSE_OFFSET = 0.5
+# Other faces in a reference photo are ignored when every one of them is at most this share of
+# the main face's width (a passer-by far behind: 0.27 in shared/testdata's identities); a second
+# person beside the pupil (0.6-0.8 there) still refuses the photo. A weak second box lying on the
+# main face (policy.weak_box_on) is not another face at all.
+DOMINANT_RATIO = 0.5
 
 
 @dataclass
@@ -42,6 +50,7 @@ class PhotoCheck:
     taken: dt.date | None = None
     face_width: int = 0
     sharpness: float = 0.0
+    note: str = ""  # what was accepted despite appearances (smaller faces ignored)
 
 
 # Reference encodings are averaged over this many jittered crops (dlib's num_jitters): enrolment
@@ -152,20 +161,12 @@ def check_photos(
         if not faces:
             out.append(PhotoCheck(path, False, "no face found"))
             continue
-        # Faces too small to encode well (a passer-by far behind) do not count; two usable
-        # faces do: which one is the pupil would be a guess.
-        usable = [f for f in faces if f.box.width >= min_face_px]
-        if len(usable) > 1:
-            out.append(
-                PhotoCheck(
-                    path,
-                    False,
-                    f"{len(usable)} faces found; a reference photo must show the pupil alone",
-                )
-            )
+        face, others, problem = main_face(faces, min_face_px)
+        if problem:
+            out.append(PhotoCheck(path, False, problem))
             continue
-        # no usable face: the largest one, refused as too small below
-        face = usable[0] if usable else max(faces, key=lambda f: f.box.width)
+        note = (f"{others} much smaller face{'s' if others > 1 else ''} in the background "
+                "ignored" if others else "")
         width = face.box.width
         sharp = sharpness(img.rgb, face.box)
         problem = reference_problem(
@@ -189,8 +190,29 @@ def check_photos(
                 )
                 continue
         accepted.append(enc)
-        out.append(PhotoCheck(path, True, "ok", enc, photo_date(path, taken), width, sharp))
+        out.append(PhotoCheck(path, True, "ok", enc, photo_date(path, taken), width, sharp, note))
     return out
+
+
+def main_face(faces, min_face_px: int = MIN_FACE_PX):
+    """(the pupil's face, how many other faces were ignored, why the photo is refused or None).
+
+    Weak second boxes on the largest face are not faces; faces too small to encode and faces at
+    most DOMINANT_RATIO of the largest one's width (a passer-by far behind) are ignored; any other
+    face makes which one is the pupil a guess, and refuses the photo. With no usable face, the
+    largest one is returned (refused as too small by `reference_problem`)."""
+    from safeguard.policy import weak_box_on
+
+    ranked = sorted(faces, key=lambda f: (-f.box.width, -f.score))
+    face = ranked[0]
+    rest = [f for f in ranked[1:] if not weak_box_on(f.box, f.score, face.box, face.score)]
+    rivals = [f for f in rest if f.box.width >= min_face_px
+              and f.box.width > DOMINANT_RATIO * face.box.width]
+    if rivals and face.box.width >= min_face_px:
+        return face, 0, (f"{len(rivals) + 1} faces found; a reference photo must show the pupil "
+                         "alone (other faces are ignored only when at most half as wide)")
+    ignored = sum(f.box.width >= min_face_px for f in rest)
+    return face, ignored, None
 
 
 def lookalikes(
@@ -210,3 +232,125 @@ def lookalikes(
         if pid != pupil_id and dist <= tolerance:
             best[pid] = min(dist, best.get(pid, dist))
     return sorted(best.items(), key=lambda kv: kv[1])
+
+
+# -- enrolling a pupil: checks, the lookalike refusal and the store, in one place ---------------
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".tif", ".tiff", ".bmp")
+
+
+@dataclass
+class EnrolResult:
+    pupil: str
+    enrolled: int  # encodings stored
+    refused: list[str]  # one line per problem, in words the data manager can act on
+    warnings: list[str]
+    encodings: list[np.ndarray] | None = None  # what was stored
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    def as_dict(self) -> dict:
+        return {"pupil": self.pupil, "status": "enrolled" if self.ok else "refused",
+                "enrolled": self.enrolled, "refused": self.refused, "warnings": self.warnings}
+
+
+def enrol_pupil(
+    store,
+    pupil_id: str,
+    photos: list[Path],
+    *,
+    matrix,
+    lookalike_tolerance: float,
+    allow_lookalike: bool = False,
+    taken: dt.date | None = None,
+    actor: str | None = None,
+) -> EnrolResult:
+    """Check `photos` of `pupil_id` and store their encodings, all or nothing.
+
+    Refused when the pupil is unknown or the biometric ledger does not allow it, when any photo
+    fails the reference checks, or when a photo lies within `lookalike_tolerance` of another
+    enrolled pupil (safeguard.calibration.lookalike_tolerance) (`matrix`, a consent_db.MatchMatrix; a batch adds each pupil it enrols with
+    `with_pupil`): the same child under two records, or the wrong child's photo. With
+    `allow_lookalike` (twins, siblings) that is a warning. Ids only in the messages, never names."""
+    from consent_db import StoreError
+
+    res = EnrolResult(pupil_id, 0, [], [])
+    if store.get_pupil(pupil_id) is None:
+        res.refused.append(f"no pupil {pupil_id} in the store")
+        return res
+    st = store.biometric_status(pupil_id)
+    if not st.allowed:
+        res.refused.append(f"enrolment refused: {st.reason}")
+        return res
+    if not photos:
+        res.refused.append("no photo")
+        return res
+    _metas, existing = store.pupil_encodings(pupil_id)
+    checks = check_photos(list(photos), existing, taken=taken)
+    res.refused += [f"{c.path.name}: {c.reason}" for c in checks if not c.ok]
+    if res.refused:
+        return res
+    res.warnings += [f"{c.path.name}: {c.note}" for c in checks if c.note]
+    similar = []
+    for c in checks:
+        for other, d in lookalikes(c.encoding, matrix, pupil_id, lookalike_tolerance):
+            similar.append(other)
+            line = (f"{c.path.name}: looks like pupil {other} (distance {d:.3f}, within "
+                    f"{lookalike_tolerance:.3f}: closer than different pupils of this gallery "
+                    "are expected to be)")
+            (res.warnings if allow_lookalike else res.refused).append(line)
+    if similar and not allow_lookalike:
+        res.refused.append(
+            "is it the same child under two records, or a photo of the wrong child? If they are "
+            "different children (twins, siblings), enrol again with --allow-lookalike"
+        )
+        return res
+    try:
+        store.enrol(pupil_id, [c.encoding for c in checks], [c.taken for c in checks],
+                    actor=actor)
+    except StoreError as e:
+        res.refused.append(str(e))
+        return res
+    res.enrolled = len(checks)
+    res.encodings = [c.encoding for c in checks]
+    return res
+
+
+def with_pupil(matrix, pupil_id: str, encodings: list[np.ndarray]):
+    """`matrix` with a newly enrolled pupil's encodings added, for the rest of a batch (only the
+    encodings, ids and rows: what the lookalike check reads)."""
+    from dataclasses import replace
+
+    enc = np.asarray(encodings, np.float32).reshape(-1, 128)
+    ids = list(matrix.pupil_ids)
+    if pupil_id in ids:
+        row = ids.index(pupil_id)
+    else:
+        row = len(ids)
+        ids.append(pupil_id)
+    all_enc = np.ascontiguousarray(np.concatenate([matrix.encodings, enc]), dtype=np.float32)
+    return replace(
+        matrix, encodings=all_enc, pupil_ids=ids,
+        sq_norms=np.einsum("ij,ij->i", all_enc, all_enc).astype(np.float32),
+        row_pupil=np.concatenate([matrix.row_pupil, np.full(len(enc), row, np.int32)]),
+    )
+
+
+def folder_photos(folder: Path) -> dict[str, list[Path]]:
+    """An MIS photo export: `DIR/<pupil_id>.<ext>` or `DIR/<pupil_id>/*.<ext>`, as
+    {pupil id: photos}, in pupil-id order. Hidden files and links are skipped."""
+    out: dict[str, list[Path]] = {}
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.name.startswith(".") or entry.is_symlink():
+            continue
+        if entry.is_dir():
+            photos = sorted(p for p in entry.iterdir() if p.is_file() and not p.is_symlink()
+                            and not p.name.startswith(".")
+                            and p.suffix.lower() in PHOTO_SUFFIXES)
+            if photos:
+                out.setdefault(entry.name, []).extend(photos)
+        elif entry.is_file() and entry.suffix.lower() in PHOTO_SUFFIXES:
+            out.setdefault(entry.stem, []).append(entry)
+    return dict(sorted(out.items()))

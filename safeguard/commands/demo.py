@@ -71,16 +71,18 @@ def _rel(p: Path) -> str:
 
 
 def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
-    """Enrol through the same quality checks as `safeguard pupils enrol`."""
-    import numpy as np
+    """Enrol exactly as `safeguard pupils enrol` does (safeguard.enrolment.enrol_pupil)."""
+    from safeguard.calibration import lookalike_tolerance, spread_of
+    from safeguard.config import Config
+    from safeguard.enrolment import enrol_pupil
 
-    from safeguard.enrolment import check_photos
-
-    checks = check_photos(refs, np.zeros((0, 128), np.float32), taken=dt.date.today())
-    refused = [f"{c.path.name}: {c.reason}" for c in checks if not c.ok]
-    if refused:
-        raise click.ClickException("sample reference refused: " + "; ".join(refused))
-    store.enrol(pupil_id, [c.encoding for c in checks], [c.taken for c in checks], actor="demo")
+    cfg = Config()
+    matrix = store.match_matrix(cfg.default_channel)
+    tol = lookalike_tolerance(len(matrix.pupil_ids), spread_of(matrix)[:2], cfg)
+    res = enrol_pupil(store, pupil_id, refs, matrix=matrix, lookalike_tolerance=tol,
+                      taken=dt.date.today(), actor="demo")
+    if not res.ok:
+        raise click.ClickException("sample reference refused: " + "; ".join(res.refused))
 
 
 def _blur(home: Home, paths, out: Path, channel: str, jobs: int | None) -> int:

@@ -101,6 +101,7 @@ def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict
         "academy": p.get("academy"),
         "year": p.get("year"),
         "leaving_date": p.get("leaving_date"),
+        "groups": list(p.get("groups") or []),
         "consents": consents,
         "biometric": ledger.status(p["biometric"]).allowed,
         "encodings": len(p.get("encodings", [])),
@@ -172,6 +173,8 @@ def pupils() -> None:
 @click.option("--academy")
 @click.option("--year", help="Year or class.")
 @click.option("--leaving-date", metavar="YYYY-MM-DD")
+@click.option("--group", "groups", multiple=True, metavar="NAME",
+              help="Class, club or team (repeatable), e.g. --group 4O --group choir.")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
 def add(
@@ -184,6 +187,7 @@ def add(
     academy,
     year,
     leaving_date,
+    groups,
     as_user,
 ):
     """Add a pupil."""
@@ -207,6 +211,7 @@ def add(
             academy=academy,
             year=year,
             leaving_date=_date(leaving_date, "--leaving-date"),
+            groups=groups,
             actor=_actor(as_user),
         )
     )
@@ -219,10 +224,15 @@ def add(
 @click.option("--academy")
 @click.option("--year")
 @click.option("--leaving-date", metavar="YYYY-MM-DD")
+@click.option("--group", "groups", multiple=True, metavar="NAME",
+              help="Replace the pupil's groups: class, club or team (repeatable).")
+@click.option("--no-groups", is_flag=True, help="Remove the pupil from every group.")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def update(ctx, pupil_id, name, academy, year, leaving_date, as_user):
-    """Change a pupil's name, academy, year or leaving date."""
+def update(ctx, pupil_id, name, academy, year, leaving_date, groups, no_groups, as_user):
+    """Change a pupil's name, academy, year, leaving date or groups."""
+    if groups and no_groups:
+        raise click.UsageError("--group and --no-groups together")
     store = _store(ctx)
     _run(
         lambda: store.update_pupil(
@@ -231,6 +241,7 @@ def update(ctx, pupil_id, name, academy, year, leaving_date, as_user):
             academy=academy,
             year=year,
             leaving_date=_date(leaving_date, "--leaving-date"),
+            groups=[] if no_groups else (list(groups) or None),
             actor=_actor(as_user),
         )
     )
@@ -320,10 +331,11 @@ def show(ctx, pupil_id, as_json, as_user):
     metavar="DAYS",
     help="Only pupils with a photo consent expiring within DAYS days.",
 )
+@click.option("--group", metavar="NAME", help="Only this group's pupils: a class roster.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def list_(ctx, restricted_for, register, stale, expiring, as_json, as_user):
+def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_user):
     """List pupils, optionally filtered."""
     store = _store(ctx)
     dsl = _dsl(store, as_user)
@@ -341,6 +353,9 @@ def list_(ctx, restricted_for, register, stale, expiring, as_json, as_user):
             today=today,
         )
     )
+    if group:
+        rows = [p for p in rows
+                if group.casefold() in {g.casefold() for g in p.get("groups") or ()}]
     if restricted_for and not dsl:
         # Need to know: a pupil with consent who is still restricted is on a register. Without a
         # DSL sign-in, list only those restricted by their consent, and say that others exist.
@@ -361,6 +376,8 @@ def list_(ctx, restricted_for, register, stale, expiring, as_json, as_user):
     for s in out:
         consent = " ".join(f"{ch}:{v}" for ch, v in s["consents"].items())
         line = f"{s['id']:<10} {s['name']:<28} {consent}  enc:{s['encodings']}"
+        if s["groups"]:
+            line += f"  groups:{';'.join(s['groups'])}"
         if s["stale_encodings"]:
             line += f" (stale {s['stale_encodings']})"
         if dsl and s["registers"]:
@@ -574,9 +591,14 @@ def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
 
 
 @pupils.command("enrol")
-@click.argument("pupil_id")
+@click.argument("pupil_id", required=False)
 @click.argument(
-    "photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "photos", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--folder",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Enrol a whole photo export: DIR/<pupil_id>.<ext> or DIR/<pupil_id>/*.<ext>.",
 )
 @click.option(
     "--taken",
@@ -588,56 +610,71 @@ def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
     is_flag=True,
     help="Enrol even if a photo looks like another enrolled pupil (twins, siblings).",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per pupil, then a summary.")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def enrol(ctx, pupil_id, photos, taken, allow_lookalike, as_user):
+def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, as_user):
     """Store face encodings of a pupil from reference photos (one face each, sharp, large, and
-    not looking like another enrolled pupil)."""
+    not the same face as another enrolled pupil), or of every pupil in --folder.
+
+    With --folder: one line (or JSON object) per pupil, enrolled or refused with the reason, then
+    a summary; exit 3 when some were refused. Each pupil is all or nothing."""
+    from safeguard.calibration import lookalike_tolerance, spread_of
+    from safeguard.enrolment import enrol_pupil, folder_photos, with_pupil
+
+    if folder is not None and (pupil_id or photos):
+        raise click.UsageError("give PUPIL_ID PHOTOS... or --folder DIR, not both")
+    if folder is None and not (pupil_id and photos):
+        raise click.UsageError("give PUPIL_ID PHOTOS... or --folder DIR")
+    batch = folder_photos(folder) if folder is not None else {pupil_id: list(photos)}
+    if folder is not None and not batch:
+        raise click.ClickException(f"{folder}: no photos named <pupil_id>.<ext> or in "
+                                   "<pupil_id>/ folders")
     store = _store(ctx)
-    p = store.get_pupil(pupil_id)
-    if p is None:
-        raise click.ClickException(f"no pupil {pupil_id}")
-    st = store.biometric_status(pupil_id)
-    if not st.allowed:
-        raise click.ClickException(f"{pupil_id}: enrolment refused: {st.reason}")
-    from safeguard.enrolment import check_photos
-
-    _metas, existing = _run(lambda: store.pupil_encodings(pupil_id))
-    checks = check_photos(list(photos), existing, taken=_date(taken, "--taken"))
-    refused = [c for c in checks if not c.ok]
-    for c in refused:
-        click.echo(f"refused {c.path}: {c.reason}", err=True)
-    if refused:
-        # all or nothing: a half-enrolled pupil is harder to reason about than a clear refusal
-        raise click.ClickException(
-            f"{len(refused)} of {len(checks)} photo(s) refused; nothing enrolled for {pupil_id}"
-        )
-    from safeguard.enrolment import lookalikes
-
     cfg = ctx.find_root().obj.config
     matrix = _run(lambda: store.match_matrix(cfg.default_channel))
-    similar = []
-    for c in checks:
-        for other, d in lookalikes(c.encoding, matrix, pupil_id, cfg.clear_tolerance):
-            similar.append(other)
-            click.echo(
-                f"{'warning' if allow_lookalike else 'refused'} {c.path}: looks like pupil "
-                f"{other} (distance {d:.3f}, within clear_tolerance {cfg.clear_tolerance})",
-                err=True,
-            )
-    if similar and not allow_lookalike:
-        raise click.ClickException(
-            f"nothing enrolled for {pupil_id}: a face in these photos could be cleared as "
-            f"{', '.join(sorted(set(similar)))}. Is it the same child under two records, or a photo "
-            "of the wrong child? If they are different children (twins, siblings), enrol again "
-            "with --allow-lookalike."
-        )
-    _run(
-        lambda: store.enrol(
-            pupil_id, [c.encoding for c in checks], [c.taken for c in checks], actor=_actor(as_user)
-        )
-    )
-    click.echo(f"Enrolled {len(checks)} photo(s) for {pupil_id}.")
+    spread = spread_of(matrix)[:2]  # measured once: a batch changes it little
+    when = _date(taken, "--taken")
+    actor = _actor(as_user)
+    results = []
+    for pid, paths in batch.items():
+        others = len(set(matrix.pupil_ids) - {pid})
+        res = enrol_pupil(store, pid, paths, matrix=matrix,
+                          lookalike_tolerance=lookalike_tolerance(others, spread, cfg),
+                          allow_lookalike=allow_lookalike, taken=when, actor=actor)
+        if res.ok:
+            matrix = with_pupil(matrix, pid, res.encodings)
+        results.append(res)
+        if as_json and folder is not None:
+            click.echo(json.dumps(res.as_dict(), ensure_ascii=False))
+        elif folder is not None:
+            for w in res.warnings:
+                click.echo(f"warning {pid}: {w}", err=True)
+            click.echo(f"{pid}: enrolled {res.enrolled} photo(s)" if res.ok
+                       else f"{pid}: refused: {'; '.join(res.refused)}")
+    refused = [r for r in results if not r.ok]
+    if folder is None:
+        res = results[0]
+        if as_json:
+            click.echo(json.dumps(res.as_dict(), ensure_ascii=False))
+        for w in res.warnings:
+            click.echo(f"warning {w}", err=True)
+        if not res.ok:
+            for line in res.refused:
+                click.echo(f"refused {line}", err=True)
+            raise click.ClickException(f"nothing enrolled for {pupil_id}")
+        if not as_json:
+            click.echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}.")
+        return
+    summary = {"summary": True, "pupils": len(results), "enrolled": len(results) - len(refused),
+               "refused": len(refused), "encodings": sum(r.enrolled for r in results)}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"{summary['pupils']} pupils: {summary['enrolled']} enrolled, "
+                   f"{summary['refused']} refused ({summary['encodings']} photos stored).")
+    if refused:
+        ctx.exit(3)
 
 
 @pupils.command("import")
