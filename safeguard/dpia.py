@@ -225,9 +225,14 @@ def enrolment_checks(config: Config) -> list[dict[str, str]]:
         {"check": "not a duplicate", "value": f"> {e.DUPLICATE_DISTANCE} from the pupil's own",
          "why": "a re-saved copy adds nothing and skews matching"},
         {"check": "not like another pupil",
-         "value": f"> clear_tolerance ({config.clear_tolerance}) from every other pupil",
+         "value": "further from every other pupil than the lookalike tolerance: the largest "
+         f"distance (at most clear_tolerance, {config.clear_tolerance}) at which a different "
+         f"child would be refused at most {config.max_lookalike_refusal:.0%} of the time, from "
+         "the gallery's own spread at its size",
          "why": "the same child under two records, or the wrong child's photo; twins and "
-         "siblings only with --allow-lookalike"},
+         "siblings only with "
+         "--allow-lookalike. Lookalikes further apart are enrolled: the matcher keeps them apart "
+         "(a face a restricted pupil could claim is never cleared)"},
         {"check": "reference encoding", "value": f"mean of {e.ENROL_JITTERS} jittered crops",
          "why": "less tied to one photo"},
     ]
@@ -257,6 +262,7 @@ def store_counts(home: Home, config: Config, today: dt.date | None = None) -> di
     from consent_db import REGISTERS, ConsentStore
     from consent_db import ledger as ledger_rules
     from consent_db.store import consent_state, stale_encodings
+    from safeguard.calibration import calibrate
 
     store = ConsentStore.open(home, channels=config.channels)
     pupils = store.pupils()
@@ -285,12 +291,16 @@ def store_counts(home: Home, config: Config, today: dt.date | None = None) -> di
     for ch in config.channels:
         given = sum(consent_state((p.get("consents") or {}).get(ch), ch, today)[0] for p in pupils)
         m = store.match_matrix(ch)
+        cal = calibrate(m, config)
         channels[ch] = {
             "consent_valid": given,
             "no_valid_consent": len(pupils) - given,
             "enrolled_restricted": int(m.restricted.sum()),
             "enrolled_consenting": int((~m.restricted).sum()),
             "enrolled_on_register": int(m.on_register.sum()),
+            "clear_tolerance_live": cal.clear_tolerance,
+            "predicted_false_clear": cal.predicted_false_clear,
+            "calibration": cal.as_dict(),
         }
     counts["channels"] = channels
     try:
@@ -329,6 +339,8 @@ TUNED = (
     "restrict_tolerance",
     "clear_tolerance",
     "clear_margin",
+    "max_false_clear",
+    "max_lookalike_refusal",
     "distinct_tolerance",
     "distinct_margin",
     "small_face",
@@ -451,8 +463,20 @@ def to_markdown(pack: dict[str, Any]) -> str:
             "pupil is restricted (redacted, or held if the pupil is on a register) |"
         ),
         (
-            f"| clear_tolerance | {c['clear_tolerance']} | a face is cleared only this close to a "
-            "consenting pupil ... |"
+            f"| clear_tolerance | at most {c['clear_tolerance']} | a face is cleared only this close "
+            "to a consenting pupil ... (the tolerance in force per channel is below: calibrated to "
+            "the enrolled gallery) |"
+        ),
+        (
+            f"| max_false_clear | {c.get('max_false_clear', '-')} | the tolerance in force is the "
+            "largest one at which a face of someone never enrolled is predicted to be cleared at "
+            "most this often, from the spread of the enrolled gallery's own faces at its size |"
+        ),
+        (
+            f"| max_lookalike_refusal | {c.get('max_lookalike_refusal', '-')} | enrolment refuses a "
+            "photo closer to another pupil than different pupils of the gallery are expected to be "
+            "(same child twice, or the wrong child's photo), calibrated so that a different child "
+            "is refused at most this often |"
         ),
         (
             f"| clear_margin | {c['clear_margin']} | ... and with every restricted pupil at least this "
@@ -490,16 +514,21 @@ def to_markdown(pack: dict[str, Any]) -> str:
         "",
         (
             "| channel | unknown faces | pupils with valid consent | without | enrolled restricted | "
-            "enrolled consenting | enrolled on a register (held) |"
+            "enrolled consenting | enrolled on a register (held) | clearing tolerance in force | "
+            "predicted strangers cleared |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for ch in c["channels"]:
         cc = counts.get("channels", {}).get(ch, {})
+        tol = cc.get("clear_tolerance_live")
+        pred = cc.get("predicted_false_clear")
         md.append(
             f"| {ch} | {c['unknown']} | {cc.get('consent_valid', 0)} | "
             f"{cc.get('no_valid_consent', 0)} | {cc.get('enrolled_restricted', 0)} | "
-            f"{cc.get('enrolled_consenting', 0)} | {cc.get('enrolled_on_register', 0)} |"
+            f"{cc.get('enrolled_consenting', 0)} | {cc.get('enrolled_on_register', 0)} | "
+            f"{'-' if tol is None else f'{tol:.3f}'} | "
+            f"{'-' if pred is None else f'{100 * pred:.3f}%'} |"
         )
     md += [
         "",
@@ -566,7 +595,8 @@ def to_markdown(pack: dict[str, Any]) -> str:
         md += [
             (
                 f"Measured {bench['measured'] or 'on an unknown date'} (report `{bench['path']}`); "
-                "test data: adults' photos (no children), so accuracy on children may be lower."
+                "the photo benchmarks are of adults; the school-scale benchmark (childhood "
+                "encodings, by skin tone and age group) is the figure for children."
             ),
             "",
         ]

@@ -56,7 +56,8 @@ def test_pack_has_counts_thresholds_models_and_measured_date(
     assert re.search(rf"\| encodings \| {n_enc} \|", md)
     assert re.search(r"\| on register: cp \| 1 \|", md)
     assert re.search(r"\| restrict_tolerance \| 0\.\d+ \|", md)
-    assert re.search(r"\| clear_tolerance \| 0\.\d+ \|", md)
+    assert re.search(r"\| clear_tolerance \| at most 0\.\d+ \|", md)
+    assert re.search(r"\| max_false_clear \| 0\.\d+ \|", md)
     assert re.search(r"\| weak box on a face \| below 0\.\d+, on a face of at least 0\.\d+ \|", md)
     # per channel: Ada has no social consent (restricted), Ben has; both consent to website
     assert re.search(r"\| social \| redact \| 1 \| 1 \| 1 \| 1 \| 1 \|", md)
