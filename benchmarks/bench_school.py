@@ -146,7 +146,7 @@ def run_school(enc, person, age, ita, group, n_enrolled, cfg, draws, roster=0, s
         tolerances.append(cal.clear_tolerance)
         predicted.append(cal.predicted_false_clear)
 
-        def decide(row):
+        def decide(row, restricted=restricted, m=m, live=live, clearable=clearable):
             return decide_face(row, restricted, restricted, m.pupil_ids, m.reasons, live,
                                "redact", clearable=clearable)
 
@@ -179,7 +179,7 @@ def run_school(enc, person, age, ita, group, n_enrolled, cfg, draws, roster=0, s
         tally["enrolled"] += n
         spread = spread_of(m)[:2]
         tally["lookalikes"] += lookalike_refusals(
-            enc, gallery, lambda k: lookalike_tolerance(k, spread, cfg))
+            enc, gallery, lambda k, spread=spread: lookalike_tolerance(k, spread, cfg))
         tally["lookalikes_old"] += lookalike_refusals(enc, gallery, lambda k: cfg.clear_tolerance)
     out = dict(tally)
     out.update(

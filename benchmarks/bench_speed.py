@@ -97,6 +97,11 @@ def compose(out_dir: Path, copies: int, seed: int = 0) -> dict[str, list[Box]]:
     return truth
 
 
+# the comms account the timed blur pass signs in as (a throwaway home, a throwaway password)
+BENCH_USER = "bench-comms"
+BENCH_PASSWORD = "bench password only"
+
+
 def make_home(home_dir: Path, known_dir: Path):
     """A store with the 10 identities as pupils (half without social consent), and one reference
     photo per pupil for face_recognition's KNOWN_PEOPLE_FOLDER."""
@@ -108,7 +113,8 @@ def make_home(home_dir: Path, known_dir: Path):
     if home_dir.exists():
         shutil.rmtree(home_dir)
     home = Home(home_dir).ensure()
-    store = ConsentStore.open(home)
+    store = ConsentStore.open(home, create=True)
+    store.add_staff(BENCH_USER, "comms", BENCH_PASSWORD, actor="bench")
     refs, _ = enrol_references()
     known_dir.mkdir(parents=True, exist_ok=True)
     today = dt.date.today()
@@ -365,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     n_photos = len(truth)
     n_faces = sum(len(t) for t in truth.values())
     tools = [] if args.profile_only else args.tools.split(",")
-    env = dict(os.environ, SAFEGUARD_HOME=str(home.root))
+    env = dict(os.environ, SAFEGUARD_HOME=str(home.root), SAFEGUARD_USER=BENCH_USER,
+               SAFEGUARD_PASSWORD=BENCH_PASSWORD)
 
     def cmd_for(tool: str) -> tuple[list[str], Path | None]:
         if tool == "safeguard":

@@ -32,7 +32,7 @@ def seed(home: Home, pupils: int, per_pupil: int) -> float:
     rng = np.random.default_rng(0)
     shared = rng.normal(size=128)
     shared *= 0.5 / np.linalg.norm(shared)
-    store = ConsentStore.open(home)
+    store = ConsentStore.open(home, create=True)
     t0 = time.perf_counter()
     day = dt.date(2025, 1, 15)
     with store.batch():

@@ -90,8 +90,11 @@ def build_home(root: Path):
 def start(home: Path, inbox: Path, ready: Path, *args: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "safeguard.cli", "--home", str(home), "watch", str(inbox),
            "--ready", str(ready), *args]
+    from helpers import signed_in_as
+
+    env = dict(os.environ, **signed_in_as("test-comms"))  # the demo home's comms account
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _YES = {"yes", "y", "true", "1", "granted", "given", "consent given"}
 _NO = {"no", "n", "false", "0", "refused", "declined", "consent refused"}
 _WITHDRAWN = {"withdrawn", "withdraw"}
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always fullmatch
 BASE = (
     "pupil_id",
     "name",
@@ -98,7 +98,7 @@ def parse(
         r = {k: (v or "").strip() for k, v in rec.items() if k is not None}
         errs = []
         pid = r.get("pupil_id", "")
-        if not _ID_RE.match(pid):
+        if not _ID_RE.fullmatch(pid):
             errs.append(f"pupil_id {pid!r} is missing or invalid")
         elif pid in seen:
             errs.append(f"pupil_id {pid} repeats line {seen[pid]}")

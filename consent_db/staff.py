@@ -1,4 +1,8 @@
-"""Staff accounts: who may see DSL-only data (registers, reasons) and review held photos.
+"""Staff accounts and their roles: admin (staff accounts, settings), dsl (everything about
+pupils including registers, held photos, review, takedowns, find, audit), data (pupils, consents,
+enrolment, import; no registers, no held photos), comms (the blur pass and the watched folder;
+no names, consents or reasons). What each role may do is safeguard.access's table; an account
+may be scoped to one academy of a trust.
 
 Passwords are argon2id hashes (argon2-cffi). Five consecutive failures lock the account for 15
 minutes; the counter and the lock live in the store, so they hold across processes (the CLI, the
@@ -20,11 +24,11 @@ from tinydb import Query
 if TYPE_CHECKING:
     from consent_db.store import ConsentStore
 
-ROLES = ("dsl", "admin")
+ROLES = ("admin", "dsl", "data", "comms")
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
-_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # always fullmatch
 _ph = PasswordHasher()
 
 
@@ -43,6 +47,7 @@ S = Query()
 class Staff:
     user: str
     role: str
+    academy: str | None = None  # None: trust-wide
 
     @property
     def is_dsl(self) -> bool:
@@ -53,10 +58,11 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-def add_staff(store: ConsentStore, user: str, role: str, password: str, *, actor: str) -> Staff:
+def add_staff(store: ConsentStore, user: str, role: str, password: str, *, actor: str,
+              academy: str | None = None) -> Staff:
     from consent_db.store import StoreError
 
-    if not _USER_RE.match(user or ""):
+    if not _USER_RE.fullmatch(user or ""):
         raise StoreError(f"user name {user!r}: letters, digits, '.', '_', '@' or '-'")
     if role not in ROLES:
         raise StoreError(f"role must be one of {', '.join(ROLES)}")
@@ -70,14 +76,15 @@ def add_staff(store: ConsentStore, user: str, role: str, password: str, *, actor
             {
                 "user": user,
                 "role": role,
+                "academy": academy or None,
                 "hash": hashed,
                 "failures": 0,
                 "locked_until": None,
                 "created": _now(None).isoformat(timespec="seconds"),
             }
         )
-        t.log(actor, "staff.add", user, role=role)
-    return Staff(user, role)
+        t.log(actor, "staff.add", user, role=role, academy=academy or None)
+    return Staff(user, role, academy or None)
 
 
 def list_staff(store: ConsentStore) -> list[dict]:
@@ -87,6 +94,7 @@ def list_staff(store: ConsentStore) -> list[dict]:
             {
                 "user": d["user"],
                 "role": d["role"],
+                "academy": d.get("academy"),
                 "created": d.get("created"),
                 "locked_until": d.get("locked_until"),
             }
@@ -139,4 +147,4 @@ def verify_staff(
             update["hash"] = _ph.hash(password)
         store._staff.update(update, doc_ids=[doc.doc_id])
         t.log(user, "staff.login", user)
-        return Staff(doc["user"], doc["role"])
+        return Staff(doc["user"], doc["role"], doc.get("academy"))

@@ -64,7 +64,7 @@ REGISTERS = {
     "other": "other protected register",
 }
 STALE_DAYS = 365
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always fullmatch
 Q = Query()
 
 
@@ -193,11 +193,18 @@ class ConsentStore:
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, home: Any, channels: Iterable[str] | None = None) -> ConsentStore:
-        """Open the store under `home` (a safeguard.home.Home), creating it on first use.
+    def open(cls, home: Any, channels: Iterable[str] | None = None, *,
+             create: bool = False) -> ConsentStore:
+        """Open the store under `home` (a safeguard.home.Home). With `create`, a new store (and
+        key) is made when there is none: only `safeguard init` and tests' set-up ask for that.
 
-        Raises StoreError with a clear message when the key is missing or wrong, or when the
-        store was written by a newer version of safeguard."""
+        Raises StoreError with a clear message when there is no store (a mistyped --home), when
+        part of it is missing (never run on a damaged store: an empty one would clear or miss
+        every pupil), when the key is missing or wrong, or when the store was written by a newer
+        version of safeguard."""
+        problem = missing_part(home)
+        if problem and (not create or problem != NO_STORE):
+            raise StoreError(problem.format(home=Path(home.root)))
         home.ensure()
         folder, kpath = Path(home.store_dir), key_path(Path(home.keys_dir))
         channels = tuple(channels or DEFAULT_CHANNELS)
@@ -348,7 +355,7 @@ class ConsentStore:
         consent ("recorded at add", today)."""
         actor = actor or default_actor()
         day = _today(today).isoformat()
-        if not _ID_RE.match(pupil_id or ""):
+        if not _ID_RE.fullmatch(pupil_id or ""):
             raise StoreError(
                 f"pupil id {pupil_id!r}: use letters, digits, '.', '_' or '-' (max 64)"
             )
@@ -840,9 +847,17 @@ class ConsentStore:
             raise StoreError(f"encodings shard {shard}: {e} (key {self.keyfile})") from e
 
     def match_matrix(self, channel: str, today: dt.date | None = None) -> MatchMatrix:
-        """Every usable encoding with its pupil's restriction for `channel`, read fresh."""
+        """Every usable encoding with its pupil's restriction for `channel`, read fresh. Refuses
+        (StoreError) when an encoding the store lists is missing, after reading again twice (an
+        erasure in another process between the two reads is not damage)."""
         with gc_paused():
-            return self._match_matrix(channel, today)
+            for attempt in range(3):
+                try:
+                    return self._match_matrix(channel, today)
+                except _MissingEncodings:
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
 
     def _match_matrix(self, channel: str, today: dt.date | None) -> MatchMatrix:
         self._check_channel(channel)
@@ -882,6 +897,13 @@ class ConsentStore:
             if sel:
                 blocks.append(vecs[sel] if len(sel) != len(ids) else vecs)
                 rows.extend(row_of[ids[i]] for i in sel)
+        if len(rows) != len(row_of):
+            # an encoding the store lists is gone (a shard deleted or damaged): matching without
+            # it would clear a restricted pupil's face or miss a register; never run on that
+            raise _MissingEncodings(
+                f"{len(row_of) - len(rows)} of {len(row_of)} encodings listed in the consent store "
+                f"are missing from {self.folder / 'encodings'}: the store is damaged; restore it "
+                "from your backup (or re-enrol those pupils)")
         enc = np.concatenate(blocks) if blocks else np.zeros((0, DIM), np.float32)
         enc = np.ascontiguousarray(enc, dtype=np.float32)
         return MatchMatrix(
@@ -986,8 +1008,13 @@ class ConsentStore:
 
     # -- staff -----------------------------------------------------------------------------
 
-    def add_staff(self, user: str, role: str, password: str, *, actor: str | None = None):
-        return _staff.add_staff(self, user, role, password, actor=actor or default_actor())
+    def add_staff(self, user: str, role: str, password: str, *, actor: str | None = None,
+                  academy: str | None = None):
+        return _staff.add_staff(self, user, role, password, actor=actor or default_actor(),
+                                academy=academy)
+
+    def has_staff(self) -> bool:
+        return bool(self._staff.all())
 
     def list_staff(self) -> list[dict]:
         return _staff.list_staff(self)
@@ -1007,6 +1034,34 @@ class ConsentStore:
         """Group changes into one transaction (one lock, one commit): all or nothing."""
         with self._change():
             yield
+
+
+class _MissingEncodings(StoreError):
+    """An encoding the store lists is not in the encodings files."""
+
+
+NO_STORE = ("no consent store at {home}: create one with `safeguard --home {home} init --admin "
+            "USER` (or check --home / SAFEGUARD_HOME)")
+
+
+def missing_part(home: Any) -> str | None:
+    """Why the store under `home` cannot be used as it is, or None. NO_STORE when nothing of a
+    store is there; a damaged-store message when the store file is gone but its key, its
+    metadata or encodings remain (restore from backup: never start again empty)."""
+    folder = Path(home.store_dir)
+    store_file = folder / "store.json"
+    if store_file.is_file() and store_file.stat().st_size:
+        return None
+    left = [p.name for p in (key_path(Path(home.keys_dir)), folder / "meta.json", folder / "audit.jsonl")
+            if p.exists()]
+    shards = folder / "encodings"
+    if shards.is_dir() and any(shards.iterdir()):
+        left.append("encodings/")
+    if not left:
+        return NO_STORE
+    return (f"the consent store at {folder} is damaged: store.json is missing or empty but "
+            f"{', '.join(left)} remain. Restore store.json from your backup; safeguard will not run "
+            "on (or start again from) an empty store, which would clear or miss every pupil")
 
 
 def _open_key(kpath: Path, store_file: Path, lock) -> bytes:

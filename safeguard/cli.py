@@ -19,6 +19,7 @@ from safeguard.home import Home, resolve_home
 
 # name -> "module:attribute" of a click command or group. One line per command.
 COMMANDS: dict[str, str] = {
+    "init": "safeguard.commands.init:init",
     "scan": "safeguard.commands.scan:scan",
     "blur": "safeguard.commands.scan:blur",
     "demo": "safeguard.commands.demo:demo",
@@ -42,6 +43,8 @@ class AppContext:
 
     home: Home
     traceback: bool = False
+    user: str | None = None  # `safeguard --as USER`: who signs in (safeguard.commands.signin)
+    signed: object = None  # the staff account once signed in (one sign-in per process)
 
     @cached_property
     def config(self) -> Config:
@@ -77,13 +80,21 @@ class LazyGroup(click.Group):
     type=click.Path(file_okay=False),
     help="Folder holding all state (store, keys, held images, logs). Env: SAFEGUARD_HOME.",
 )
+@click.option("--as", "as_user", metavar="USER",
+              help="Sign in as this staff account (env SAFEGUARD_USER; password from "
+                   "SAFEGUARD_PASSWORD or a prompt).")
 @click.option("--traceback", is_flag=True, help="Show the Python traceback on errors.")
 @click.version_option(package_name="safeguard")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, traceback: bool) -> None:
+def cli(ctx: click.Context, home: str | None, as_user: str | None, traceback: bool) -> None:
     """Check photos before they are published: find every face, respect consent, strip metadata,
-    redact or hold."""
-    ctx.obj = AppContext(home=resolve_home(home), traceback=traceback)
+    redact or hold.
+
+    Start with `safeguard --home DIR init --admin USER`; every other command signs in (--as USER
+    or SAFEGUARD_USER, password from SAFEGUARD_PASSWORD or a prompt) with a role allowed to do
+    it: admin (staff), dsl (everything about pupils, registers, held photos, audit), data
+    (pupils, consents, enrolment), comms (blur, scan, watch)."""
+    ctx.obj = AppContext(home=resolve_home(home), traceback=traceback, user=as_user)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,23 @@ class ConfigError(ValueError):
     pass
 
 
+# Safe bounds of the settings that decide whether a face is published. Past them a setting clears
+# strangers or misses restricted pupils (benchmarks/REPORT.md); a school that means it names the
+# setting in `unsafe_overrides`, and the DPIA pack says so.
+SAFE_BOUNDS: dict[str, tuple[float, float]] = {
+    "clear_tolerance": (0.0, 0.6),
+    "distinct_tolerance": (0.0, 0.6),
+    "near_restricted_tolerance": (0.0, 0.6),
+    "small_face_tolerance": (0.0, 0.5),
+    "clear_margin": (0.05, 1.0),
+    "distinct_margin": (0.1, 1.0),
+    "restrict_tolerance": (0.5, 1.0),
+    "max_false_clear": (0.0, 0.01),
+    "max_false_clear_restricted": (0.0, 0.001),
+    "min_identifiable_face": (20, 10_000),
+}
+
+
 @dataclass(frozen=True)
 class Config:
     channels: tuple[str, ...] = DEFAULT_CHANNELS
@@ -87,9 +104,29 @@ class Config:
     # Leavers' records are erased this many days after their leaving date (`pupils purge`);
     # their encodings go on the leaving date itself.
     leaver_retention_days: int = 365
+    # Settings allowed past their SAFE_BOUNDS, by name: a deliberate choice, reported by `dpia`.
+    unsafe_overrides: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
+    def past_bounds(self) -> list[str]:
+        """The settings outside their safe bounds, as "name = value (safe: lo..hi)"."""
+        out = []
+        for name, (lo, hi) in SAFE_BOUNDS.items():
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                out.append(f"{name} = {v} (safe: {lo}..{hi})")
+        return out
+
     def check(self) -> Config:
+        unknown = set(self.unsafe_overrides) - set(SAFE_BOUNDS)
+        if unknown:
+            raise ConfigError(f"unsafe_overrides names no bounded setting: {', '.join(sorted(unknown))}")
+        for item in self.past_bounds():
+            if item.split(" ", 1)[0] not in self.unsafe_overrides:
+                raise ConfigError(
+                    f"{item} is past its safe bound: it would clear strangers' faces or miss "
+                    "restricted pupils. To mean it, add its name to unsafe_overrides (the DPIA "
+                    "pack reports it)")
         if self.unknown not in UNKNOWN_POLICIES:
             raise ConfigError(f"unknown = {self.unknown!r}: choose one of {', '.join(UNKNOWN_POLICIES)}")
         if self.style not in STYLES:
@@ -134,6 +171,7 @@ class Config:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        d["unsafe_overrides"] = list(self.unsafe_overrides)
         return d
 
 
@@ -151,4 +189,6 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: unknown settings {', '.join(sorted(unknown_keys))}")
     if "channels" in data:
         data["channels"] = tuple(data["channels"])
+    if "unsafe_overrides" in data:
+        data["unsafe_overrides"] = tuple(data["unsafe_overrides"])
     return replace(Config(), **data).check()

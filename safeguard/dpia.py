@@ -373,6 +373,10 @@ def gather(
                 "the live configuration differs from the measured one in: "
                 + ", ".join(f"{k} (live {live[k]}, measured {bench['config'][k]})" for k in differ)
             )
+    past = config.past_bounds()
+    if past:
+        warnings.append("settings past their safe bounds, allowed by unsafe_overrides: "
+                        + "; ".join(past))
     counts = store_counts(home, config, today)
     if counts.get("leavers_still_enrolled"):
         warnings.append(

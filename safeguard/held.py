@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-ID_RE = re.compile(r"^[0-9]{8}-[0-9a-f]{12}$")
+ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 
 
 class HeldError(Exception):
@@ -55,7 +55,7 @@ class HeldQueue:
     def path(self, held_id: str) -> Path:
         """The folder of a held image; ids that are not exactly our format are refused (no path
         the request can steer)."""
-        if not isinstance(held_id, str) or not ID_RE.match(held_id):
+        if not isinstance(held_id, str) or not ID_RE.fullmatch(held_id):
             raise HeldError("no such held image")
         p = self.folder / held_id
         if not (p / "record.json").is_file():
@@ -71,7 +71,7 @@ class HeldQueue:
     def ids(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return sorted((p.name for p in self.folder.iterdir() if ID_RE.match(p.name)
+        return sorted((p.name for p in self.folder.iterdir() if ID_RE.fullmatch(p.name)
                        and (p / "record.json").is_file()), reverse=True)
 
     def update(self, held_id: str, **changes) -> dict:

@@ -102,6 +102,49 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     return decode_image(read_bytes(Path(path)), max_pixels=max_pixels)
 
 
+# Picture formats recognised by their first bytes but not read: said by name, with what to do.
+UNSUPPORTED = (
+    ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "), "JPEG XL"),
+    ((b"\x00\x00\x00\x0cjP  ",), "JPEG 2000"),
+    ((b"8BPS",), "Photoshop"),
+)
+
+
+def _unsupported(data: bytes) -> str:
+    for magics, name in UNSUPPORTED:
+        if data.startswith(magics):
+            return f" ({name}, which safeguard does not read: export it as JPEG or PNG)"
+    return ""
+
+
+# A progressive JPEG is decoded once per scan: cameras and encoders write about 10 (libjpeg's
+# default script), mozjpeg up to ~15. Thousands, which a hostile file can carry, take minutes.
+MAX_JPEG_SCANS = 100
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) the main image of a JPEG has, from its markers alone: the
+    header segments are walked by their lengths (a thumbnail inside APP1 is skipped), then every
+    SOS marker up to the image's EOI is counted (in entropy-coded data 0xFF is always followed by
+    0x00 or a restart marker, so FF DA there is always a scan)."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return 0
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # the first scan of the main image
+            end = data.find(b"\xff\xd9", pos)
+            return data.count(b"\xff\xda", pos, end if end != -1 else n)
+        if 0xD0 <= marker <= 0xD8 or marker == 0x01:
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return 0
+
+
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode bytes to an upright RGB array, or raise LoadError.
 
@@ -133,6 +176,11 @@ def _decode(data: bytes, max_pixels: int) -> LoadedImage:
             w, h = im.size
             if w < 1 or h < 1:
                 raise LoadError("image has no pixels")
+            if fmt in ("JPEG", "MPO"):
+                scans = jpeg_scans(data)
+                if scans > MAX_JPEG_SCANS:
+                    raise LoadError(f"JPEG with {scans} scans (at most {MAX_JPEG_SCANS}): it would "
+                                    "take minutes to decode; save it again as a normal JPEG")
             if w * h > max_pixels:
                 raise LoadError(f"image too large ({w}x{h} pixels; limit {_mp(max_pixels)})")
             frames = getattr(im, "n_frames", 1)
@@ -158,7 +206,7 @@ def _decode(data: bytes, max_pixels: int) -> LoadedImage:
         size = f"{_mp(int(m.group(1)))}; " if m else ""
         raise LoadError(f"image too large ({size}limit {_mp(max_pixels)})") from None
     except Image.UnidentifiedImageError:
-        raise LoadError("not a recognised image") from None
+        raise LoadError("not a recognised image" + _unsupported(data)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "truncated" in msg.lower():

@@ -33,6 +33,32 @@ from safeguard.policy import (
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
                   ".avif", ".bmp", ".gif"}
+# Names of pictures safeguard cannot read (or not safely): still taken, so that each gets a
+# "rejected" line with the reason instead of being passed over in silence.
+OTHER_IMAGE_SUFFIXES = {".jxl", ".jp2", ".j2k", ".jpx", ".psd", ".svg", ".svgz", ".ico", ".dng",
+                        ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw",
+                        ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".xcf", ".exr", ".hdr", ".qoi",
+                        ".pjpeg", ".pjp", ".apng"}
+# The first bytes of image files, whatever their names (a photo saved without an extension).
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"II*\x00", b"MM\x00*", b"BM",
+               b"\xff\x0a", b"\x00\x00\x00\x0cJXL ", b"8BPS", b"\x00\x00\x00\x0cjP  ")
+
+
+def looks_like_an_image(path: Path) -> bool:
+    """By its name, or by its first bytes (RIFF/WEBP and ISO-BMFF brands included)."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW | os.O_NONBLOCK)) as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    if head.startswith(IMAGE_MAGIC):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"msf1")
 HELD_MESSAGE = "held for safeguarding review"
 
 
@@ -278,8 +304,10 @@ def output_name(path: Path, fmt: str, sha256: str, names: Iterable[str]) -> str:
 def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
     """Files to process (folders walked recursively, sorted) and immediate rejections.
 
-    In folders: hidden files and folders are skipped, as are files whose names are not image
-    names; links are not followed (reported as rejected so nothing is silently dropped)."""
+    In folders: hidden files and folders are skipped, as are files that look like no picture by
+    name or by their first bytes (a .txt, a .pdf); every file that looks like one is taken, so a
+    picture safeguard cannot read (.jxl, a raw file) gets its own "rejected" line. Links are not
+    followed (reported as rejected so nothing is silently dropped)."""
     files: list[Path] = []
     early: list[Outcome] = []
     for p in paths:
@@ -296,12 +324,16 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
                     if n.startswith((".", "~$")):
                         continue
                     f = Path(root) / n
-                    if f.suffix.lower() not in IMAGE_SUFFIXES:
-                        continue
+                    named = f.suffix.lower() in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES
                     if f.is_symlink():
-                        early.append(Outcome(str(f), "rejected", error="symbolic link: not followed"))
+                        if named:
+                            early.append(Outcome(str(f), "rejected",
+                                                 error="symbolic link: not followed"))
                         continue
-                    files.append(f)
+                    # by name whatever it is (a FIFO named .jpg is rejected by the loader with
+                    # its reason); otherwise only a regular file whose first bytes are a picture's
+                    if named or (f.is_file() and looks_like_an_image(f)):
+                        files.append(f)
         elif p.exists() or p.is_symlink():
             files.append(p)
         else:

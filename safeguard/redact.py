@@ -85,6 +85,19 @@ def redact(
     return out
 
 
+def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur",
+                  mask_scale: float = 1.5) -> np.ndarray:
+    """The faces `chosen` (indexes into `boxes`) redacted and checked (`redact_checked`), every
+    other face kept: what the review page previews and what a release publishes, one function
+    so the two cannot differ."""
+    idx = set(chosen)
+    picked = [boxes[i] for i in sorted(idx)]
+    if not picked:
+        return rgb
+    keep = [b for i, b in enumerate(boxes) if i not in idx]
+    return redact_checked(rgb, picked, style, mask_scale, keep=keep)
+
+
 def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = "blur",
                    mask_scale: float = 1.5, threshold: float | None = None,
                    keep: list[Box] | None = None) -> np.ndarray:

@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-ID_RE = re.compile(r"^[0-9]{8}-[0-9a-f]{12}$")
+ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 
 
 class TakedownError(Exception):
@@ -70,12 +70,12 @@ def ids(home: Any) -> list[str]:
     d = folder(home)
     if not d.is_dir():
         return []
-    return sorted((p.stem for p in d.glob("*.json") if ID_RE.match(p.stem)), reverse=True)
+    return sorted((p.stem for p in d.glob("*.json") if ID_RE.fullmatch(p.stem)), reverse=True)
 
 
 def get(home: Any, item_id: str) -> dict:
     """One item; ids that are not exactly our format are refused (no path a request can steer)."""
-    if not isinstance(item_id, str) or not ID_RE.match(item_id):
+    if not isinstance(item_id, str) or not ID_RE.fullmatch(item_id):
         raise TakedownError("no such takedown item")
     try:
         return json.loads((folder(home) / f"{item_id}.json").read_text(encoding="utf-8"))

@@ -751,8 +751,7 @@ class LiveJob:
         from safeguard.pipeline import Job
 
         s = self.settings
-        matrix, names = open_matrix(SimpleNamespace(home=self.home, config=s.config), s.channel,
-                                    create=False)
+        matrix, names = open_matrix(SimpleNamespace(home=self.home, config=s.config), s.channel)
         return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
                    matrix=matrix, out_dir=None, held_dir=None, names=names,
                    output_format=s.output_format, groups=s.groups)
@@ -1179,17 +1178,47 @@ class Watcher:
         return public_reason(error, claim, self._names())
 
     def _status_line(self, line: str) -> None:
-        path = self.t.inbox / STATUS_FILE
+        """Append `line` to the status log kept under the home, then publish a copy into the
+        inbox. Inbox users can plant links there: the copy is written to a new file created
+        exclusively, without following links, relative to the inbox opened as a directory
+        without following links, and renamed over the status file (a rename replaces a link,
+        it never writes through one). Nothing the watcher can write is reachable from the inbox."""
         try:
-            if path.exists() and path.stat().st_size > STATUS_MAX_BYTES:
-                keep = path.read_text(encoding="utf-8", errors="replace").splitlines()[-2000:]
-                tmp = path.with_name("." + STATUS_FILE + ".tmp")
-                tmp.write_text("\n".join(keep) + "\n", encoding="utf-8")
-                os.replace(tmp, path)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
+            publish_status(self.t.dir / "status.txt", self.t.inbox, line)
         except OSError as e:
             log.warning("cannot write the status file in the inbox: %s", e.strerror or e)
+
+
+def publish_status(master: Path, inbox: Path, line: str) -> None:
+    """Append `line` to `master` (owner-only, under the home; trimmed to its last 2,000 lines
+    past STATUS_MAX_BYTES) and copy it to INBOX/STATUS_FILE without following any link."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(master, flags, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+    text = master.read_bytes()
+    if len(text) > STATUS_MAX_BYTES:
+        text = b"\n".join(text.splitlines()[-2000:]) + b"\n"
+        from consent_db.storage import atomic_write_bytes
+
+        atomic_write_bytes(master, text)
+    dfd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        tmp = f".{STATUS_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o644, dir_fd=dfd)
+        try:
+            os.write(out, text)
+            os.fsync(out)
+        finally:
+            os.close(out)
+        try:
+            os.replace(tmp, STATUS_FILE, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError:
+            os.unlink(tmp, dir_fd=dfd)
+            raise
+    finally:
+        os.close(dfd)
 
 
 def display_name(rel: str, names: Iterable[str]) -> str:

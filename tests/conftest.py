@@ -16,6 +16,34 @@ SAMPLES = REPO / "samples"
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def signed_in_for_the_session():
+    """Module- and session-scoped fixtures run the CLI too: sign them in for the whole session."""
+    import os
+
+    from helpers import TEST_PASSWORD, TEST_USER
+
+    saved = {k: os.environ.get(k) for k in ("SAFEGUARD_USER", "SAFEGUARD_PASSWORD")}
+    os.environ.update(SAFEGUARD_USER=TEST_USER, SAFEGUARD_PASSWORD=TEST_PASSWORD)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def signed_in_by_default(monkeypatch):
+    """Every CLI call (in-process or a subprocess) signs in as the test DSL unless the test
+    changes it; test homes get the accounts from helpers.open_store."""
+    from helpers import TEST_PASSWORD, TEST_USER
+
+    monkeypatch.setenv("SAFEGUARD_USER", TEST_USER)
+    monkeypatch.setenv("SAFEGUARD_PASSWORD", TEST_PASSWORD)
+    monkeypatch.delenv("SAFEGUARD_NEW_PASSWORD", raising=False)
+
+
 @pytest.fixture(scope="session")
 def shared_testdata() -> Path:
     if not (SHARED_TESTDATA / "manifest.csv").exists():
@@ -42,11 +70,12 @@ def reference_encodings() -> dict[str, list]:
 def build_demo_home(root: Path, encodings: dict[str, list], ada_registers: tuple[str, ...] = ()):
     import datetime as dt
 
-    from consent_db import ConsentStore
+    from helpers import open_store
+
     from safeguard.home import Home
 
     home = Home(root).ensure()
-    store = ConsentStore.open(home)
+    store = open_store(home)
     store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
                     registers=list(ada_registers), biometric_consent=True, actor="test")
     store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},

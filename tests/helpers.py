@@ -69,3 +69,49 @@ def exiftool_groups(path: Path) -> set[str] | None:
 
 # Groups that only describe the file and its pixels, never its subject or origin.
 HARMLESS_GROUPS = {"ExifTool", "System", "File", "JFIF", "Composite", "PNG"}
+
+
+# Staff accounts of every test home (open_store): the CLI signs in as TEST_USER (a DSL) unless a
+# test says otherwise (conftest sets SAFEGUARD_USER and SAFEGUARD_PASSWORD for every test).
+TEST_PASSWORD = "test password 1234"
+TEST_USER = "test-dsl"
+STAFF = {"test-admin": "admin", "test-dsl": "dsl", "test-data": "data", "test-comms": "comms"}
+
+
+def open_store(home, channels=None):
+    """The consent store of `home` (a safeguard.home.Home), created with the test staff
+    accounts when there is none yet: what `safeguard init` and `staff add` do for a school."""
+    from consent_db import ConsentStore
+
+    store = ConsentStore.open(home, channels=channels, create=True)
+    if not store.has_staff():
+        for user, role in STAFF.items():
+            store.add_staff(user, role, TEST_PASSWORD, actor="test-setup")
+    return store
+
+
+def signed_in_as(user: str) -> dict:
+    """Environment for a CLI call signed in as another test account."""
+    return {"SAFEGUARD_USER": user, "SAFEGUARD_PASSWORD": TEST_PASSWORD}
+
+
+def new_home(root):
+    """An initialised home (store, key, test staff accounts) with no pupils: a school that has
+    run `safeguard init` and added its staff."""
+    from safeguard.home import Home
+
+    home = Home(Path(root).resolve()).ensure()
+    open_store(home)
+    return home
+
+
+def run_cli_env(env: dict, *args):
+    """run_cli with environment variables set (a value of None unsets one)."""
+    from safeguard.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+def run_cli_as(user: str, *args, env: dict | None = None):
+    """run_cli signed in as another test account."""
+    return run_cli_env({**signed_in_as(user), **(env or {})}, *args)

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from conftest import SAMPLES, build_demo_home
-from helpers import run_cli
+from helpers import open_store, run_cli
 
 PASSWORD = "correct horse battery staple"
 DSL, ADMIN = "dsl.lead", "it.admin"
@@ -18,12 +18,11 @@ HELD_PHOTOS = ("assembly.jpg", "visit.jpg")
 
 def make_review_home(root: Path, encodings: dict) -> dict[str, str]:
     """Build the home under `root`; returns {photo name: held id}."""
-    from consent_db import ConsentStore
     from safeguard.config import Config
     from safeguard.pipeline import Job, process_file
 
     home = build_demo_home(root, encodings, ada_registers=("cp",))
-    store = ConsentStore.open(home)
+    store = open_store(home)
     store.add_staff(DSL, "dsl", PASSWORD, actor="test")
     store.add_staff(ADMIN, "admin", PASSWORD, actor="test")
     cfg = Config()

@@ -22,7 +22,9 @@ def make_home(tmp_path: Path) -> Home:
 
 
 def make_store(tmp_path: Path) -> ConsentStore:
-    return ConsentStore.open(make_home(tmp_path))
+    """A new store with no staff accounts: for tests of the store itself (a CLI call needs
+    helpers.open_store's accounts)."""
+    return ConsentStore.open(make_home(tmp_path), create=True)
 
 
 def vec(seed: int) -> np.ndarray:

@@ -4,7 +4,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from store_fixtures import make_store, vec
+from helpers import open_store
+from store_fixtures import make_home, make_store, vec
 
 from consent_db.audit import AuditError
 from safeguard.cli import cli
@@ -51,6 +52,7 @@ def test_cut_off_end_is_detected(store):
 
 
 def test_cli_audit_verify_exit_code(store, tmp_path):
+    open_store(make_home(tmp_path))  # the staff accounts the CLI signs in with
     runner = CliRunner()
     home = str(tmp_path / "home")
     ok = runner.invoke(cli, ["--home", home, "audit", "verify"])

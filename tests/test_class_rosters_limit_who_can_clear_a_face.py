@@ -4,16 +4,14 @@ column, replaced like other fields) or `pupils add/update --group`."""
 
 import json
 
-from helpers import json_lines, run_cli
-
-from consent_db import ConsentStore
+from helpers import json_lines, open_store, run_cli
 
 
 def _groups(home, csv_path, text):
     csv_path.write_text(text)
     r = run_cli("--home", home.root, "pupils", "import", csv_path)
     assert r.exit_code == 0, r.output
-    return {p["id"]: p.get("groups") for p in ConsentStore.open(home).pupils()}
+    return {p["id"]: p.get("groups") for p in open_store(home).pupils()}
 
 
 def test_csv_import_sets_replaces_and_clears_groups(demo_home, tmp_path):

@@ -5,9 +5,8 @@ dozen well-spread faces, the children's prior when too few pupils are enrolled t
 import json
 
 import numpy as np
-from helpers import run_cli
+from helpers import open_store, run_cli
 
-from consent_db import ConsentStore
 from safeguard.calibration import PRIOR, calibrate, false_clear, pair_spread, tolerance_for
 from safeguard.config import Config
 
@@ -46,7 +45,7 @@ def test_spread_counts_only_pairs_of_different_pupils():
 
 
 def test_a_gallery_too_small_to_measure_is_assumed_crowded(demo_home):
-    store = ConsentStore.open(demo_home)
+    store = open_store(demo_home)
     cal = calibrate(store.match_matrix("website"), CFG)
     assert cal.source == "prior" and cal.candidates == 2
     assert cal.clear_tolerance < CFG.clear_tolerance
@@ -57,7 +56,7 @@ def test_status_and_dpia_show_the_live_tolerance_and_its_predicted_rate(demo_hom
     r = run_cli("--home", demo_home.root, "status", "--json")
     assert r.exit_code == 0, r.output
     live = json.loads(r.stdout)["matching"]
-    cal = calibrate(ConsentStore.open(demo_home).match_matrix("social"), CFG)
+    cal = calibrate(open_store(demo_home).match_matrix("social"), CFG)
     assert live["social"]["clear_tolerance"] == cal.clear_tolerance
     assert live["social"]["predicted_false_clear"] <= CFG.max_false_clear
     r = run_cli("--home", demo_home.root, "status")

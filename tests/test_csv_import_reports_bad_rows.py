@@ -4,7 +4,8 @@ nothing; a good file is applied whole; an Arbor/SIMS column can be mapped with -
 from pathlib import Path
 
 from click.testing import CliRunner
-from store_fixtures import make_store
+from helpers import open_store
+from store_fixtures import make_home
 
 from safeguard.cli import cli
 
@@ -33,7 +34,7 @@ def _invoke(tmp_path, *args):
 
 
 def test_csv_import_reports_bad_rows(tmp_path):
-    store = make_store(tmp_path)
+    store = open_store(make_home(tmp_path))  # with the staff accounts the CLI signs in with
     r = _invoke(tmp_path, "import", str(_write(tmp_path, BAD)))
     assert r.exit_code == 1
     assert "line 3: consent_social: 'perhaps'" in r.output
@@ -46,7 +47,7 @@ def test_csv_import_reports_bad_rows(tmp_path):
 
 
 def test_dry_run_changes_nothing_then_import_applies_all(tmp_path):
-    store = make_store(tmp_path)
+    store = open_store(make_home(tmp_path))  # with the staff accounts the CLI signs in with
     path = _write(tmp_path, GOOD)
     dry = _invoke(tmp_path, "import", str(path), "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -65,7 +66,7 @@ def test_dry_run_changes_nothing_then_import_applies_all(tmp_path):
 
 
 def test_a_later_export_withdraws_consent(tmp_path):
-    store = make_store(tmp_path)
+    store = open_store(make_home(tmp_path))  # with the staff accounts the CLI signs in with
     _invoke(tmp_path, "import", str(_write(tmp_path, GOOD)))
     later = (
         "UPN,name,consent_website,consent_by,consent_date\nP002,,withdrawn,Mr Example,2025-10-01\n"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from conftest import build_demo_home
-from helpers import run_cli
+from helpers import new_home, run_cli, run_cli_env, signed_in_as
 
 REPORT = """# Benchmark report
 
@@ -95,9 +95,19 @@ def test_missing_report_is_a_one_line_error(tmp_path, home_with_register):
     assert "no benchmark report at" in r.output and "Traceback" not in r.output
 
 
-def test_pack_without_a_store_says_nobody_is_enrolled(tmp_path):
-    r = run_cli("--home", tmp_path / "fresh", "dpia", "--out", tmp_path / "p")
+def test_pack_for_a_new_store_says_nobody_is_enrolled(tmp_path):
+    home = new_home(tmp_path / "fresh")
+    r = run_cli("--home", home.root, "dpia", "--out", tmp_path / "p")
     assert r.exit_code == 0, r.output
     md = (tmp_path / "p" / "dpia.md").read_text()
-    assert "No consent store yet" in md
-    assert not (tmp_path / "fresh" / "consent_db" / "store.json").exists()
+    assert "| enrolled pupils (with encodings) | 0 |" in md
+
+
+def test_the_pack_needs_a_store_and_a_signed_in_admin_or_dsl(tmp_path):
+    r = run_cli("--home", tmp_path / "none", "dpia", "--out", tmp_path / "p")
+    assert r.exit_code == 1 and "no consent store" in r.output
+    assert not (tmp_path / "none").exists()
+    home = new_home(tmp_path / "fresh")
+    r = run_cli_env(signed_in_as("test-comms"), "--home", home.root, "dpia", "--out",
+                    tmp_path / "p")
+    assert r.exit_code == 1 and "may not do this" in r.output

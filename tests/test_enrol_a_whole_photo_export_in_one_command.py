@@ -6,15 +6,14 @@ than different children lie (the same child twice, the wrong child's photo)."""
 import shutil
 
 from conftest import SAMPLES
-from helpers import json_lines, run_cli
+from helpers import json_lines, open_store, run_cli
 
-from consent_db import ConsentStore
 from safeguard.home import Home
 
 
 def _home(tmp_path, ids):
     home = Home(tmp_path / "home").ensure()
-    store = ConsentStore.open(home)
+    store = open_store(home)
     for pid in ids:
         store.add_pupil(pid, f"Pupil {pid}", consents={"social": True}, biometric_consent=True,
                         actor="test")
@@ -46,7 +45,7 @@ def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_p
     assert by["P003"]["status"] == "refused" and "faces found" in by["P003"]["refused"][0]
     assert by["P009"]["status"] == "refused" and "no pupil P009" in by["P009"]["refused"][0]
     assert summary == {"summary": True, "pupils": 4, "enrolled": 2, "refused": 2, "encodings": 3}
-    counts = {p["id"]: len(p["encodings"]) for p in ConsentStore.open(home).pupils()}
+    counts = {p["id"]: len(p["encodings"]) for p in open_store(home).pupils()}
     assert counts == {"P001": 2, "P002": 1, "P003": 0}
     # nothing about the pupils but ids: no names in what the data manager's script reads
     assert "Pupil" not in r.stdout
@@ -69,7 +68,7 @@ def test_the_same_face_under_a_second_id_is_refused_unless_allowed(tmp_path):
     r = run_cli("--home", home.root, "pupils", "enrol", "P004", ben)
     assert r.exit_code == 1
     assert "looks like pupil P002" in r.output and "nothing enrolled for P004" in r.output
-    assert not ConsentStore.open(home).get_pupil("P004")["encodings"]
+    assert not open_store(home).get_pupil("P004")["encodings"]
     r = run_cli("--home", home.root, "pupils", "enrol", "P004", ben, "--allow-lookalike")
     assert r.exit_code == 0 and "warning" in r.output and "P002" in r.output
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import json_lines, run_cli
+from helpers import json_lines, new_home, run_cli
 from PIL import Image
 from stripped_checks import EXIFTOOL, EXIFTOOL_MISSING, assert_clean_file, exiftool_leftovers
 
@@ -24,10 +24,10 @@ FOLDERS = ("derived", "metadata", "broken")
 def run(shared_testdata, tmp_path_factory):
     root = tmp_path_factory.mktemp("every-output")
     out = root / "out"
-    # a home without a store: every face is unknown and redacted (the default), so every
+    # a school with nobody enrolled: every face is unknown and redacted (the default), so every
     # decodable photo is exported and can be checked
     result = run_cli(
-        "--home", root / "home", "blur", *(shared_testdata / f for f in FOLDERS),
+        "--home", new_home(root / "home").root, "blur", *(shared_testdata / f for f in FOLDERS),
         "--out", out, "--json", "--jobs", "2",
     )  # fmt: skip
     manifest = {

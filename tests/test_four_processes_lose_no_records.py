@@ -23,12 +23,12 @@ print("done")
 
 def test_four_processes_lose_no_records(tmp_path: Path):
     home = make_home(tmp_path)
-    ConsentStore.open(home)  # create first so the writers race on records, not on creation
+    ConsentStore.open(home, create=True)  # create first so the writers race on records, not on creation
     procs = [popen_python(WRITER, str(home.root), str(w)) for w in range(4)]
     for p in procs:
         _out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    store = ConsentStore.open(home)
+    store = ConsentStore.open(home, create=True)
     ids = {p["id"] for p in store.pupils()}
     assert len(ids) == 1000
     assert ids == {f"W{w}-{i:03d}" for w in range(4) for i in range(250)}

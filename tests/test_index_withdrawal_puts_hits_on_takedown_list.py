@@ -20,7 +20,7 @@ def test_consent_withdrawal_searches_the_index(tmp_path, tmp_path_factory, refer
     template, _ = indexed_template(tmp_path_factory, reference_encodings)
     home = home_copy(template, tmp_path / "home")
     r = run_cli("--home", home.root, "pupils", "consent", "withdraw", "P001", "website",
-                "--by", "Parent", "--as", "dm")
+                "--by", "Parent", "--as", "test-data")
     assert r.exit_code == 0, r.output
     assert "Searched 4 published photo(s) for P001: 3 found" in r.stdout
     items = takedown.list_items(home)
@@ -44,7 +44,7 @@ def test_register_flag_searches_the_index_without_saying_which_register(
         tmp_path, tmp_path_factory, reference_encodings):
     template, _ = indexed_template(tmp_path_factory, reference_encodings)
     home = home_copy(template, tmp_path / "home")
-    r = run_cli("--home", home.root, "pupils", "register", "add", "P002", "cp", "--as", "dm")
+    r = run_cli("--home", home.root, "pupils", "register", "add", "P002", "cp", "--as", "test-dsl")
     assert r.exit_code == 0, r.output
     assert "P002: 2 found" in r.stdout
     (item,) = takedown.list_items(home)

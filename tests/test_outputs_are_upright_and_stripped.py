@@ -5,7 +5,7 @@ thumbnail, as read by exifread and by exiftool."""
 import exifread
 import numpy as np
 import pytest
-from helpers import HARMLESS_GROUPS, exiftool_groups, json_lines, run_cli
+from helpers import HARMLESS_GROUPS, exiftool_groups, json_lines, new_home, run_cli
 from PIL import Image
 
 from safeguard.detect import detect_faces
@@ -41,7 +41,7 @@ def test_photo_without_faces_is_exported_stripped(tmp_path):
     src = _photo_with_gps(tmp_path / "field.jpg")
     with open(src, "rb") as f:
         assert exifread.process_file(f)  # it really carries EXIF
-    r = run_cli("--home", tmp_path / "home", "blur", src, "--out", tmp_path / "out", "--json",
+    r = run_cli("--home", new_home(tmp_path / "home").root, "blur", src, "--out", tmp_path / "out", "--json",
                 "--jobs", "1")
     assert r.exit_code == 0, r.output
     [res] = json_lines(r.stdout)
@@ -52,7 +52,7 @@ def test_photo_without_faces_is_exported_stripped(tmp_path):
 
 
 def test_rotated_phone_photo_comes_out_upright_and_stripped(tmp_path, photos):
-    r = run_cli("--home", tmp_path / "home", "blur", photos / "phone-rotated-gps.jpg", "--out",
+    r = run_cli("--home", new_home(tmp_path / "home").root, "blur", photos / "phone-rotated-gps.jpg", "--out",
                 tmp_path / "out", "--unknown", "keep", "--json", "--jobs", "1")
     assert r.exit_code == 0, r.output
     [res] = json_lines(r.stdout)
@@ -67,7 +67,7 @@ def test_rotated_phone_photo_comes_out_upright_and_stripped(tmp_path, photos):
 
 
 def test_png_output_has_only_image_chunks(tmp_path, photos):
-    r = run_cli("--home", tmp_path / "home", "blur", photos / "phone-rotated-gps.jpg", "--out",
+    r = run_cli("--home", new_home(tmp_path / "home").root, "blur", photos / "phone-rotated-gps.jpg", "--out",
                 tmp_path / "out", "--format", "png", "--json", "--jobs", "1")
     [res] = json_lines(r.stdout)
     assert res["output"].endswith(".png")
@@ -84,13 +84,13 @@ def test_png_output_has_only_image_chunks(tmp_path, photos):
 
 def test_scan_reports_and_writes_nothing(tmp_path, photos):
     before = sorted(p.name for p in photos.iterdir())
-    home = tmp_path / "home"
+    home = new_home(tmp_path / "home").root
     r = run_cli("--home", home, "scan", photos, "--json", "--jobs", "1")
     assert r.exit_code == 0, r.output
     results = json_lines(r.stdout)
     assert len(results) == 3 and all(x["output"] is None for x in results)
     assert sorted(p.name for p in photos.iterdir()) == before
-    assert not home.exists()
+    assert not any((home / "held").iterdir()) and not any((home / "rejected").iterdir())
 
 
 def test_two_workers_give_the_same_results_as_one(tmp_path, photos, demo_home):

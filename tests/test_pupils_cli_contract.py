@@ -8,9 +8,9 @@ import stat
 
 import pytest
 from click.testing import CliRunner
+from helpers import new_home, open_store, signed_in_as
 from store_fixtures import TESTDATA
 
-from consent_db import ConsentStore
 from safeguard.cli import cli
 from safeguard.home import Home
 
@@ -29,7 +29,7 @@ def photos():
 
 
 def test_add_contract_and_owner_only_home(tmp_path):
-    home = tmp_path / "DATA"
+    home = new_home(tmp_path / "DATA").root
     r = run(
         home,
         "pupils",
@@ -57,7 +57,7 @@ def test_add_contract_and_owner_only_home(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
-    s = ConsentStore.open(Home(home))
+    s = open_store(Home(home))
     assert s.get_pupil("P001")["consents"]["social"]["state"] == "refused"
     assert s.get_pupil("P002")["registers"][0]["register"] == "cp"
     bad = run(home, "pupils", "add", "P003", "--name", "X", "--consent", "social=maybe")
@@ -67,7 +67,7 @@ def test_add_contract_and_owner_only_home(tmp_path):
 
 
 def test_enrol_contract_with_real_photos(tmp_path, photos):
-    home = tmp_path / "DATA"
+    home = new_home(tmp_path / "DATA").root
     run(home, "pupils", "add", "P001", "--name", "Ada Example", "--biometric-consent")
     run(home, "pupils", "add", "P009", "--name", "No Consent")
     ref1, ref2 = tmp_path / "ref1.jpg", tmp_path / "ref2.jpg"
@@ -75,7 +75,7 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
     shutil.copy(photos / "fr__obama1.jpg", ref2)
     r = run(home, "pupils", "enrol", "P001", str(ref1), str(ref2), "--taken", "2025-09-01")
     assert r.exit_code == 0, r.output
-    metas, vecs = ConsentStore.open(Home(home)).pupil_encodings("P001")
+    metas, vecs = open_store(Home(home)).pupil_encodings("P001")
     assert len(vecs) == 2 and {m["photo_date"] for m in metas} == {"2025-09-01"}
 
     again = run(home, "pupils", "enrol", "P001", str(ref1))
@@ -96,7 +96,7 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
 def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photos):
     # the same child under a second record (or the wrong child's photo): one could be cleared as
     # the other, a register child as a consenting one
-    home = tmp_path / "DATA"
+    home = new_home(tmp_path / "DATA").root
     run(home, "pupils", "add", "P001", "--name", "Ada Example", "--biometric-consent",
         "--register", "cp")
     run(home, "pupils", "add", "P002", "--name", "Ben Example", "--biometric-consent")
@@ -106,7 +106,7 @@ def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photo
     assert r.exit_code == 1, r.output
     assert "looks like pupil P001" in r.output and "nothing enrolled for P002" in r.output
     assert "Ada" not in r.output  # ids only
-    assert len(ConsentStore.open(Home(home)).pupil_encodings("P002")[1]) == 0
+    assert len(open_store(Home(home)).pupil_encodings("P002")[1]) == 0
     # a different person is enrolled without a word
     other = TESTDATA / "identities" / "biden" / "fr__biden.jpg"
     r = run(home, "pupils", "enrol", "P003", str(other))
@@ -114,37 +114,24 @@ def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photo
     # twins: enrolled on purpose, still warned
     r = run(home, "pupils", "enrol", "P002", str(photos / "fr__obama1.jpg"), "--allow-lookalike")
     assert r.exit_code == 0 and "warning" in r.output and "P001" in r.output, r.output
-    assert len(ConsentStore.open(Home(home)).pupil_encodings("P002")[1]) == 1
+    assert len(open_store(Home(home)).pupil_encodings("P002")[1]) == 1
 
 
 def test_registers_shown_only_to_an_authenticated_dsl(tmp_path):
-    home = tmp_path / "DATA"
+    home = new_home(tmp_path / "DATA").root
     run(home, "pupils", "add", "P002", "--name", "Ben Example", "--register", "cp")
-    r = run(
-        home,
-        "staff",
-        "add",
-        "dsl1",
-        "--role",
-        "dsl",
-        env={"SAFEGUARD_NEW_PASSWORD": "correct horse battery"},
-    )
+    admin_env = {**signed_in_as("test-admin"), "SAFEGUARD_NEW_PASSWORD": "correct horse battery"}
+    r = run(home, "staff", "add", "dsl1", "--role", "dsl", env=admin_env)
     assert r.exit_code == 0, r.output
-    run(
-        home,
-        "staff",
-        "add",
-        "office",
-        "--role",
-        "admin",
-        env={"SAFEGUARD_NEW_PASSWORD": "another long one"},
-    )
+    admin_env["SAFEGUARD_NEW_PASSWORD"] = "another long one"
+    run(home, "staff", "add", "office", "--role", "admin", env=admin_env)
 
-    plain = run(home, "pupils", "show", "P002", "--json")
+    data = signed_in_as("test-data")  # the data manager: no registers
+    plain = run(home, "pupils", "show", "P002", "--json", env=data)
     assert plain.exit_code == 0 and "cp" not in json.loads(plain.output).get("registers", [])
     assert "register" not in plain.output
-    assert "REG:" not in run(home, "pupils", "list").output
-    assert run(home, "pupils", "list", "--register", "cp").exit_code == 1
+    assert "REG:" not in run(home, "pupils", "list", env=data).output
+    assert run(home, "pupils", "list", "--register", "cp", env=data).exit_code == 1
 
     env = {"SAFEGUARD_PASSWORD": "correct horse battery"}
     dsl = run(home, "pupils", "show", "P002", "--as", "dsl1", "--json", env=env)
@@ -162,13 +149,13 @@ def test_registers_shown_only_to_an_authenticated_dsl(tmp_path):
         "office",
         env={"SAFEGUARD_PASSWORD": "another long one"},
     )
-    assert admin.exit_code == 1 and "not a DSL" in admin.output
+    assert admin.exit_code == 1 and "may not do this" in admin.output
     wrong = run(home, "pupils", "show", "P002", "--as", "dsl1", env={"SAFEGUARD_PASSWORD": "nope"})
     assert wrong.exit_code == 1 and "failed" in wrong.output
 
 
 def test_consent_and_biometric_commands(tmp_path):
-    home = tmp_path / "DATA"
+    home = new_home(tmp_path / "DATA").root
     run(home, "pupils", "add", "P001", "--name", "Ada")
     cmds = [
         (
@@ -191,12 +178,12 @@ def test_consent_and_biometric_commands(tmp_path):
         ("register", "remove", "P001", "lac"),
     ]
     for c in cmds:
-        r = run(home, "pupils", *c, "--as", "office")
+        r = run(home, "pupils", *c, "--as", "test-dsl")
         assert r.exit_code == 0, (c, r.output)
-    s = ConsentStore.open(Home(home))
+    s = open_store(Home(home))
     assert s.consent_for("P001", "social")[1].startswith("consent for social withdrawn")
     assert "child objected" in s.biometric_status("P001").reason
     log = run(home, "audit", "list", "--pupil", "P001", "--json")
     entries = json.loads(log.output)
-    assert {e["actor"] for e in entries[1:]} == {"office"}
+    assert {e["actor"] for e in entries[1:]} == {"test-dsl"}
     assert len(entries) == 1 + len(cmds)

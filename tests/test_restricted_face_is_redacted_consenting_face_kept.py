@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from helpers import json_lines, min_distance, region_encoding, run_cli
+from helpers import json_lines, min_distance, open_store, region_encoding, run_cli
 
 from safeguard.images import load_image
 
@@ -39,9 +39,8 @@ def test_same_photo_on_a_consented_channel_keeps_both_faces(demo_home, photos, t
 
 
 def test_withdrawn_consent_is_seen_by_the_next_run(demo_home, photos, tmp_path):
-    from consent_db import ConsentStore
 
-    ConsentStore.open(demo_home).withdraw_consent("P002", "social", by="parent", actor="test")
+    open_store(demo_home).withdraw_consent("P002", "social", by="parent", actor="test")
     r = run_cli("--home", demo_home.root, "blur", photos / "assembly.jpg", "--out",
                 tmp_path / "out", "--channel", "social", "--json", "--jobs", "1")
     [res] = json_lines(r.stdout)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import min_distance, region_encoding
+from helpers import min_distance, open_store, region_encoding
 from review_support import (
     DSL,
     PASSWORD,
@@ -145,7 +145,6 @@ def _diagnostics(page, tmp_path: Path) -> str:
 def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_encodings):
     from playwright.sync_api import sync_playwright
 
-    from consent_db import ConsentStore
     from safeguard.home import Home
     from safeguard.images import load_image
 
@@ -197,7 +196,7 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
     [ada] = [f for f in rec["faces"] if f["pupil"] == "P001"]
     left = region_encoding(rgb, ada["box"])
     assert left is None or min_distance(left, reference_encodings["ada"]) > 0.6
-    entries = ConsentStore.open(Home(root)).audit.entries(pupil="P001")
+    entries = open_store(Home(root)).audit.entries(pupil="P001")
     [entry] = [e for e in entries if e["action"] == "held.release"]
     assert entry["actor"] == DSL and entry["details"]["held_id"] == held_id
     assert not (root / "held" / held_id / "original").exists()

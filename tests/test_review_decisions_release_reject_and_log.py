@@ -9,7 +9,7 @@ import datetime as dt
 import json
 
 import pytest
-from helpers import min_distance, region_encoding
+from helpers import min_distance, open_store, region_encoding
 from review_support import (
     DSL,
     PASSWORD,
@@ -21,7 +21,6 @@ from review_support import (
     sign_in,
 )
 
-from consent_db import ConsentStore
 from safeguard.held import HeldQueue
 from safeguard.images import load_image
 
@@ -78,7 +77,7 @@ def test_web_release_as_previewed(setup, reference_encodings):
     assert held_id not in HeldQueue(home.held_dir).pending()
     assert c.get(f"/image/{held_id}/annotated.jpg").status_code == 404
     # the audit log: one entry per pupil in the photo, findable by pupil in the audit view
-    store = ConsentStore.open(home)
+    store = open_store(home)
     [entry] = [e for e in store.audit.entries(pupil="P001") if e["action"] == "held.release"]
     assert entry["actor"] == DSL and entry["details"]["decision"] == "redacted"
     assert entry["details"]["file"] == "assembly.jpg"
@@ -104,7 +103,7 @@ def test_per_face_choices_leaving_a_restricted_face_visible_need_a_reason(setup)
     assert r.headers["location"] == "/"  # redacting more than previewed needs no reason
     [entry] = [
         e
-        for e in ConsentStore.open(home).audit.entries(pupil="P001")
+        for e in open_store(home).audit.entries(pupil="P001")
         if e["action"] == "held.release"
     ]
     d = entry["details"]
@@ -159,7 +158,7 @@ def test_web_reject_destroys_the_original_at_once(setup):
     assert r.headers["location"] == "/"
     assert not (home.held_dir / held_id / "original").exists()
     assert HeldQueue(home.held_dir).record(held_id)["state"] == "rejected"
-    actions = [e["action"] for e in ConsentStore.open(home).audit.entries(pupil="P001")]
+    actions = [e["action"] for e in open_store(home).audit.entries(pupil="P001")]
     assert actions[-1] == "held.reject"
     # a decided image cannot be decided again
     r = c.post(
@@ -259,7 +258,7 @@ def test_cli_show_release_and_reject(setup, reference_encodings):
     assert json.loads(r.stdout) == []
     actions = [
         (e["actor"], e["action"])
-        for e in ConsentStore.open(home).audit.entries(pupil="P001")
+        for e in open_store(home).audit.entries(pupil="P001")
         if e["action"].startswith("held.")
     ]
     assert actions == [(DSL, "held.release"), (DSL, "held.reject")]

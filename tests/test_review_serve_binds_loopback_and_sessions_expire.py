@@ -25,7 +25,11 @@ def test_serve_defaults_to_loopback_and_warns_otherwise(
     assert r.exit_code == 0, r.output
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8765
     assert "WARNING" not in r.stderr
+    # finding 13: a wildcard address answers only the host names it is given (DNS rebinding)
     r, calls = _serve(monkeypatch, "--home", home.root, "review", "serve", "--host", "0.0.0.0")
+    assert r.exit_code == 2 and "--allow-host" in r.output and not calls
+    r, calls = _serve(monkeypatch, "--home", home.root, "review", "serve", "--host", "0.0.0.0",
+                      "--allow-host", "safeguard.school.internal")
     assert r.exit_code == 0 and calls[0]["host"] == "0.0.0.0"
     assert "WARNING: serving on 0.0.0.0, not loopback" in r.stderr
     r, _ = _serve(monkeypatch, "--home", home.root, "review", "serve", "--out", home.held_dir)
@@ -33,6 +37,9 @@ def test_serve_defaults_to_loopback_and_warns_otherwise(
 
 
 def test_serve_refuses_without_a_dsl_account(monkeypatch, demo_home):
+    from helpers import open_store
+
+    open_store(demo_home).remove_staff("test-dsl", actor="test-admin")
     r, calls = _serve(monkeypatch, "--home", demo_home.root, "review", "serve")
     assert r.exit_code == 1 and "dsl role" in r.output and not calls
 

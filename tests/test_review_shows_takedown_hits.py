@@ -1,19 +1,19 @@
 """A consent withdrawal finds already-published photos; the DSL sees them on the review page and
 closes the list, with an audit entry."""
 
+from helpers import open_store
 from index_support import home_copy, indexed_template
 from review_support import DSL, PASSWORD, client, csrf_of, sign_in
 
 
 def test_withdrawal_hits_appear_on_the_review_page_and_can_be_closed(
         tmp_path, tmp_path_factory, reference_encodings):
-    from consent_db import ConsentStore
     from safeguard import takedown
     from safeguard.index import on_consent_change
 
     template, _archive = indexed_template(tmp_path_factory, reference_encodings)
     home = home_copy(template, tmp_path / "home")
-    store = ConsentStore.open(home)
+    store = open_store(home)
     store.add_staff(DSL, "dsl", PASSWORD, actor="test")
     store.withdraw_consent("P001", "website", by="parent", actor="test")
     on_consent_change(home, "P001", "consent withdrawn: website")
@@ -42,17 +42,17 @@ def test_the_cli_lists_and_closes_takedowns_for_a_signed_in_dsl(
         tmp_path, tmp_path_factory, reference_encodings, monkeypatch):
     import json
 
-    from helpers import run_cli
+    from helpers import open_store, run_cli, run_cli_env
 
-    from consent_db import ConsentStore
     from safeguard.index import on_consent_change
 
     template, _archive = indexed_template(tmp_path_factory, reference_encodings)
     home = home_copy(template, tmp_path / "home")
-    ConsentStore.open(home).add_staff(DSL, "dsl", PASSWORD, actor="test")
+    open_store(home).add_staff(DSL, "dsl", PASSWORD, actor="test")
     on_consent_change(home, "P002", "protected register added")
 
-    assert run_cli("--home", home.root, "review", "takedowns").exit_code != 0  # no sign-in
+    no_sign_in = {"SAFEGUARD_USER": None, "SAFEGUARD_PASSWORD": None}
+    assert run_cli_env(no_sign_in, "--home", home.root, "review", "takedowns").exit_code == 1
     monkeypatch.setenv("SAFEGUARD_PASSWORD", PASSWORD)
     r = run_cli("--home", home.root, "review", "takedowns", "--as", DSL, "--json")
     assert r.exit_code == 0, r.output

@@ -5,6 +5,7 @@ wrong passwords lock the account."""
 from __future__ import annotations
 
 import pytest
+from helpers import open_store
 from review_support import (
     ADMIN,
     DSL,
@@ -186,9 +187,8 @@ def test_lockout_after_five_wrong_passwords(home_ids):
     r = sign_in(c)  # the right password no longer works
     assert r.status_code == 401
     assert c.get("/").status_code == 303
-    from consent_db import ConsentStore
 
-    actions = [e["action"] for e in ConsentStore.open(home).audit.entries(pupil=DSL)]
+    actions = [e["action"] for e in open_store(home).audit.entries(pupil=DSL)]
     assert "staff.locked" in actions and actions[-1] == "staff.login_refused"
 
 

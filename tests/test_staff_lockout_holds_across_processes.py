@@ -20,7 +20,7 @@ print([s.verify_staff("dsl1", "wrong password") for _ in range(int(sys.argv[2]))
 
 def test_staff_lockout_holds_across_processes(tmp_path):
     home = make_home(tmp_path)
-    s = ConsentStore.open(home)
+    s = ConsentStore.open(home, create=True)
     s.add_staff("dsl1", "dsl", "correct horse battery", actor="head")
     assert s.verify_staff("dsl1", "correct horse battery").is_dsl
     assert "correct horse" not in json.dumps(s._storage.read())  # only the argon2 hash, decrypted
@@ -35,7 +35,7 @@ def test_staff_lockout_holds_across_processes(tmp_path):
 
 
 def test_success_resets_the_failure_count(tmp_path):
-    s = ConsentStore.open(make_home(tmp_path))
+    s = ConsentStore.open(make_home(tmp_path), create=True)
     s.add_staff("admin1", "admin", "another long one", actor="head")
     for _ in range(4):
         assert s.verify_staff("admin1", "nope") is None

@@ -4,9 +4,10 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from helpers import open_store
 from store_fixtures import TODAY, make_home, vec
 
-from consent_db import ConsentStore, StoreError
+from consent_db import StoreError
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def home(tmp_path):
 
 @pytest.fixture
 def store(home):
-    return ConsentStore.open(home)
+    return open_store(home)
 
 
 def test_added_pupil_reads_back(store):
@@ -89,10 +90,10 @@ def test_match_matrix_rows_restrictions_and_reasons(store):
 
 
 def test_store_reopens_with_everything(home):
-    s = ConsentStore.open(home)
+    s = open_store(home)
     s.add_pupil("P001", "Ada", biometric_consent=True)
     s.enrol("P001", [vec(7)], [dt.date(2024, 9, 1)])
-    s2 = ConsentStore.open(home)
+    s2 = open_store(home)
     metas, vecs = s2.pupil_encodings("P001")
     assert metas[0]["photo_date"] == "2024-09-01"
     np.testing.assert_array_equal(vecs[0], vec(7))

@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from helpers import open_store
 from store_fixtures import make_home, vec
 
-from consent_db import ConsentStore, StoreError
+from consent_db import StoreError
 from consent_db.crypto import create_key, load_key
 from consent_db.storage import MAGIC, AtomicJSONStorage, store_lock
 from safeguard.cli import cli
@@ -19,7 +20,7 @@ from safeguard.cli import cli
 @pytest.fixture
 def home(tmp_path):
     h = make_home(tmp_path)
-    s = ConsentStore.open(h)
+    s = open_store(h)
     s.add_pupil("P001", "Ada", biometric_consent=True)
     s.enrol("P001", [vec(1)], [dt.date(2025, 1, 1)])
     return h
@@ -28,7 +29,7 @@ def home(tmp_path):
 def test_missing_key_is_a_clear_error(home):
     (home.keys_dir / "store.key").unlink()
     with pytest.raises(StoreError, match="encryption key missing.*restore the key"):
-        ConsentStore.open(home)
+        open_store(home)
     assert not (home.keys_dir / "store.key").exists()  # no new key was made behind our back
 
 
@@ -36,7 +37,7 @@ def test_wrong_key_is_a_clear_error(home):
     (home.keys_dir / "store.key").unlink()
     create_key(home.keys_dir / "store.key")
     with pytest.raises(StoreError, match="does not open the consent store"):
-        ConsentStore.open(home)
+        open_store(home)
 
 
 def test_key_file_is_owner_only_and_encodings_are_not_plain(home):
@@ -57,7 +58,7 @@ def test_newer_schema_is_refused(home):
         storage.mark_dirty()
     (home.store_dir / "meta.json").write_text(json.dumps(data["meta"]["1"]))
     with pytest.raises(StoreError, match="newer safeguard"):
-        ConsentStore.open(home)
+        open_store(home)
 
 
 def test_cli_reports_missing_key_in_one_line(home):
@@ -68,7 +69,7 @@ def test_cli_reports_missing_key_in_one_line(home):
 
 
 def test_names_and_registers_are_not_in_the_store_file(home):
-    s = ConsentStore.open(home)
+    s = open_store(home)
     s.add_pupil("P002", "Zebedee Quartermaine", registers=["cp"], year="Year 4")
     raw = (home.store_dir / "store.json").read_bytes()
     assert raw.startswith(MAGIC)
@@ -80,7 +81,7 @@ def test_names_and_registers_are_not_in_the_store_file(home):
                              capture_output=True, text=True, check=True).stdout
         assert "Zebedee" not in out and "Ada" not in out
     # and the store itself still reads it back
-    assert ConsentStore.open(home).get_pupil("P002")["name"] == "Zebedee Quartermaine"
+    assert open_store(home).get_pupil("P002")["name"] == "Zebedee Quartermaine"
 
 
 def test_a_store_written_before_encryption_is_read_and_sealed_by_its_next_change(home):
@@ -88,13 +89,13 @@ def test_a_store_written_before_encryption_is_read_and_sealed_by_its_next_change
     plain = storage.read()
     path = home.store_dir / "store.json"
     path.write_text(json.dumps(plain))  # as an earlier safeguard wrote it
-    s = ConsentStore.open(home)
+    s = open_store(home)
     assert s.get_pupil("P001")["name"] == "Ada"
     assert path.read_bytes().startswith(b"{")  # reading changes nothing
     s.add_pupil("P003", "Cy")
     assert path.read_bytes().startswith(MAGIC) and b"Ada" not in path.read_bytes()
-    assert {p["id"] for p in ConsentStore.open(home).pupils()} == {"P001", "P003"}
-    assert len(ConsentStore.open(home).pupil_encodings("P001")[0]) == 1
+    assert {p["id"] for p in open_store(home).pupils()} == {"P001", "P003"}
+    assert len(open_store(home).pupil_encodings("P001")[0]) == 1
 
 
 def test_an_altered_store_file_is_a_clear_error_not_an_empty_store(home):
@@ -103,7 +104,7 @@ def test_an_altered_store_file_is_a_clear_error_not_an_empty_store(home):
     raw[len(MAGIC) + 20] ^= 0x01
     path.write_bytes(bytes(raw))
     with pytest.raises(StoreError, match="cannot be decrypted"):
-        ConsentStore.open(home).pupils()
+        open_store(home).pupils()
 
 
 def test_another_key_cannot_read_a_copy_of_the_store(home, tmp_path):
@@ -111,4 +112,4 @@ def test_another_key_cannot_read_a_copy_of_the_store(home, tmp_path):
     shutil.copytree(home.store_dir, copy.store_dir, dirs_exist_ok=True)
     create_key(copy.keys_dir / "store.key")
     with pytest.raises(StoreError, match="does not open the consent store"):
-        ConsentStore.open(copy)
+        open_store(copy)

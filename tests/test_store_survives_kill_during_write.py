@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from helpers import open_store
 from store_fixtures import make_home, popen_python
-
-from consent_db import ConsentStore
 
 WRITER = """
 import sys, datetime as dt
@@ -30,7 +29,7 @@ while True:
 
 def test_store_survives_kill_during_write(tmp_path: Path):
     home = make_home(tmp_path)
-    ConsentStore.open(home)
+    open_store(home)
     rng = random.Random(7)
     committed: list[str] = []
     for round_ in range(3):
@@ -44,11 +43,11 @@ def test_store_survives_kill_during_write(tmp_path: Path):
         os.kill(p.pid, signal.SIGKILL)
         out, _err = p.communicate(timeout=30)
         committed += out.split()
-        store = ConsentStore.open(home)  # reopen from disk, as the next process would
+        store = open_store(home)  # reopen from disk, as the next process would
         ids = {q["id"] for q in store.pupils()}
         missing = [c for c in committed if c not in ids]
         assert not missing, f"lost committed records after kill -9: {missing[:5]}"
-    store = ConsentStore.open(home)
+    store = open_store(home)
     m = store.match_matrix("social")
     assert set(committed) <= set(m.pupil_ids)  # every committed encoding is there and decrypts
     assert np.isfinite(m.encodings).all()
@@ -74,7 +73,7 @@ print("committed", flush=True)
 
 def test_kill_during_a_large_commit_leaves_the_old_store(tmp_path: Path):
     home = make_home(tmp_path)
-    store = ConsentStore.open(home)
+    store = open_store(home)
     store.add_pupil("KEEP", "Committed before", biometric_consent=True)
     for delay in (0.2, 0.6):
         p = popen_python(BIG, str(home.root))
@@ -82,10 +81,10 @@ def test_kill_during_a_large_commit_leaves_the_old_store(tmp_path: Path):
         time.sleep(delay)
         os.kill(p.pid, signal.SIGKILL)
         out, _ = p.communicate(timeout=30)
-        ids = {q["id"] for q in ConsentStore.open(home).pupils()}
+        ids = {q["id"] for q in open_store(home).pupils()}
         assert "KEEP" in ids
         # all of the batch or none of it, never part
         assert len(ids) in (1, 3001) if "committed" not in out else len(ids) == 3001
         if len(ids) == 3001:
             break
-    assert ConsentStore.open(home).audit.verify().ok
+    assert open_store(home).audit.verify().ok

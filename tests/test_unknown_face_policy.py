@@ -1,16 +1,15 @@
 """Faces that match nobody follow --unknown: keep, redact or hold."""
 
 import pytest
-from helpers import json_lines, min_distance, region_encoding, run_cli
+from helpers import json_lines, min_distance, new_home, region_encoding, run_cli
 
 from safeguard.exitcodes import ExitStatus
-from safeguard.home import Home
 from safeguard.images import load_image
 
 
 @pytest.fixture
 def empty_home(tmp_path):
-    return Home(tmp_path / "empty-home").ensure()
+    return new_home(tmp_path / "empty-home")  # initialised, nobody enrolled
 
 
 @pytest.mark.parametrize("policy", ["keep", "redact"])

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 from conftest import build_demo_home
+from helpers import open_store
 from watch_helpers import (
     SAMPLES,
     alive,
@@ -57,10 +58,9 @@ def _photos() -> dict[str, tuple[str, bytes]]:
 
 def test_kill_9_twenty_times_loses_nothing_and_exports_nothing_unscanned(
         tmp_path, reference_encodings):
-    from consent_db import ConsentStore
 
     home = build_demo_home(tmp_path / "home", reference_encodings)
-    ConsentStore.open(home).add_register("P002", "cp", actor="test")
+    open_store(home).add_register("P002", "cp", actor="test")
     inbox, ready = tmp_path / "inbox", tmp_path / "ready"
     inbox.mkdir()
     photos = _photos()

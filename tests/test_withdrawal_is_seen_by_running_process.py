@@ -4,9 +4,8 @@ its next read: no cache survives between reads."""
 import time
 from pathlib import Path
 
+from helpers import open_store
 from store_fixtures import make_home, popen_python, vec
-
-from consent_db import ConsentStore
 
 WATCHER = """
 import sys, time
@@ -28,7 +27,7 @@ while time.time() < deadline:
 
 def test_withdrawal_is_seen_by_running_process(tmp_path: Path):
     home = make_home(tmp_path)
-    store = ConsentStore.open(home)
+    store = open_store(home)
     store.add_pupil("P001", "Ada", consents={"social": True}, biometric_consent=True)
     store.enrol("P001", [vec(1)], [time.localtime and __import__("datetime").date.today()])
     p = popen_python(WATCHER, str(home.root))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -37,12 +38,21 @@ def demo(where: Path, jobs: int | None) -> None:
     photos = SAMPLES / "photos"
 
     say = lambda s="": click.echo(s)
+    say(click.style("0. The admin creates the store and staff accounts", bold=True))
+    store = ConsentStore.open(home, create=True)
+    # demo accounts with a random password that lives only in this process
+    password = secrets.token_urlsafe(18)
+    for user, role in (("demo-admin", "admin"), ("demo-data", "data"), ("demo-dsl", "dsl"),
+                       ("demo-comms", "comms")):
+        store.add_staff(user, role, password, actor="demo-admin")
+    say(f"   safeguard --home {home.root} init --admin demo-admin; staff add demo-data --role data;"
+        " demo-dsl --role dsl; demo-comms --role comms")
+    say()
     say(click.style("1. The data manager records two pupils and enrols reference photos", bold=True))
-    store = ConsentStore.open(home)
     store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
-                    biometric_consent=True, actor="demo")
+                    biometric_consent=True, actor="demo-data")
     store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},
-                    biometric_consent=True, actor="demo")
+                    biometric_consent=True, actor="demo-data")
     for pid, who in (("P001", "ada"), ("P002", "ben")):
         refs = sorted((SAMPLES / "references").glob(f"{who}-*.jpg"))
         _enrol(store, home, pid, refs)
@@ -50,13 +60,14 @@ def demo(where: Path, jobs: int | None) -> None:
     say("   Ada: no consent for social media. Ben: consent for social media and the website.")
     say()
     say(click.style("2. Comms staff run the blur pass for social media", bold=True))
-    say(f"   safeguard --home {home.root} blur {_rel(photos)} --out {out} --channel social")
-    code = _blur(home, [photos], out, "social", jobs)
+    say(f"   safeguard --home {home.root} --as demo-comms blur {_rel(photos)} --out {out} "
+        "--channel social")
+    code = _blur(home, [photos], out, "social", jobs, password)
     say()
-    say(click.style("3. Ada goes onto the child protection register; the same photo again",
+    say(click.style("3. The DSL puts Ada on the child protection register; the same photo again",
                     bold=True))
-    store.add_register("P001", "cp", actor="demo")
-    _blur(home, [photos / "assembly.jpg"], out, "social", jobs)
+    store.add_register("P001", "cp", actor="demo-dsl")
+    _blur(home, [photos / "assembly.jpg"], out, "social", jobs, password)
     say()
     say(f"Exported copies are in {out}/; held originals wait for the DSL under {home.root}/held/.")
     say("Look at the copies: Ada's face is blurred, Ben's is not, and no metadata is left.")
@@ -80,16 +91,19 @@ def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
     matrix = store.match_matrix(cfg.default_channel)
     tol = lookalike_tolerance(len(matrix.pupil_ids), spread_of(matrix)[:2], cfg)
     res = enrol_pupil(store, pupil_id, refs, matrix=matrix, lookalike_tolerance=tol,
-                      taken=dt.date.today(), actor="demo")
+                      taken=dt.date.today(), actor="demo-data")
     if not res.ok:
         raise click.ClickException("sample reference refused: " + "; ".join(res.refused))
 
 
-def _blur(home: Home, paths, out: Path, channel: str, jobs: int | None) -> int:
+def _blur(home: Home, paths, out: Path, channel: str, jobs: int | None, password: str) -> int:
+    import os
+
     from safeguard.cli import cli
 
-    args = ["--home", str(home.root), "blur", *map(str, paths), "--out", str(out),
-            "--channel", channel]
+    os.environ["SAFEGUARD_PASSWORD"] = password  # this process only: signs in as demo-comms
+    args = ["--home", str(home.root), "--as", "demo-comms", "blur", *map(str, paths), "--out",
+            str(out), "--channel", channel]
     if jobs:
         args += ["--jobs", str(jobs)]
     try:

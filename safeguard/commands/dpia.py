@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from safeguard.commands.signin import AS_HELP, signed_in
+
 
 @click.command()
 @click.option(
@@ -23,14 +25,16 @@ import click
     help="Benchmark report to quote (default: benchmarks/REPORT.md of this install).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the files written and the counts.")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
-def dpia(app, out: Path, report: Path | None, as_json: bool) -> None:
+def dpia(app, out: Path, report: Path | None, as_json: bool, as_user: str | None) -> None:
     """Write the DPIA evidence pack from the live configuration, the consent store (counts only,
     no names) and the latest benchmark report: models and licences, thresholds and policies per
     channel, data flows and retention, roles, and the measured accuracy with its date."""
     from consent_db import StoreError
     from safeguard.dpia import DEFAULT_REPORT, gather, write_pack
 
+    signed_in(app, "dpia", as_user)
     if report is not None and not report.is_file():
         raise click.ClickException(f"no benchmark report at {report}")
     try:

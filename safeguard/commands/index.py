@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from safeguard.commands.signin import AS_HELP, signed_in
+
 from safeguard.exitcodes import ExitStatus
 
 INDEX_EXIT_HELP = """\b
@@ -42,8 +44,10 @@ Exit codes:
               help="Erase the whole index and its key (nothing else is touched).")
 @click.option("--yes", is_flag=True, help="With --erase: do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON summary on stdout.")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
-def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes, as_json):
+def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes, as_json,
+          as_user):
     """Index every face in the published photos under ARCHIVES (folders or files).
 
     Only new or changed files are read; files gone from an archive lose their entries. The index
@@ -51,6 +55,7 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
     key, HOME/keys/index.key. Safe to interrupt (even kill -9): run it again to resume."""
     from safeguard.index import BATCH_FILES, IndexProblem, PhotoIndex, index_archive
 
+    signed_in(app, "index", as_user)
     if erase:
         if archives:
             raise click.UsageError("--erase takes no ARCHIVES")
@@ -140,8 +145,9 @@ class _Bar:
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a contact sheet for the DSL here (owner-only, 0600).")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
-def find(app, pupil_id, tolerance, as_json, html_out):
+def find(app, pupil_id, tolerance, as_json, html_out, as_user):
     """List every indexed published photo in which the pupil appears (DSL only).
 
     Compares every indexed face with the pupil's stored encodings; a photo is listed when one of
@@ -156,6 +162,7 @@ def find(app, pupil_id, tolerance, as_json, html_out):
         search,
     )
 
+    store, who = signed_in(app, "find", as_user)
     tol = default_tolerance(app.home) if tolerance is None else tolerance
     index = PhotoIndex(app.home)
     try:
@@ -173,6 +180,8 @@ def find(app, pupil_id, tolerance, as_json, html_out):
     except IndexProblem as e:
         raise click.ClickException(str(e)) from e
     unscanned = snap.unscanned()
+    store.audit.append(who.user, "index.find", pupil_id,
+                       {"hits": len(hits), "html": bool(html_out)})
     if html_out is not None:
         from consent_db.storage import atomic_write_bytes
 

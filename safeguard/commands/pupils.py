@@ -9,7 +9,6 @@ Recording a register needs no password (the data manager records it; nobody sees
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import os
 import sys
@@ -19,12 +18,7 @@ from typing import Any
 
 import click
 
-AS_HELP = (
-    "Who is acting, for the audit log (env SAFEGUARD_USER; default: your login). On views "
-    "it also asks for that staff account's password (env SAFEGUARD_PASSWORD) and shows "
-    "DSL-only data to a DSL."
-)
-
+from safeguard.commands.signin import AS_HELP
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -39,8 +33,11 @@ def _store(ctx: click.Context):
         raise click.ClickException(str(e)) from e
 
 
-def _actor(as_user: str | None) -> str:
-    return as_user or os.environ.get("SAFEGUARD_USER") or getpass.getuser()
+def _signed(ctx: click.Context, as_user: str | None, action: str):
+    """(store, signed-in staff account) allowed to do `action` (safeguard.access)."""
+    from safeguard.commands.signin import signed_in
+
+    return signed_in(ctx.find_root().obj, action, as_user)
 
 
 def _run(fn: Callable[[], Any]) -> Any:
@@ -50,24 +47,6 @@ def _run(fn: Callable[[], Any]) -> Any:
         return fn()
     except StoreError as e:
         raise click.ClickException(str(e)) from e
-
-
-def _dsl(store, as_user: str | None) -> bool:
-    """True when the caller authenticated as a DSL; False when they did not ask to."""
-    if not as_user:
-        return False
-    password = os.environ.get("SAFEGUARD_PASSWORD")
-    if password is None:
-        password = click.prompt(f"Password for {as_user}", hide_input=True, err=True)
-    staff = store.verify_staff(as_user, password)
-    if staff is None:
-        raise click.ClickException(
-            f"authentication as {as_user} failed (wrong password, no such account, or locked after"
-            " 5 failures for 15 minutes)"
-        )
-    if not staff.is_dsl:
-        raise click.ClickException(f"{as_user} is not a DSL; registers are shown to DSLs only")
-    return True
 
 
 def _date(value: str | None, what: str) -> dt.date | None:
@@ -200,7 +179,7 @@ def add(
                 f"{c!r}: use CHANNEL=yes or CHANNEL=no", param_hint="--consent"
             )
         parsed[ch.strip()] = val in ("yes", "y", "true")
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "registers" if registers else "pupils.write")
     _run(
         lambda: store.add_pupil(
             pupil_id,
@@ -212,7 +191,7 @@ def add(
             year=year,
             leaving_date=_date(leaving_date, "--leaving-date"),
             groups=groups,
-            actor=_actor(as_user),
+            actor=who.user,
         )
     )
     click.echo(f"Added {pupil_id} ({name}).")
@@ -233,7 +212,7 @@ def update(ctx, pupil_id, name, academy, year, leaving_date, groups, no_groups, 
     """Change a pupil's name, academy, year, leaving date or groups."""
     if groups and no_groups:
         raise click.UsageError("--group and --no-groups together")
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.update_pupil(
             pupil_id,
@@ -242,7 +221,7 @@ def update(ctx, pupil_id, name, academy, year, leaving_date, groups, no_groups, 
             year=year,
             leaving_date=_date(leaving_date, "--leaving-date"),
             groups=[] if no_groups else (list(groups) or None),
-            actor=_actor(as_user),
+            actor=who.user,
         )
     )
     click.echo(f"Updated {pupil_id}.")
@@ -257,8 +236,8 @@ def show(ctx, pupil_id, as_json, as_user):
     """Everything about one pupil (registers only for a DSL)."""
     from consent_db import ledger
 
-    store = _store(ctx)
-    dsl = _dsl(store, as_user)
+    store, who = _signed(ctx, as_user, "pupils.read")
+    dsl = who.role == "dsl"
     p = store.get_pupil(pupil_id)
     if p is None:
         raise click.ClickException(f"no pupil {pupil_id}")
@@ -337,10 +316,8 @@ def show(ctx, pupil_id, as_json, as_user):
 @click.pass_context
 def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_user):
     """List pupils, optionally filtered."""
-    store = _store(ctx)
-    dsl = _dsl(store, as_user)
-    if register and not dsl:
-        raise click.ClickException("--register is a DSL operation: add --as USER (a DSL account)")
+    store, who = _signed(ctx, as_user, "registers" if register else "pupils.read")
+    dsl = who.role == "dsl"
     stale_days = ctx.find_root().obj.config.stale_encoding_days
     today = dt.date.today()
     rows = _run(
@@ -401,7 +378,7 @@ def consent() -> None:
 @click.pass_context
 def consent_grant(ctx, pupil_id, channel, given_by, on, evidence, expires, as_user):
     """Record photo consent for a channel."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.grant_consent(
             pupil_id,
@@ -410,7 +387,7 @@ def consent_grant(ctx, pupil_id, channel, given_by, on, evidence, expires, as_us
             date=_date(on, "--date"),
             evidence=evidence,
             expires=_date(expires, "--expires"),
-            actor=_actor(as_user),
+            actor=who.user,
         )
     )
     click.echo(f"Consent for {channel} recorded for {pupil_id}.")
@@ -426,7 +403,7 @@ def consent_grant(ctx, pupil_id, channel, given_by, on, evidence, expires, as_us
 @click.pass_context
 def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
     """Record that consent for a channel was refused."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.refuse_consent(
             pupil_id,
@@ -434,7 +411,7 @@ def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
             given_by=given_by,
             date=_date(on, "--date"),
             evidence=evidence,
-            actor=_actor(as_user),
+            actor=who.user,
         )
     )
     click.echo(f"Refusal for {channel} recorded for {pupil_id}.")
@@ -449,10 +426,10 @@ def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
 @click.pass_context
 def consent_withdraw(ctx, pupil_id, channel, by, on, as_user):
     """Withdraw photo consent for a channel (effective immediately, in every process)."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.withdraw_consent(
-            pupil_id, channel, by=by, date=_date(on, "--date"), actor=_actor(as_user)
+            pupil_id, channel, by=by, date=_date(on, "--date"), actor=who.user
         )
     )
     click.echo(f"Consent for {channel} withdrawn for {pupil_id}.")
@@ -476,10 +453,10 @@ _REG = click.Choice(["cp", "lac", "adopted", "court-order", "other"])
 @click.pass_context
 def register_add(ctx, pupil_id, register_name, note, since, as_user):
     """Put a pupil on a protected register."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "registers")
     _run(
         lambda: store.add_register(
-            pupil_id, register_name, note=note, since=_date(since, "--since"), actor=_actor(as_user)
+            pupil_id, register_name, note=note, since=_date(since, "--since"), actor=who.user
         )
     )
     click.echo(f"Recorded {register_name} for {pupil_id}.")
@@ -493,8 +470,8 @@ def register_add(ctx, pupil_id, register_name, note, since, as_user):
 @click.pass_context
 def register_remove(ctx, pupil_id, register_name, as_user):
     """Take a pupil off a protected register."""
-    store = _store(ctx)
-    _run(lambda: store.remove_register(pupil_id, register_name, actor=_actor(as_user)))
+    store, who = _signed(ctx, as_user, "registers")
+    _run(lambda: store.remove_register(pupil_id, register_name, actor=who.user))
     click.echo(f"Removed {register_name} for {pupil_id}.")
 
 
@@ -511,10 +488,10 @@ def biometric() -> None:
 @click.pass_context
 def bio_notify(ctx, pupil_id, parent, on, as_user):
     """Record that a parent was notified of biometric processing."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.biometric_notify(
-            pupil_id, parent, date=_date(on, "--date"), actor=_actor(as_user)
+            pupil_id, parent, date=_date(on, "--date"), actor=who.user
         )
     )
     click.echo(f"Notification of {parent} recorded for {pupil_id}.")
@@ -529,10 +506,10 @@ def bio_notify(ctx, pupil_id, parent, on, as_user):
 @click.pass_context
 def bio_consent(ctx, pupil_id, parent, on, evidence, as_user):
     """Record a parent's written consent."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     _run(
         lambda: store.biometric_consent(
-            pupil_id, parent, date=_date(on, "--date"), evidence=evidence, actor=_actor(as_user)
+            pupil_id, parent, date=_date(on, "--date"), evidence=evidence, actor=who.user
         )
     )
     st = store.biometric_status(pupil_id)
@@ -555,7 +532,7 @@ def bio_object(ctx, pupil_id, parent, child, form, on, note, as_user):
     """Record an objection; the pupil's encodings are destroyed at once."""
     if bool(parent) == child:
         raise click.UsageError("give either --parent NAME or --child")
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     n = _run(
         lambda: store.biometric_object(
             pupil_id,
@@ -564,7 +541,7 @@ def bio_object(ctx, pupil_id, parent, child, form, on, note, as_user):
             form=form,
             date=_date(on, "--date"),
             note=note,
-            actor=_actor(as_user),
+            actor=who.user,
         )
     )
     click.echo(f"Objection recorded for {pupil_id}; {n} encoding(s) destroyed.")
@@ -580,10 +557,10 @@ def bio_object(ctx, pupil_id, parent, child, form, on, note, as_user):
 @click.pass_context
 def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
     """Record withdrawal of biometric consent; the encodings are destroyed at once."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     n = _run(
         lambda: store.biometric_withdraw(
-            pupil_id, by, date=_date(on, "--date"), note=note, actor=_actor(as_user)
+            pupil_id, by, date=_date(on, "--date"), note=note, actor=who.user
         )
     )
     click.echo(f"Withdrawal recorded for {pupil_id}; {n} encoding(s) destroyed.")
@@ -630,12 +607,12 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, as_use
     if folder is not None and not batch:
         raise click.ClickException(f"{folder}: no photos named <pupil_id>.<ext> or in "
                                    "<pupil_id>/ folders")
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
     cfg = ctx.find_root().obj.config
     matrix = _run(lambda: store.match_matrix(cfg.default_channel))
     spread = spread_of(matrix)[:2]  # measured once: a batch changes it little
     when = _date(taken, "--taken")
-    actor = _actor(as_user)
+    actor = who.user
     results = []
     for pid, paths in batch.items():
         others = len(set(matrix.pupil_ids) - {pid})
@@ -700,10 +677,19 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
         if not sep:
             raise click.BadParameter(f"{m!r}: use THEIR_COLUMN=OUR_COLUMN", param_hint="--map")
         renames[a.strip()] = b.strip()
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.write")
+    if who.role != "dsl":
+        # a row that adds a register is the DSL's to make: check the whole file first
+        try:
+            trial = import_csv(store, csv_file, dry_run=True, renames=renames, actor=who.user)
+        except CsvImportError:
+            trial = {"changes": []}
+        if any("register" in w for ch in trial["changes"] for w in ch["what"]):
+            raise click.ClickException(
+                f"{csv_file} adds protected registers: only a DSL may import it (nothing imported)")
     try:
         report = import_csv(
-            store, csv_file, dry_run=dry_run, renames=renames, actor=_actor(as_user)
+            store, csv_file, dry_run=dry_run, renames=renames, actor=who.user
         )
     except CsvImportError as e:
         for line in e.problems:
@@ -726,12 +712,12 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
 @click.pass_context
 def erase(ctx, pupil_id, yes, reason, as_user):
     """Right to erasure: remove the pupil's data and encodings (the audit log keeps a tombstone)."""
-    store = _store(ctx)
+    store, who = _signed(ctx, as_user, "pupils.erase")
     if store.get_pupil(pupil_id) is None:
         raise click.ClickException(f"no pupil {pupil_id}")
     if not yes:
         click.confirm(f"Erase everything held about {pupil_id}?", abort=True, err=True)
-    n = _run(lambda: store.erase(pupil_id, reason=reason, actor=_actor(as_user)))
+    n = _run(lambda: store.erase(pupil_id, reason=reason, actor=who.user))
     click.echo(f"Erased {pupil_id} ({n} encoding(s) destroyed).")
 
 
@@ -753,8 +739,7 @@ def erase(ctx, pupil_id, yes, reason, as_user):
 @click.pass_context
 def export(ctx, pupil_id, output, as_user):
     """Subject access report: everything held about the pupil and the audit entries about them."""
-    store = _store(ctx)
-    _dsl(store, as_user)
+    store, _ = _signed(ctx, as_user, "registers")
     report = _run(lambda: store.export(pupil_id))
     text = json.dumps(report, indent=2, ensure_ascii=False, default=str)
     if output:
@@ -786,8 +771,8 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
         if retention_days is not None
         else int(cfg.extra.get("leaver_retention_days", cfg.leaver_retention_days))
     )
-    store = _store(ctx)
-    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=_actor(as_user)))
+    store, who = _signed(ctx, as_user, "pupils.erase")
+    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user))
     if as_json:
         _emit_json(plan)
         return
@@ -812,10 +797,11 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def audit_verify(ctx, as_json):
+def audit_verify(ctx, as_json, as_user):
     """Check the chain: an edited, deleted or cut-off entry is reported (exit 1)."""
-    store = _store(ctx)
+    store, _ = _signed(ctx, as_user, "audit.verify")
     r = store.audit.verify()
     if as_json:
         _emit_json({"ok": r.ok, "entries": r.entries, "problems": r.problems, "notes": r.notes})
@@ -834,10 +820,11 @@ def audit_verify(ctx, as_json):
 @click.option("--since", metavar="YYYY-MM-DD")
 @click.option("--until", metavar="YYYY-MM-DD")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def audit_list(ctx, pupil, since, until, as_json):
+def audit_list(ctx, pupil, since, until, as_json, as_user):
     """Show audit entries."""
-    store = _store(ctx)
+    store, _ = _signed(ctx, as_user, "audit")
     rows = store.audit.entries(
         pupil=pupil, since=_date(since, "--since"), until=_date(until, "--until")
     )
@@ -857,32 +844,37 @@ def audit_list(ctx, pupil, since, until, as_json):
 
 @click.group()
 def staff() -> None:
-    """Staff accounts (DSLs and admins) for DSL-only views and the review app."""
+    """Staff accounts and roles (admin only): admin, dsl, data, comms."""
 
 
 @staff.command("add")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["dsl", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["admin", "dsl", "data", "comms"]), required=True,
+              help="admin: staff accounts; dsl: pupils, registers, held photos, audit; data: "
+                   "pupils, consents, enrolment; comms: blur, scan, watch.")
+@click.option("--academy", help="Scope the account to one academy of a trust.")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def staff_add(ctx, user, role, as_user):
-    """Add an account; the password is asked twice (or env SAFEGUARD_NEW_PASSWORD)."""
+def staff_add(ctx, user, role, academy, as_user):
+    """Add an account (admin only); its password from SAFEGUARD_NEW_PASSWORD or asked twice."""
+    store, who = _signed(ctx, as_user, "staff")
     password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
     if password is None:
         password = click.prompt(
             f"Password for {user}", hide_input=True, confirmation_prompt=True, err=True
         )
-    store = _store(ctx)
-    _run(lambda: store.add_staff(user, role, password, actor=_actor(as_user)))
+    _run(lambda: store.add_staff(user, role, password, actor=who.user, academy=academy))
     click.echo(f"Added {role} account {user}.")
 
 
 @staff.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def staff_list(ctx, as_json):
+def staff_list(ctx, as_json, as_user):
     """List accounts (never passwords or hashes)."""
-    rows = _store(ctx).list_staff()
+    store, _ = _signed(ctx, as_user, "staff")
+    rows = store.list_staff()
     if as_json:
         _emit_json(rows)
         return
@@ -890,7 +882,8 @@ def staff_list(ctx, as_json):
         click.echo("No staff accounts.")
     for r in rows:
         locked = f"  locked until {r['locked_until']}" if r.get("locked_until") else ""
-        click.echo(f"{r['user']:<20} {r['role']}{locked}")
+        scope = f"  academy {r['academy']}" if r.get("academy") else ""
+        click.echo(f"{r['user']:<20} {r['role']}{scope}{locked}")
 
 
 @staff.command("remove")
@@ -899,8 +892,8 @@ def staff_list(ctx, as_json):
 @click.pass_context
 def staff_remove(ctx, user, as_user):
     """Remove an account."""
-    store = _store(ctx)
-    _run(lambda: store.remove_staff(user, actor=_actor(as_user)))
+    store, who = _signed(ctx, as_user, "staff")
+    _run(lambda: store.remove_staff(user, actor=who.user))
     click.echo(f"Removed {user}.")
 
 

@@ -19,23 +19,16 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
 def _open_store(app):
-    from consent_db import ConsentStore, StoreError
+    from safeguard.commands.signin import open_store
 
-    if not (app.home.store_dir / "store.json").exists():
-        raise click.ClickException(
-            f"no consent store under {app.home.root}: nothing to review (and no staff accounts yet)"
-        )
-    try:
-        return ConsentStore.open(app.home, channels=app.config.channels)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from e
+    return open_store(app)
 
 
 def _sign_in(app, user):
-    from safeguard.review.auth import cli_sign_in
+    """(store, staff account) of a signed-in DSL (safeguard.access: held photos are the DSL's)."""
+    from safeguard.commands.signin import signed_in
 
-    store = _open_store(app)
-    return store, cli_sign_in(store, user, None)
+    return signed_in(app, "held", user)
 
 
 def _as_option(f):
@@ -56,7 +49,7 @@ def _json_option(f):
 def _check_id(held_id: str) -> str:
     from safeguard.held import ID_RE
 
-    if not ID_RE.match(held_id or ""):
+    if not ID_RE.fullmatch(held_id or ""):
         raise click.ClickException(
             f"{held_id!r} is not a held image id (like 20250101-0123456789ab)"
         )
@@ -102,7 +95,8 @@ def is_loopback(host: str) -> bool:
     "--allow-host",
     multiple=True,
     metavar="NAME",
-    help="Extra Host header names to answer (when serving on a network address).",
+    help="Host header names to answer (repeatable); required with a wildcard --host (0.0.0.0 "
+    "or ::), against DNS rebinding.",
 )
 @click.pass_obj
 def serve(app, host, port, ready, allow_host):
@@ -132,7 +126,13 @@ def serve(app, host, port, ready, allow_host):
             err=True,
         )
         if host in ("0.0.0.0", "::"):
-            hosts = list(allow_host) or ["*"]
+            if not allow_host:
+                # any Host header would be served: a page on another site could rebind its own
+                # name to this machine and drive the DSL's browser against the review app
+                raise click.UsageError(
+                    f"--host {host} listens on every address: name the host names it answers to "
+                    "with --allow-host NAME (repeatable), e.g. --allow-host safeguard.school.internal")
+            hosts = list(allow_host)
         else:
             hosts.append(host)
     web = create_app(app.home, app.config, store=store, allowed_hosts=hosts, ready_dir=ready)
@@ -165,6 +165,7 @@ def list_(app, as_user, as_json):
         click.echo("Nothing is waiting for review.")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"held photos ({len(items)})")
@@ -174,7 +175,7 @@ def list_(app, as_user, as_json):
         held = f"{i.held_at:%Y-%m-%d}" + (f" [red]OVERDUE {i.age_days}d[/]" if i.overdue else "")
         faces = f"{i.faces} ({i.restricted} restricted, {i.unknown} unknown)"
         why = "; ".join(t for k, t in i.badges if k != "channel") + f" [for {i.channel}]"
-        table.add_row(i.id, held, i.name, faces, why)
+        table.add_row(i.id, held, escape(i.name), faces, escape(why))
     Console().print(table)
 
 
@@ -424,7 +425,7 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     store, who = _sign_in(app, as_user)
     cfg = app.config
     channel = channel or cfg.default_channel
-    matrix, names = open_matrix(app, channel, create=False)
+    matrix, names = open_matrix(app, channel, store)
     job = Job(
         config=cfg,
         channel=channel,

@@ -9,29 +9,23 @@ from pathlib import Path
 
 import click
 
+from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 
 
-def open_matrix(app, channel: str, create: bool):
-    """The match matrix for `channel` and the pupils' names (for file-name screening).
-
-    With `create` False and no store yet, an empty matrix: every face is then unknown."""
-    import numpy as np
-
-    from consent_db import ConsentStore, MatchMatrix, StoreError
+def open_matrix(app, channel: str, store=None):
+    """The match matrix for `channel` and the pupils' names (for file-name screening). A home
+    without a store (a mistyped --home), or with a damaged one, is an error: never an empty
+    matrix, which would match nobody."""
+    from consent_db import ConsentStore, StoreError
 
     cfg = app.config
     if channel not in cfg.channels:
         raise click.BadParameter(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
                                  param_hint="--channel")
-    if not create and not (app.home.store_dir / "store.json").exists():
-        empty = MatchMatrix(np.zeros((0, 128), np.float32), np.zeros(0, np.float32),
-                            np.zeros(0, np.int32), [], np.zeros(0, bool), np.zeros(0, bool), [],
-                            channel)
-        return empty, ()
     try:
-        store = ConsentStore.open(app.home, channels=cfg.channels)
+        store = store or ConsentStore.open(app.home, channels=cfg.channels)
         matrix = store.match_matrix(channel)
         names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
     except StoreError as e:
@@ -56,6 +50,7 @@ GROUP_HELP = ("Class, club or team in the photos (repeatable): only their consen
 
 
 def _common(f):
+    f = click.option("--as", "as_user", metavar="USER", help=AS_HELP)(f)
     f = click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)(f)
     f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
                      help="Worker processes (default: all cores).")(f)
@@ -72,9 +67,11 @@ def _common(f):
 @click.command(epilog=EXIT_CODES_HELP)
 @_common
 @click.pass_obj
-def scan(app, paths, channel, unknown, as_json, jobs, groups):
-    """Report what `blur` would do with each photo. Writes nothing."""
-    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False, groups=groups)
+def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user):
+    """Report what `blur` would do with each photo. Writes nothing. Any role may run it (comms
+    up): what it says of a face is restricted, cleared or unknown, never who or why."""
+    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False, groups=groups,
+         as_user=as_user)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -87,25 +84,27 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups):
               help="Output format (default from config: jpeg).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
 @click.pass_obj
-def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups):
+def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
     protected register, or unknown faces with --unknown hold) are held under the home, never
     written to --out."""
     _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out,
-         groups=groups)
+         groups=groups, as_user=as_user)
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=()):
+         groups=(), as_user=None):
+    from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, collect_inputs, process_batch
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
+    store, _ = signed_in(app, "photos", as_user)
     if write:
         app.home.ensure()
-    matrix, names = open_matrix(app, channel, create=write)
+    matrix, names = open_matrix(app, channel, store)
     job = Job(
         config=cfg,
         channel=channel,
@@ -170,6 +169,7 @@ class _Reporter:
 
 def _summary(outcomes, write: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -194,7 +194,8 @@ def _summary(outcomes, write: bool) -> None:
         shown_name = _display(o.input)
         if any("pupil's name" in f for f in o.flags):
             shown_name = "(name withheld: it contains a pupil's name)"
-        table.add_row(shown_name, result, str(len(o.faces)), str(redacted), note)
+        # file names and reasons are text, never Rich markup ("[/bold].jpg" would crash it)
+        table.add_row(escape(shown_name), result, str(len(o.faces)), str(redacted), escape(note))
     console.print(table)
     n = len(outcomes)
     exp = sum(o.status == "exported" for o in outcomes)

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from safeguard.commands.scan import GROUP_HELP
+from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 
@@ -48,9 +49,10 @@ def _inside(a: Path, b: Path) -> bool:
               help="Output format (default from config: jpeg).")
 @click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per photo on stdout.")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
 def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown, style, fmt,
-          groups, as_json):
+          groups, as_json, as_user):
     """Watch INBOX: every photo dropped there ends ready (a publishable copy in --ready), held
     for the DSL, or rejected (both under the home), and a line in INBOX/_safeguard-status.txt
     says which, never who or why.
@@ -60,6 +62,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     After a crash (even kill -9) the next start finishes what was in hand. SIGTERM or Ctrl-C:
     finish the photos in hand and exit 0 (a second signal puts them back in the inbox)."""
     from safeguard.commands.scan import check_groups, open_matrix
+    from safeguard.commands.signin import signed_in
     from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
 
     inbox = inbox.expanduser().resolve()
@@ -73,8 +76,9 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         raise click.ClickException("the home and the inbox must not be inside each other")
     cfg = app.config
     channel = channel or cfg.default_channel
+    store, _ = signed_in(app, "photos", as_user)  # once, at the start: comms up
     home.ensure()
-    matrix, _ = open_matrix(app, channel, create=False)  # fail now (bad channel, key), not later
+    matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later
     groups = check_groups(matrix, groups)
     try:
         ready.mkdir(parents=True, exist_ok=True)

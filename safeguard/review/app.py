@@ -144,7 +144,7 @@ def create_app(
         return str(p) if p else ""
 
     def valid_id(held_id: str) -> bool:
-        return isinstance(held_id, str) and bool(ID_RE.match(held_id))
+        return isinstance(held_id, str) and bool(ID_RE.fullmatch(held_id))
 
     # -- sign in and out ----------------------------------------------------------------------
 

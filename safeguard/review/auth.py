@@ -12,7 +12,6 @@ the cookie carries nothing else, a restart signs everyone out, and a session end
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -52,26 +51,6 @@ def sign_in(store: Any, user: str, password: str) -> Reviewer:
             f"{staff.user} has the {staff.role} role: only the dsl role may review held images"
         )
     return Reviewer(staff.user, staff.role)
-
-
-def cli_sign_in(store: Any, user: str | None, password: str | None) -> Reviewer:
-    """The CLI's identity: `--as USER` (or SAFEGUARD_USER), the password from
-    SAFEGUARD_PASSWORD or a hidden prompt."""
-    import click
-
-    user = user or os.environ.get("SAFEGUARD_USER")
-    if not user:
-        raise click.ClickException(
-            "say who you are: --as USER (or SAFEGUARD_USER); reviewing needs a DSL staff account"
-        )
-    if password is None:
-        password = os.environ.get("SAFEGUARD_PASSWORD")
-    if password is None:
-        password = click.prompt(f"Password for {user}", hide_input=True, err=True)
-    try:
-        return sign_in(store, user, password)
-    except AuthError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @dataclass

@@ -267,19 +267,18 @@ class Released:
 def clean_bytes(
     original: bytes, rec: dict, redact: set[int], config: Config, style: str | None = None
 ) -> tuple[bytes, str]:
-    """The publishable file for `original` with faces `redact` covered: decoded, redacted,
-    encoded fresh and verified clean, as the pipeline does. Returns (bytes, format)."""
+    """The publishable file for `original` with faces `redact` covered: decoded, redacted and
+    checked as the preview and the pipeline do (redact.redact_chosen), encoded fresh and verified
+    clean. Returns (bytes, format)."""
     from safeguard.images import decode_image
     from safeguard.metadata import encode_clean, verify_clean
 
-    image = decode_image(original, max_pixels=config.max_pixels)
-    boxes = face_boxes(rec)
-    pixels = image.rgb
-    chosen = [boxes[i] for i in sorted(redact)]
-    if chosen:
-        from safeguard.redact import redact as cover
+    from safeguard.redact import redact_chosen
 
-        pixels = cover(image.rgb, chosen, style or config.style, config.mask_scale)
+    image = decode_image(original, max_pixels=config.max_pixels)
+    # exactly what the preview showed (review.render.preview): checked redaction, other faces kept
+    pixels = redact_chosen(image.rgb, face_boxes(rec), redact, style or config.style,
+                           config.mask_scale)
     fmt = config.output_format
     data = encode_clean(pixels, fmt, config.jpeg_quality)
     verify_clean(data, fmt, (image.width, image.height))

@@ -109,13 +109,9 @@ def preview(
 ) -> Image.Image:
     """What a release would publish: the chosen faces redacted (at full resolution, exactly as
     the release does), then scaled for the screen."""
-    from safeguard.redact import redact_checked
+    from safeguard.redact import redact_chosen
 
-    idx = set(redact_idx)
-    chosen = [boxes[i] for i in sorted(idx)]
-    keep = [b for i, b in enumerate(boxes) if i not in idx]
-    pixels = redact_checked(rgb, chosen, style, mask_scale, keep=keep) if chosen else rgb
-    return scale_to(pixels, side)[0]
+    return scale_to(redact_chosen(rgb, boxes, redact_idx, style, mask_scale), side)[0]
 
 
 def jpeg(im: Image.Image, quality: int = 85) -> bytes:

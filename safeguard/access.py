@@ -1,0 +1,44 @@
+"""Who may do what: the roles' table, below the CLI and the review app (which both ask it).
+
+Need to know: comms staff learn that a face was restricted, never why or who; names, consents and
+enrolment are for the data manager and the DSL; registers, held photos, the audit log and the
+published-photo search are for the DSL alone; staff accounts for the admin.
+"""
+
+from __future__ import annotations
+
+ADMIN, DSL, DATA, COMMS = "admin", "dsl", "data", "comms"
+
+# action -> roles allowed
+ALLOWED: dict[str, frozenset[str]] = {
+    "photos": frozenset({COMMS, DATA, DSL, ADMIN}),  # blur, scan, watch: redacted copies only
+    "pupils.read": frozenset({DATA, DSL}),  # names, consents, enrolment (no registers)
+    "pupils.write": frozenset({DATA, DSL}),  # add, update, consent, biometric, enrol, import
+    "pupils.erase": frozenset({DATA, DSL}),
+    "registers": frozenset({DSL}),  # see, add or remove a protected register
+    "held": frozenset({DSL}),  # held photos, review, takedowns, contact sheets
+    "audit": frozenset({DSL}),
+    "audit.verify": frozenset({DSL, ADMIN}),  # the chain's integrity, no entries shown
+    "find": frozenset({DSL}),  # search the published archive for a pupil
+    "index": frozenset({DSL, ADMIN}),  # index the published archive (no names)
+    "staff": frozenset({ADMIN}),
+    "dpia": frozenset({ADMIN, DSL}),
+}
+
+
+class Refused(Exception):
+    """The signed-in account's role may not do this; the message says which role may."""
+
+
+def check(role: str, action: str) -> None:
+    allowed = ALLOWED[action]
+    if role not in allowed:
+        raise Refused(
+            f"the {role} role may not do this ({action}): it needs "
+            f"{' or '.join(sorted(allowed))}"
+        )
+
+
+def may(role: str, action: str) -> bool:
+    return role in ALLOWED[action]
+

@@ -1,0 +1,64 @@
+"""Signing in at the command line. Who is acting: `--as USER` on the command or on `safeguard`
+itself, else SAFEGUARD_USER; the password from SAFEGUARD_PASSWORD, else a hidden prompt (in a
+terminal only). The role is checked against safeguard.access before anything is read or changed,
+and the signed-in account, never a free-text name, is what the audit log records."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+AS_HELP = ("Sign in as this staff account (else `safeguard --as`, else SAFEGUARD_USER); the "
+           "password from SAFEGUARD_PASSWORD or a prompt.")
+
+
+def open_store(app):
+    """The consent store of `app.home`; never creates one (that is `safeguard init`)."""
+    from consent_db import ConsentStore, StoreError
+
+    try:
+        return ConsentStore.open(app.home, channels=app.config.channels)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def signed_in(app, action: str, as_user: str | None = None, store=None):
+    """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
+    sign-in per process: a second call checks the role only."""
+    from safeguard.access import Refused, check
+
+    store = store if store is not None else open_store(app)
+    user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
+    if not user:
+        raise click.ClickException(
+            f"sign in first: --as USER or SAFEGUARD_USER (this needs the "
+            f"{_roles(action)} role), with SAFEGUARD_PASSWORD or a password prompt")
+    who = getattr(app, "signed", None)
+    if who is None or who.user != user:
+        password = os.environ.get("SAFEGUARD_PASSWORD")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise click.ClickException(
+                    f"no password for {user}: set SAFEGUARD_PASSWORD (scripts, services) or run "
+                    "in a terminal to be asked")
+            password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+        who = store.verify_staff(user, password)
+        if who is None:
+            raise click.ClickException(
+                f"sign-in as {user} failed (wrong password, no such account, or locked after "
+                "repeated failures)")
+        if hasattr(app, "signed"):
+            app.signed = who
+    try:
+        check(who.role, action)
+    except Refused as e:
+        raise click.ClickException(f"{who.user}: {e}") from None
+    return store, who
+
+
+def _roles(action: str) -> str:
+    from safeguard.access import ALLOWED
+
+    return " or ".join(sorted(ALLOWED[action]))

@@ -1,0 +1,37 @@
+"""Finding 10: a progressive JPEG is decoded once per scan, and a hostile one can carry thousands
+(seconds to minutes of decoding, in the watcher's own thread too). The scans are counted from the
+markers before any pixel is decoded, and a file with more than MAX_JPEG_SCANS is rejected."""
+
+import io
+
+import numpy as np
+from helpers import json_lines, run_cli
+from PIL import Image
+
+from safeguard.images import MAX_JPEG_SCANS, decode_image, jpeg_scans
+
+
+def _progressive(repeat_last_scan: int = 0) -> bytes:
+    rgb = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", progressive=True, quality=85)
+    data = buf.getvalue()
+    eoi = data.rfind(b"\xff\xd9")
+    last = data[data.rfind(b"\xff\xda", 0, eoi):eoi]  # a refinement scan, valid to repeat
+    return data[:eoi] + last * repeat_last_scan + b"\xff\xd9"
+
+
+def test_scans_are_counted_from_the_markers():
+    normal = _progressive()
+    assert 2 <= jpeg_scans(normal) <= 20
+    assert jpeg_scans(_progressive(200)) == jpeg_scans(normal) + 200
+    decode_image(normal)  # an ordinary progressive JPEG still decodes
+
+
+def test_a_jpeg_with_too_many_scans_is_rejected_with_the_reason(demo_home, tmp_path):
+    evil = tmp_path / "batch" / "evil.jpg"
+    evil.parent.mkdir()
+    evil.write_bytes(_progressive(MAX_JPEG_SCANS + 50))
+    r = run_cli("--home", demo_home.root, "scan", evil.parent, "--json", "--jobs", "1")
+    [res] = json_lines(r.stdout)
+    assert res["status"] == "rejected" and "scans" in res["error"], res
