@@ -433,8 +433,12 @@ def calibrated(m: Measured, cfg: Config, consenting: int, dense: bool) -> Config
     if dense:
         members = [k for k, ok in enumerate(m.stranger_enrollable) if ok]
         if members:
+            # faces of one person (SAME_PERSON, `stranger_person`) are one pupil's references,
+            # not two pupils who look alike
+            people = sorted({m.stranger_person[k] for k in members})
             enc = np.concatenate([enc, np.stack([m.stranger_enc[k] for k in members])])
-            owner = np.concatenate([owner, len(m.identities) + np.arange(len(members))])
+            owner = np.concatenate([owner, [len(m.identities) + people.index(m.stranger_person[k])
+                                            for k in members]])
     mean, sd, pupils = pair_spread(enc, owner)
     if pupils < MIN_PUPILS:
         mean, sd = PRIOR
@@ -551,7 +555,13 @@ def more_references(m: Measured, links: Links, cfg: Config) -> tuple[Measured, d
     det = [widened(e, r, owner_of.get(j)) for j, (e, r) in enumerate(zip(m.det_enc, m.det_dist))]
     strange = [widened(e, r, None) for e, r in zip(m.stranger_enc, m.stranger_dist)]
     n_refs = {i: m.n_refs.get(i, 0) + len(extra.get(i, [])) for i in idents}
-    return replace(m, det_dist=det, stranger_dist=strange, n_refs=n_refs), n_refs
+    more = [(k, e) for k, ident in enumerate(idents) for _name, e in extra.get(ident, [])]
+    ref_enc, ref_owner = m.ref_enc, m.ref_owner
+    if more and ref_enc is not None:  # the calibration sees the wider gallery too
+        ref_enc = np.concatenate([ref_enc, np.stack([e for _, e in more])])
+        ref_owner = np.concatenate([ref_owner, [k for k, _ in more]])
+    return replace(m, det_dist=det, stranger_dist=strange, n_refs=n_refs, ref_enc=ref_enc,
+                   ref_owner=ref_owner), n_refs
 
 
 def _as_whole_photos(m: Measured, actions: list) -> list:
@@ -790,6 +800,7 @@ def by_size(m: Measured, links: Links, cfg: Config, unknown: str) -> list[str]:
                 sub_links.matched.append(mat)
         sub.det_dist, sub.det_box, sub.det_montage = m.det_dist, m.det_box, m.det_montage
         sub.det_score = m.det_score
+        sub.ref_enc, sub.ref_owner = m.ref_enc, m.ref_owner
         r = evaluate(sub, sub_links, cfg, unknown)
         lines.append(
             f"| {size} px | {r['restricted']} | {r['leaks']} | {r['consenting']} | "

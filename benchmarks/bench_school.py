@@ -52,8 +52,8 @@ BANDS = (("light (> 41)", 41, 999), ("intermediate (28-41)", 28, 41), ("tan (10-
 RESTRICTED_SHARE = 0.1
 ROSTER = 30
 # Faces of two different ids this close are almost surely one child under two ids in the source
-# data (p0724/p0203 at 0.206; the next pair of different ids is 0.304 apart). A school's
-# enrolment refuses such a pair as lookalikes; clears through it are counted, and named apart.
+# data (p0724/p0203 at 0.206; the next pair of different ids is 0.304 apart). Clears through it
+# are counted like any other, and named apart in the report.
 SUSPECT_PAIR = 0.25
 
 
@@ -191,6 +191,43 @@ def run_school(enc, person, age, ita, group, n_enrolled, cfg, draws, roster=0, s
     return out
 
 
+def score_designs(enc, person, age, n_enrolled, draws, target=0.001) -> list[dict]:
+    """Rules on distances other than a plain tolerance, each set to clear `target` of the
+    strangers, and the share of consenting pupils (rank one, their own record) each then keeps:
+    the plain distance to the nearest pupil, the gap to the second-nearest, the gap to the mean of
+    the ten nearest, and the distance normalised by the face's distances to the whole gallery
+    (T-norm)."""
+    gen, strange = [], []
+    for k in range(draws):
+        gallery, probes, strangers = draw_school(person, age, "child", n_enrolled,
+                                                 np.random.default_rng(k))
+        for (i, _f), row in zip(probes, distances(enc, np.array([f for _, f in probes]), gallery)):
+            gen.append((row[i], np.delete(row, i), row[i] <= np.delete(row, i).min()))
+        for row in distances(enc, strangers, gallery):
+            j = int(np.argmin(row))
+            strange.append((row[j], np.delete(row, j), True))
+
+    def feats(rows):
+        out = {"plain distance": [], "gap to the second": [], "gap to the ten nearest": [],
+               "T-norm": []}
+        for d1, others, _ in rows:
+            o = np.sort(others)
+            out["plain distance"].append(-d1)
+            out["gap to the second"].append(o[0] - d1)
+            out["gap to the ten nearest"].append(o[:10].mean() - d1)
+            out["T-norm"].append((others.mean() - d1) / others.std())
+        return {k: np.array(v) for k, v in out.items()}
+
+    fg, fs = feats(gen), feats(strange)
+    top = np.array([t for *_, t in gen])
+    rows = []
+    for name in fg:
+        cut = np.quantile(fs[name], 1 - target)
+        rows.append({"rule": name, "kept": float(np.mean((fg[name] > cut) & top)),
+                     "strangers": float(np.mean(fs[name] > cut)), "consenting": len(gen)})
+    return rows
+
+
 def rate(a, b):
     return a / b if b else 0.0
 
@@ -235,6 +272,7 @@ def main(argv=None) -> int:
                            roster=ROSTER, calibrated=cfg is not None)
             r["design"] = name + f", class roster of {ROSTER}"
             results.append(r)
+    designs_by_score = score_designs(enc, person, age, biggest, args.draws)
     # 1,000 children: predicted from the spread of the largest measured child galleries
     rng = np.random.default_rng(0)
     gallery, _, _ = draw_school(person, age, "child", biggest, rng)
@@ -251,14 +289,15 @@ def main(argv=None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "school.json").write_text(json.dumps(
-        {"results": results, "predicted_1000": predicted_1000}, indent=1))
-    md = report(results, predicted_1000, args.draws)
+        {"results": results, "predicted_1000": predicted_1000, "scores": designs_by_score},
+        indent=1))
+    md = report(results, predicted_1000, args.draws, designs_by_score, biggest)
     (args.out / "school.md").write_text(md)
     print(md)
     return 0
 
 
-def report(results, p1000, draws) -> str:
+def report(results, p1000, draws, scores=(), biggest=0) -> str:
     lines = [
         "## Children at school scale (bench_school.py)",
         "",
@@ -291,8 +330,9 @@ def report(results, p1000, draws) -> str:
             "",
             f"Of these, clears at under {SUSPECT_PAIR} between two different ids (in the shared "
             "set only p0724/p0203, 0.206 apart, one face in colour and one in greyscale: almost "
-            "surely one child under two ids; the next pair of different ids is 0.304 apart, and "
-            "a school's enrolment refuses such a pair as lookalikes): "
+            "surely one child under two ids; the next pair of different ids is 0.304 apart; had "
+            "both been enrolled from those photos, enrolment would have refused the second as a "
+            "lookalike): "
             + "; ".join(
                 f"{r['group']} {r['enrolled_per_school']}, {r['design']}: "
                 f"{r.get('strangers_cleared_suspect_pair', 0)} strangers, "

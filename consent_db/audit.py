@@ -1,10 +1,14 @@
-"""The audit log: append-only JSON lines, one entry per change, hash-chained.
+"""The audit log: append-only JSON lines, one entry per change, chained by keyed hashes.
 
 Each entry holds who (actor), what (action, details), about whom (subject: a pupil or staff id)
-and when (UTC), plus `prev` (the previous entry's hash) and `hash` (SHA-256 over the entry
-without its hash). Editing an entry breaks its hash; deleting one breaks the next entry's `prev`;
-cutting entries off the end is caught by the head file (audit.head, the last seq and hash),
-written after every append. Names and biometric data never go in: details are checked.
+and when (UTC), plus `prev` (the previous entry's hash) and `hash`: an HMAC-SHA-256 over the entry
+without its hash, keyed by a key derived from the store's key (`"v": 2`), so nobody without the
+key can recompute the chain after deleting or editing an entry. Cutting entries off the end is
+caught by the head file (audit.head: the last seq and hash, and the first keyed seq), sealed with
+AES-GCM under the same derived key and replaced atomically after every append: it cannot be
+rewritten without the key, and an unreadable head is a failure, not a note. Entries written by an
+earlier version (plain SHA-256, before the first keyed seq) are checked as they were written.
+Names and biometric data never go in: details are checked.
 
 Appends take the store lock (shared with the store, so a change and its entry are serialised).
 An entry is committed once its line and newline are fsynced; a torn last line left by a crash is
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator
@@ -36,9 +41,21 @@ def _canonical(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_hash(entry: dict) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(_canonical(body)).hexdigest()
+def entry_hash(entry: dict, mac_key: bytes | None = None) -> str:
+    """The entry's chain hash: HMAC-SHA-256 under `mac_key` for a keyed entry (`"v": 2`), plain
+    SHA-256 for an entry an earlier version wrote."""
+    body = _canonical({k: v for k, v in entry.items() if k != "hash"})
+    if entry.get("v") == 2:
+        if mac_key is None:
+            raise AuditError("a keyed audit entry needs the store's key to check")
+        return hmac.new(mac_key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def derived_keys(store_key: bytes) -> tuple[bytes, bytes]:
+    """(HMAC key of the chain, AES-GCM key of the head), derived from the store's key."""
+    return (hmac.new(store_key, b"safeguard audit chain v2", hashlib.sha256).digest(),
+            hmac.new(store_key, b"safeguard audit head v2", hashlib.sha256).digest())
 
 
 def _check_details(value: Any, path: str = "details") -> None:
@@ -82,10 +99,13 @@ def _parse_when(value: dt.date | dt.datetime | str | None, end: bool) -> dt.date
 
 
 class AuditLog:
-    def __init__(self, path: Path, lock: FileLock) -> None:
+    def __init__(self, path: Path, lock: FileLock, key: bytes | None = None,
+                 anchor=None) -> None:
         self.path = path
         self.head_path = path.with_suffix(".head")
         self.lock = lock
+        self._mac, self._seal = derived_keys(key) if key is not None else (None, None)
+        self._anchor = anchor  # () -> the first keyed seq recorded in the sealed store, or None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -109,6 +129,7 @@ class AuditLog:
                 raise AuditError("an audit entry needs an actor and an action")
             _check_details(details)
         seq, prev = self._tail_repair()
+        keyed_from = self._keyed_from(seq)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         out, lines = [], []
         for actor, action, subject, details in items:
@@ -122,7 +143,9 @@ class AuditLog:
                 "details": details,
                 "prev": prev,
             }
-            e["hash"] = prev = entry_hash(e)
+            if self._mac is not None:
+                e["v"] = 2
+            e["hash"] = prev = entry_hash(e, self._mac)
             out.append(e)
             lines.append(_canonical(e) + b"\n")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -131,17 +154,59 @@ class AuditLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._write_head(seq, prev)
+        self._write_head(seq, prev, keyed_from)
         return out
 
-    def _write_head(self, seq: int, last_hash: str) -> None:
-        """Record the last entry. Advisory and cheap (no fsync): written after the log is
-        fsynced, so after a crash it can lag the log (verify notes it) but never lead it."""
-        fd = os.open(self.head_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _keyed_from(self, last_seq: int) -> int | None:
+        """The first seq written with the key: from the sealed head, or the next entry's."""
+        if self._mac is None:
+            return None
+        head = self._read_head()
+        if isinstance(head, dict) and head.get("keyed_from"):
+            return int(head["keyed_from"])
+        return last_seq + 1
+
+    def _write_head(self, seq: int, last_hash: str, keyed_from: int | None = None) -> None:
+        """Record the last entry: written after the log is fsynced, so after a crash it can lag
+        the log (verify notes it) but never lead it; replaced atomically, so it is never torn;
+        sealed when the store's key is known, so it cannot be rewritten without it."""
+        from consent_db.crypto import seal
+
+        body = _canonical({"seq": seq, "hash": last_hash, "keyed_from": keyed_from})
+        data = seal(self._seal, body, b"audit.head") if self._seal is not None else body
+        tmp = self.head_path.with_name(f".{self.head_path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, _canonical({"seq": seq, "hash": last_hash}))
+            os.write(fd, data)
+            os.fsync(fd)
         finally:
             os.close(fd)
+        os.replace(tmp, self.head_path)
+
+    def _read_head(self) -> dict | None | str:
+        """The head as written; None when there is none; "unreadable" when it does not open
+        (altered, or not sealed with this store's key). A plain JSON head (an earlier version's,
+        sealed at the next append) comes back marked "_plain"."""
+        from consent_db.crypto import unseal
+
+        try:
+            data = self.head_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if self._seal is not None:
+            try:
+                return json.loads(unseal(self._seal, data, b"audit.head"))
+            except Exception:  # noqa: BLE001 - not sealed by this key: plain, or altered
+                pass
+        try:
+            head = json.loads(data)
+        except ValueError:
+            return "unreadable"
+        if not isinstance(head, dict) or "seq" not in head or "hash" not in head:
+            return "unreadable"
+        if self._seal is not None:
+            head["_plain"] = True
+        return head
 
     def _tail_repair(self) -> tuple[int, str]:
         """(last seq, last hash); cuts off a torn last line left by an interrupted append."""
@@ -204,6 +269,13 @@ class AuditLog:
         problems: list[str] = []
         notes: list[str] = []
         prev, expect_seq, count, last_hash = GENESIS, 1, 0, GENESIS
+        head = self._read_head()
+        anchored = self._anchor() if self._anchor is not None else None
+        keyed_from = anchored or (head.get("keyed_from") if isinstance(head, dict) else None)
+        if anchored is not None and isinstance(head, dict) and head.get("_plain"):
+            problems.append("audit.head is not sealed although the store records a keyed log "
+                            "(replaced): the log's end cannot be trusted")
+            head = "replaced"
         for n, line in self._lines():
             if not line.endswith(b"\n"):
                 notes.append(
@@ -217,6 +289,11 @@ class AuditLog:
                 prev, expect_seq = None, expect_seq + 1
                 continue
             count += 1
+            seq_here = e.get("seq") if isinstance(e.get("seq"), int) else expect_seq
+            if keyed_from is not None and seq_here >= keyed_from and e.get("v") != 2:
+                problems.append(
+                    f"line {n} (seq {e.get('seq')}): not keyed, where every entry since seq "
+                    f"{keyed_from} is (rewritten without the key)")
             if e.get("seq") != expect_seq:
                 problems.append(
                     f"line {n}: seq {e.get('seq')} where {expect_seq} was expected "
@@ -227,23 +304,28 @@ class AuditLog:
                     f"line {n} (seq {e.get('seq')}): does not follow the entry before it"
                     " (an entry was deleted, inserted or edited)"
                 )
-            if entry_hash(e) != e.get("hash"):
+            try:
+                good = hmac.compare_digest(entry_hash(e, self._mac), str(e.get("hash")))
+            except AuditError as err:
+                problems.append(f"line {n} (seq {e.get('seq')}): {err}")
+                good = True
+            if not good:
                 problems.append(
                     f"line {n} (seq {e.get('seq')}): content does not match its hash (edited)"
                 )
             prev = e.get("hash")
             last_hash = prev
             expect_seq = (e.get("seq") if isinstance(e.get("seq"), int) else expect_seq) + 1
-        try:
-            head = json.loads(self.head_path.read_bytes())
-        except FileNotFoundError:
+        if head is None and count:
+            problems.append("audit.head is missing (the log's end cannot be checked)")
+        elif head == "replaced":
+            pass  # reported above
+        elif head == "unreadable":
+            # it is replaced atomically, so a crash cannot tear it: altered, or another key's
+            problems.append("audit.head cannot be read or was not sealed with this store's key "
+                            "(altered): the log's end cannot be trusted")
             head = None
-            if count:
-                problems.append("audit.head is missing (the log's end cannot be checked)")
-        except ValueError:
-            head = None  # torn by a crash mid-write (it is not fsynced); the next append fixes it
-            notes.append("audit.head is unreadable (interrupted write); the log's end is unchecked")
-        if head is not None:
+        if isinstance(head, dict):
             last_seq = expect_seq - 1
             if head["seq"] > last_seq:
                 problems.append(

@@ -112,29 +112,37 @@ def remove_staff(store: ConsentStore, user: str, *, actor: str) -> None:
 
 
 def verify_staff(
-    store: ConsentStore, user: str, password: str, now: dt.datetime | None = None
+    store: ConsentStore, user: str, password: str, now: dt.datetime | None = None,
+    max_failures: int = MAX_FAILURES,
 ) -> Staff | None:
-    """The account if `password` is right and the account is not locked; otherwise None."""
+    """The account if `password` is right and the account is not locked; otherwise None.
+
+    Exactly one argon2 verification runs, outside the store's lock (it takes a quarter of a
+    second; other writers must not wait on it), against the account's hash, or a dummy one for an
+    unknown user: an unknown user, a wrong password and a locked account take the same time. The
+    outcome is then recorded under the lock: `max_failures` consecutive failures lock the account
+    for LOCKOUT (the review page passes a higher number and throttles each client itself, so a
+    stranger at the login page cannot lock the DSL out)."""
     now = _now(now)
+    doc = store._staff.get(S.user == user) if user else None
+    try:
+        _ph.verify(doc["hash"] if doc is not None else _dummy_hash(), password)
+        matched = doc is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        matched = False
     with store._change() as t:
-        doc = store._staff.get(S.user == user)
+        doc = store._staff.get(S.user == user) if user else None  # fresh, under the lock
         if doc is None:
-            try:
-                _ph.verify(_dummy_hash(), password)
-            except VerificationError:
-                pass
             t.log(user or "?", "staff.login_failed", user or None, reason="no such account")
             return None
         locked = doc.get("locked_until")
         if locked and now < dt.datetime.fromisoformat(locked):
             t.log(user, "staff.login_refused", user, reason="locked", until=locked)
             return None
-        try:
-            _ph.verify(doc["hash"], password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        if not matched:
             failures = int(doc.get("failures", 0)) + 1
             update: dict = {"failures": failures}
-            if failures >= MAX_FAILURES:
+            if failures >= max_failures:
                 until = (now + LOCKOUT).isoformat(timespec="seconds")
                 update = {"failures": 0, "locked_until": until}
                 t.log(user, "staff.locked", user, failures=failures, until=until)

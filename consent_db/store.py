@@ -179,8 +179,19 @@ class ConsentStore:
         self._staff = self._db.table("staff", cache_size=0)
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
-        self.audit = AuditLog(folder / "audit.jsonl", self._lock)
+        self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
+                              anchor=self._audit_anchor)
         self._local = threading.local()  # the running transaction, per thread
+
+    def _audit_anchor(self) -> int | None:
+        """The first audit seq written with the key, as the sealed store records it."""
+        try:
+            with self._storage.snapshot() as data:
+                meta = _meta_of(data) or {}
+        except StorageError as e:
+            raise StoreError(str(e)) from e
+        value = meta.get("audit_keyed_from")
+        return int(value) if value is not None else None
 
     @property
     def _current(self) -> _Txn | None:
@@ -270,7 +281,12 @@ class ConsentStore:
             raise StoreError(f"audit log: {e}") from e
 
     def _commit(self, t: _Txn, data: dict) -> None:
-        self.audit.append_locked(t.audit)
+        written = self.audit.append_locked(t.audit)
+        meta = _meta_of(data)
+        if written and meta is not None and "audit_keyed_from" not in meta:
+            # anchored in the sealed store: from this seq on every entry must be keyed, so the
+            # log cannot be passed off as an earlier version's by rewriting it without the key
+            meta["audit_keyed_from"] = written[0]["seq"]
         touched = set(t.shard_add) | t.shard_drop
         keep: dict[str, set[str]] = defaultdict(set)
         if touched:
@@ -1022,10 +1038,13 @@ class ConsentStore:
     def remove_staff(self, user: str, *, actor: str | None = None) -> None:
         _staff.remove_staff(self, user, actor=actor or default_actor())
 
-    def verify_staff(self, user: str, password: str, now: dt.datetime | None = None):
+    def verify_staff(self, user: str, password: str, now: dt.datetime | None = None,
+                     max_failures: int | None = None):
         """-> consent_db.staff.Staff, or None (wrong password, unknown user, or locked out:
-        5 consecutive failures lock the account for 15 minutes, across processes)."""
-        return _staff.verify_staff(self, user, password, now)
+        5 consecutive failures lock the account for 15 minutes, across processes; the review page
+        passes a higher number and throttles each client)."""
+        return _staff.verify_staff(self, user, password, now,
+                                   max_failures or _staff.MAX_FAILURES)
 
     # -- bulk ------------------------------------------------------------------------------
 

@@ -351,16 +351,29 @@ def claim_file(inbox: Path, rel: str, processing: Path) -> Claim | None:
 
 
 def _copy_across(src: Path, dst: Path) -> bool:
+    """Copy `src` to `dst` across filesystems without ever blocking on it: the source is opened
+    non-blocking and without following links, and only a regular file's bytes are copied. A FIFO
+    or a device in the inbox (an open would wait for a writer for good) is recreated as a FIFO,
+    or an empty file, so that the loader rejects it as it would on one filesystem."""
     tmp = dst.with_name(".partial-" + dst.name)
     try:
         if src.is_symlink():
             os.symlink(os.readlink(src), tmp)
         else:
-            with open(src, "rb") as fi, open(tmp, "wb") as fo:
-                shutil.copyfileobj(fi, fo, 1024 * 1024)
-                fo.flush()
-                os.fsync(fo.fileno())
-            shutil.copystat(src, tmp)
+            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            st = os.fstat(fd)
+            if _stat.S_ISREG(st.st_mode):
+                with os.fdopen(fd, "rb") as fi, open(tmp, "wb") as fo:
+                    shutil.copyfileobj(fi, fo, 1024 * 1024)
+                    fo.flush()
+                    os.fsync(fo.fileno())
+                shutil.copystat(src, tmp)
+            else:
+                os.close(fd)
+                if _stat.S_ISFIFO(st.st_mode):
+                    os.mkfifo(tmp, 0o600)
+                else:
+                    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.rename(tmp, dst)
         fsync_dir(dst.parent)
         os.unlink(src)

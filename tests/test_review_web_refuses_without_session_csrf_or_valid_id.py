@@ -177,19 +177,49 @@ def test_ids_that_are_not_held_ids_are_refused(home_ids):
     assert all((home.held_dir / i / "original").exists() for i in ids.values())
 
 
-def test_lockout_after_five_wrong_passwords(home_ids):
-    home, _ = home_ids
-    c = client(home)
-    for _ in range(5):
-        r = sign_in(c, password="wrong password!")
-        assert r.status_code == 401
-        assert "locked" in r.text  # the message names the rule, not which part was wrong
-    r = sign_in(c)  # the right password no longer works
-    assert r.status_code == 401
-    assert c.get("/").status_code == 303
+def test_a_client_guessing_passwords_is_throttled_and_cannot_lock_the_dsl_out(home_ids):
+    # finding 8: six wrong passwords from anyone who could reach the login page locked the DSL
+    # out. Each client is now slowed down (growing waits after three failures, answered without a
+    # password check), and the DSL signing in from their own computer is not locked out.
+    from starlette.testclient import TestClient
 
+    from safeguard.config import Config
+    from safeguard.review.app import create_app
+    from safeguard.review.auth import Throttle
+
+    home, _ = home_ids
+    app = create_app(home, Config(), allowed_hosts=["testserver"])
+    guesser = TestClient(app, follow_redirects=False, client=("203.0.113.7", 40000))
+    codes = [sign_in(guesser, password="wrong password!").status_code for _ in range(8)]
+    assert codes[:Throttle.FREE] == [401] * Throttle.FREE
+    assert set(codes[Throttle.FREE:]) == {429}, codes
+    assert "try again in" in sign_in(guesser, password="wrong password!").text
+    dsl = TestClient(app, follow_redirects=False, client=("192.0.2.10", 40001))
+    r = sign_in(dsl)
+    assert r.status_code == 303, r.text
+    assert dsl.get("/").status_code == 200
     actions = [e["action"] for e in open_store(home).audit.entries(pupil=DSL)]
-    assert "staff.locked" in actions and actions[-1] == "staff.login_refused"
+    assert "staff.locked" not in actions
+    assert actions.count("staff.login_failed") == Throttle.FREE  # throttled tries never checked
+
+
+def test_the_throttle_waits_twice_as_long_after_each_failure():
+    from safeguard.review.auth import Throttle
+
+    now = [1000.0]
+    t = Throttle(clock=lambda: now[0])
+    for _ in range(Throttle.FREE):
+        assert t.wait("a") == 0
+        t.failed("a")
+    waits = []
+    for _ in range(4):
+        waits.append(t.wait("a"))
+        now[0] += waits[-1]
+        t.failed("a")
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    assert t.wait("b") == 0  # another client is not slowed
+    t.succeeded("a")
+    assert t.wait("a") == 0
 
 
 def test_admin_role_cannot_review(home_ids):

@@ -33,7 +33,15 @@ from starlette.templating import Jinja2Templates
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
 from safeguard.review import decisions, render
-from safeguard.review.auth import COOKIE, AuthError, Session, Sessions, csrf_ok, sign_in
+from safeguard.review.auth import (
+    COOKIE,
+    AuthError,
+    Session,
+    Sessions,
+    Throttle,
+    csrf_ok,
+    sign_in,
+)
 
 HERE = Path(__file__).parent
 CSP = (
@@ -101,6 +109,7 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     ready_dir: Path | None = None,
     sessions: Sessions | None = None,
+    throttle: Throttle | None = None,
 ) -> Starlette:
     """The review app for `home`. `allowed_hosts`: Host header values served (default the
     loopback names); `ready_dir`: the ready folder offered first."""
@@ -110,6 +119,7 @@ def create_app(
         store = ConsentStore.open(home, channels=config.channels)
     held = HeldQueue(home.held_dir)
     sessions = sessions or Sessions()
+    throttle = throttle or Throttle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["review_days"] = config.held_review_days
 
@@ -169,11 +179,18 @@ def create_app(
         form = await request.form()
         if not csrf_ok(s, form.get("csrf")):
             return PlainTextResponse("form expired or forged: reload the login page", 403)
+        client = request.client.host if request.client else "?"
+        wait = throttle.wait(client)
+        if wait > 0:
+            return page(request, s, "login.html", status=429,
+                        error=f"too many failed sign-ins from this computer: try again in "
+                              f"{int(wait) + 1} s", user=str(form.get("user", ""))[:64])
         try:
             who = await run_in_threadpool(
                 sign_in, store, str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
             )
         except AuthError as e:
+            throttle.failed(client)
             return page(
                 request,
                 s,
@@ -182,6 +199,7 @@ def create_app(
                 error=str(e),
                 user=str(form.get("user", ""))[:64],
             )
+        throttle.succeeded(client)
         sessions.drop(s.id)  # a fresh id on sign-in: no session fixation
         fresh = sessions.new(who)
         return set_cookie(RedirectResponse("/", status_code=303), fresh)

@@ -35,12 +35,18 @@ class Reviewer:
     role: str
 
 
+# The review page counts failures toward the account's lock only at this many (the CLI at 5):
+# a stranger who can reach the login page must not be able to lock the DSL out. Each client is
+# throttled instead (Throttle), so one source gets a few tries a minute at most.
+WEB_MAX_FAILURES = 50
+
+
 def sign_in(store: Any, user: str, password: str) -> Reviewer:
     """The reviewer if the password is right, the account not locked, and the role is dsl."""
     user = (user or "").strip()
     if not user or not password:
         raise AuthError("enter your user name and password")
-    staff = store.verify_staff(user, password)
+    staff = store.verify_staff(user, password, max_failures=WEB_MAX_FAILURES)
     if staff is None:
         raise AuthError(
             "wrong user name or password, or the account is locked "
@@ -61,6 +67,42 @@ class Session:
     created: float = field(default_factory=time.monotonic)
     seen: float = field(default_factory=time.monotonic)
     flash: str | None = None
+
+
+class Throttle:
+    """Failed sign-ins per client (its address): after FREE failures in a row, each further
+    attempt must wait twice as long as the one before (1 s, 2 s, 4 s ... up to MAX_WAIT), and is
+    answered at once without a password check until then. A success clears the client. Memory is
+    bounded: beyond MAX_CLIENTS the clients seen longest ago are forgotten."""
+
+    FREE = 3
+    MAX_WAIT = 300.0
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fails: dict[str, tuple[int, float]] = {}  # client -> (failures, last failure)
+
+    def wait(self, client: str) -> float:
+        """Seconds before `client` may try again (0: now)."""
+        with self._lock:
+            n, last = self._fails.get(client, (0, 0.0))
+            if n < self.FREE:
+                return 0.0
+            delay = min(2.0 ** (n - self.FREE), self.MAX_WAIT)
+            return max(0.0, last + delay - self._clock())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            n, _ = self._fails.pop(client, (0, 0.0))
+            self._fails[client] = (n + 1, self._clock())
+            while len(self._fails) > self.MAX_CLIENTS:
+                self._fails.pop(next(iter(self._fails)))
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._fails.pop(client, None)
 
 
 class Sessions:
