@@ -5,9 +5,7 @@ the data manager is told what was ignored."""
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from conftest import SAMPLES
-from store_fixtures import TESTDATA
 
 from safeguard.detect import detect_faces
 from safeguard.enrolment import DOMINANT_RATIO, check_photos, main_face
@@ -17,15 +15,8 @@ from safeguard.images import load_image
 NONE_HELD = np.zeros((0, 128), np.float32)
 
 
-@pytest.fixture
-def testdata():
-    if not (TESTDATA / "manifest.csv").exists():
-        pytest.skip(f"shared test data not found at {TESTDATA}")
-    return TESTDATA
-
-
-def test_a_portrait_with_a_far_smaller_face_behind_is_enrolled_and_says_so(testdata):
-    photo = testdata / "identities" / "Tom_Cruise" / "dl__Tom_Cruise_avp_2014_4.jpg"
+def test_a_portrait_with_a_far_smaller_face_behind_is_enrolled_and_says_so(shared_testdata):
+    photo = shared_testdata / "identities" / "Tom_Cruise" / "dl__Tom_Cruise_avp_2014_4.jpg"
     faces = sorted(detect_faces(load_image(photo).rgb), key=lambda f: -f.box.width)
     assert len(faces) == 2 and faces[1].box.width <= DOMINANT_RATIO * faces[0].box.width
     [check] = check_photos([photo], NONE_HELD)
@@ -34,9 +25,9 @@ def test_a_portrait_with_a_far_smaller_face_behind_is_enrolled_and_says_so(testd
     assert check.note == "1 much smaller face in the background ignored"
 
 
-def test_two_people_of_similar_size_are_still_refused(testdata):
+def test_two_people_of_similar_size_are_still_refused(shared_testdata):
     for name in ("if__7242.jpg", "if__1996.jpg"):
-        [check] = check_photos([testdata / "singles" / name], NONE_HELD)
+        [check] = check_photos([shared_testdata / "singles" / name], NONE_HELD)
         assert not check.ok and "2 faces found" in check.reason, name
 
 
