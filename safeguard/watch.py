@@ -126,18 +126,32 @@ def scan_inbox(inbox: Path, exclude: Iterable[Path] = ()) -> dict[str, Sig]:
     return out
 
 
-def quick_decodes(path: Path) -> bool:
+def quick_decodes(path: Path, max_pixels: int | None = None) -> bool:
     """Does the file decode to the end? (A copy still in progress does not.) JPEGs are decoded
-    at 1/8 scale, which still reads every byte but costs a few milliseconds."""
+    at 1/8 scale, which still reads every byte but costs a few milliseconds. This runs in the
+    watcher's own process, so nothing is decoded that the pipeline would refuse: an image over
+    `max_pixels` (from its header) or a JPEG with more than MAX_JPEG_SCANS scans (from its
+    markers) counts as complete, and the pipeline rejects it with the reason."""
     import warnings
 
-    from PIL import Image
+    from PIL import Image, ImageFile
 
+    from safeguard.images import DEFAULT_MAX_PIXELS, MAX_JPEG_SCANS, jpeg_scans
+
+    limit = max_pixels or DEFAULT_MAX_PIXELS
+    # process-wide Pillow settings, as decode_image sets them: a half-copied file must not pass
+    # as whole because another library (face_recognition) allowed truncated images
+    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     try:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = limit, False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
-                if im.format == "JPEG":
+                if im.width * im.height > limit:
+                    return True
+                if im.format in ("JPEG", "MPO"):
+                    if jpeg_scans(path.read_bytes()) > MAX_JPEG_SCANS:
+                        return True
                     im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
                 im.load()
         return True
@@ -145,6 +159,8 @@ def quick_decodes(path: Path) -> bool:
         return True  # complete enough to know it is too big: the pipeline rejects it with reason
     except Exception:  # noqa: BLE001 - anything else means "not (yet) a whole image"
         return False
+    finally:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 @dataclass
@@ -197,7 +213,8 @@ class Settler:
 
 def settled_files(inbox: Path, stop: threading.Event, *, settle: float = 1.0,
                   give_up: float = 30.0, poll: float | None = None, rescan: float = 10.0,
-                  once: bool = False, exclude: Iterable[Path] = ()) -> Iterator[list[str]]:
+                  once: bool = False, exclude: Iterable[Path] = (),
+                  max_pixels: int | None = None) -> Iterator[list[str]]:
     """Yield batches of relative names of files in `inbox` that are complete, each once.
 
     Woken by inotify events (watchdog) or, with `poll`, by looking every `poll` seconds (network
@@ -205,7 +222,7 @@ def settled_files(inbox: Path, stop: threading.Event, *, settle: float = 1.0,
     case events were lost. Ends when `stop` is set; with `once`, when every file seen has been
     yielded."""
     exclude = list(exclude)
-    settler = Settler(settle, give_up, lambda rel: quick_decodes(inbox / rel))
+    settler = Settler(settle, give_up, lambda rel: quick_decodes(inbox / rel, max_pixels))
     wake = threading.Event()
     observer = None if poll else _start_observer(inbox, wake)
     interval = poll if poll else (rescan if observer is not None else min(rescan, 2.0))
@@ -937,7 +954,8 @@ class Watcher:
         try:
             for batch in settled_files(self.t.inbox, self.stop_event, settle=self.settle,
                                        give_up=self.give_up, poll=self.poll, once=self.once,
-                                       exclude=exclude):
+                                       exclude=exclude,
+                                       max_pixels=self.settings.config.max_pixels):
                 self._q.put(("settled", batch))
         except Exception as e:  # noqa: BLE001 - reported, and the loop stops cleanly
             log.error("the inbox watcher failed: %s", e)

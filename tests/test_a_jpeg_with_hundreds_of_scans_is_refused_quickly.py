@@ -35,3 +35,30 @@ def test_a_jpeg_with_too_many_scans_is_rejected_with_the_reason(demo_home, tmp_p
     r = run_cli("--home", demo_home.root, "scan", evil.parent, "--json", "--jobs", "1")
     [res] = json_lines(r.stdout)
     assert res["status"] == "rejected" and "scans" in res["error"], res
+
+
+def test_the_watcher_does_not_decode_it_in_its_own_process(tmp_path, monkeypatch):
+    # the settle check runs in the watcher's main process: a file the pipeline would refuse is
+    # "complete" without being decoded (the pipeline then rejects it with the reason)
+    from PIL import Image as PILImage
+
+    from safeguard import watch
+
+    evil = tmp_path / "evil.jpg"
+    evil.write_bytes(_progressive(MAX_JPEG_SCANS + 50))
+    loads = []
+    real_load = PILImage.Image.load
+    monkeypatch.setattr(PILImage.Image, "load", lambda self: loads.append(1) or real_load(self))
+    assert watch.quick_decodes(evil) is True
+    assert loads == []
+    normal = tmp_path / "normal.jpg"
+    normal.write_bytes(_progressive())
+    assert watch.quick_decodes(normal) is True and loads
+    # a copy still in progress is not whole, even after face_recognition allowed truncated images
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(_progressive()[:-500])
+    assert watch.quick_decodes(cut) is False
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # put back as it was
