@@ -427,7 +427,7 @@ def calibrated(m: Measured, cfg: Config, consenting: int, dense: bool) -> Config
     """`cfg` with the clearing tolerance the pipeline would calibrate for this gallery with
     `consenting` pupils who may clear a face (safeguard.calibration): the spread of the enrolled
     references, and in the fuller gallery of the enrolled stranger faces too."""
-    from safeguard.calibration import MIN_PUPILS, PRIOR, pair_spread, tolerance_for
+    from safeguard.calibration import apply, calibration_for, spread_or_prior
 
     enc, owner = m.ref_enc, m.ref_owner
     if dense:
@@ -439,14 +439,7 @@ def calibrated(m: Measured, cfg: Config, consenting: int, dense: bool) -> Config
             enc = np.concatenate([enc, np.stack([m.stranger_enc[k] for k in members])])
             owner = np.concatenate([owner, [len(m.identities) + people.index(m.stranger_person[k])
                                             for k in members]])
-    mean, sd, pupils = pair_spread(enc, owner)
-    if pupils < MIN_PUPILS:
-        mean, sd = PRIOR
-    t = tolerance_for(cfg.max_false_clear, consenting, mean, sd, cfg.clear_tolerance)
-    near = tolerance_for(cfg.max_false_clear_restricted, consenting, mean, sd,
-                         min(t, cfg.near_restricted_tolerance))
-    return replace(cfg, clear_tolerance=t, near_restricted_tolerance=near,
-                   small_face_tolerance=min(cfg.small_face_tolerance, t))
+    return apply(cfg, calibration_for(cfg, consenting, spread_or_prior(enc, owner)))
 
 
 def evaluate(m: Measured, links: Links, cfg: Config, unknown: str, dense: bool = False) -> dict:

@@ -4,10 +4,11 @@ Each entry holds who (actor), what (action, details), about whom (subject: a pup
 and when (UTC), plus `prev` (the previous entry's hash) and `hash`: an HMAC-SHA-256 over the entry
 without its hash, keyed by a key derived from the store's key (`"v": 2`), so nobody without the
 key can recompute the chain after deleting or editing an entry. Cutting entries off the end is
-caught by the head file (audit.head: the last seq and hash, and the first keyed seq), sealed with
-AES-GCM under the same derived key and replaced atomically after every append: it cannot be
-rewritten without the key, and an unreadable head is a failure, not a note. Entries written by an
-earlier version (plain SHA-256, before the first keyed seq) are checked as they were written.
+caught by the head file (audit.head: the last seq and hash), sealed with AES-GCM under the same
+derived key and replaced atomically after every append: it cannot be rewritten without the key,
+and an unreadable head is a failure, not a note. The sealed store records the first keyed seq
+(`anchor`): every entry from there on must be keyed. Entries written by an earlier version (plain
+SHA-256, before that seq) are checked as they were written.
 Names and biometric data never go in: details are checked.
 
 Appends take the store lock (shared with the store, so a change and its entry are serialised).
@@ -129,7 +130,6 @@ class AuditLog:
                 raise AuditError("an audit entry needs an actor and an action")
             _check_details(details)
         seq, prev = self._tail_repair()
-        keyed_from = self._keyed_from(seq)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         out, lines = [], []
         for actor, action, subject, details in items:
@@ -154,25 +154,16 @@ class AuditLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._write_head(seq, prev, keyed_from)
+        self._write_head(seq, prev)
         return out
 
-    def _keyed_from(self, last_seq: int) -> int | None:
-        """The first seq written with the key: from the sealed head, or the next entry's."""
-        if self._mac is None:
-            return None
-        head = self._read_head()
-        if isinstance(head, dict) and head.get("keyed_from"):
-            return int(head["keyed_from"])
-        return last_seq + 1
-
-    def _write_head(self, seq: int, last_hash: str, keyed_from: int | None = None) -> None:
+    def _write_head(self, seq: int, last_hash: str) -> None:
         """Record the last entry: written after the log is fsynced, so after a crash it can lag
         the log (verify notes it) but never lead it; replaced atomically, so it is never torn;
         sealed when the store's key is known, so it cannot be rewritten without it."""
         from consent_db.crypto import seal
 
-        body = _canonical({"seq": seq, "hash": last_hash, "keyed_from": keyed_from})
+        body = _canonical({"seq": seq, "hash": last_hash})
         data = seal(self._seal, body, b"audit.head") if self._seal is not None else body
         tmp = self.head_path.with_name(f".{self.head_path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -270,9 +261,8 @@ class AuditLog:
         notes: list[str] = []
         prev, expect_seq, count, last_hash = GENESIS, 1, 0, GENESIS
         head = self._read_head()
-        anchored = self._anchor() if self._anchor is not None else None
-        keyed_from = anchored or (head.get("keyed_from") if isinstance(head, dict) else None)
-        if anchored is not None and isinstance(head, dict) and head.get("_plain"):
+        keyed_from = self._anchor() if self._anchor is not None else None
+        if keyed_from is not None and isinstance(head, dict) and head.get("_plain"):
             problems.append("audit.head is not sealed although the store records a keyed log "
                             "(replaced): the log's end cannot be trusted")
             head = "replaced"

@@ -163,9 +163,12 @@ def import_csv(
     renames: dict[str, str] | None = None,
     actor: str,
     today: dt.date | None = None,
+    registers_allowed: bool = True,
 ) -> dict:
-    """Check every row, then apply all of them in one transaction (or none).
-    Returns {"changes": [{"line", "pupil", "what": [...]}], "unchanged": n, "notes": [...]}."""
+    """Check every row, then apply all of them in one transaction (or none). With
+    `registers_allowed` False (a data manager, not a DSL), a row that adds a protected register
+    is a bad row. Returns {"changes": [{"line", "pupil", "what": [...]}], "unchanged": n,
+    "notes": [...]}."""
     day = today or dt.date.today()
     rows, notes = parse(Path(path), store.channels, renames)
     current = {p["id"]: p for p in store.pupils()}
@@ -173,6 +176,11 @@ def import_csv(
     for row in rows:
         if row["pupil_id"] not in current and not row["name"]:
             problems.append(f"line {row['line']}: new pupil {row['pupil_id']} needs a name")
+        p = current.get(row["pupil_id"])
+        have = {r["register"] for r in p["registers"]} if p else set()
+        if not registers_allowed and set(row["registers"]) - have:
+            problems.append(f"line {row['line']}: adds a protected register, which only a DSL "
+                            "may record")
     if problems:
         raise CsvImportError(problems)
     plan = [(row, _diff(row, current.get(row["pupil_id"]), day)) for row in rows]

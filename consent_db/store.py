@@ -214,8 +214,8 @@ class ConsentStore:
         every pupil), when the key is missing or wrong, or when the store was written by a newer
         version of safeguard."""
         problem = missing_part(home)
-        if problem and (not create or problem != NO_STORE):
-            raise StoreError(problem.format(home=Path(home.root)))
+        if problem and not (create and problem.nothing):
+            raise StoreError(problem.message)
         home.ensure()
         folder, kpath = Path(home.store_dir), key_path(Path(home.keys_dir))
         channels = tuple(channels or DEFAULT_CHANNELS)
@@ -1059,14 +1059,15 @@ class _MissingEncodings(StoreError):
     """An encoding the store lists is not in the encodings files."""
 
 
-NO_STORE = ("no consent store at {home}: create one with `safeguard --home {home} init --admin "
-            "USER` (or check --home / SAFEGUARD_HOME)")
+class Missing(NamedTuple):
+    nothing: bool  # True: no store at all (init makes one); False: a damaged store
+    message: str
 
 
-def missing_part(home: Any) -> str | None:
-    """Why the store under `home` cannot be used as it is, or None. NO_STORE when nothing of a
-    store is there; a damaged-store message when the store file is gone but its key, its
-    metadata or encodings remain (restore from backup: never start again empty)."""
+def missing_part(home: Any) -> Missing | None:
+    """Why the store under `home` cannot be used as it is, or None: nothing of a store is there
+    (`init` makes one), or the store file is gone while its key, its metadata or encodings remain
+    (damaged: restore from backup, never start again empty)."""
     folder = Path(home.store_dir)
     store_file = folder / "store.json"
     if store_file.is_file() and store_file.stat().st_size:
@@ -1077,10 +1078,13 @@ def missing_part(home: Any) -> str | None:
     if shards.is_dir() and any(shards.iterdir()):
         left.append("encodings/")
     if not left:
-        return NO_STORE
-    return (f"the consent store at {folder} is damaged: store.json is missing or empty but "
-            f"{', '.join(left)} remain. Restore store.json from your backup; safeguard will not run "
-            "on (or start again from) an empty store, which would clear or miss every pupil")
+        root = Path(home.root)
+        return Missing(True, f"no consent store at {root}: create one with `safeguard --home "
+                             f"{root} init --admin USER` (or check --home / SAFEGUARD_HOME)")
+    return Missing(False, f"the consent store at {folder} is damaged: store.json is missing or "
+                          f"empty but {', '.join(left)} remain. Restore store.json from your "
+                          "backup; safeguard will not run on (or start again from) an empty "
+                          "store, which would clear or miss every pupil")
 
 
 def _open_key(kpath: Path, store_file: Path, lock) -> bytes:

@@ -30,15 +30,12 @@ class Refused(Exception):
     """The signed-in account's role may not do this; the message says which role may."""
 
 
+def roles_for(action: str) -> str:
+    """The roles allowed to do `action`, for messages: "data or dsl"."""
+    return " or ".join(sorted(ALLOWED[action]))
+
+
 def check(role: str, action: str) -> None:
-    allowed = ALLOWED[action]
-    if role not in allowed:
-        raise Refused(
-            f"the {role} role may not do this ({action}): it needs "
-            f"{' or '.join(sorted(allowed))}"
-        )
-
-
-def may(role: str, action: str) -> bool:
-    return role in ALLOWED[action]
+    if role not in ALLOWED[action]:
+        raise Refused(f"the {role} role may not do this ({action}): it needs {roles_for(action)}")
 

@@ -93,27 +93,34 @@ def tolerance_for(target: float, candidates: int, mean: float, sd: float, ceilin
     return round(max(t, 0.0), 4)
 
 
-def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibration:
-    """The tolerance for `matrix` (a consent_db.MatchMatrix) under `config`; `clearable` marks
-    the pupils who may clear a face (default: every consenting pupil)."""
-    if clearable is None:
-        clearable = ~np.asarray(matrix.restricted, bool)
-    n = int(np.count_nonzero(clearable))
-    mean, sd, pupils = pair_spread(matrix.encodings, matrix.row_pupil)
-    source = "gallery"
+def spread_or_prior(encodings, row_pupil) -> tuple[float, float, int, str]:
+    """(mean, sd, pupils measured, "gallery") of the distances between different pupils, or
+    (*PRIOR, 0, "prior") for a gallery too small to measure: fail closed."""
+    mean, sd, pupils = pair_spread(encodings, row_pupil)
     if pupils < MIN_PUPILS or not (sd > 0):
-        (mean, sd), pupils, source = PRIOR, 0, "prior"
-    ceiling = config.clear_tolerance
-    t = tolerance_for(config.max_false_clear, n, mean, sd, ceiling)
-    near = tolerance_for(config.max_false_clear_restricted, n, mean, sd,
+        return (*PRIOR, 0, "prior")
+    return mean, sd, pupils, "gallery"
+
+
+def spread_of(matrix) -> tuple[float, float, int, str]:
+    """`spread_or_prior` of a consent_db.MatchMatrix."""
+    return spread_or_prior(matrix.encodings, matrix.row_pupil)
+
+
+def calibration_for(config, candidates: int, spread: tuple[float, float, int, str]) -> Calibration:
+    """The tolerances for `candidates` pupils who may clear a face, in a gallery of `spread`
+    (`spread_or_prior`)."""
+    mean, sd, pupils, source = spread
+    t = tolerance_for(config.max_false_clear, candidates, mean, sd, config.clear_tolerance)
+    near = tolerance_for(config.max_false_clear_restricted, candidates, mean, sd,
                          min(t, config.near_restricted_tolerance))
     return Calibration(
         clear_tolerance=t,
         near_restricted_tolerance=near,
-        configured=ceiling,
+        configured=config.clear_tolerance,
         target=config.max_false_clear,
-        predicted_false_clear=false_clear(t, n, mean, sd),
-        candidates=n,
+        predicted_false_clear=false_clear(t, candidates, mean, sd),
+        candidates=candidates,
         pupils_measured=pupils,
         mean=round(mean, 4),
         sd=round(sd, 4),
@@ -121,20 +128,20 @@ def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibratio
     )
 
 
-def spread_of(matrix) -> tuple[float, float, str]:
-    """(mean, sd, "gallery" | "prior") of the distances between different pupils of `matrix`."""
-    mean, sd, pupils = pair_spread(matrix.encodings, matrix.row_pupil)
-    if pupils < MIN_PUPILS or not (sd > 0):
-        return (*PRIOR, "prior")
-    return mean, sd, "gallery"
+def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibration:
+    """The tolerance for `matrix` (a consent_db.MatchMatrix) under `config`; `clearable` marks
+    the pupils who may clear a face (default: every consenting pupil)."""
+    if clearable is None:
+        clearable = ~np.asarray(matrix.restricted, bool)
+    return calibration_for(config, int(np.count_nonzero(clearable)), spread_of(matrix))
 
 
-def lookalike_tolerance(enrolled: int, spread: tuple[float, float], config) -> float:
+def lookalike_tolerance(enrolled: int, spread: tuple, config) -> float:
     """Enrolment's lookalike check: a new reference this close to one of `enrolled` other pupils
     is refused (the same child twice, or the wrong child's photo). The largest distance, at most
     `config.clear_tolerance`, at which a new pupil who is a different child is predicted to be
     refused at most `config.max_lookalike_refusal` of the time."""
-    return tolerance_for(config.max_lookalike_refusal, max(enrolled, 1), *spread,
+    return tolerance_for(config.max_lookalike_refusal, max(enrolled, 1), *spread[:2],
                          config.clear_tolerance)
 
 
@@ -165,14 +172,3 @@ def for_store(store, config) -> dict[str, Calibration]:
     """The live calibration of every channel of an open consent_db.ConsentStore."""
     return {ch: calibrate(store.match_matrix(ch), config) for ch in config.channels}
 
-
-def describe(cal: Calibration) -> str:
-    """One line for staff and the DPIA: the tolerance in force and what it predicts."""
-    where = (f"{cal.candidates} consenting pupils enrolled, spread measured on "
-             f"{cal.pupils_measured} pupils" if cal.source == "gallery" else
-             f"{cal.candidates} consenting pupils enrolled, too few to measure: spread assumed as "
-             "crowded as a school's children")
-    return (f"clearing tolerance {cal.clear_tolerance:.3f} ({cal.near_restricted_tolerance:.3f} "
-            f"near a restricted pupil; configured at most "
-            f"{cal.configured}); predicted strangers cleared {100 * cal.predicted_false_clear:.3f}% "
-            f"(target {100 * cal.target:.3f}%); {where}")

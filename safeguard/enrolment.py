@@ -236,9 +236,6 @@ def lookalikes(
 
 # -- enrolling a pupil: checks, the lookalike refusal and the store, in one place ---------------
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".tif", ".tiff", ".bmp")
-
-
 @dataclass
 class EnrolResult:
     pupil: str
@@ -270,9 +267,10 @@ def enrol_pupil(
     """Check `photos` of `pupil_id` and store their encodings, all or nothing.
 
     Refused when the pupil is unknown or the biometric ledger does not allow it, when any photo
-    fails the reference checks, or when a photo lies within `lookalike_tolerance` of another
-    enrolled pupil (safeguard.calibration.lookalike_tolerance) (`matrix`, a consent_db.MatchMatrix; a batch adds each pupil it enrols with
-    `with_pupil`): the same child under two records, or the wrong child's photo. With
+    fails the reference checks, or when a photo lies within `lookalike_tolerance`
+    (calibration.lookalike_tolerance) of another pupil in `matrix` (a consent_db.MatchMatrix; a
+    batch adds each pupil it enrols with `with_pupil`): the same child under two records, or the
+    wrong child's photo. With
     `allow_lookalike` (twins, siblings) that is a warning. Ids only in the messages, never names."""
     from consent_db import StoreError
 
@@ -340,7 +338,10 @@ def with_pupil(matrix, pupil_id: str, encodings: list[np.ndarray]):
 
 def folder_photos(folder: Path) -> dict[str, list[Path]]:
     """An MIS photo export: `DIR/<pupil_id>.<ext>` or `DIR/<pupil_id>/*.<ext>`, as
-    {pupil id: photos}, in pupil-id order. Hidden files and links are skipped."""
+    {pupil id: photos}, in pupil-id order: files with the names of pictures safeguard reads
+    (pipeline.IMAGE_SUFFIXES). Hidden files and links are skipped."""
+    from safeguard.pipeline import IMAGE_SUFFIXES
+
     out: dict[str, list[Path]] = {}
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith(".") or entry.is_symlink():
@@ -348,9 +349,9 @@ def folder_photos(folder: Path) -> dict[str, list[Path]]:
         if entry.is_dir():
             photos = sorted(p for p in entry.iterdir() if p.is_file() and not p.is_symlink()
                             and not p.name.startswith(".")
-                            and p.suffix.lower() in PHOTO_SUFFIXES)
+                            and p.suffix.lower() in IMAGE_SUFFIXES)
             if photos:
                 out.setdefault(entry.name, []).extend(photos)
-        elif entry.is_file() and entry.suffix.lower() in PHOTO_SUFFIXES:
+        elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
             out.setdefault(entry.stem, []).append(entry)
     return dict(sorted(out.items()))

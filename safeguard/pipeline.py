@@ -21,7 +21,7 @@ import numpy as np
 
 from safeguard.config import Config
 from safeguard.faces import Box
-from safeguard.images import LoadError, decode_image, read_bytes, write_atomic
+from safeguard.images import UNSUPPORTED, LoadError, decode_image, read_bytes, write_atomic
 from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
 from safeguard.policy import (
     FaceDecision,
@@ -39,16 +39,14 @@ OTHER_IMAGE_SUFFIXES = {".jxl", ".jp2", ".j2k", ".jpx", ".psd", ".svg", ".svgz",
                         ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw",
                         ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".xcf", ".exr", ".hdr", ".qoi",
                         ".pjpeg", ".pjp", ".apng"}
-# The first bytes of image files, whatever their names (a photo saved without an extension).
+# The first bytes of image files, whatever their names (a photo saved without an extension):
+# the formats read, and those recognised but not read (images.UNSUPPORTED).
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"II*\x00", b"MM\x00*", b"BM",
-               b"\xff\x0a", b"\x00\x00\x00\x0cJXL ", b"8BPS", b"\x00\x00\x00\x0cjP  ")
+               *(m for magics, _name in UNSUPPORTED for m in magics))
 
 
-def looks_like_an_image(path: Path) -> bool:
-    """By its name, or by its first bytes (RIFF/WEBP and ISO-BMFF brands included)."""
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES:
-        return True
+def starts_like_an_image(path: Path) -> bool:
+    """Do the file's first bytes say it is a picture (RIFF/WEBP and ISO-BMFF brands included)?"""
     try:
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW | os.O_NONBLOCK)) as fh:
             head = fh.read(16)
@@ -59,6 +57,8 @@ def looks_like_an_image(path: Path) -> bool:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return True
     return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"msf1")
+
+
 HELD_MESSAGE = "held for safeguarding review"
 
 
@@ -332,7 +332,7 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
                         continue
                     # by name whatever it is (a FIFO named .jpg is rejected by the loader with
                     # its reason); otherwise only a regular file whose first bytes are a picture's
-                    if named or (f.is_file() and looks_like_an_image(f)):
+                    if named or (f.is_file() and starts_like_an_image(f)):
                         files.append(f)
         elif p.exists() or p.is_symlink():
             files.append(p)

@@ -148,3 +148,15 @@ def test_a_missing_encodings_file_is_refused_not_read_as_no_encodings(demo_home,
     assert r.exit_code == 1 and "encodings" in r.output and "missing" in r.output, r.output
     assert not out.exists() or not any(out.iterdir())
     assert Home(demo_home.root).held_dir.is_dir()
+
+
+def test_a_csv_that_adds_a_register_needs_a_dsl(demo_home, tmp_path):
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text("pupil_id,name,registers\nP002,Ben Example,lac\nP009,New Pupil,\n")
+    r = cli_as("test-data", "--home", demo_home.root, "pupils", "import", csv_path)
+    assert r.exit_code == 1 and "line 2: adds a protected register" in r.output, r.output
+    store = open_store(demo_home)
+    assert store.get_pupil("P009") is None and not store.get_pupil("P002")["registers"]
+    r = cli_as("test-dsl", "--home", demo_home.root, "pupils", "import", csv_path)
+    assert r.exit_code == 0, r.output
+    assert [x["register"] for x in open_store(demo_home).get_pupil("P002")["registers"]] == ["lac"]

@@ -89,7 +89,7 @@ def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
 
     cfg = Config()
     matrix = store.match_matrix(cfg.default_channel)
-    tol = lookalike_tolerance(len(matrix.pupil_ids), spread_of(matrix)[:2], cfg)
+    tol = lookalike_tolerance(len(matrix.pupil_ids), spread_of(matrix), cfg)
     res = enrol_pupil(store, pupil_id, refs, matrix=matrix, lookalike_tolerance=tol,
                       taken=dt.date.today(), actor="demo-data")
     if not res.ok:

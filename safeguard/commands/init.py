@@ -17,14 +17,14 @@ def init(app, admin_user, academy):
     account (password from SAFEGUARD_NEW_PASSWORD or asked twice). Back the key up apart from the
     store: docs/deploy.md. Refused when the home already has a store."""
     from consent_db import ConsentStore, StoreError
-    from consent_db.store import NO_STORE, missing_part
+    from consent_db.store import missing_part
 
     home = app.home
     problem = missing_part(home)
     if problem is None:
         raise click.ClickException(f"{home.root} already has a consent store; nothing changed")
-    if problem != NO_STORE:
-        raise click.ClickException(problem)
+    if not problem.nothing:
+        raise click.ClickException(problem.message)
     password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
     if password is None:
         password = click.prompt(f"Password for {admin_user}", hide_input=True,

@@ -27,14 +27,14 @@ def open_store(app):
 def signed_in(app, action: str, as_user: str | None = None, store=None):
     """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
     sign-in per process: a second call checks the role only."""
-    from safeguard.access import Refused, check
+    from safeguard.access import Refused, check, roles_for
 
     store = store if store is not None else open_store(app)
     user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
     if not user:
         raise click.ClickException(
             f"sign in first: --as USER or SAFEGUARD_USER (this needs the "
-            f"{_roles(action)} role), with SAFEGUARD_PASSWORD or a password prompt")
+            f"{roles_for(action)} role), with SAFEGUARD_PASSWORD or a password prompt")
     who = getattr(app, "signed", None)
     if who is None or who.user != user:
         password = os.environ.get("SAFEGUARD_PASSWORD")
@@ -57,8 +57,3 @@ def signed_in(app, action: str, as_user: str | None = None, store=None):
         raise click.ClickException(f"{who.user}: {e}") from None
     return store, who
 
-
-def _roles(action: str) -> str:
-    from safeguard.access import ALLOWED
-
-    return " or ".join(sorted(ALLOWED[action]))

@@ -188,13 +188,13 @@ def status(app, as_json):
 
 def _matching(app) -> dict:
     """The live calibration per channel (safeguard.calibration); {} without a store."""
-    from consent_db import ConsentStore, StoreError
+    from consent_db import StoreError
     from safeguard.calibration import for_store
+    from safeguard.commands.signin import open_store
 
     if not (app.home.store_dir / "store.json").exists():
         return {}
     try:
-        store = ConsentStore.open(app.home, channels=app.config.channels)
-        return {ch: c.as_dict() for ch, c in for_store(store, app.config).items()}
+        return {ch: c.as_dict() for ch, c in for_store(open_store(app), app.config).items()}
     except StoreError as e:
         raise click.ClickException(str(e)) from e
