@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP, signed_in
-
 from safeguard.exitcodes import ExitStatus
 
 INDEX_EXIT_HELP = """\b

@@ -272,7 +272,6 @@ def clean_bytes(
     clean. Returns (bytes, format)."""
     from safeguard.images import decode_image
     from safeguard.metadata import encode_clean, verify_clean
-
     from safeguard.redact import redact_chosen
 
     image = decode_image(original, max_pixels=config.max_pixels)
