@@ -68,6 +68,11 @@ class Box:
         cx, cy = (other.x0 + other.x1) / 2, (other.y0 + other.y1) / 2
         return self.x0 <= cx <= self.x1 and self.y0 <= cy <= self.y1
 
+    def union(self, other: Box) -> Box:
+        """The smallest box that holds both."""
+        return Box(min(self.x0, other.x0), min(self.y0, other.y0),
+                   max(self.x1, other.x1), max(self.y1, other.y1))
+
     def iou(self, other: Box) -> float:
         inter = self.intersection(other)
         union = self.area + other.area - inter

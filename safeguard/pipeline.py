@@ -29,6 +29,7 @@ from safeguard.policy import (
     decision_cutoff,
     follow_cleared_faces,
     image_status,
+    merge_weak_boxes,
 )
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
@@ -195,8 +196,10 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
             exact = distances_per_pupil(encodings[i : i + 1], m, cutoff=decision_cutoff(cfg))
             d = _decide(exact[0], job, face.box.width)
         decisions.append(d)
-    decisions = follow_cleared_faces([f.box for f in faces], [f.score for f in faces], decisions)
-    return [FaceOutcome(f.box, d.label, d.action, d) for f, d in zip(faces, decisions)]
+    boxes, scores = [f.box for f in faces], [f.score for f in faces]
+    decisions = follow_cleared_faces(boxes, scores, decisions)
+    return [FaceOutcome(box, d.label, d.action, d)
+            for box, d, _ in merge_weak_boxes(boxes, scores, decisions)]
 
 
 def process_file(path: Path, job: Job) -> Outcome:

@@ -15,8 +15,10 @@ A face is
 Any doubt falls to restricted: the restricted net is wider than the clearing one, and a face a
 restricted pupil could claim is never cleared.
 
-One rule looks at the photo's boxes together (`follow_cleared_faces`): a weak box lying half on a
-face the detector found with confidence, unknown on its own, follows that face when it is cleared.
+Two rules look at the photo's boxes together: a weak box lying half on a face the detector found
+with confidence, unknown on its own, follows that face when it is cleared
+(`follow_cleared_faces`), and is then listed with that face rather than as a face of its own
+(`merge_weak_boxes`).
 """
 
 from __future__ import annotations
@@ -155,6 +157,42 @@ def follow_cleared_faces(
                                       reason="a second, weaker box on a cleared face",
                                       distance=c.distance)
                 break
+    return out
+
+
+SEVERITY = {"keep": 0, "redact": 1, "hold": 2}
+
+
+def merge_weak_boxes(
+    boxes: list[Box], scores: list[float], decisions: list[FaceDecision]
+) -> list[tuple[Box, FaceDecision, int]]:
+    """One entry per face the photo shows: (box, decision, index of the detection).
+
+    A weak box on a face (see `weak_box_on`) is the same face seen twice, not another face, so it
+    is not listed on its own: it joins the face beneath it when that face's action is at least as
+    strict as its own (a box that follows a cleared face; an unknown box on a redacted or held
+    face). The joined face's box then covers both, so whatever is redacted or held covers the weak
+    box too; a cleared face keeps its own box (the weak box was kept with it anyway). A weak box
+    that is restricted on its own, or stricter than the face beneath, stays a face of its own:
+    fail closed."""
+    joined: dict[int, int] = {}
+    for j, d in enumerate(decisions):
+        if d.label == "restricted":
+            continue
+        for i, c in enumerate(decisions):
+            if i == j or i in joined or not weak_box_on(boxes[j], scores[j], boxes[i], scores[i]):
+                continue
+            if SEVERITY[c.action] >= SEVERITY[d.action]:
+                joined[j] = i
+                break
+    out = []
+    for i, (box, d) in enumerate(zip(boxes, decisions)):
+        if i in joined:
+            continue
+        if d.action != "keep":
+            for j in (j for j, into in joined.items() if into == i):
+                box = box.union(boxes[j])
+        out.append((box, d, i))
     return out
 
 
