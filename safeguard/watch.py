@@ -749,27 +749,50 @@ def store_signature(home: Home) -> tuple:
     return (dt.date.today(), tuple(sig))
 
 
+def folder_group(rel: str, known: Iterable[str]) -> str | None:
+    """The class roster a photo's first-level subfolder of the inbox names, if any: `4O/trip.jpg`
+    is taken with group 4O when some enrolled pupil is in 4O (case folded). A folder that names
+    no group, and a photo at the top of the inbox, give None (the watcher's own groups)."""
+    parts = Path(rel).parts
+    if len(parts) < 2:
+        return None
+    wanted = parts[0].casefold()
+    return next((g for g in sorted(set(known)) if g.casefold() == wanted), None)
+
+
 class LiveJob:
     """The pipeline Job for the store as it is now: rebuilt when the store's files change (a
     withdrawal made by another process is seen by the next photo) or the date changes (consents
-    expire)."""
+    expire). One Job per roster in use (the watcher's groups, or a subfolder's group)."""
 
     def __init__(self, settings: WatchSettings) -> None:
         self.settings = settings
         self.home = Home(settings.home)
         self._sig: tuple | None = None
-        self._job = None
+        self._base = None  # the Job with the watcher's own groups
+        self._jobs: dict[tuple[str, ...], object] = {}
 
-    def job(self, out_dir: Path | None = None):
+    def job(self, out_dir: Path | None = None, rel: str | None = None):
+        """The Job for a photo at `rel` (relative to the inbox), writing to `out_dir`."""
         from dataclasses import replace
 
         sig = store_signature(self.home)
-        if sig != self._sig or self._job is None:
-            self._job = self._build()
+        if sig != self._sig or self._base is None:
+            self._base = self._build()
+            self._jobs = {self._base.groups: self._base}
             self._sig = store_signature(self.home)
             if self._sig != sig:  # changed while reading: read again next time
                 self._sig = None
-        return replace(self._job, out_dir=out_dir)
+        job = self._base
+        known = {g for gs in job.matrix.groups for g in gs}
+        group = folder_group(rel, known) if rel else None
+        if group is not None:
+            key = (group,)
+            if key not in self._jobs:  # the roster's calibration, worked out once
+                self._jobs[key] = replace(job, groups=key, clearable=None, calibration=None,
+                                          decide_config=None)
+            job = self._jobs[key]
+        return replace(job, out_dir=out_dir)
 
     def names(self) -> tuple[str, ...]:
         return self.job().names
@@ -853,11 +876,11 @@ def _worker_warm() -> None:
     _LIVE.job()
 
 
-def _worker_process(claim_dir: str, input_path: str):
+def _worker_process(claim_dir: str, input_path: str, rel: str | None = None):
     from safeguard.pipeline import process_file
 
     assert _LIVE is not None
-    return process_file(Path(input_path), _LIVE.job(out_dir=Path(claim_dir) / "out"))
+    return process_file(Path(input_path), _LIVE.job(out_dir=Path(claim_dir) / "out", rel=rel))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1025,7 +1048,7 @@ class Watcher:
         flight = self._flight.get(claim.id) or _InFlight(claim)
         self._flight[claim.id] = flight
         assert self._pool is not None
-        fut = self._pool.submit(_worker_process, str(claim.dir), str(claim.input))
+        fut = self._pool.submit(_worker_process, str(claim.dir), str(claim.input), claim.rel)
         flight.future = fut
         fut.add_done_callback(lambda f, cid=claim.id: self._q.put(("done", cid, f)))
 

@@ -3,6 +3,7 @@ restricted pupil of the school still restricts. Groups come from the CSV import 
 column, replaced like other fields) or `pupils add/update --group`."""
 
 import json
+import shutil
 
 from helpers import json_lines, open_store, run_cli
 
@@ -66,3 +67,25 @@ def test_a_group_nobody_enrolled_is_in_is_refused(demo_home, photos, tmp_path):
                 "--group", "4Q")
     assert r.exit_code == 2 and "no enrolled pupil is in group '4Q'" in r.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_watcher_takes_the_roster_from_a_subfolder_named_for_a_group(demo_home, photos,
+                                                                        tmp_path):
+    """INBOX/4O/photo.jpg is taken with the 4O roster; a subfolder that names no group, or the
+    top of the inbox, with the watcher's own (here the whole school)."""
+    from watch_helpers import run_once
+
+    run_cli("--home", demo_home.root, "pupils", "update", "P001", "--group", "choir")
+    run_cli("--home", demo_home.root, "pupils", "update", "P002", "--group", "4O")
+    labels = {}
+    for folder in ("4o", "sports day"):
+        inbox, ready = tmp_path / f"inbox-{folder}", tmp_path / f"ready-{folder}"
+        (inbox / folder).mkdir(parents=True)
+        shutil.copy(photos / "assembly.jpg", inbox / folder / "assembly.jpg")
+        r = run_once(demo_home.root, inbox, ready, "--channel", "website", "--json",
+                     "--settle", "0.1", "--jobs", "1")
+        assert r.returncode == 0, r.stderr
+        [rec] = json_lines(r.stdout)
+        labels[folder] = sorted((f["label"], f["action"]) for f in rec["faces"])
+    assert labels["4o"] == [("cleared", "keep"), ("unknown", "redact")]
+    assert labels["sports day"] == [("cleared", "keep"), ("cleared", "keep")]

@@ -60,7 +60,10 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     A file is taken once it stops changing and decodes; names ending .part, .crdownload, .tmp
     and hidden or ~$ files wait until renamed. The same photo dropped twice is processed once.
     After a crash (even kill -9) the next start finishes what was in hand. SIGTERM or Ctrl-C:
-    finish the photos in hand and exit 0 (a second signal puts them back in the inbox)."""
+    finish the photos in hand and exit 0 (a second signal puts them back in the inbox).
+
+    A photo in a first-level subfolder named for a group (INBOX/4O/...) is checked against that
+    group's roster, as with --group 4O; other photos use --group, or the whole school."""
     from safeguard.commands.scan import check_groups, open_matrix
     from safeguard.commands.signin import signed_in
     from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
