@@ -168,7 +168,8 @@ def import_csv(
     """Check every row, then apply all of them in one transaction (or none). With
     `registers_allowed` False (a data manager, not a DSL), a row that adds a protected register
     is a bad row. Returns {"changes": [{"line", "pupil", "what": [...]}], "unchanged": n,
-    "notes": [...]}."""
+    "notes": [...], "searches": [...]}: `searches` lists the applied changes after which the
+    published photos must be searched (safeguard.after_change does it)."""
     day = today or dt.date.today()
     rows, notes = parse(Path(path), store.channels, renames)
     current = {p["id"]: p for p in store.pupils()}
@@ -192,13 +193,16 @@ def import_csv(
         "unchanged": len(rows) - len(changes),
         "notes": notes,
         "dry_run": dry_run,
+        "searches": [],
     }
     if dry_run or not changes:
         return report
+    searches: list[dict] = []
     with store.batch():
         for row, what in plan:
             if what:
-                _apply(store, row, current.get(row["pupil_id"]), actor)
+                searches += _apply(store, row, current.get(row["pupil_id"]), actor)
+    report["searches"] = searches
     return report
 
 
@@ -242,8 +246,11 @@ def _same_consent(cur: dict, state: str, row: dict) -> bool:
     return not row["consent_date"] or cur.get("date") == row["consent_date"]
 
 
-def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
+def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> list[dict]:
+    """Apply one row; returns the changes after which published photos must be searched
+    ({"pupil", "why": "withdrawn" | "refused" | "register", "channel"})."""
     pid = row["pupil_id"]
+    searches: list[dict] = []
     if p is None:
         store.add_pupil(
             pid,
@@ -272,6 +279,7 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
                 store.withdraw_consent(
                     pid, ch, by=row["consent_by"] or "import", date=row["consent_date"], actor=actor
                 )
+                searches.append({"pupil": pid, "why": "withdrawn", "channel": ch})
             continue
         unchanged = (
             cur.get("state") == state
@@ -299,10 +307,13 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
                 evidence=row["consent_evidence"],
                 actor=actor,
             )
+            if cur.get("state") == "granted":
+                searches.append({"pupil": pid, "why": "refused", "channel": ch})
     have = {r["register"] for r in p["registers"]}
     for reg in row["registers"]:
         if reg not in have:
             store.add_register(pid, reg, actor=actor)
+            searches.append({"pupil": pid, "why": "register", "channel": None})
     if row["biometric_consent_by"]:
         who = row["biometric_consent_by"].casefold()
         if not any(
@@ -315,3 +326,4 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> None:
                 evidence=row["biometric_consent_evidence"],
                 actor=actor,
             )
+    return searches

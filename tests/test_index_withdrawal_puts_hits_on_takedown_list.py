@@ -79,3 +79,41 @@ def test_without_an_index_nothing_happens(demo_home):
     from safeguard.index import on_consent_change
 
     assert on_consent_change(demo_home, "P001", "test") is None
+
+
+def test_a_csv_import_that_withdraws_consent_searches_the_index(
+        tmp_path, tmp_path_factory, reference_encodings):
+    """The after-change step lives below the CLI (safeguard.after_change): an import that
+    withdraws a pupil's consent puts their published photos on the takedown list, as
+    `consent withdraw` does (issue 16's bug)."""
+    template, _ = indexed_template(tmp_path_factory, reference_encodings)
+    home = home_copy(template, tmp_path / "home")
+    csv_path = tmp_path / "mis.csv"
+    csv_path.write_text("pupil_id,consent_website,consent_by\nP001,withdrawn,Parent\nP002,,\n")
+    r = run_cli("--home", home.root, "pupils", "import", csv_path, "--as", "test-data")
+    assert r.exit_code == 0, r.output
+    assert "Searched 4 published photo(s) for P001: 3 found" in r.stdout
+    (item,) = takedown.list_items(home)
+    assert item["pupil"] == "P001" and item["reason"] == "consent withdrawn: website"
+    assert _names(item) == {"assembly.jpg", "visit.jpg", "phone-rotated-gps.jpg"}
+    # importing the same file again changes nothing and searches nothing
+    r = run_cli("--home", home.root, "pupils", "import", csv_path, "--as", "test-data")
+    assert r.exit_code == 0 and "Searched" not in r.stdout
+    assert len(takedown.list_items(home)) == 1
+
+
+def test_consent_refused_after_it_was_given_searches_the_index(
+        tmp_path, tmp_path_factory, reference_encodings):
+    template, _ = indexed_template(tmp_path_factory, reference_encodings)
+    home = home_copy(template, tmp_path / "home")
+    csv_path = tmp_path / "mis.csv"
+    csv_path.write_text("pupil_id,consent_website,consent_by\nP002,no,Parent\n")
+    r = run_cli("--home", home.root, "pupils", "import", csv_path, "--json", "--as", "test-data")
+    assert r.exit_code == 0, r.output
+    (item,) = takedown.list_items(home)
+    assert item["pupil"] == "P002" and item["reason"] == "consent refused: website"
+    r = run_cli("--home", home.root, "pupils", "consent", "refuse", "P001", "website",
+                "--by", "Parent", "--as", "test-data")
+    assert r.exit_code == 0, r.output
+    assert "P001: 3 found" in r.stdout
+    assert {i["pupil"] for i in takedown.list_items(home)} == {"P001", "P002"}

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from safeguard import after_change
 from safeguard.commands.signin import AS_HELP
 
 # -- helpers -------------------------------------------------------------------------------
@@ -83,18 +84,16 @@ def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict
 
 
 def _search_published(ctx: click.Context, pupil_id: str, reason: str) -> None:
-    """After a change that means published photos of the pupil must come down: search the
-    published-photo index, if there is one, and put the hits on the DSL's takedown list
-    (safeguard.index.on_consent_change). The store change is already committed either way."""
-    from safeguard.index import IndexProblem, on_consent_change
+    """After a change that means published photos of the pupil must come down (the store change
+    is committed): safeguard.after_change searches them and lists the hits for takedown."""
+    from safeguard.after_change import search_published
 
-    try:
-        result = on_consent_change(ctx.find_root().obj.home, pupil_id, reason)
-    except IndexProblem as e:
-        click.echo(f"warning: published photos not searched: {e}", err=True)
-        return
-    if result is not None:
-        click.echo(result.message)
+    _say(search_published(ctx.find_root().obj.home, pupil_id, reason))
+
+
+def _say(note) -> None:
+    if note.message:
+        click.echo(note.message, err=note.warning)
 
 
 def _no_search_after_biometric(ctx: click.Context, pupil_id: str) -> None:
@@ -394,6 +393,8 @@ def consent_grant(ctx, pupil_id, channel, given_by, on, evidence, expires, as_us
 def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
     """Record that consent for a channel was refused."""
     store, who = _signed(ctx, as_user, "pupils.write")
+    p = store.get_pupil(pupil_id)
+    before = ((p or {}).get("consents", {}).get(channel) or {}).get("state")
     _run(
         lambda: store.refuse_consent(
             pupil_id,
@@ -405,6 +406,8 @@ def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
         )
     )
     click.echo(f"Refusal for {channel} recorded for {pupil_id}.")
+    if after_change.needs_search(before, "refused"):
+        _search_published(ctx, pupil_id, after_change.refused(channel))
 
 
 @consent.command("withdraw")
@@ -423,7 +426,7 @@ def consent_withdraw(ctx, pupil_id, channel, by, on, as_user):
         )
     )
     click.echo(f"Consent for {channel} withdrawn for {pupil_id}.")
-    _search_published(ctx, pupil_id, f"consent withdrawn: {channel}")
+    _search_published(ctx, pupil_id, after_change.withdrawn(channel))
 
 
 @pupils.group("register")
@@ -450,7 +453,7 @@ def register_add(ctx, pupil_id, register_name, note, since, as_user):
         )
     )
     click.echo(f"Recorded {register_name} for {pupil_id}.")
-    _search_published(ctx, pupil_id, "protected register added")
+    _search_published(ctx, pupil_id, after_change.REGISTER_ADDED)
 
 
 @register.command("remove")
@@ -675,13 +678,23 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
         for line in e.problems:
             click.echo(line, err=True)
         raise click.ClickException(f"{csv_file}: {len(e.problems)} bad row(s); nothing imported")
+    reasons = {"withdrawn": after_change.withdrawn, "refused": after_change.refused,
+               "register": lambda _: after_change.REGISTER_ADDED}
+    notes = after_change.search_all(
+        ctx.find_root().obj.home,
+        [(s["pupil"], reasons[s["why"]](s["channel"])) for s in report["searches"]])
     if as_json:
+        report["takedown_searches"] = [
+            {"pupil": n.pupil_id, "reason": n.reason, "message": n.message,
+             "takedown_item": n.takedown_item} for n in notes if n.message]
         _emit_json(report)
         return
     for ch in report["changes"]:
         click.echo(f"line {ch['line']}: {ch['pupil']}: {'; '.join(ch['what'])}")
     verb = "would change" if dry_run else "changed"
     click.echo(f"{len(report['changes'])} pupil(s) {verb}; {report['unchanged']} unchanged.")
+    for n in notes:
+        _say(n)
 
 
 @pupils.command("erase")
