@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "report": "safeguard.commands.review:report",
     "watch": "safeguard.commands.watch:watch",
     "status": "safeguard.commands.watch:status",
+    "serve": "safeguard.commands.serve:serve",
 }
 
 

@@ -204,10 +204,17 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
 
 def process_file(path: Path, job: Job) -> Outcome:
     """Process one photo; never raises for a bad photo (it becomes a rejection)."""
+    return process_data(None, path, job)
+
+
+def process_data(data: bytes | None, path: Path, job: Job) -> Outcome:
+    """Process one photo's bytes (read from `path` when `data` is None; `path` names the photo
+    in the outcome and the output either way); never raises for a bad photo."""
     start = time.perf_counter()
     outcome = Outcome(input=str(path), status="rejected")
     try:
-        data = read_bytes(path)
+        if data is None:
+            data = read_bytes(path)
         outcome.sha256 = hashlib.sha256(data).hexdigest()
         outcome = _process_bytes(data, path, job, outcome)
     except LoadError as e:

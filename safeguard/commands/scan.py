@@ -49,7 +49,15 @@ GROUP_HELP = ("Class, club or team in the photos (repeatable): only their consen
               "clear a face; every restricted pupil still restricts.")
 
 
+SERVICE_HELP = ("Send the photos to the safeguard service listening on this Unix socket instead of "
+                "opening the home: how comms staff work without access to the store or keys "
+                "(docs/deploy.md). Env: SAFEGUARD_SERVICE.")
+
+
 def _common(f):
+    f = click.option("--service", type=click.Path(dir_okay=False, path_type=Path),
+                     envvar="SAFEGUARD_SERVICE", default=None, metavar="SOCKET",
+                     help=SERVICE_HELP)(f)
     f = click.option("--as", "as_user", metavar="USER", help=AS_HELP)(f)
     f = click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)(f)
     f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
@@ -67,11 +75,11 @@ def _common(f):
 @click.command(epilog=EXIT_CODES_HELP)
 @_common
 @click.pass_obj
-def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user):
+def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service):
     """Report what `blur` would do with each photo. Writes nothing. Any role may run it (comms
     up): what it says of a face is restricted, cleared or unknown, never who or why."""
     _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False, groups=groups,
-         as_user=as_user)
+         as_user=as_user, service=service)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -84,20 +92,27 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user):
               help="Output format (default from config: jpeg).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
 @click.pass_obj
-def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user):
+def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user,
+         service):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
     protected register, or unknown faces with --unknown hold) are held under the home, never
     written to --out."""
     _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out,
-         groups=groups, as_user=as_user)
+         groups=groups, as_user=as_user, service=service)
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None):
+         groups=(), as_user=None, service=None):
     from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, collect_inputs, process_batch
+
+    if service is not None:
+        settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
+                    "quality": quality, "groups": list(groups), "write": write}
+        _run_remote(app, service, paths, settings, as_json, out, as_user)
+        return
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
@@ -132,6 +147,76 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         report.close()
         click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
+    report.close()
+    held = sum(o.status == "held" for o in outcomes)
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    if not as_json:
+        _summary(outcomes, write)
+    sys.exit(ExitStatus.for_batch(held, rejected))
+
+
+def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
+    """The batch through the service (safeguard.service): the photos are read here, as the
+    person running the command, and the copies written here; the home is never opened."""
+    from types import SimpleNamespace
+
+    from safeguard.commands.signin import credentials
+    from safeguard.images import LoadError, read_bytes, write_atomic
+    from safeguard.pipeline import collect_inputs
+    from safeguard.service import Client, ServiceError
+
+    user, password = credentials(app, as_user, "photos")
+    try:
+        client = Client(socket_path, {**settings, "user": user, "password": password})
+    except ServiceError as e:
+        if e.usage:
+            raise click.UsageError(str(e)) from None
+        raise click.ClickException(str(e)) from None
+    files, early = collect_inputs(paths)
+    write = settings["write"]
+    if write and out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    report = _Reporter(as_json, total=len(files) + len(early), write=write)
+    outcomes = []
+
+    def one(public: dict) -> None:
+        o = SimpleNamespace(input=public["input"], status=public["status"],
+                            output=public.get("output"), error=public.get("error"),
+                            held_id=public.get("held_id"), flags=public.get("flags") or [],
+                            removed=public.get("metadata_removed") or [],
+                            faces=[SimpleNamespace(**f) for f in public.get("faces") or []])
+        outcomes.append(o)
+        if as_json:
+            sys.stdout.write(json.dumps(public) + "\n")
+            sys.stdout.flush()
+        elif report.progress is not None:
+            report.progress.advance(report.task)
+
+    for o in early:
+        one(o.public())
+    try:
+        for f in files:
+            try:
+                data = read_bytes(f)
+            except LoadError as e:
+                one({"input": str(f), "status": "rejected", "error": str(e), "faces": []})
+                continue
+            public, clean = client.photo(str(f), data)
+            public["input"] = str(f)
+            if clean and write and out is not None:
+                public["output"] = str(write_atomic(clean, out, Path(public["output"]).name))
+            elif public["status"] == "exported" and write:
+                public["output"] = None
+            one(public)
+    except ServiceError as e:
+        report.close()
+        raise click.ClickException(f"the service stopped the batch: {e}") from None
+    except KeyboardInterrupt:
+        report.close()
+        click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    finally:
+        client.close()
     report.close()
     held = sum(o.status == "held" for o in outcomes)
     rejected = sum(o.status == "rejected" for o in outcomes)

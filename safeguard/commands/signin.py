@@ -24,26 +24,36 @@ def open_store(app):
         raise click.ClickException(str(e)) from e
 
 
-def signed_in(app, action: str, as_user: str | None = None, store=None):
-    """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
-    sign-in per process: a second call checks the role only."""
-    from safeguard.access import Refused, check, roles_for
+def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
+    """(user, password) of the person signing in: --as, `safeguard --as` or SAFEGUARD_USER; the
+    password from SAFEGUARD_PASSWORD or a hidden prompt (in a terminal only)."""
+    from safeguard.access import roles_for
 
-    store = store if store is not None else open_store(app)
     user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
     if not user:
         raise click.ClickException(
             f"sign in first: --as USER or SAFEGUARD_USER (this needs the "
             f"{roles_for(action)} role), with SAFEGUARD_PASSWORD or a password prompt")
+    password = os.environ.get("SAFEGUARD_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                f"no password for {user}: set SAFEGUARD_PASSWORD (scripts, services) or run "
+                "in a terminal to be asked")
+        password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+    return user, password
+
+
+def signed_in(app, action: str, as_user: str | None = None, store=None):
+    """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
+    sign-in per process: a second call checks the role only."""
+    from safeguard.access import Refused, check
+
+    store = store if store is not None else open_store(app)
+    user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
     who = getattr(app, "signed", None)
-    if who is None or who.user != user:
-        password = os.environ.get("SAFEGUARD_PASSWORD")
-        if password is None:
-            if not sys.stdin.isatty():
-                raise click.ClickException(
-                    f"no password for {user}: set SAFEGUARD_PASSWORD (scripts, services) or run "
-                    "in a terminal to be asked")
-            password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+    if who is None or user is None or who.user != user:
+        user, password = credentials(app, as_user, action)
         who = store.verify_staff(user, password)
         if who is None:
             raise click.ClickException(
@@ -56,4 +66,3 @@ def signed_in(app, action: str, as_user: str | None = None, store=None):
     except Refused as e:
         raise click.ClickException(f"{who.user}: {e}") from None
     return store, who
-

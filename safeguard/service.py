@@ -1,0 +1,307 @@
+"""The photo service: comms staff run the blur pass without holding any key.
+
+The service runs as the account that owns the home (store, keys, held originals, audit log) and
+listens on a Unix socket that only the comms group may open (docs/deploy.md). `safeguard blur`
+and `scan` with `--service SOCKET` (or `SAFEGUARD_SERVICE`) read the photos as the comms user,
+send them over the socket, and write the publishable copies the service sends back; they never
+open the home. Photos that need the DSL are held inside the home, where comms staff cannot read.
+
+The protocol, one batch per connection (every message a JSON line; bytes follow a line that
+gives their `size`):
+
+    client: {"op": "hello", "v": 1, "user", "password", "channel", "unknown", "style", "format",
+             "quality", "groups", "write"}
+    server: {"ok": true} | {"ok": false, "error": "...", "usage": bool}
+    client: {"op": "photo", "path": "...", "size": N} + N bytes          (repeated)
+    server: {"ok": true, "outcome": {...public outcome...}, "size": M} + M bytes (the copy; 0
+            when nothing is exported or nothing is written)
+
+The client signs in once per batch with the same account rules as everywhere else (comms up,
+lockout); the server answers each photo with what `blur` would print, never a name or a reason.
+The server also records the OS user on the other end of the socket (SO_PEERCRED) in its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import socketserver
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeguard.images import MAX_FILE_BYTES
+
+PROTOCOL = 1
+SCRATCH_PREFIX = ".service-"  # a batch's scratch folder in the home; left by a crash: removed
+MAX_LINE = 64 * 1024
+log = logging.getLogger("safeguard.service")
+
+
+class ServiceError(Exception):
+    """The service refused or failed; the message is one line fit for the user. `usage`: a bad
+    option (exit 2) rather than a refusal (exit 1)."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+# ---------------------------------------------------------------------------------------------
+# Framing
+
+
+def send(sock_file, header: dict, data: bytes = b"") -> None:
+    sock_file.write(json.dumps(header).encode() + b"\n")
+    if data:
+        sock_file.write(data)
+    sock_file.flush()
+
+
+def receive(sock_file, max_size: int = MAX_FILE_BYTES) -> tuple[dict | None, bytes]:
+    """(header, bytes) of the next message; (None, b"") at the end of the stream."""
+    line = sock_file.readline(MAX_LINE + 1)
+    if not line:
+        return None, b""
+    if len(line) > MAX_LINE or not line.endswith(b"\n"):
+        raise ServiceError("message too long")
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise ServiceError("not a message") from None
+    if not isinstance(header, dict):
+        raise ServiceError("not a message")
+    size = header.get("size", 0)
+    if not isinstance(size, int) or size < 0 or size > max_size:
+        raise ServiceError(f"a photo of {size} bytes is more than the {max_size} allowed")
+    data = sock_file.read(size) if size else b""
+    if len(data) != size:
+        raise ServiceError("connection closed in the middle of a photo")
+    return header, data
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The OS user on the other end of a Unix socket (Linux SO_PEERCRED)."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Server
+
+
+@dataclass
+class Batch:
+    job: object  # safeguard.pipeline.Job
+    write: bool
+    work: Path  # the batch's scratch folder under the home (owner-only)
+
+
+class PhotoService:
+    """What the server does with a batch: sign in, build the job, process each photo."""
+
+    def __init__(self, home, config, jobs: int = 1) -> None:
+        self.home = home
+        self.config = config
+        self.slots = threading.BoundedSemaphore(max(1, jobs))
+        for stale in home.root.glob(SCRATCH_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def hello(self, msg: dict) -> Batch:
+        from consent_db import ConsentStore, StoreError
+        from safeguard.access import Refused, check
+        from safeguard.config import STYLES, UNKNOWN_POLICIES
+        from safeguard.pipeline import Job
+
+        if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
+            raise ServiceError(f"this service speaks protocol {PROTOCOL}; update safeguard")
+        user, password = msg.get("user"), msg.get("password")
+        if not isinstance(user, str) or not isinstance(password, str) or not user:
+            raise ServiceError("sign in first: --as USER or SAFEGUARD_USER, with "
+                               "SAFEGUARD_PASSWORD or a password prompt")
+        cfg = self.config
+        quality = msg.get("quality")
+        if quality is not None:
+            if not isinstance(quality, int) or not 1 <= quality <= 100:
+                raise ServiceError("quality must be 1-100", usage=True)
+            cfg = cfg.with_overrides(jpeg_quality=quality)
+        channel = msg.get("channel") or cfg.default_channel
+        if channel not in cfg.channels:
+            raise ServiceError(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
+                               usage=True)
+        unknown = msg.get("unknown") or cfg.unknown
+        style = msg.get("style") or cfg.style
+        fmt = msg.get("format") or cfg.output_format
+        if unknown not in UNKNOWN_POLICIES or style not in STYLES or fmt not in ("jpeg", "png"):
+            raise ServiceError("unknown --unknown, --style or --format value", usage=True)
+        groups = msg.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ServiceError("groups must be names", usage=True)
+        try:
+            store = ConsentStore.open(self.home, channels=cfg.channels)
+            who = store.verify_staff(user, password)
+            if who is None:
+                raise ServiceError(f"sign-in as {user} failed (wrong password, no such account, "
+                                   "or locked after repeated failures)")
+            try:
+                check(who.role, "photos")
+            except Refused as e:
+                raise ServiceError(f"{who.user}: {e}") from None
+            matrix = store.match_matrix(channel)
+            names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+        except StoreError as e:
+            raise ServiceError(str(e)) from e
+        known = {g.casefold() for gs in matrix.groups for g in gs}
+        missing = [g for g in groups if g.casefold() not in known]
+        if missing:
+            raise ServiceError(f"no enrolled pupil is in group {', '.join(map(repr, missing))}",
+                               usage=True)
+        write = bool(msg.get("write"))
+        self.home.ensure()
+        work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
+        job = Job(config=cfg, channel=channel, unknown=unknown, style=style, matrix=matrix,
+                  out_dir=work if write else None,
+                  held_dir=self.home.held_dir if write else None, names=names,
+                  output_format=fmt, groups=tuple(dict.fromkeys(groups)))
+        log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
+                 "blur" if write else "scan")
+        return Batch(job, write, work)
+
+    def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:
+        from safeguard.pipeline import process_data
+
+        path = msg.get("path")
+        if msg.get("op") != "photo" or not isinstance(path, str) or not path or "\0" in path:
+            raise ServiceError("expected a photo")
+        with self.slots:
+            outcome = process_data(data, Path(path), batch.job)
+        clean = b""
+        public = outcome.public()
+        if outcome.output:
+            out = Path(outcome.output)
+            clean = out.read_bytes()
+            out.unlink()
+            public["output"] = out.name  # the client writes it where it was asked to
+        return public, clean
+
+    def close(self, batch: Batch) -> None:
+        shutil.rmtree(batch.work, ignore_errors=True)
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        service = self.server.service
+        uid = peer_uid(self.connection)
+        batch = None
+        try:
+            msg, _ = receive(self.rfile, max_size=0)
+            if msg is None:
+                return
+            try:
+                batch = service.hello(msg)
+            except ServiceError as e:
+                log.info("refused a batch from uid %s: %s", uid, e)
+                send(self.wfile, {"ok": False, "error": str(e), "usage": e.usage})
+                return
+            send(self.wfile, {"ok": True})
+            while True:
+                msg, data = receive(self.rfile)
+                if msg is None:
+                    return
+                public, clean = service.photo(batch, msg, data)
+                send(self.wfile, {"ok": True, "outcome": public, "size": len(clean)}, clean)
+        except ServiceError as e:
+            try:
+                send(self.wfile, {"ok": False, "error": str(e)})
+            except OSError:
+                pass
+        except (OSError, ConnectionError):
+            return
+        finally:
+            if batch is not None:
+                service.close(batch)
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    service: PhotoService
+
+
+def serve(service: PhotoService, path: Path, mode: int = 0o660,
+          ready: threading.Event | None = None) -> _Server:
+    """Listen on the Unix socket `path` (mode `mode`: the comms group's door) until shut down.
+    A stale socket left by a crash is replaced; a live one is an error."""
+    if path.exists() or path.is_symlink():
+        if not path.is_socket():
+            raise ServiceError(f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            raise ServiceError(f"a service is already listening on {path}")
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink()
+        finally:
+            probe.close()
+    old = os.umask(0o777 & ~mode)  # the socket is never wider than `mode`, even for a moment
+    try:
+        server = _Server(str(path), _Handler)
+    finally:
+        os.umask(old)
+    os.chmod(path, mode)
+    server.service = service
+    if ready is not None:
+        ready.set()
+    return server
+
+
+# ---------------------------------------------------------------------------------------------
+# Client
+
+
+class Client:
+    """One batch over the service's socket."""
+
+    def __init__(self, path: Path, hello: dict) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(str(path))
+        except FileNotFoundError:
+            raise ServiceError(f"no safeguard service at {path} (is it running?)") from None
+        except PermissionError:
+            raise ServiceError(f"not allowed to use the service at {path} (ask the admin to add "
+                               "you to the comms group)") from None
+        except OSError as e:
+            raise ServiceError(f"cannot reach the service at {path}: {e.strerror or e}") from None
+        self.f = self.sock.makefile("rwb")
+        send(self.f, {"op": "hello", "v": PROTOCOL, **hello})
+        answer, _ = receive(self.f, max_size=0)
+        if answer is None:
+            raise ServiceError("the service closed the connection")
+        if not answer.get("ok"):
+            raise ServiceError(answer.get("error") or "refused", usage=bool(answer.get("usage")))
+
+    def photo(self, path: str, data: bytes) -> tuple[dict, bytes]:
+        send(self.f, {"op": "photo", "path": path, "size": len(data)}, data)
+        answer, clean = receive(self.f)
+        if answer is None:
+            raise ServiceError("the service closed the connection")
+        if not answer.get("ok"):
+            raise ServiceError(answer.get("error") or "refused")
+        return answer["outcome"], clean
+
+    def close(self) -> None:
+        try:
+            self.f.close()
+            self.sock.close()
+        except OSError:
+            pass
