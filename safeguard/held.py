@@ -1,8 +1,9 @@
 """Held images: originals waiting for the DSL, under HOME/held, owner-only.
 
 Each held image is a folder HOME/held/<id>/ with the original bytes (`original`) and `record.json`
-(DSL-only: who was matched and why). Comms staff only ever learn the id and that the photo was
-held for safeguarding review.
+(DSL-only: who was matched and why), both sealed with a key derived from the store's key
+(safeguard/sealed.py). Comms staff only ever learn the id and that the photo was held for
+safeguarding review.
 """
 
 from __future__ import annotations
@@ -23,29 +24,57 @@ class HeldError(Exception):
     pass
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomic, fsynced, owner-only (0600): the store's own writer."""
-    from consent_db.storage import atomic_write_bytes
-
-    atomic_write_bytes(path, data)
-
-
 class HeldQueue:
-    def __init__(self, folder: Path) -> None:
+    """The held images under `folder` (HOME/held). `key`: the file key (safeguard.sealed); by
+    default derived from the home's store key, beside `folder`. Without a key nothing is held
+    (HeldError): the pipeline then rejects the photo rather than keep it unsealed."""
+
+    def __init__(self, folder: Path, key: bytes | None = None) -> None:
         self.folder = folder
+        self._key = key
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            from safeguard.sealed import SealedError, home_key
+
+            try:
+                self._key = home_key(self.folder.parent)
+            except SealedError as e:
+                raise HeldError(str(e)) from e
+        return self._key
+
+    def _write(self, folder: Path, held_id: str, name: str, data: bytes) -> None:
+        from safeguard import sealed
+
+        sealed.write(folder / name, data, self.key, f"held/{held_id}/{name}")
+
+    def _read(self, held_id: str, name: str) -> bytes:
+        from safeguard import sealed
+
+        try:
+            return sealed.read(self.path(held_id) / name, self.key, f"held/{held_id}/{name}")
+        except sealed.SealedError as e:
+            raise HeldError(str(e)) from e
+
+    def _write_record(self, held_id: str, rec: dict, folder: Path | None = None) -> None:
+        self._write(folder or self.path(held_id), held_id, "record.json",
+                    json.dumps(rec, indent=1).encode())
 
     def hold(self, original: bytes, record: dict) -> str:
         """Keep `original` with its DSL-only `record`; returns the new id. Atomic: the folder
         appears under its final name only once both files are complete."""
+        key = self.key  # no key: refuse before anything is written
+        assert key
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         held_id = f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
         try:
             os.chmod(staging, 0o700)
-            _write_private(staging / "original", original)
+            self._write(staging, held_id, "original", original)
             rec = dict(record, id=held_id, held_at=dt.datetime.now(dt.UTC).isoformat(),
                        state="held")
-            _write_private(staging / "record.json", json.dumps(rec, indent=1).encode())
+            self._write_record(held_id, rec, staging)
             os.rename(staging, self.folder / held_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -63,10 +92,10 @@ class HeldQueue:
         return p
 
     def record(self, held_id: str) -> dict:
-        return json.loads((self.path(held_id) / "record.json").read_text())
+        return json.loads(self._read(held_id, "record.json"))
 
     def original(self, held_id: str) -> bytes:
-        return (self.path(held_id) / "original").read_bytes()
+        return self._read(held_id, "original")
 
     def ids(self) -> list[str]:
         if not self.folder.is_dir():
@@ -77,7 +106,7 @@ class HeldQueue:
     def update(self, held_id: str, **changes) -> dict:
         rec = self.record(held_id)
         rec.update(changes)
-        _write_private(self.path(held_id) / "record.json", json.dumps(rec, indent=1).encode())
+        self._write_record(held_id, rec)
         return rec
 
     def destroy(self, held_id: str) -> None:
@@ -109,7 +138,7 @@ class HeldQueue:
         keep = {k: rec.get(k) for k in ("id", "held_at", "channel", "sha256")}
         tomb = dict(keep, state=state, decided_at=dt.datetime.now(dt.UTC).isoformat(), **info)
         p = self.path(held_id)
-        _write_private(p / "record.json", json.dumps(tomb, indent=1).encode())
+        self._write_record(held_id, tomb)
         try:
             os.unlink(p / "original")
         except FileNotFoundError:

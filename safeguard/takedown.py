@@ -15,7 +15,6 @@ are published; the item says where to take them down.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import secrets
@@ -33,10 +32,13 @@ def folder(home: Any) -> Path:
     return Path(home.root) / "takedown"
 
 
-def _write(path: Path, item: dict) -> None:
-    from consent_db.storage import atomic_write_bytes
+def _write(home: Any, item: dict) -> None:
+    """Sealed with the file key (safeguard.sealed): an item names a pupil and their photos."""
+    from safeguard import sealed
 
-    atomic_write_bytes(path, json.dumps(item, indent=1, ensure_ascii=False).encode())
+    item_id = item["id"]
+    sealed.write_json(folder(home) / f"{item_id}.json", item, sealed.home_key(home.root),
+                      f"takedown/{item_id}")
 
 
 def add(home: Any, pupil_id: str, reason: str, hits: list[dict], *, photos_searched: int = 0,
@@ -61,7 +63,7 @@ def add(home: Any, pupil_id: str, reason: str, hits: list[dict], *, photos_searc
         # files in the index that could not be scanned: the pupil may be in them too
         "unscanned": unscanned or [],
     }
-    _write(d / f"{item_id}.json", item)
+    _write(home, item)
     return item_id
 
 
@@ -77,10 +79,15 @@ def get(home: Any, item_id: str) -> dict:
     """One item; ids that are not exactly our format are refused (no path a request can steer)."""
     if not isinstance(item_id, str) or not ID_RE.fullmatch(item_id):
         raise TakedownError("no such takedown item")
+    from safeguard import sealed
+
     try:
-        return json.loads((folder(home) / f"{item_id}.json").read_text(encoding="utf-8"))
+        return sealed.read_json(folder(home) / f"{item_id}.json", sealed.home_key(home.root),
+                                f"takedown/{item_id}")
     except FileNotFoundError:
         raise TakedownError("no such takedown item") from None
+    except sealed.SealedError as e:
+        raise TakedownError(f"takedown item {item_id} cannot be opened: {e}") from None
 
 
 def list_items(home: Any, open_only: bool = False) -> list[dict]:
@@ -100,5 +107,5 @@ def close(home: Any, item_id: str, by: str, note: str | None = None) -> dict:
     item = get(home, item_id)
     item.update(state="closed", closed_by=by, note=note,
                 closed=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    _write(folder(home) / f"{item_id}.json", item)
+    _write(home, item)
     return item

@@ -426,17 +426,30 @@ def load_claim(d: Path) -> Claim | None:
     return claim
 
 
-def record_outcome(claim: Claim, record: dict) -> None:
-    """Write what the photo became, before anything leaves the claim (the commit point)."""
-    write_json_atomic(claim.dir / "outcome.json", record)
+def record_outcome(claim: Claim, record: dict, key: bytes | None = None) -> None:
+    """Write what the photo became, before anything leaves the claim (the commit point). Sealed
+    with the file key (safeguard.sealed): a held photo's record says who was in it. A record with
+    DSL details and no key is refused."""
+    from safeguard import sealed
+
+    if key is None:
+        if "dsl" in record:
+            raise sealed.SealedError("a held photo's outcome needs the key to be sealed")
+        write_json_atomic(claim.dir / "outcome.json", record)
+        return
+    sealed.write_json(claim.dir / "outcome.json", record, key, f"watch/{claim.id}/outcome")
 
 
-def read_outcome(claim: Claim) -> dict | None:
+def read_outcome(claim: Claim, key: bytes | None = None) -> dict | None:
+    from safeguard import sealed
+
     try:
-        return json.loads((claim.dir / "outcome.json").read_text())
+        if key is None:
+            return json.loads((claim.dir / "outcome.json").read_text())
+        return sealed.read_json(claim.dir / "outcome.json", key, f"watch/{claim.id}/outcome")
     except FileNotFoundError:
         return None
-    except ValueError:  # never half-written (atomic), but never trust a broken one either
+    except (ValueError, sealed.SealedError):  # never half-written (atomic), never trusted broken
         os.unlink(claim.dir / "outcome.json")
         return None
 
@@ -916,6 +929,9 @@ class Watcher:
         self.settle, self.give_up, self.poll, self.once = settle, give_up, poll, once
         self.emit = emit
         self.live = LiveJob(settings)  # names, for what comms staff and the log may see
+        from safeguard.sealed import home_key
+
+        self.file_key = home_key(target.home.root)  # seals decided outcomes (safeguard.sealed)
         self.counts = Counts()
         self.stop_event = threading.Event()
         self.abandon = False
@@ -1020,7 +1036,7 @@ class Watcher:
             claim = load_claim(d)
             if claim is None:
                 continue
-            rec = read_outcome(claim)
+            rec = read_outcome(claim, self.file_key)
             if rec is not None:
                 self._try_finish(claim, rec, recovering=True)
             elif not self._duplicate(claim):
@@ -1073,7 +1089,7 @@ class Watcher:
         rec = {"status": "duplicate", "of": earlier.get("display"),
                "of_status": earlier.get("status"), "of_output": earlier.get("output"),
                "seconds": 0.0}
-        record_outcome(claim, rec)
+        record_outcome(claim, rec, self.file_key)
         self._try_finish(claim, rec, recovering=False)
         return True
 
@@ -1097,7 +1113,7 @@ class Watcher:
             self._submit(fresh)
             return
         rec = self._record(claim, outcome)
-        record_outcome(claim, rec)
+        record_outcome(claim, rec, self.file_key)
         del self._flight[claim.id]
         self._try_finish(claim, rec, recovering=False)
 
@@ -1140,7 +1156,7 @@ class Watcher:
             return
         rec = {"status": "rejected", "seconds": 0.0,
                "error": "could not be processed (the worker failed repeatedly)"}
-        record_outcome(claim, rec)
+        record_outcome(claim, rec, self.file_key)
         self._flight.pop(claim.id, None)
         self._try_finish(claim, rec, recovering=False)
 

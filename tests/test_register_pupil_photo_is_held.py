@@ -7,6 +7,7 @@ from conftest import build_demo_home
 from helpers import json_lines, run_cli
 
 from safeguard.exitcodes import ExitStatus
+from safeguard.held import HeldQueue
 
 
 def test_register_pupil_photo_is_held_under_the_home_not_exported(tmp_path, photos,
@@ -28,7 +29,7 @@ def test_register_pupil_photo_is_held_under_the_home_not_exported(tmp_path, phot
     for folder in held:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert stat.S_IMODE((folder / "original").stat().st_mode) == 0o600
-        record = json.loads((folder / "record.json").read_text())
+        record = HeldQueue(home.held_dir).record(folder.name)
         assert any(f["pupil"] == "P001" for f in record["faces"])
     # Comms output says it was held, never who or why.
     for res in results:

@@ -150,7 +150,9 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
 
     base, root, ids, ready = server
     held_id = ids["assembly.jpg"]
-    rec = __import__("json").loads((root / "held" / held_id / "record.json").read_text())
+    from safeguard.held import HeldQueue
+
+    rec = HeldQueue(root / "held").record(held_id)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

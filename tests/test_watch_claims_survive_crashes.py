@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import new_home
 from watch_helpers import faceless_jpeg
 
 from safeguard.held import HeldQueue
@@ -116,7 +117,7 @@ def test_rejecting_and_holding_twice_leaves_one_record(area, tmp_path):
 
     (inbox / "d.jpg").write_bytes(faceless_jpeg(4))
     claim = claim_file(inbox, "d.jpg", processing)
-    held = tmp_path / "home" / "held"
+    held = new_home(tmp_path / "home").held_dir  # held photos are sealed with the home's key
     first = hold(claim, {"faces": []}, held, recovering=False)
     assert hold(claim, {"faces": []}, held, recovering=True) == first  # found, not held again
     assert HeldQueue(held).ids() == [first]
