@@ -9,7 +9,10 @@ derived key and replaced atomically after every append: it cannot be rewritten w
 and an unreadable head is a failure, not a note. The sealed store records the first keyed seq
 (`anchor`): every entry from there on must be keyed. Entries written by an earlier version (plain
 SHA-256, before that seq) are checked as they were written.
-Names and biometric data never go in: details are checked.
+Names and biometric data never go in: details are checked. With the key, an entry's action and
+details are sealed too (`"v": 3`, AES-GCM under another derived key, bound to the entry's seq):
+on disk only seq, time, actor and subject stay readable, so the file does not say that a pupil
+was put on a register or why a photo was held; `entries()` opens them for the DSL.
 
 Appends take the store lock (shared with the store, so a change and its entry are serialised).
 An entry is committed once its line and newline are fsynced; a torn last line left by a crash is
@@ -31,6 +34,7 @@ from typing import Any
 from filelock import FileLock
 
 GENESIS = "0" * 64
+KEYED = (2, 3)  # entry versions chained with the keyed HMAC; 3: action and details sealed too
 _TAIL_CHUNK = 65536
 
 
@@ -46,11 +50,40 @@ def entry_hash(entry: dict, mac_key: bytes | None = None) -> str:
     """The entry's chain hash: HMAC-SHA-256 under `mac_key` for a keyed entry (`"v": 2`), plain
     SHA-256 for an entry an earlier version wrote."""
     body = _canonical({k: v for k, v in entry.items() if k != "hash"})
-    if entry.get("v") == 2:
+    if entry.get("v") in KEYED:
         if mac_key is None:
             raise AuditError("a keyed audit entry needs the store's key to check")
         return hmac.new(mac_key, body, hashlib.sha256).hexdigest()
     return hashlib.sha256(body).hexdigest()
+
+
+def details_key(store_key: bytes) -> bytes:
+    """AES-GCM key that seals each entry's action and details (`"v": 3`)."""
+    return hmac.new(store_key, b"safeguard audit details v3", hashlib.sha256).digest()
+
+
+def seal_body(key: bytes, seq: int, action: str, details: dict) -> str:
+    import base64
+
+    from consent_db.crypto import seal
+
+    body = _canonical({"action": action, "details": details})
+    return base64.b64encode(seal(key, body, f"audit/{seq}".encode())).decode("ascii")
+
+
+def open_body(key: bytes | None, entry: dict) -> dict | None:
+    """{"action", "details"} of a sealed entry; None without the key or when it does not open."""
+    import base64
+
+    from consent_db.crypto import KeyProblem, unseal
+
+    if key is None:
+        return None
+    try:
+        body = unseal(key, base64.b64decode(entry["sealed"]), f"audit/{entry.get('seq')}".encode())
+        return json.loads(body)
+    except (KeyProblem, ValueError, KeyError, TypeError):
+        return None
 
 
 def derived_keys(store_key: bytes) -> tuple[bytes, bytes]:
@@ -106,6 +139,7 @@ class AuditLog:
         self.head_path = path.with_suffix(".head")
         self.lock = lock
         self._mac, self._seal = derived_keys(key) if key is not None else (None, None)
+        self._details = details_key(key) if key is not None else None
         self._anchor = anchor  # () -> the first keyed seq recorded in the sealed store, or None
 
     # -- writing ---------------------------------------------------------------------------
@@ -143,11 +177,17 @@ class AuditLog:
                 "details": details,
                 "prev": prev,
             }
-            if self._mac is not None:
-                e["v"] = 2
-            e["hash"] = prev = entry_hash(e, self._mac)
-            out.append(e)
-            lines.append(_canonical(e) + b"\n")
+            stored = e
+            if self._details is not None:
+                # On disk only who, when and about whom stay readable: what was done (a register
+                # added, a photo held) and its details are sealed.
+                stored = {k: v for k, v in e.items() if k not in ("action", "details")}
+                stored.update(v=3, sealed=seal_body(self._details, seq, action, details))
+            elif self._mac is not None:
+                stored["v"] = 2
+            stored["hash"] = prev = entry_hash(stored, self._mac)
+            out.append({**e, "v": stored.get("v"), "hash": prev})
+            lines.append(_canonical(stored) + b"\n")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, b"".join(lines))
@@ -249,6 +289,11 @@ class AuditLog:
             e = json.loads(line)
             if pupil is not None and e.get("subject") != pupil:
                 continue
+            if "sealed" in e:
+                body = open_body(self._details, e)
+                e = {k: v for k, v in e.items() if k != "sealed"}
+                e.update(body if body is not None else
+                         {"action": "(sealed: cannot be opened)", "details": {}})
             if lo or hi:
                 ts = dt.datetime.fromisoformat(e["ts"])
                 if (lo and ts < lo) or (hi and ts > hi):
@@ -280,7 +325,10 @@ class AuditLog:
                 continue
             count += 1
             seq_here = e.get("seq") if isinstance(e.get("seq"), int) else expect_seq
-            if keyed_from is not None and seq_here >= keyed_from and e.get("v") != 2:
+            if "sealed" in e and open_body(self._details, e) is None:
+                problems.append(f"line {n} (seq {e.get('seq')}): its sealed part does not open "
+                                "with this store's key (edited)")
+            if keyed_from is not None and seq_here >= keyed_from and e.get("v") not in KEYED:
                 problems.append(
                     f"line {n} (seq {e.get('seq')}): not keyed, where every entry since seq "
                     f"{keyed_from} is (rewritten without the key)")

@@ -69,7 +69,7 @@ def test_no_biometric_data_in_the_log(store):
     store.enrol("B1", [vec(1)], [__import__("datetime").date(2025, 1, 1)])
     text = store.audit.path.read_text()
     assert "Bio" not in text  # no names either
-    assert all(len(json.loads(line)["details"]) < 10 for line in text.splitlines())
+    assert all(len(e["details"]) < 10 for e in store.audit.entries())
     with pytest.raises(AuditError):
         store.audit.append("dsl", "review.note", "B1", {"vector": [0.1] * 128})
 
@@ -83,3 +83,24 @@ def test_review_app_api(store):
     ]
     assert store.audit.entries(since="2000-01-01", until="2000-01-02") == []
     assert store.audit.verify().ok
+
+
+def test_register_details_are_not_in_plain_text_on_disk(store):
+    """Finding 3: the file says who did something about whom and when, never what: a register
+    added, its name and any note are sealed; the DSL's reading (entries, audit list) opens them."""
+    store.add_pupil("P30", "Pat Example")
+    store.add_register("P30", "lac", note="placement with foster carers", actor="dsl1")
+    text = store.audit.path.read_text()
+    # (words long enough, or quoted, not to turn up by chance in the sealed base64)
+    for word in ("register", '"lac"', "foster", "Pat Example"):
+        assert word not in text
+    [entry] = [e for e in store.audit.entries(pupil="P30") if e["action"].startswith("register")]
+    assert entry["details"].get("register") == "lac"
+    assert store.audit.verify().ok
+    # a sealed part moved to another entry does not open, and verify says so
+    lines = store.audit.path.read_text().splitlines(keepends=True)
+    a, b = json.loads(lines[-1]), json.loads(lines[-2])
+    a["sealed"] = b["sealed"]
+    lines[-1] = json.dumps(a) + "\n"
+    store.audit.path.write_text("".join(lines))
+    assert not store.audit.verify().ok
