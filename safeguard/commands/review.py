@@ -156,8 +156,8 @@ def list_(app, as_user, as_json):
     from safeguard.held import HeldQueue
     from safeguard.review.decisions import queue
 
-    _sign_in(app, as_user)
-    items = queue(HeldQueue(app.home.held_dir), app.config.held_review_days)
+    store, _ = _sign_in(app, as_user)
+    items = queue(HeldQueue(app.home.held_dir), app.config.held_review_days, store=store)
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in items], indent=1))
         return
@@ -192,7 +192,7 @@ def show(app, held_id, as_user, as_json):
 
     store, _ = _sign_in(app, as_user)
     try:
-        rec = pending_record(HeldQueue(app.home.held_dir), _check_id(held_id))
+        rec = pending_record(HeldQueue(app.home.held_dir), _check_id(held_id), store)
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
     names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}

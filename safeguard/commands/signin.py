@@ -14,6 +14,12 @@ AS_HELP = ("Sign in as this staff account (else `safeguard --as`, else SAFEGUARD
            "password from SAFEGUARD_PASSWORD or a prompt.")
 
 
+# Actions about particular pupils, held photos or the audit: an academy-scoped account gets the
+# store as safeguard.scope limits it.
+SCOPED_ACTIONS = frozenset({"pupils.read", "pupils.write", "pupils.erase", "registers", "held",
+                            "audit", "find"})
+
+
 def open_store(app):
     """The consent store of `app.home`; never creates one (that is `safeguard init`)."""
     from consent_db import ConsentStore, StoreError
@@ -65,4 +71,8 @@ def signed_in(app, action: str, as_user: str | None = None, store=None):
         check(who.role, action)
     except Refused as e:
         raise click.ClickException(f"{who.user}: {e}") from None
+    if action in SCOPED_ACTIONS:  # an account scoped to an academy sees only its pupils
+        from safeguard.scope import scoped
+
+        store = scoped(store, who)
     return store, who

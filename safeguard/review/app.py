@@ -146,6 +146,12 @@ def create_app(
         )
         return resp
 
+    def store_for(s: Session) -> Any:
+        """The store as the session's DSL may use it (safeguard.scope: their academy only)."""
+        from safeguard.scope import scoped
+
+        return scoped(store, s.reviewer)
+
     def names() -> dict[str, str]:
         return {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
 
@@ -220,14 +226,18 @@ def create_app(
         s = reviewer_session(request)
         if s is None:
             return to_login()
-        items = await run_in_threadpool(decisions.queue, held, config.held_review_days)
+        items = await run_in_threadpool(decisions.queue, held, config.held_review_days, None,
+                                        store_for(s))
         counts = {
             "held": len(items),
             "overdue": sum(i.overdue for i in items),
             "restricted": sum(i.restricted for i in items),
             "unknown": sum(i.unknown for i in items),
         }
-        takedowns = await run_in_threadpool(_open_takedowns, home, names)
+        scoped_store = store_for(s)
+        visible = ({p["id"] for p in scoped_store.pupils()} if scoped_store is not store
+                   else None)
+        takedowns = await run_in_threadpool(_open_takedowns, home, names, visible)
         return page(request, s, "queue.html", items=items, counts=counts, takedowns=takedowns)
 
     async def close_takedown(request: Request) -> Response:
@@ -244,6 +254,8 @@ def create_app(
             item = await run_in_threadpool(takedown.get, home, item_id)
         except takedown.TakedownError:
             return PlainTextResponse("no such takedown item", 404)
+        if store_for(s).get_pupil(item.get("pupil") or "") is None and store_for(s) is not store:
+            return PlainTextResponse("no such takedown item", 404)  # another academy's
         note = str(form.get("note", "")).strip() or None
         await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note)
         store.audit.append(s.reviewer.user, "takedown.closed", item.get("pupil"),
@@ -259,7 +271,7 @@ def create_app(
         if not valid_id(held_id):
             return PlainTextResponse("no such held image", 404)
         try:
-            rec = decisions.pending_record(held, held_id)
+            rec = decisions.pending_record(held, held_id, store_for(s))
         except decisions.DecisionError as e:
             return PlainTextResponse(str(e), 404)
         who = await run_in_threadpool(names)
@@ -306,7 +318,8 @@ def create_app(
                     dt.date.fromisoformat(d)
         except ValueError:
             error, since, until = "dates are YYYY-MM-DD", "", ""
-        entries = await run_in_threadpool(store.audit.entries, pupil, since or None, until or None)
+        entries = await run_in_threadpool(store_for(s).audit.entries, pupil, since or None,
+                                          until or None)
         entries = list(reversed(entries))[:1000]
         who = await run_in_threadpool(names)
         rows = [
@@ -344,7 +357,8 @@ def create_app(
         reason = str(form.get("reason", ""))
         try:
             if action == "reject":
-                await run_in_threadpool(decisions.reject, home, store, held_id, actor, reason)
+                await run_in_threadpool(decisions.reject, home, store_for(s), held_id, actor,
+                                        reason)
                 drawn.cache_clear()  # no rendering of a destroyed original stays in memory
                 s.flash = f"Rejected {held_id}: the original is destroyed."
                 return RedirectResponse("/", status_code=303)
@@ -363,7 +377,7 @@ def create_app(
                 decisions.release,
                 home,
                 config,
-                store,
+                store_for(s),
                 held_id,
                 actor,
                 str(form.get("out", "")),
@@ -380,10 +394,11 @@ def create_app(
 
     # -- images -------------------------------------------------------------------------------
 
-    def draw(held_id: str, kind: str) -> bytes:
+    def draw(held_id: str, kind: str, scoped_store: Any = None) -> bytes:
         """The JPEG for one held image, drawn once and kept in memory (a 12 MP preview takes
-        a second or two); only ever served after `pending_record` says it is still held."""
-        rec = decisions.pending_record(held, held_id)
+        a second or two); only ever served after `pending_record` says it is still held (and,
+        for an academy-scoped DSL, in their academy)."""
+        rec = decisions.pending_record(held, held_id, scoped_store)
         return drawn(held_id, kind, rec.get("sha256") or "")
 
     @lru_cache(maxsize=64)
@@ -412,7 +427,8 @@ def create_app(
         if not valid_id(held_id) or kind not in IMAGE_KINDS:
             return PlainTextResponse("no such image", 404)
         try:
-            data = await run_in_threadpool(draw, held_id, kind)
+            data = await run_in_threadpool(draw, held_id, kind,
+                                           store_for(reviewer_session(request)))
         except (decisions.DecisionError, HeldError, OSError):
             return PlainTextResponse("no such image", 404)
         except Exception:  # noqa: BLE001 - an undecodable original: say so, show nothing
@@ -454,12 +470,14 @@ def create_app(
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
 
 
-def _open_takedowns(home: Any, names) -> list[dict]:
+def _open_takedowns(home: Any, names, visible=None) -> list[dict]:
     """Open takedown lists (published photos a consent change or register flag turned up),
-    with the pupil's name for the DSL."""
+    with the pupil's name for the DSL; with `visible` (pupil ids), only those pupils' lists."""
     from safeguard import takedown
 
     items = takedown.list_items(home, open_only=True)
+    if visible is not None:
+        items = [i for i in items if i.get("pupil") in visible]
     if items:
         known = names()
         for item in items:

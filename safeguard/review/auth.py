@@ -33,6 +33,7 @@ class AuthError(Exception):
 class Reviewer:
     user: str
     role: str
+    academy: str | None = None  # scoped to one academy of a trust (safeguard.scope); None: all
 
 
 # The review page counts failures toward the account's lock only at this many (the CLI at 5):
@@ -56,7 +57,7 @@ def sign_in(store: Any, user: str, password: str) -> Reviewer:
         raise AuthError(
             f"{staff.user} has the {staff.role} role: only the dsl role may review held images"
         )
-    return Reviewer(staff.user, staff.role)
+    return Reviewer(staff.user, staff.role, staff.academy)
 
 
 @dataclass

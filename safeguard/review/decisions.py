@@ -120,14 +120,26 @@ def queue_item(rec: dict, review_days: int, now: dt.datetime | None = None) -> Q
     )
 
 
-def queue(held: HeldQueue, review_days: int, now: dt.datetime | None = None) -> list[QueueItem]:
+def _visible(rec: dict, store: Any) -> bool:
+    """Is this held photo in the scope of the account `store` is scoped to (safeguard.scope)?"""
+    from safeguard.scope import held_in_scope
+
+    academy = getattr(store, "academy", None)
+    return academy is None or held_in_scope(rec, academy, store)
+
+
+def queue(held: HeldQueue, review_days: int, now: dt.datetime | None = None,
+          store: Any = None) -> list[QueueItem]:
     """Undecided images: those held `review_days` or longer first (oldest first: they are
-    overdue), then the rest newest first."""
+    overdue), then the rest newest first. With a store scoped to an academy, only that
+    academy's photos."""
     items = []
     held.sweep()
     for held_id in held.pending():
         try:
-            items.append(queue_item(held.record(held_id), review_days, now))
+            rec = held.record(held_id)
+            if _visible(rec, store):
+                items.append(queue_item(rec, review_days, now))
         except (OSError, ValueError, KeyError, HeldError):
             continue
     overdue = sorted((i for i in items if i.overdue), key=lambda i: i.held_at)
@@ -152,11 +164,15 @@ def previewed(rec: dict) -> set[int]:
     }
 
 
-def pending_record(held: HeldQueue, held_id: str) -> dict:
+def pending_record(held: HeldQueue, held_id: str, store: Any = None) -> dict:
+    """The record of a photo still waiting; another academy's photo, for an account scoped to
+    one, is refused as if it did not exist."""
     try:
         rec = held.record(held_id)
     except (HeldError, OSError, ValueError):
         raise DecisionError("no such held image") from None
+    if not _visible(rec, store):
+        raise DecisionError("no such held image")
     if rec.get("state", "held") != "held":
         raise DecisionError(f"held image {held_id} was already decided ({rec.get('state')})")
     return rec
@@ -306,7 +322,7 @@ def release(
     from safeguard.pipeline import output_name
 
     held = HeldQueue(home.held_dir)
-    rec = pending_record(held, held_id)
+    rec = pending_record(held, held_id, store)
     ready = check_ready_dir(out_dir, home)
     faces = rec.get("faces", [])
     planned = previewed(rec)
@@ -383,7 +399,7 @@ def release(
 def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) -> dict:
     """Reject a held image: logged, then its original destroyed at once."""
     held = HeldQueue(home.held_dir)
-    rec = pending_record(held, held_id)
+    rec = pending_record(held, held_id, store)
     why = _reason(reason, True, "rejecting")
     _audit(
         store,
