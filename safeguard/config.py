@@ -104,6 +104,9 @@ class Config:
     # Leavers' records are erased this many days after their leaving date (`pupils purge`);
     # their encodings go on the leaving date itself.
     leaver_retention_days: int = 365
+    # Where the DSL may release held photos to (absolute folders outside the home). The review
+    # page releases only to these and to `review serve --ready`; the CLI, when any are set, too.
+    release_folders: tuple[str, ...] = ()
     # Settings allowed past their SAFE_BOUNDS, by name: a deliberate choice, reported by `dpia`.
     unsafe_overrides: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -160,6 +163,8 @@ class Config:
             raise ConfigError("min_identifiable_face must be >= 0 and mask_scale 1.0..3.0")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError("jpeg_quality must be 1..100")
+        if any(not Path(p).is_absolute() for p in self.release_folders):
+            raise ConfigError("release_folders must be absolute paths")
         if self.default_channel not in self.channels:
             raise ConfigError(f"default_channel {self.default_channel!r} is not in channels")
         return self
@@ -172,6 +177,7 @@ class Config:
         d = asdict(self)
         d["channels"] = list(self.channels)
         d["unsafe_overrides"] = list(self.unsafe_overrides)
+        d["release_folders"] = list(self.release_folders)
         return d
 
 
@@ -189,6 +195,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: unknown settings {', '.join(sorted(unknown_keys))}")
     if "channels" in data:
         data["channels"] = tuple(data["channels"])
-    if "unsafe_overrides" in data:
-        data["unsafe_overrides"] = tuple(data["unsafe_overrides"])
+    for key in ("unsafe_overrides", "release_folders"):
+        if key in data:
+            data[key] = tuple(data[key])
     return replace(Config(), **data).check()

@@ -61,13 +61,15 @@ def copy_home(template: Path, dst: Path):
     return Home(dst)
 
 
-def client(home, **kw):
+def client(home, config=None, **kw):
+    """The review app for `home`, releasing to HOME/../ready (the configured release folder)."""
     from starlette.testclient import TestClient
 
     from safeguard.config import Config
     from safeguard.review.app import create_app
 
-    app = create_app(home, Config(), allowed_hosts=["testserver"], **kw)
+    config = config or Config(release_folders=(str(Path(home.root).parent / "ready"),))
+    app = create_app(home, config, allowed_hosts=["testserver"], **kw)
     return TestClient(app, follow_redirects=False)
 
 

@@ -239,3 +239,37 @@ def test_logout_ends_the_session(home_ids):
     assert c.post("/logout", data={"csrf": token}).status_code == 303
     assert c.get("/").status_code == 303
     assert c.get(f"/image/{ids['assembly.jpg']}/thumb.jpg").status_code == 401
+
+
+def test_the_page_releases_only_to_configured_folders(tmp_path, tmp_path_factory,
+                                                      reference_encodings):
+    """Finding 16: a DSL (or whoever holds their session) cannot make the server write a
+    released photo to a path typed into the form; only release_folders and `serve --ready`."""
+    from review_support import client, copy_home, csrf_of, review_template, sign_in
+
+    from safeguard.config import Config
+
+    template, ids = review_template(tmp_path_factory, reference_encodings)
+    home = copy_home(template, tmp_path / "home")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    held_id = ids["assembly.jpg"]
+    with client(home, config=Config()) as c:  # nothing configured: no release at all
+        sign_in(c)
+        page = c.get(f"/held/{held_id}")
+        r = c.post(f"/held/{held_id}/release",
+                   data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(elsewhere)})
+        assert r.status_code == 303 and "no%20ready%20folder%20is%20configured" in \
+            r.headers["location"]
+    with client(home) as c:  # HOME/../ready configured: elsewhere is refused, ready is fine
+        sign_in(c)
+        page = c.get(f"/held/{held_id}")
+        r = c.post(f"/held/{held_id}/release",
+                   data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(elsewhere)})
+        assert "configured%20ready%20folders" in r.headers["location"]
+        assert not any(elsewhere.iterdir())
+        ready = tmp_path / "ready"
+        ready.mkdir()
+        r = c.post(f"/held/{held_id}/release",
+                   data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(ready)})
+        assert r.headers["location"] == "/" and len(list(ready.iterdir())) == 1

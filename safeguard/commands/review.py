@@ -307,6 +307,7 @@ def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_jso
             redact=choices,
             unredacted=unredacted,
             reason=reason,
+            allowed=list(app.config.release_folders) or None,
         )
     except DecisionError as e:
         raise click.ClickException(str(e)) from e

@@ -118,6 +118,8 @@ def create_app(
 
         store = ConsentStore.open(home, channels=config.channels)
     held = HeldQueue(home.held_dir)
+    # the page releases only to these (finding 16): never to a path typed in the form
+    release_folders = [*config.release_folders, *([str(ready_dir)] if ready_dir else [])]
     sessions = sessions or Sessions()
     throttle = throttle or Throttle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -381,6 +383,7 @@ def create_app(
                 held_id,
                 actor,
                 str(form.get("out", "")),
+                allowed=release_folders,
                 **kw,
             )
         except decisions.DecisionError as e:

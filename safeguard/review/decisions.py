@@ -206,9 +206,12 @@ def remember_ready_dir(home: Any, path: Path) -> None:
     os.replace(tmp, f)
 
 
-def check_ready_dir(path: str | os.PathLike[str] | None, home: Any) -> Path:
+def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,
+                    allowed: list | tuple | None = None) -> Path:
     """The ready folder as an absolute path: it must exist, be a folder, and lie outside the home
-    (the home holds originals and the consent store; released copies never go back into it)."""
+    (the home holds originals and the consent store; released copies never go back into it).
+    With `allowed` (the configured release folders), it must be one of them: the review page
+    cannot be made to write anywhere else on the server."""
     if path is None or not str(path).strip():
         raise DecisionError("choose a ready folder for the released photo")
     p = Path(str(path).strip()).expanduser()
@@ -219,6 +222,13 @@ def check_ready_dir(path: str | os.PathLike[str] | None, home: Any) -> Path:
     real, root = p.resolve(), Path(home.root).resolve()
     if real == root or real.is_relative_to(root) or root.is_relative_to(real):
         raise DecisionError("the ready folder must be outside the safeguard home")
+    if allowed is not None:
+        if not allowed:
+            raise DecisionError("no ready folder is configured for releases: set release_folders "
+                                "in config.toml, or start `review serve --ready DIR`")
+        if real not in {Path(a).expanduser().resolve() for a in allowed}:
+            raise DecisionError(f"releases go only to the configured ready folders "
+                                f"({', '.join(str(a) for a in allowed)})")
     if not os.access(real, os.W_OK):
         raise DecisionError(f"ready folder {p} is not writable")
     return real
@@ -311,8 +321,9 @@ def release(
     redact: set[int] | None = None,
     unredacted: bool = False,
     reason: str | None = None,
+    allowed: list | tuple | None = None,
 ) -> Released:
-    """Release a held image into `out_dir`.
+    """Release a held image into `out_dir` (one of `allowed`, when given: see check_ready_dir).
 
     `redact` None and `unredacted` False: as previewed. `redact` a set of 0-based face indexes:
     per-face choices (a reason is needed if a previewed face is left visible). `unredacted`:
@@ -323,7 +334,7 @@ def release(
 
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
-    ready = check_ready_dir(out_dir, home)
+    ready = check_ready_dir(out_dir, home, allowed)
     faces = rec.get("faces", [])
     planned = previewed(rec)
     if unredacted and redact is not None:
