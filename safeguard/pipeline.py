@@ -155,6 +155,18 @@ class Job:
         self.decide_config = apply(self.config, self.calibration)
 
 
+def store_inputs(home, config: Config, channel: str, store=None) -> tuple[object, tuple[str, ...]]:
+    """(match matrix for `channel`, enrolled pupils' names) from the consent store of `home`
+    (opened here unless `store` is given). Raises consent_db.StoreError for a home without a
+    store or with a damaged one: never an empty matrix, which would match nobody."""
+    from consent_db import ConsentStore
+
+    store = store or ConsentStore.open(home, channels=config.channels)
+    matrix = store.match_matrix(channel)
+    names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+    return matrix, names
+
+
 # ---------------------------------------------------------------------------------------------
 # One photo
 

@@ -119,7 +119,7 @@ class PhotoService:
         from consent_db import ConsentStore, StoreError
         from safeguard.access import Refused, check
         from safeguard.config import STYLES, UNKNOWN_POLICIES
-        from safeguard.pipeline import Job
+        from safeguard.pipeline import Job, store_inputs
 
         if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
             raise ServiceError(f"this service speaks protocol {PROTOCOL}; update safeguard")
@@ -155,8 +155,7 @@ class PhotoService:
                 check(who.role, "photos")
             except Refused as e:
                 raise ServiceError(f"{who.user}: {e}") from None
-            matrix = store.match_matrix(channel)
-            names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+            matrix, names = store_inputs(self.home, cfg, channel, store)
         except StoreError as e:
             raise ServiceError(str(e)) from e
         known = {g.casefold() for gs in matrix.groups for g in gs}

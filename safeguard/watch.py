@@ -811,13 +811,10 @@ class LiveJob:
         return self.job().names
 
     def _build(self):
-        from types import SimpleNamespace
-
-        from safeguard.commands.scan import open_matrix
-        from safeguard.pipeline import Job
+        from safeguard.pipeline import Job, store_inputs
 
         s = self.settings
-        matrix, names = open_matrix(SimpleNamespace(home=self.home, config=s.config), s.channel)
+        matrix, names = store_inputs(self.home, s.config, s.channel)
         return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
                    matrix=matrix, out_dir=None, held_dir=None, names=names,
                    output_format=s.output_format, groups=s.groups)

@@ -97,17 +97,14 @@ def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
 
 
 def _blur(home: Home, paths, out: Path, channel: str, jobs: int | None, password: str) -> int:
+    """The comms staff's blur pass, in this process, exactly as `safeguard blur` runs it
+    (safeguard.commands.scan), signed in as demo-comms; returns its exit status."""
     import os
 
-    from safeguard.cli import cli
+    from safeguard.cli import AppContext
+    from safeguard.commands.scan import _run
 
     os.environ["SAFEGUARD_PASSWORD"] = password  # this process only: signs in as demo-comms
-    args = ["--home", str(home.root), "--as", "demo-comms", "blur", *map(str, paths), "--out",
-            str(out), "--channel", channel]
-    if jobs:
-        args += ["--jobs", str(jobs)]
-    try:
-        cli.main(args=args, prog_name="safeguard", standalone_mode=False)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
+    app = AppContext(home=home, user="demo-comms")
+    return int(_run(app, list(paths), channel, None, None, None, None, False, jobs, write=True,
+                    out=out))

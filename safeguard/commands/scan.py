@@ -18,19 +18,17 @@ def open_matrix(app, channel: str, store=None):
     """The match matrix for `channel` and the pupils' names (for file-name screening). A home
     without a store (a mistyped --home), or with a damaged one, is an error: never an empty
     matrix, which would match nobody."""
-    from consent_db import ConsentStore, StoreError
+    from consent_db import StoreError
+    from safeguard.pipeline import store_inputs
 
     cfg = app.config
     if channel not in cfg.channels:
         raise click.BadParameter(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
                                  param_hint="--channel")
     try:
-        store = store or ConsentStore.open(app.home, channels=cfg.channels)
-        matrix = store.match_matrix(channel)
-        names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
+        return store_inputs(app.home, cfg, channel, store)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
-    return matrix, names
 
 
 def check_groups(matrix, groups) -> tuple[str, ...]:
@@ -78,8 +76,8 @@ def _common(f):
 def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service):
     """Report what `blur` would do with each photo. Writes nothing. Any role may run it (comms
     up): what it says of a face is restricted, cleared or unknown, never who or why."""
-    _run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False, groups=groups,
-         as_user=as_user, service=service)
+    sys.exit(_run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False,
+                  groups=groups, as_user=as_user, service=service))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -99,20 +97,21 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
     protected register, or unknown faces with --unknown hold) are held under the home, never
     written to --out."""
-    _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True, out=out,
-         groups=groups, as_user=as_user, service=service)
+    sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
+                  out=out, groups=groups, as_user=as_user, service=service))
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None, service=None):
+         groups=(), as_user=None, service=None) -> int:
+    """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
+    can run it in-process."""
     from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, collect_inputs, process_batch
 
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
                     "quality": quality, "groups": list(groups), "write": write}
-        _run_remote(app, service, paths, settings, as_json, out, as_user)
-        return
+        return _run_remote(app, service, paths, settings, as_json, out, as_user)
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
@@ -146,13 +145,13 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     except KeyboardInterrupt:
         report.close()
         click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
-        sys.exit(ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
     report.close()
     held = sum(o.status == "held" for o in outcomes)
     rejected = sum(o.status == "rejected" for o in outcomes)
     if not as_json:
         _summary(outcomes, write)
-    sys.exit(ExitStatus.for_batch(held, rejected))
+    return ExitStatus.for_batch(held, rejected)
 
 
 def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
@@ -214,7 +213,7 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
     except KeyboardInterrupt:
         report.close()
         click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
-        sys.exit(ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
     finally:
         client.close()
     report.close()
@@ -222,7 +221,7 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
     rejected = sum(o.status == "rejected" for o in outcomes)
     if not as_json:
         _summary(outcomes, write)
-    sys.exit(ExitStatus.for_batch(held, rejected))
+    return ExitStatus.for_batch(held, rejected)
 
 
 class _Reporter:
