@@ -1,0 +1,182 @@
+"""What the worker processes run: the live Job for the store as it is now, and the
+parent-death guard that ends a worker with its watcher."""
+
+
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeguard.config import Config
+from safeguard.home import Home
+
+# ---------------------------------------------------------------------------------------------
+# What workers run
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Everything a worker needs to build its Job; small and picklable."""
+
+    home: Path
+    channel: str
+    config: Config
+    unknown: str
+    style: str
+    output_format: str
+    groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
+
+
+def store_signature(home: Home) -> tuple:
+    """Changes whenever the consent store's files change (every write replaces a file)."""
+    sig = []
+    for folder in (home.store_dir, home.store_dir / "encodings", home.keys_dir):
+        try:
+            for e in sorted(os.scandir(folder), key=lambda e: e.name):
+                if e.name.endswith(".lock") or not e.is_file(follow_symlinks=False):
+                    continue
+                st = e.stat(follow_symlinks=False)
+                sig.append((e.path, st.st_mtime_ns, st.st_size, st.st_ino))
+        except FileNotFoundError:
+            continue
+    return (dt.date.today(), tuple(sig))
+
+
+def folder_group(rel: str, known: Iterable[str]) -> str | None:
+    """The class roster a photo's first-level subfolder of the inbox names, if any: `4O/trip.jpg`
+    is taken with group 4O when some enrolled pupil is in 4O (case folded). A folder that names
+    no group, and a photo at the top of the inbox, give None (the watcher's own groups)."""
+    parts = Path(rel).parts
+    if len(parts) < 2:
+        return None
+    wanted = parts[0].casefold()
+    return next((g for g in sorted(set(known)) if g.casefold() == wanted), None)
+
+
+class LiveJob:
+    """The pipeline Job for the store as it is now: rebuilt when the store's files change (a
+    withdrawal made by another process is seen by the next photo) or the date changes (consents
+    expire). One Job per roster in use (the watcher's groups, or a subfolder's group)."""
+
+    def __init__(self, settings: WatchSettings) -> None:
+        self.settings = settings
+        self.home = Home(settings.home)
+        self._sig: tuple | None = None
+        self._base = None  # the Job with the watcher's own groups
+        self._jobs: dict[tuple[str, ...], object] = {}
+
+    def job(self, out_dir: Path | None = None, rel: str | None = None):
+        """The Job for a photo at `rel` (relative to the inbox), writing to `out_dir`."""
+        from dataclasses import replace
+
+        sig = store_signature(self.home)
+        if sig != self._sig or self._base is None:
+            self._base = self._build()
+            self._jobs = {self._base.groups: self._base}
+            self._sig = store_signature(self.home)
+            if self._sig != sig:  # changed while reading: read again next time
+                self._sig = None
+        job = self._base
+        known = {g for gs in job.matrix.groups for g in gs}
+        group = folder_group(rel, known) if rel else None
+        if group is not None:
+            key = (group,)
+            if key not in self._jobs:  # the roster's calibration, worked out once
+                self._jobs[key] = replace(job, groups=key, clearable=None, calibration=None,
+                                          decide_config=None)
+            job = self._jobs[key]
+        return replace(job, out_dir=out_dir)
+
+    def names(self) -> tuple[str, ...]:
+        return self.job().names
+
+    def _build(self):
+        from safeguard.pipeline import Job, store_inputs
+
+        s = self.settings
+        matrix, names = store_inputs(self.home, s.config, s.channel)
+        return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
+                   matrix=matrix, out_dir=None, held_dir=None, names=names,
+                   output_format=s.output_format, groups=s.groups)
+
+
+_LIVE: LiveJob | None = None
+
+
+def _die_with_watcher(watcher: int) -> None:
+    """End this worker the moment the watcher process ends, even by kill -9, so that no orphan
+    goes on writing. Workers are children of multiprocessing's fork server, which itself stays up
+    while workers live, so the kernel's parent-death signal alone is not enough: a thread waits
+    on a pidfd of the watcher (Linux 5.3+), or polls, and exits the process."""
+    import select
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: also end if the fork server dies
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    try:
+        pidfd = os.pidfd_open(watcher)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is None and not _alive(watcher):
+        os._exit(1)
+
+    def wait() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _alive(watcher):
+                time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="safeguard-watch-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> None:
+    global _LIVE
+    _die_with_watcher(watcher)
+    from safeguard.detect import in_halves
+
+    in_halves(workers > 1)  # side by side, the workers' detector peaks add up
+    # The watcher decides when to stop; workers finish the photo in hand.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _LIVE = LiveJob(settings)
+
+
+def _worker_warm() -> None:
+    """Load the detector and read the store once, so the first photo is not slow."""
+    import numpy as np
+
+    from safeguard.detect import detect_faces
+
+    detect_faces(np.zeros((64, 64, 3), np.uint8))
+    assert _LIVE is not None
+    _LIVE.job()
+
+
+def _worker_process(claim_dir: str, input_path: str, rel: str | None = None):
+    from safeguard.pipeline import process_file
+
+    assert _LIVE is not None
+    return process_file(Path(input_path), _LIVE.job(out_dir=Path(claim_dir) / "out", rel=rel))
+
+
