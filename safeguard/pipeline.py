@@ -7,13 +7,11 @@ Every failure on the way is a rejection with a one-line reason; nothing unverifi
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
 import re
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,10 +364,15 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
 _WORKER_JOB: Job | None = None
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, owner: int | None = None) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
     import signal
+
+    if owner:
+        from safeguard.workers import die_with
+
+        die_with(owner)  # a killed blur pass leaves no worker writing into --out
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     import cv2
@@ -398,12 +401,7 @@ def process_batch(files: list[Path], job: Job, jobs: int) -> Iterator[Outcome]:
         for f in files:
             yield process_file(f, job)
         return
-    # forkserver, not fork: the calling process may already run OpenCV or onnxruntime thread
-    # pools (enrolment, the demo, a test session), and a child forked from it can deadlock on
-    # their locks. The server starts clean and forks workers with the heavy modules imported.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib",
-                                "safeguard.pipeline", "safeguard.detect", "safeguard.identify"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(job,)) as pool:
+    from safeguard import workers
+
+    with workers.pool(jobs, _init_worker, (job, os.getpid())) as pool:
         yield from pool.map(_work, files, chunksize=1)

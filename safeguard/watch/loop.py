@@ -5,7 +5,6 @@ in the main thread."""
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing as mp
 import os
 import queue
 import shutil
@@ -150,15 +149,10 @@ class Watcher:
             self._q.put(("scanner-done",))
 
     def _start_pool(self) -> None:
-        ctx = mp.get_context("forkserver")
-        # Workers fork from a server that has the pipeline imported (fast to start, and no
-        # fork of this multi-threaded process).
-        ctx.set_forkserver_preload(["safeguard.pipeline", "safeguard.detect",
-                                    "safeguard.identify", "safeguard.commands.scan",
-                                    "consent_db"])
-        self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
-                                         initializer=_worker_init,
-                                         initargs=(self.settings, os.getpid(), self.jobs))
+        from safeguard import workers
+
+        self._pool = workers.pool(self.jobs, _worker_init,
+                                  (self.settings, os.getpid(), self.jobs))
         if not self.once:  # a service answers its first photo fast; a catch-up run just starts
             for _ in range(self.jobs):
                 self._pool.submit(_worker_warm)

@@ -4,12 +4,9 @@ parent-death guard that ends a worker with its watcher."""
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import os
 import signal
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,49 +107,11 @@ class LiveJob:
 _LIVE: LiveJob | None = None
 
 
-def _die_with_watcher(watcher: int) -> None:
-    """End this worker the moment the watcher process ends, even by kill -9, so that no orphan
-    goes on writing. Workers are children of multiprocessing's fork server, which itself stays up
-    while workers live, so the kernel's parent-death signal alone is not enough: a thread waits
-    on a pidfd of the watcher (Linux 5.3+), or polls, and exits the process."""
-    import select
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: also end if the fork server dies
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-    try:
-        pidfd = os.pidfd_open(watcher)
-    except (AttributeError, OSError):
-        pidfd = None
-    if pidfd is None and not _alive(watcher):
-        os._exit(1)
-
-    def wait() -> None:
-        if pidfd is not None:
-            select.select([pidfd], [], [])
-        else:
-            while _alive(watcher):
-                time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=wait, name="safeguard-watch-parent", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> None:
     global _LIVE
-    _die_with_watcher(watcher)
+    from safeguard.workers import die_with
+
+    die_with(watcher)  # no orphan goes on writing after the watcher ends, even by kill -9
     from safeguard.detect import in_halves
 
     in_halves(workers > 1)  # side by side, the workers' detector peaks add up

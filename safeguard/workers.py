@@ -1,0 +1,78 @@
+"""Worker processes: one start method, one preload list and one parent-death guard for every pool
+(the blur pass, the watcher, the index).
+
+forkserver, not fork: the calling process may already run OpenCV or onnxruntime thread pools
+(enrolment, the demo, a test session, the watcher's own threads), and a child forked from it can
+deadlock on their locks. The server starts clean and forks workers with the heavy modules
+imported, so each starts fast.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+PRELOAD = ["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib", "consent_db",
+           "safeguard.pipeline", "safeguard.detect", "safeguard.identify"]
+
+
+def pool(jobs: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A process pool of `jobs` workers started from the fork server."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=initializer,
+                               initargs=initargs)
+
+
+def die_with(owner: int) -> None:
+    """End this worker the moment the process `owner` (the pool's owner) ends, even by kill -9,
+    so that no orphan goes on writing or holding a lock. Workers are children of the fork
+    server, not of the owner, so the kernel's parent-death signal alone is not enough: a thread
+    waits on a pidfd of the owner (Linux 5.3+), or polls, and exits the process."""
+    import os
+    import select
+    import threading
+    import time
+
+    die_with_parent()  # also end if the fork server dies
+    try:
+        pidfd = os.pidfd_open(owner)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is None and not _alive(owner):
+        os._exit(1)
+
+    def wait() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _alive(owner):
+                time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="safeguard-worker-owner", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent (the fork server, which lives while the
+    pool's owner does) dies, so a kill -9 of the owner leaves no worker writing or holding a
+    lock it inherited. Owners that must outlive that wait on their own pid too (the watcher)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the pool's pipe closes
+        pass
