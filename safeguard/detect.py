@@ -221,114 +221,39 @@ _OUTPUTS = ("537", "538", "539", "540")  # heatmap, log size, offset, landmarks
 # Loading the model (once per process and thread count)
 
 
-def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, i
-        shift += 7
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _fields(buf: bytes):
-    """Yield (field number, raw bytes of the whole field, payload if length-delimited)."""
-    i, n = 0, len(buf)
-    while i < n:
-        start = i
-        key, i = _read_varint(buf, i)
-        number, wire = key >> 3, key & 7
-        payload = None
-        if wire == 0:
-            _, i = _read_varint(buf, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        elif wire == 2:
-            length, j = _read_varint(buf, i)
-            i = j + length
-            payload = buf[j:i]
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield number, buf[start:i], payload
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
-
-
-def _with_shape(value_info: bytes, dims: list[int | str]) -> bytes:
-    """A ValueInfoProto with its tensor shape replaced (ints fixed, strings symbolic)."""
-    shape = b"".join(
-        _ld(1, _varint(1 << 3) + _varint(d) if isinstance(d, int) else _ld(2, d.encode()))
-        for d in dims
-    )
-    out = bytearray()
-    for number, raw, payload in _fields(value_info):
-        if number != 2:  # ValueInfoProto.type
-            out += raw
-            continue
-        type_proto = bytearray()
-        for n2, raw2, p2 in _fields(payload):
-            if n2 != 1:  # TypeProto.tensor_type
-                type_proto += raw2
-                continue
-            tensor = bytearray()
-            for n3, raw3, _ in _fields(p2):
-                tensor += _ld(2, shape) if n3 == 2 else raw3  # Tensor.shape
-            type_proto += _ld(1, bytes(tensor))
-        out += _ld(2, bytes(type_proto))
-    return bytes(out)
-
-
-def _name(proto: bytes, number: int) -> str | None:
-    for n, _, payload in _fields(proto):
-        if n == number and payload is not None:
-            return payload.decode()
-    return None
+# Input and output shapes made symbolic, so one session serves every image size; initializers
+# listed as graph inputs (older exporters do) are dropped from the inputs.
+_DYNAMIC_DIMS: dict[str, list[int | str]] = {
+    _INPUT: ["B", 3, "H", "W"],
+    "537": ["B", 1, "h", "w"],
+    "538": ["B", 2, "h", "w"],
+    "539": ["B", 2, "h", "w"],
+    "540": ["B", 10, "h", "w"],
+}
 
 
 def _dynamic_model(model: bytes) -> bytes:
     """CenterFace's ModelProto with symbolic input/output dims and initializers not as inputs."""
-    dims: dict[str, list[int | str]] = {
-        _INPUT: ["B", 3, "H", "W"],
-        "537": ["B", 1, "h", "w"],
-        "538": ["B", 2, "h", "w"],
-        "539": ["B", 2, "h", "w"],
-        "540": ["B", 10, "h", "w"],
-    }
-    out = bytearray()
-    for number, raw, graph in _fields(model):
-        if number != 7:  # ModelProto.graph
-            out += raw
+    import onnx
+
+    m = onnx.load_from_string(model)
+    g = m.graph
+    initializers = {t.name for t in g.initializer}
+    inputs = [vi for vi in g.input if vi.name not in initializers]
+    del g.input[:]
+    g.input.extend(inputs)
+    for vi in [*g.input, *g.output]:
+        if vi.name not in _DYNAMIC_DIMS:
             continue
-        initializers = {_name(p, 8) for n, _, p in _fields(graph) if n == 5}  # TensorProto.name
-        new_graph = bytearray()
-        for n, raw2, vi in _fields(graph):
-            if n in (11, 12):  # GraphProto.input / output
-                name = _name(vi, 1)
-                if name in dims:
-                    new_graph += _ld(n, _with_shape(vi, dims[name]))
-                    continue
-                if n == 11 and name in initializers:
-                    continue
-            new_graph += raw2
-        out += _ld(7, bytes(new_graph))
-    return bytes(out)
+        shape = vi.type.tensor_type.shape
+        del shape.dim[:]
+        for d in _DYNAMIC_DIMS[vi.name]:
+            dim = shape.dim.add()
+            if isinstance(d, int):
+                dim.dim_value = d
+            else:
+                dim.dim_param = d
+    return m.SerializeToString()
 
 
 _sessions: dict[int, object] = {}
