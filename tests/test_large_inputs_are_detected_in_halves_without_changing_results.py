@@ -22,7 +22,7 @@ def collage():
 
 
 def _halves(monkeypatch):
-    monkeypatch.setattr(detect, "_halves", False)
+    monkeypatch.setattr(detect.passes, "_halves", False)
     detect.in_halves()  # as a pool worker does; monkeypatch restores the lone-process default
 
 

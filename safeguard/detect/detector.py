@@ -1,0 +1,423 @@
+"""The detector: the passes at several scales and orientations, the second look, tiles, and the checks of weak boxes."""
+
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from safeguard.detect.candidates import _ROTATE, _Candidates, _orientation_votes
+from safeguard.detect.common import _INPUT, _OUTPUTS, DEFAULT_CONFIG, DetectorConfig
+from safeguard.detect.model import _session
+from safeguard.detect.passes import _blob, _infer, _peaks
+from safeguard.faces import Face
+
+# ----------------------------------------------------------------------------------------------
+# The detector
+
+
+def _resize_long(img: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """`img` scaled so its long side is `long_side` (INTER_AREA down, INTER_LINEAR up)."""
+    h, w = img.shape[:2]
+    scale = long_side / max(h, w)
+    if abs(scale - 1) < 1e-3:
+        return img, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp), scale
+
+
+def _filter(result, max_face: float | None, min_face: float = 0):
+    """Keep a pass's boxes whose long side (px of the pass input) is in [min_face, max_face]."""
+    boxes, scores, points = result
+    if len(scores) == 0:
+        return result
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    keep = side >= min_face
+    if max_face is not None:
+        keep &= side <= max_face
+    return boxes[keep], scores[keep], points[keep]
+
+
+def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[Face]:
+    """Find every face in an upright HxWx3 uint8 RGB image.
+
+    Returns faces sorted by descending score, each with a `Box` clipped to the image, CenterFace's
+    score, its five landmarks (left eye, right eye, nose, left and right mouth corner, as (x, y)
+    in image pixels) and `angle`: 0, 90, 180 or 270, the clockwise rotation of the pass in which
+    the face was upright. Turn a crop clockwise by `angle` (``upright(crop, face.angle)``) to make
+    the face upright before encoding. See the module docstring for the passes.
+    """
+    return _detect(rgb, config or DEFAULT_CONFIG, None)
+
+
+def profile_detect(
+    rgb: np.ndarray, config: DetectorConfig | None = None
+) -> tuple[list[Face], list[tuple[str, float, float, int]]]:
+    """`detect_faces` plus, per pass, (name, wall seconds, CPU seconds of this thread, boxes)."""
+    timings: list[tuple[str, float, float, int]] = []
+    faces = _detect(rgb, config or DEFAULT_CONFIG, timings)
+    return faces, timings
+
+
+def _pyramid(
+    rgb: np.ndarray, cfg: DetectorConfig
+) -> tuple[tuple[np.ndarray, float] | None, dict[int, tuple[np.ndarray, float]]]:
+    """The passes' images as (image, scale): the fine level (None without a fine pass), and the
+    coarse and turned levels by long side, each made from the next larger one (cheap, no
+    full-resolution copies)."""
+    long_side = max(rgb.shape[:2])
+    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
+    levels: dict[int, tuple[np.ndarray, float]] = {}
+    fine = None
+    if cfg.fine_size:
+        target = min(cfg.fine_size, round(long_side * cfg.fine_max_upscale))
+        fine = _resize_long(rgb, target)
+    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
+    for size in sorted(sizes, reverse=True):
+        if size >= long_side:
+            levels[size] = (rgb, 1.0)
+            continue
+        img, s = _resize_long(src, size)
+        levels[size] = (img, s * src_scale)
+        src, src_scale = levels[size]
+    return fine, levels
+
+
+def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[Face]:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    height, width = rgb.shape[:2]
+    long_side = max(height, width)
+    cands = _Candidates()
+    thr, threads = cfg.threshold, cfg.threads
+    clock = [time.perf_counter(), time.thread_time()]
+
+    def lap(name: str, n: int = 0) -> None:
+        if timings is not None:
+            now = [time.perf_counter(), time.thread_time()]
+            timings.append((name, now[0] - clock[0], now[1] - clock[1], n))
+            clock[:] = now
+
+    fine, levels = _pyramid(rgb, cfg)
+    lap("resize")
+
+    weak = _Candidates()  # the upright fine pass's peaks below the threshold
+
+    def run(img, scale, angle=0, max_face=None, min_face=cfg.pass_min_face, low=0.0):
+        if angle:
+            img = cv2.rotate(img, _ROTATE[angle])
+        h, w = img.shape[:2]
+        if angle in (90, 270):
+            w, h = h, w
+        boxes, scores, points = _filter(
+            _infer(img, min(low, thr) if low else thr, threads), max_face, min_face
+        )
+        strong = scores > thr
+        cands.add(boxes[strong], scores[strong], points[strong], angle=angle, scale=scale, w=w, h=h)
+        if low:
+            weak.add(boxes[~strong], scores[~strong], points[~strong], angle, scale, w, h)
+        return int(strong.sum())
+
+    upright_found = 0
+    done = set()
+    for size in cfg.coarse_sizes:
+        img, s = levels[size]
+        if id(img) in done:
+            continue
+        done.add(id(img))
+        n = run(img, s)
+        upright_found += n
+        lap(f"coarse {max(img.shape[:2])}", n)
+    if fine is not None:
+        n = run(*fine, max_face=cfg.fine_max_face, min_face=0, low=cfg.second_look_from)
+        upright_found += n
+        lap(f"fine {max(fine[0].shape[:2])}", n)
+
+    tile = cfg.tile_policy == "always" or (
+        cfg.tile_policy == "large" and long_side > cfg.tile_min_side
+    )
+    if tile:
+        n = _tiled(rgb, cfg, cands)
+        upright_found += n
+        lap(f"tiles x{cfg.tile_scale:g}", n)
+
+    if cfg.rotations and (
+        cfg.rotation_policy == "always"
+        or (cfg.rotation_policy == "if_none_upright" and upright_found == 0)
+    ):
+        done = set()
+        for size in cfg.rotated_sizes:
+            img, s = levels[size]
+            if id(img) in done:
+                continue
+            done.add(id(img))
+            for angle in cfg.rotations:
+                n = run(img, s, angle=angle % 360)
+                lap(f"rot{angle % 360} {max(img.shape[:2])}", n)
+
+    votes: dict = {}
+    faces = cands.faces(rgb, cfg, votes)
+    lap("merge", len(faces))
+
+    if weak.scores and cfg.orient_check:
+        n = _second_look(rgb, faces, weak, cands, cfg)
+        lap("second look", n)
+        if n:
+            faces = cands.faces(rgb, cfg, votes)
+            lap("merge again", len(faces))
+
+    angles = _fine_rotations(faces, cands.certainty, cfg) if fine is not None else []
+    if angles:
+        for angle in angles:
+            n = run(*fine, angle=angle, max_face=cfg.fine_max_face, min_face=0)
+            lap(f"fine rot{angle} {max(fine[0].shape[:2])}", n)
+        faces = cands.faces(rgb, cfg, votes)
+        lap("merge again", len(faces))
+    return faces
+
+
+def _second_look(
+    rgb: np.ndarray,
+    faces: list[Face],
+    weak: _Candidates,
+    cands: _Candidates,
+    cfg: DetectorConfig,
+) -> int:
+    """Score a face-centred crop of each weak peak that no face covers, turned by each of
+    ``second_look_angles``; add the peaks that some rotation confirms (``second_look_score``)
+    to `cands`, as the crop's detection at that rotation. Returns how many were added.
+
+    The crop shows a 10-20 px face of the fine pass at about 40 px, where the model is sure of
+    what it sees: a face that a poor photo or a turn left faint at the pass's scale scores
+    0.55-0.9 there, texture rarely 0.4 (benchmarks/README.md, "Detection")."""
+    boxes = np.concatenate(weak.boxes)
+    scores = np.concatenate(weak.scores)
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    keep = sides >= cfg.min_face
+    if faces and keep.any():
+        found = np.array([[f.box.x0, f.box.y0, f.box.x1, f.box.y1] for f in faces], np.float64)
+        keep &= ~_overlaps(boxes, found, cfg.nms_iou, cfg.nms_contain).any(axis=1)
+        # a weak peak on a part of a face found (an eye, a turned face's half) is that face
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        keep &= ~(
+            (cx[:, None] >= found[None, :, 0])
+            & (cx[:, None] <= found[None, :, 2])
+            & (cy[:, None] >= found[None, :, 1])
+            & (cy[:, None] <= found[None, :, 3])
+        ).any(axis=1)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(-scores[order], kind="stable")][: cfg.second_look_max]
+    if len(order) == 0:
+        return 0
+    angles = cfg.second_look_angles
+    votes, marks, crop_boxes = _orientation_votes(
+        rgb, boxes[order], cfg, cfg.second_look_size, angles
+    )
+    best = np.argmax(votes, axis=1)
+    rows = np.arange(len(order))
+    ok = votes[rows, best] >= cfg.second_look_score
+    if ok.any():
+        rows, best = rows[ok], best[ok]
+        cands.add_found(
+            crop_boxes[rows, best],
+            votes[rows, best],
+            marks[rows, best],
+            np.array([angles[b] for b in best], dtype=np.int64),
+        )
+    return int(ok.sum())
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, iou: float, contain: float) -> np.ndarray:
+    """len(a) x len(b): the boxes are one face by the merge's rule (IoU or containment)."""
+    ix = np.maximum(
+        0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    )
+    iy = np.maximum(
+        0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    )
+    inter = ix * iy
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    small = np.minimum(area_a[:, None], area_b[None, :])
+    return (inter / np.maximum(union, 1e-9) >= iou) | (inter / np.maximum(small, 1e-9) >= contain)
+
+
+def _fine_rotations(faces: list[Face], certainty: list[float], cfg: DetectorConfig) -> list[int]:
+    """The rotations at which the fine pass runs again, after the first merge."""
+    rotations = sorted({a % 360 for a in cfg.rotations} - {0})
+    if cfg.fine_rotation_policy == "always" or (
+        cfg.fine_rotation_policy == "evidence" and not faces
+    ):
+        return rotations
+    if cfg.fine_rotation_policy == "evidence":
+        turned = {
+            f.angle
+            for f, c in zip(faces, certainty, strict=True)
+            if c >= cfg.fine_rotation_evidence
+        }
+        return [a for a in rotations if a in turned]
+    return []
+
+
+def _tiled(rgb: np.ndarray, cfg: DetectorConfig, cands: _Candidates) -> int:
+    """Upright tiles over the image at `tile_scale`; each tile resized on its own (no full copy)."""
+    height, width = rgb.shape[:2]
+    scale = cfg.tile_scale
+    src_tile = cfg.tile_size / scale  # tile edge in original px
+    step = (cfg.tile_size - cfg.tile_overlap) / scale
+    found = 0
+    ys = _starts(height, src_tile, step)
+    xs = _starts(width, src_tile, step)
+    for y in ys:
+        for x in xs:
+            y0, x0 = int(y), int(x)
+            y1, x1 = min(height, int(y + src_tile)), min(width, int(x + src_tile))
+            view = rgb[y0:y1, x0:x1]
+            if scale != 1:
+                size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+                view = cv2.resize(view, size, interpolation=cv2.INTER_AREA)
+            boxes, scores, points = _filter(
+                _infer(view, cfg.threshold, cfg.threads), cfg.tile_max_face
+            )
+            # Drop boxes cut by an inner tile edge: the neighbouring tile sees them whole.
+            if len(scores):
+                th, tw = view.shape[:2]
+                margin = 2
+                cut = np.zeros(len(scores), bool)
+                if x0 > 0:
+                    cut |= boxes[:, 0] < margin
+                if y0 > 0:
+                    cut |= boxes[:, 1] < margin
+                if x1 < width:
+                    cut |= boxes[:, 2] > tw - margin
+                if y1 < height:
+                    cut |= boxes[:, 3] > th - margin
+                boxes, scores, points = boxes[~cut], scores[~cut], points[~cut]
+            cands.add(
+                boxes,
+                scores,
+                points,
+                angle=0,
+                scale=scale,
+                w=0,
+                h=0,
+                dx=x0 * scale,
+                dy=y0 * scale,
+            )
+            found += len(scores)
+    return found
+
+
+def _starts(length: int, tile: float, step: float) -> list[float]:
+    if length <= tile:
+        return [0.0]
+    n = int(np.ceil((length - tile) / step)) + 1
+    step = (length - tile) / (n - 1)
+    return [i * step for i in range(n)]
+
+
+def face_likeness(
+    rgb: np.ndarray, boxes: list, config: DetectorConfig | None = None,
+    crops: tuple[float, ...] = (1.5, 2.5), windows: bool = True,
+) -> np.ndarray:
+    """For each box (a `Box`), the detector's best score for a face on it. Crops of `crops` times
+    the box's side centred on it, each turned 0/90/180/270, in one batch; and with `windows`,
+    the upright passes' own view (`_window_votes`). Used after redaction to check that what was a
+    face no longer reads as one."""
+    cfg = config or DEFAULT_CONFIG
+    if not boxes:
+        return np.zeros(0)
+    arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in boxes], dtype=np.float64)
+    best = np.zeros(len(boxes))
+    for factor in crops:
+        votes, _, _ = _orientation_votes(rgb, arr, replace(cfg, orient_crop=factor))
+        best = np.maximum(best, votes.max(axis=1))
+    if windows:
+        best = np.maximum(best, _window_votes(rgb, arr, cfg))
+    return best
+
+
+WINDOW = 160  # px of a level's image around a face: enough context to score as the pass does
+WINDOW_FACE = (12, 48)  # face widths (px of a level) at which a level's window is scored
+WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
+
+
+def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
+    """(image, scale) of the upright passes' levels (`_pyramid`: the fine one and the coarse
+    ones) at which some face of width `sides` is WINDOW_FACE px wide."""
+    fine, levels = _pyramid(rgb, cfg)
+    upright = ([fine] if fine is not None else []) + [
+        levels[size] for size in sorted(set(cfg.coarse_sizes), reverse=True)
+    ]
+    out = []
+    for img, scale in upright:
+        w = sides * scale
+        wanted = ((w >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
+        if wanted and all(scale != o[1] for o in out):
+            out.append((img, scale))
+    return out
+
+
+def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """The upright passes' view of each box: at each pyramid level (the fine pass's and the
+    coarse ones, made as `_detect` makes them) where the face is WINDOW_FACE px wide, a WINDOW px
+    window of that level around it, kept inside the image as the whole level is. Returns the
+    best score of any box the detector would keep there (above the threshold, and confirmed as
+    `_Candidates.faces` confirms weak boxes) centred within the face's box grown 1.5 times;
+    else 0.
+
+    Crops centred on a face and resized miss what the passes see: on a blurred 40 px face at the
+    top of a 4000 px montage, the fine pass scored 0.52, a 96 px centred crop 0.11, this window
+    0.47 (at 128 px 0.37: too little context; with the photo's edge padded instead of kept,
+    lower still)."""
+    sides = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)
+    windows, spots = [], []
+    for level, s in _levels(rgb, cfg, sides):
+        lh, lw = level.shape[:2]
+        for n in np.flatnonzero((sides * s >= WINDOW_FACE[0]) & (sides * s <= WINDOW_FACE[1])):
+            cx, cy = (boxes[n, :2] + boxes[n, 2:]) / 2 * s
+            wx = int(min(max(0, round(cx - WINDOW / 2)), max(0, lw - WINDOW)))
+            wy = int(min(max(0, round(cy - WINDOW / 2)), max(0, lh - WINDOW)))
+            view = level[wy : wy + WINDOW, wx : wx + WINDOW]
+            img = np.zeros((WINDOW, WINDOW, 3), np.uint8)
+            img[: view.shape[0], : view.shape[1]] = view
+            windows.append(img)
+            spots.append((n, wx / s, wy / s, 1 / s, 1 / s))
+    best = np.zeros(len(boxes))
+    if not windows:
+        return best
+    centre = (boxes[:, 2:] + boxes[:, :2]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) * 0.75
+    hits: list[tuple[int, float, np.ndarray]] = []  # (face, score, box in image pixels)
+    chunk = 32
+    for start in range(0, len(windows), chunk):
+        batch = windows[start : start + chunk]
+        heat, sz, off, lms = _session(cfg.threads).run(list(_OUTPUTS), {_INPUT: _blob(batch)})
+        for k in range(len(batch)):
+            found, scores, _ = _peaks(heat[k, 0], sz[k], off[k], lms[k], cfg.threshold)
+            if not len(scores):
+                continue
+            n, wx, wy, fx, fy = spots[start + k]
+            found = found * [fx, fy, fx, fy] + [wx, wy, wx, wy]
+            mid = (found[:, :2] + found[:, 2:]) / 2
+            inside = np.all(np.abs(mid - centre[n]) <= half[n], axis=1)
+            hits += [(n, float(v), b) for v, b in zip(scores[inside], found[inside], strict=True)]
+    # A window scores a little differently from its whole level (0.47 against 0.52 above), so a
+    # box within WINDOW_SLACK of verify_below counts without the confirmation: in doubt, the face
+    # is redacted again.
+    sure = cfg.verify_below - WINDOW_SLACK
+    weak = [h for h in hits if h[1] < sure]
+    confirmed = np.ones(len(weak), bool)
+    if weak and cfg.orient_check and cfg.verify_score > 0:
+        votes, _, _ = _orientation_votes(rgb, np.array([h[2] for h in weak]), cfg)
+        confirmed = votes.max(axis=1) >= cfg.verify_score
+    for n, v, _ in [h for h in hits if h[1] >= sure] + [
+        h for h, ok in zip(weak, confirmed, strict=True) if ok
+    ]:
+        best[n] = max(best[n], v)
+    return best
