@@ -34,7 +34,6 @@ import numpy as np
 from tinydb import Query, TinyDB
 
 from consent_db import ledger as ledger_rules
-from consent_db import staff as _staff
 from consent_db.audit import AuditError, AuditLog
 from consent_db.crypto import (
     KeyProblem,
@@ -45,6 +44,8 @@ from consent_db.crypto import (
     make_key_check,
 )
 from consent_db.errors import StoreError
+from consent_db.staff import MAX_FAILURES as _MAX_LOGIN_FAILURES
+from consent_db.staff import StaffAccounts
 from consent_db.storage import (
     AtomicJSONStorage,
     StorageError,
@@ -177,6 +178,7 @@ class ConsentStore:
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
+        self.staff = StaffAccounts(self._staff, self._change)  # the staff accounts' one seam
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
         self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
@@ -1026,25 +1028,24 @@ class ConsentStore:
 
     def add_staff(self, user: str, role: str, password: str, *, actor: str | None = None,
                   academy: str | None = None):
-        return _staff.add_staff(self, user, role, password, actor=actor or default_actor(),
-                                academy=academy)
+        return self.staff.add(user, role, password, actor=actor or default_actor(),
+                              academy=academy)
 
     def has_staff(self) -> bool:
-        return bool(self._staff.all())
+        return self.staff.any()
 
     def list_staff(self) -> list[dict]:
-        return _staff.list_staff(self)
+        return self.staff.list()
 
     def remove_staff(self, user: str, *, actor: str | None = None) -> None:
-        _staff.remove_staff(self, user, actor=actor or default_actor())
+        self.staff.remove(user, actor=actor or default_actor())
 
     def verify_staff(self, user: str, password: str, now: dt.datetime | None = None,
                      max_failures: int | None = None):
         """-> consent_db.staff.Staff, or None (wrong password, unknown user, or locked out:
         5 consecutive failures lock the account for 15 minutes, across processes; the review page
         passes a higher number and throttles each client)."""
-        return _staff.verify_staff(self, user, password, now,
-                                   max_failures or _staff.MAX_FAILURES)
+        return self.staff.verify(user, password, now, max_failures or _MAX_LOGIN_FAILURES)
 
     # -- bulk ------------------------------------------------------------------------------
 
