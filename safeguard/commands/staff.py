@@ -1,0 +1,67 @@
+"""`safeguard staff`: staff accounts and roles (admin only)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from safeguard.commands.signin import AS_HELP
+from safeguard.commands.support import _emit_json, _run, _signed
+
+# -- staff ---------------------------------------------------------------------------------
+
+
+@click.group()
+def staff() -> None:
+    """Staff accounts and roles (admin only): admin, dsl, data, comms."""
+
+
+@staff.command("add")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["admin", "dsl", "data", "comms"]), required=True,
+              help="admin: staff accounts; dsl: pupils, registers, held photos, audit; data: "
+                   "pupils, consents, enrolment; comms: blur, scan, watch.")
+@click.option("--academy", help="Scope the account to one academy of a trust.")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def staff_add(ctx, user, role, academy, as_user):
+    """Add an account (admin only); its password from SAFEGUARD_NEW_PASSWORD or asked twice."""
+    store, who = _signed(ctx, as_user, "staff")
+    password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
+    if password is None:
+        password = click.prompt(
+            f"Password for {user}", hide_input=True, confirmation_prompt=True, err=True
+        )
+    _run(lambda: store.add_staff(user, role, password, actor=who.user, academy=academy))
+    click.echo(f"Added {role} account {user}.")
+
+
+@staff.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def staff_list(ctx, as_json, as_user):
+    """List accounts (never passwords or hashes)."""
+    store, _ = _signed(ctx, as_user, "staff")
+    rows = store.list_staff()
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("No staff accounts.")
+    for r in rows:
+        locked = f"  locked until {r['locked_until']}" if r.get("locked_until") else ""
+        scope = f"  academy {r['academy']}" if r.get("academy") else ""
+        click.echo(f"{r['user']:<20} {r['role']}{scope}{locked}")
+
+
+@staff.command("remove")
+@click.argument("user")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def staff_remove(ctx, user, as_user):
+    """Remove an account."""
+    store, who = _signed(ctx, as_user, "staff")
+    _run(lambda: store.remove_staff(user, actor=who.user))
+    click.echo(f"Removed {user}.")

@@ -1,0 +1,97 @@
+"""What the store's commands share: sign-in, store errors as click errors, dates, JSON, and the
+steps after a change (the published-photo search)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _signed(ctx: click.Context, as_user: str | None, action: str):
+    """(store, signed-in staff account) allowed to do `action` (safeguard.access)."""
+    from safeguard.commands.signin import signed_in
+
+    return signed_in(ctx.find_root().obj, action, as_user)
+
+
+def _run(fn: Callable[[], Any]) -> Any:
+    from consent_db import StoreError
+
+    try:
+        return fn()
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _date(value: str | None, what: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=what) from e
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict:
+    """What a listing shows of one pupil. Registers only for a DSL."""
+    from consent_db import ledger
+    from consent_db.store import consent_state, expiring_consents, stale_encodings
+
+    consents = {}
+    for ch in store.channels:
+        ok, why = consent_state(p["consents"].get(ch), ch, today)
+        rec = p["consents"].get(ch) or {}
+        consents[ch] = (
+            "yes" if ok else ("expired" if "expired" in why else rec.get("state") or "none")
+        )
+    out = {
+        "id": p["id"],
+        "name": p["name"],
+        "academy": p.get("academy"),
+        "year": p.get("year"),
+        "leaving_date": p.get("leaving_date"),
+        "groups": list(p.get("groups") or []),
+        "consents": consents,
+        "biometric": ledger.status(p["biometric"]).allowed,
+        "encodings": len(p.get("encodings", [])),
+        "stale_encodings": len(stale_encodings(p, today, stale_days)),
+        "expiring": expiring_consents(p, today, 30),
+    }
+    if dsl:
+        out["registers"] = [r["register"] for r in p.get("registers", [])]
+    return out
+
+
+def _search_published(ctx: click.Context, pupil_id: str, reason: str) -> None:
+    """After a change that means published photos of the pupil must come down (the store change
+    is committed): safeguard.after_change searches them and lists the hits for takedown."""
+    from safeguard.after_change import search_published
+
+    _say(search_published(ctx.find_root().obj.home, pupil_id, reason))
+
+
+def _say(note) -> None:
+    if note.message:
+        click.echo(note.message, err=note.warning)
+
+
+def _no_search_after_biometric(ctx: click.Context, pupil_id: str) -> None:
+    """Biometric withdrawal or objection destroys the encodings at once (the law leaves no time to
+    search first), so the published-photo index cannot be searched for the pupil any more."""
+    from safeguard.index import PhotoIndex
+
+    if PhotoIndex(ctx.find_root().obj.home).exists():
+        click.echo(
+            f"{pupil_id}'s face encodings are destroyed, so published photos cannot be searched"
+            " for them automatically; if photos must come down, ask the DSL to check by hand."
+        )
