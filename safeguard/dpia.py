@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 import re
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from safeguard import policy
+from safeguard import policy, shipped
 from safeguard.config import Config
 from safeguard.home import Home
 
-DEFAULT_REPORT = Path(__file__).resolve().parent.parent / "benchmarks" / "REPORT.md"
+DEFAULT_REPORT = shipped.path("REPORT.md")  # benchmarks/REPORT.md, shipped with the package
 MARKER = re.compile(r"<!--\s*safeguard-benchmark\s+(\{.*?\})\s*-->", re.DOTALL)
 
 
@@ -423,196 +422,19 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _templates():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=PackageLoader("safeguard", "templates"),
+                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                       keep_trailing_newline=True)
+
+
 def to_markdown(pack: dict[str, Any]) -> str:
-    c, counts, bench, ret = pack["config"], pack["counts"], pack["benchmark"], pack["retention"]
-    md = [
-        "# Data protection impact assessment: evidence pack",
-        "",
-        (
-            f"Generated {pack['generated']} by safeguard {pack['safeguard_version']} from the "
-            f"installation at `{pack['home']}` (configuration: {pack['config_source']})."
-        ),
-        "",
-        (
-            "Counts only: this pack names no pupil. Register counts are still sensitive in a small "
-            "school: share the pack with the DPO and governors, not publicly."
-        ),
-        "",
-    ]
-    if pack["warnings"]:
-        md += ["## Warnings", ""] + [f"- {w}" for w in pack["warnings"]] + [""]
-    md += [
-        "## Processing",
-        "",
-        (
-            "Photos are checked before publication on the school's own machine: every face is found, "
-            "encoded and compared with the encodings of pupils enrolled with written parental "
-            "biometric consent (Protection of Freedoms Act 2012 ss.26-27); faces of pupils without "
-            "photo consent for the channel are redacted, photos showing a pupil on a protected "
-            "register are held for the DSL, metadata is stripped. Nothing is sent off the machine."
-        ),
-        "",
-        "## Models and licences",
-        "",
-        *_table(pack["models"]),
-        "",
-        pack["models_not_used"],
-        "",
-        "## Thresholds and policies",
-        "",
-        "| setting | value | meaning |",
-        "|---|---|---|",
-        (
-            f"| restrict_tolerance | {c['restrict_tolerance']} | a face this close to a restricted "
-            "pupil is restricted (redacted, or held if the pupil is on a register) |"
-        ),
-        (
-            f"| clear_tolerance | at most {c['clear_tolerance']} | a face is cleared only this close "
-            "to a consenting pupil ... (the tolerance in force per channel is below: calibrated to "
-            "the enrolled gallery) |"
-        ),
-        (
-            f"| max_false_clear | {c.get('max_false_clear', '-')} | the tolerance in force is the "
-            "largest one at which a face of someone never enrolled is predicted to be cleared at "
-            "most this often, from the spread of the enrolled gallery's own faces at its size |"
-        ),
-        (
-            f"| max_lookalike_refusal | {c.get('max_lookalike_refusal', '-')} | enrolment refuses a "
-            "photo closer to another pupil than different pupils of the gallery are expected to be "
-            "(same child twice, or the wrong child's photo), calibrated so that a different child "
-            "is refused at most this often |"
-        ),
-        (
-            f"| clear_margin | {c['clear_margin']} | ... and with every restricted pupil at least this "
-            "much further away |"
-        ),
-        (
-            f"| distinct_tolerance | {c.get('distinct_tolerance', '-')} | a face a little further "
-            "out, up to this close to a consenting pupil, is cleared too ... |"
-        ),
-        (
-            f"| distinct_margin | {c.get('distinct_margin', '-')} | ... when every other enrolled "
-            "pupil, consenting or not, is at least this much further away |"
-        ),
-        (
-            f"| small_face | {c.get('small_face', '-')} px | narrower faces are cleared by "
-            f"clear_tolerance only within small_face_tolerance ({c.get('small_face_tolerance', '-')})"
-            " |"
-        ),
-        (
-            f"| min_identifiable_face | {c.get('min_identifiable_face', '-')} px | narrower faces are "
-            "never cleared (and never kept) |"
-        ),
-        (
-            f"| weak box on a face | below {policy.ON_FACE_WEAK}, on a face of at least "
-            f"{policy.ON_FACE_SURE} | a weak detector box lying half on a cleared face (at least "
-            f"{policy.ON_FACE_SHARE:.0%} of it on the face's box) follows that face instead of being "
-            "redacted as unknown (fixed in code) |"
-        ),
-        f"| unknown | {c['unknown']} | what happens to a face that matches nobody |",
-        f"| style | {c['style']} | how faces are redacted |",
-        f"| mask_scale | {c['mask_scale']} | redaction covers the face box grown by this factor |",
-        f"| default_channel | {c['default_channel']} | |",
-        "",
-        "Per channel (the thresholds above apply to every channel; consent is per channel):",
-        "",
-        (
-            "| channel | unknown faces | pupils with valid consent | without | enrolled restricted | "
-            "enrolled consenting | enrolled on a register (held) | clearing tolerance in force | "
-            "predicted strangers cleared |"
-        ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for ch in c["channels"]:
-        cc = counts.get("channels", {}).get(ch, {})
-        tol = cc.get("clear_tolerance_live")
-        pred = cc.get("predicted_false_clear")
-        md.append(
-            f"| {ch} | {c['unknown']} | {cc.get('consent_valid', 0)} | "
-            f"{cc.get('no_valid_consent', 0)} | {cc.get('enrolled_restricted', 0)} | "
-            f"{cc.get('enrolled_consenting', 0)} | {cc.get('enrolled_on_register', 0)} | "
-            f"{'-' if tol is None else f'{tol:.3f}'} | "
-            f"{'-' if pred is None else f'{100 * pred:.3f}%'} |"
-        )
-    md += [
-        "",
-        "## Reference photos: what enrolment refuses",
-        "",
-        (
-            "A pupil's encodings are stored only from photos that pass every check below; a "
-            "refused photo is reported with its reason and nothing is enrolled."
-        ),
-        "",
-        *_table(pack["enrolment_checks"]),
-        "",
-        "## Data flows and storage",
-        "",
-        *_table(pack["data_flows"]),
-        "",
-        "## Roles: who can see what",
-        "",
-        *_table(pack["roles"]),
-        "",
-        "## Retention settings",
-        "",
-        "| setting | value |",
-        "|---|---|",
-        f"| held_review_days | {ret['held_review_days']} (undecided held photos flagged) |",
-        f"| stale_encoding_days | {ret['stale_encoding_days']} (older encodings flagged) |",
-        ("| encodings of leavers | destroyed once the leaving date has passed (`pupils purge`) |"),
-        (
-            f"| leaver_retention_days | {ret['leaver_retention_days']}: pupil records erased this "
-            "long after leaving (`pupils purge`) |"
-        ),
-        "| withdrawal or objection | encodings destroyed in the same transaction |",
-        "",
-        "## Counts from the store",
-        "",
-    ]
-    if counts.get("store") != "present":
-        md += ["No consent store yet: nobody is enrolled, so every face is unknown.", ""]
-    md += ["| count | value |", "|---|---:|"]
-    if counts.get("store") == "present":
-        md += [
-            f"| pupils | {counts['pupils']} |",
-            f"| with biometric processing allowed (ledger) | {counts['biometric_allowed']} |",
-            f"| enrolled pupils (with encodings) | {counts['enrolled_pupils']} |",
-            f"| encodings | {counts['encodings']} |",
-            (
-                f"| encodings older than {c['stale_encoding_days']} days | "
-                f"{counts['stale_encodings']} |"
-            ),
-            f"| leavers still enrolled | {counts['leavers_still_enrolled']} |",
-        ]
-        md += [f"| on register: {code} | {n} |" for code, n in counts["registers"].items()]
-        md += [f"| staff accounts: {role} | {n} |" for role, n in sorted(counts["staff"].items())]
-    md += [
-        f"| held photos awaiting the DSL | {counts['held_pending']} |",
-        f"| held photos decided (tombstones) | {counts['held_decided']} |",
-        f"| rejected inputs kept | {counts['rejected_inputs']} |",
-        "",
-    ]
-    md += ["## Measured accuracy and speed", ""]
-    if bench is None:
-        md += ["No benchmark report was found. Accuracy has not been measured for this pack.", ""]
-    else:
-        md += [
-            (
-                f"Measured {bench['measured'] or 'on an unknown date'} (report `{bench['path']}`); "
-                "the photo benchmarks are of adults; the school-scale benchmark (childhood "
-                "encodings, by skin tone and age group) is the figure for children."
-            ),
-            "",
-        ]
-        if bench.get("config"):
-            md += [
-                "Settings measured: "
-                + ", ".join(f"{k} {v}" for k, v in bench["config"].items())
-                + ".",
-                "",
-            ]
-        md += [_demote(bench["summary"]), ""]
-    return "\n".join(md) + "\n"
+    """The pack as Markdown, from the template safeguard/templates/dpia.md.j2."""
+    text = _templates().get_template("dpia.md.j2").render(
+        pack=pack, policy=policy, table=lambda rows: "\n".join(_table(rows)), demote=_demote)
+    return text.rstrip("\n") + "\n"
 
 
 def _demote(text: str) -> str:
@@ -620,70 +442,14 @@ def _demote(text: str) -> str:
     return re.sub(r"^(#{1,5}) ", lambda m: "#" + m.group(1) + " ", text, flags=re.MULTILINE)
 
 
-def _inline(text: str) -> str:
-    s = html.escape(text, quote=False)
-    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
-    s = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
-    return s
-
-
 def markdown_to_html(md: str, title: str) -> str:
-    """The small Markdown subset the pack uses (headings, tables, lists, paragraphs) as HTML;
-    every piece of text is escaped. Images and links stay as text."""
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        (
-            "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
-            "padding:.3em .5em;vertical-align:top;text-align:left}th{background:#eee}"
-            "code{background:#f4f4f4}</style></head><body>"
-        ),
-    ]
-    lines = md.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        h = re.match(r"^(#{1,6}) (.*)$", line)
-        if h:
-            n = len(h.group(1))
-            out.append(f"<h{n}>{_inline(h.group(2))}</h{n}>")
-            i += 1
-        elif line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].startswith("|"):
-                rows.append(lines[i])
-                i += 1
-            out.append("<table>")
-            for k, row in enumerate(rows):
-                if re.match(r"^\|[\s:|-]+\|$", row):
-                    continue
-                cells = [
-                    x.strip().replace("\\|", "|") for x in re.split(r"(?<!\\)\|", row.strip())[1:-1]
-                ]
-                tag = "th" if k == 0 else "td"
-                out.append(
-                    "<tr>" + "".join(f"<{tag}>{_inline(x)}</{tag}>" for x in cells) + "</tr>"
-                )
-            out.append("</table>")
-        elif line.startswith("- "):
-            out.append("<ul>")
-            while i < len(lines) and lines[i].startswith("- "):
-                out.append(f"<li>{_inline(lines[i][2:])}</li>")
-                i += 1
-            out.append("</ul>")
-        else:
-            para = []
-            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("|", "#", "- ")):
-                para.append(lines[i])
-                i += 1
-            out.append(f"<p>{_inline(' '.join(para))}</p>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    """Markdown as a whole HTML page (markdown-it-py, CommonMark with tables; raw HTML in the text
+    is escaped, never passed through)."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    return _templates().get_template("dpia.html.j2").render(title=title, body=Markup(body))
 
 
 def to_html(pack: dict[str, Any]) -> str:
@@ -692,13 +458,11 @@ def to_html(pack: dict[str, Any]) -> str:
 
 def write_pack(pack: dict[str, Any], out_dir: Path) -> list[Path]:
     """dpia.md and dpia.html in `out_dir` (created owner-only if missing)."""
+    from consent_db.storage import atomic_write_bytes
+
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = []
     for name, text in (("dpia.md", to_markdown(pack)), ("dpia.html", to_html(pack))):
-        p = out_dir / name
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(p)
-        paths.append(p)
+        atomic_write_bytes(out_dir / name, text.encode("utf-8"))  # fsynced, owner-only
+        paths.append(out_dir / name)
     return paths

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
+from safeguard import shipped
 from safeguard.home import Home
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = shipped.path("samples")  # samples/, shipped with the package
 DEMO_MARK = ".safeguard-demo"
 
 
