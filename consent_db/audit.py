@@ -205,14 +205,9 @@ class AuditLog:
 
         body = _canonical({"seq": seq, "hash": last_hash})
         data = seal(self._seal, body, b"audit.head") if self._seal is not None else body
-        tmp = self.head_path.with_name(f".{self.head_path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.head_path)
+        from consent_db.storage import atomic_write_bytes
+
+        atomic_write_bytes(self.head_path, data)
 
     def _read_head(self) -> dict | None | str:
         """The head as written; None when there is none; "unreadable" when it does not open

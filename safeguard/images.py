@@ -294,20 +294,24 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im
 
 
-def write_atomic(data: bytes, directory: Path, name: str) -> Path:
-    """Write `data` into `directory` under `name` (or `stem-2.ext`, ... if taken) atomically.
+def write_atomic(data: bytes, directory: Path, name: str, *, tmp_prefix: str = ".safeguard-",
+                 mode: int = 0o644) -> Path:
+    """Write `data` into `directory` under `name` (or `stem-2.ext`, ... if taken) atomically:
+    the one writer of new, published files (the blur pass, a release, the watcher's ready copy).
 
-    The bytes go to a hidden temp file that is fsynced, then hard-linked to the final name, which
-    fails rather than overwrites if the name exists. No partial file ever carries a real name.
+    The bytes go to a hidden temp file (`tmp_prefix`...) that is fsynced, then hard-linked to the
+    final name, which fails rather than overwrites if the name exists. On a share without hard
+    links the temp file is renamed onto a name not yet taken instead. No partial file ever carries
+    a real name. (Files replaced in place, owner-only, use consent_db.storage.atomic_write_bytes.)
     """
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".safeguard-", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         stem, ext = os.path.splitext(name)
         n = 1
         while True:
@@ -317,6 +321,14 @@ def write_atomic(data: bytes, directory: Path, name: str) -> Path:
                 break
             except FileExistsError:
                 n += 1
+            except OSError as e:  # shares without hard links: rename onto a name not yet taken
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                if os.path.lexists(final):
+                    n += 1
+                    continue
+                os.rename(tmp, final)
+                break
         _fsync_dir(directory)
         return final
     finally:

@@ -199,11 +199,9 @@ def last_ready_dir(home: Any, config: Config) -> Path | None:
 def remember_ready_dir(home: Any, path: Path) -> None:
     f = _state_file(home)
     f.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = f.with_name(f".state-{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"ready_dir": str(path)}, fh)
-    os.replace(tmp, f)
+    from consent_db.storage import atomic_write_bytes
+
+    atomic_write_bytes(f, json.dumps({"ready_dir": str(path)}).encode())
 
 
 def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,

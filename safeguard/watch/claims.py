@@ -184,37 +184,9 @@ def publish(staged: Path, ready: Path, tag: str) -> Path:
                 return p
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             continue
-    ready.mkdir(parents=True, exist_ok=True)
-    tmp = ready / f".safeguard-watch-{tag}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    n = 1
-    try:
-        while True:
-            final = ready / (staged.name if n == 1 else f"{stem}-{n}{ext}")
-            try:
-                os.link(tmp, final)
-                break
-            except FileExistsError:
-                n += 1
-            except OSError as e:  # shares without hard links: rename onto a name not yet taken
-                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                    raise
-                if os.path.lexists(final):
-                    n += 1
-                    continue
-                os.rename(tmp, final)
-                break
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-    fsync_dir(ready)
-    return final
+    from safeguard.images import write_atomic
+
+    return write_atomic(data, ready, staged.name, tmp_prefix=f".safeguard-watch-{tag}")
 
 
 def hold(claim: Claim, record: dict, held_dir: Path, recovering: bool) -> str:
@@ -281,14 +253,10 @@ def file_sha256(path: Path) -> str:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """`data` as JSON, replaced atomically, fsynced, owner-only (the store's writer)."""
+    from consent_db.storage import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(data).encode())
 
 
 def fsync_dir(directory: Path) -> None:
