@@ -102,10 +102,15 @@ def list_items(home: Any, open_only: bool = False) -> list[dict]:
     return out
 
 
-def close(home: Any, item_id: str, by: str, note: str | None = None) -> dict:
-    """Mark an item dealt with (the photos were taken down, or the DSL decided otherwise)."""
+def close(home: Any, item_id: str, by: str, note: str | None = None, audit: Any = None) -> dict:
+    """Mark an item dealt with (the photos were taken down, or the DSL decided otherwise); with
+    `audit` (the store's audit log), record who closed it: the one place the entry is written,
+    for the CLI and the review page alike."""
     item = get(home, item_id)
     item.update(state="closed", closed_by=by, note=note,
                 closed=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     _write(home, item)
+    if audit is not None:
+        audit.append(by, "takedown.closed", item.get("pupil"),
+                     {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
     return item

@@ -187,8 +187,7 @@ def list_(app, as_user, as_json):
 def show(app, held_id, as_user, as_json):
     """One held photo: every face, who it matched and why, and what a release would redact."""
     from safeguard.held import HeldQueue
-    from safeguard.review.decisions import DecisionError, pending_record, previewed, queue_item
-    from safeguard.review.render import face_label
+    from safeguard.review.decisions import DecisionError, face_rows, pending_record, queue_item
 
     store, _ = _sign_in(app, as_user)
     try:
@@ -196,24 +195,10 @@ def show(app, held_id, as_user, as_json):
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
     names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
-    planned = previewed(rec)
     item = queue_item(rec, app.config.held_review_days)
-    faces = []
-    for n, f in enumerate(rec.get("faces", []), 1):
-        title, detail = face_label(f, names)
-        faces.append(
-            {
-                "n": n,
-                "box": f.get("box"),
-                "label": f.get("label"),
-                "action": f.get("action"),
-                "pupil": f.get("pupil"),
-                "name": names.get(f.get("pupil")) if f.get("pupil") else None,
-                "reason": f.get("reason"),
-                "distance": f.get("distance"),
-                "redacted_in_preview": n - 1 in planned,
-            }
-        )
+    rows = face_rows(rec, names)
+    keys = ("n", "box", "label", "action", "pupil", "name", "reason", "distance")
+    faces = [{**{k: r[k] for k in keys}, "redacted_in_preview": r["redact"]} for r in rows]
     out = {
         **item.as_dict(),
         "input": rec.get("input"),
@@ -230,14 +215,13 @@ def show(app, held_id, as_user, as_json):
         + (f"  OVERDUE ({item.age_days} days)" if item.overdue else "")
     )
     click.echo(f"file: {rec.get('input')}")
-    for f in faces:
-        title, detail = face_label(rec["faces"][f["n"] - 1], names)
-        mark = "redact" if f["redacted_in_preview"] else "keep"
+    for f in rows:
+        mark = "redact" if f["redact"] else "keep"
         dist = f" d={f['distance']:.2f}" if f["distance"] is not None else ""
         click.echo(
-            f"  face {f['n']}: {f['label']:<10} {title}"
+            f"  face {f['n']}: {f['label']:<10} {f['title']}"
             + (f" ({f['pupil']})" if f["pupil"] else "")
-            + (f" - {detail}" if detail else "")
+            + (f" - {f['detail']}" if f["detail"] else "")
             + f"{dist}  -> {mark}"
         )
 
@@ -378,11 +362,9 @@ def close_takedown(app, item_id, note, as_user, as_json):
 
     store, who = _sign_in(app, as_user)
     try:
-        item = takedown.close(app.home, item_id, who.user, note)
+        item = takedown.close(app.home, item_id, who.user, note, audit=store.audit)
     except takedown.TakedownError as e:
         raise click.ClickException(str(e)) from e
-    store.audit.append(who.user, "takedown.closed", item.get("pupil"),
-                       {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
     click.echo(json.dumps(item) if as_json else f"Closed takedown list {item_id}.")
 
 

@@ -259,9 +259,7 @@ def create_app(
         if store_for(s).get_pupil(item.get("pupil") or "") is None and store_for(s) is not store:
             return PlainTextResponse("no such takedown item", 404)  # another academy's
         note = str(form.get("note", "")).strip() or None
-        await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note)
-        store.audit.append(s.reviewer.user, "takedown.closed", item.get("pupil"),
-                           {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
+        await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note, store.audit)
         s.flash = f"Takedown list {item_id} closed."
         return RedirectResponse("/", status_code=303)
 
@@ -277,23 +275,7 @@ def create_app(
         except decisions.DecisionError as e:
             return PlainTextResponse(str(e), 404)
         who = await run_in_threadpool(names)
-        planned = decisions.previewed(rec)
-        faces = []
-        for i, f in enumerate(rec.get("faces", [])):
-            title, detail = render.face_label(f, who)
-            faces.append(
-                {
-                    "n": i + 1,
-                    "index": i,
-                    "label": f.get("label"),
-                    "title": title,
-                    "name": who.get(f.get("pupil")) if f.get("pupil") else None,
-                    "detail": detail,
-                    "pupil": f.get("pupil"),
-                    "distance": f.get("distance"),
-                    "redact": i in planned,
-                }
-            )
+        faces = decisions.face_rows(rec, who)
         item = decisions.queue_item(rec, config.held_review_days)
         return page(
             request,

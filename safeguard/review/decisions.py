@@ -164,6 +164,32 @@ def previewed(rec: dict) -> set[int]:
     }
 
 
+def face_rows(rec: dict, names: dict[str, str]) -> list[dict]:
+    """One row per face of a held record, for the DSL (the CLI's `review show` and the review
+    page): what it is, whom it matched and why, and whether the preview redacts it."""
+    from safeguard.review.render import face_label
+
+    planned = previewed(rec)
+    rows = []
+    for i, f in enumerate(rec.get("faces", [])):
+        title, detail = face_label(f, names)
+        rows.append({
+            "n": i + 1,
+            "index": i,
+            "box": f.get("box"),
+            "label": f.get("label"),
+            "action": f.get("action"),
+            "title": title,
+            "detail": detail,
+            "pupil": f.get("pupil"),
+            "name": names.get(f.get("pupil")) if f.get("pupil") else None,
+            "reason": f.get("reason"),
+            "distance": f.get("distance"),
+            "redact": i in planned,
+        })
+    return rows
+
+
 def pending_record(held: HeldQueue, held_id: str, store: Any = None) -> dict:
     """The record of a photo still waiting; another academy's photo, for an account scoped to
     one, is refused as if it did not exist."""
