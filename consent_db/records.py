@@ -130,3 +130,34 @@ def _check_schema(meta: dict | None, folder: Path) -> None:
             f"the consent store at {folder} was written by a newer safeguard (schema {v}; this"
             f" version reads up to {SCHEMA_VERSION}); upgrade safeguard before using it"
         )
+
+
+def pupil_summary(p: dict, channels, today: dt.date, *, stale_days: int,
+                  show_registers: bool) -> dict:
+    """What a listing shows of one pupil: consents per channel ("yes", "expired", the recorded
+    state or "none"), biometric permission, encodings and their staleness, consents expiring
+    within 30 days. Registers only with `show_registers` (a DSL's view: safeguard.access.may(role,
+    "registers")); otherwise the key is absent, not empty."""
+    from consent_db import ledger
+
+    consents = {}
+    for ch in channels:
+        ok, why = consent_state(p["consents"].get(ch), ch, today)
+        rec = p["consents"].get(ch) or {}
+        consents[ch] = "yes" if ok else ("expired" if "expired" in why else rec.get("state") or "none")
+    out = {
+        "id": p["id"],
+        "name": p["name"],
+        "academy": p.get("academy"),
+        "year": p.get("year"),
+        "leaving_date": p.get("leaving_date"),
+        "groups": list(p.get("groups") or []),
+        "consents": consents,
+        "biometric": ledger.status(p["biometric"]).allowed,
+        "encodings": len(p.get("encodings", [])),
+        "stale_encodings": len(stale_encodings(p, today, stale_days)),
+        "expiring": expiring_consents(p, today, 30),
+    }
+    if show_registers:
+        out["registers"] = [r["register"] for r in p.get("registers", [])]
+    return out

@@ -35,6 +35,12 @@ def roles_for(action: str) -> str:
     return " or ".join(sorted(ALLOWED[action]))
 
 
+def may(role: str, action: str) -> bool:
+    """Whether `role` may do `action`: e.g. may(role, "registers") decides whether a view of a
+    pupil shows their registers at all."""
+    return role in ALLOWED[action]
+
+
 def check(role: str, action: str) -> None:
     if role not in ALLOWED[action]:
         raise Refused(f"the {role} role may not do this ({action}): it needs {roles_for(action)}")

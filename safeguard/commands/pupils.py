@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from safeguard import after_change
+from safeguard.access import may
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _emit_json, _run, _say, _signed, _summary
 
@@ -137,7 +138,7 @@ def show(ctx, pupil_id, as_json, as_user):
     from consent_db import ledger
 
     store, who = _signed(ctx, as_user, "pupils.read")
-    dsl = who.role == "dsl"
+    dsl = may(who.role, "registers")
     p = store.get_pupil(pupil_id)
     if p is None:
         raise click.ClickException(f"no pupil {pupil_id}")
@@ -217,7 +218,7 @@ def show(ctx, pupil_id, as_json, as_user):
 def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_user):
     """List pupils, optionally filtered."""
     store, who = _signed(ctx, as_user, "registers" if register else "pupils.read")
-    dsl = who.role == "dsl"
+    dsl = may(who.role, "registers")
     stale_days = ctx.find_root().obj.config.stale_encoding_days
     today = dt.date.today()
     rows = _run(

@@ -43,33 +43,11 @@ def _emit_json(obj: Any) -> None:
 
 
 def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict:
-    """What a listing shows of one pupil. Registers only for a DSL."""
-    from consent_db import ledger
-    from consent_db.store import consent_state, expiring_consents, stale_encodings
+    """What a listing shows of one pupil (consent_db.records.pupil_summary); registers only when
+    the viewer's role may see them."""
+    from consent_db.records import pupil_summary
 
-    consents = {}
-    for ch in store.channels:
-        ok, why = consent_state(p["consents"].get(ch), ch, today)
-        rec = p["consents"].get(ch) or {}
-        consents[ch] = (
-            "yes" if ok else ("expired" if "expired" in why else rec.get("state") or "none")
-        )
-    out = {
-        "id": p["id"],
-        "name": p["name"],
-        "academy": p.get("academy"),
-        "year": p.get("year"),
-        "leaving_date": p.get("leaving_date"),
-        "groups": list(p.get("groups") or []),
-        "consents": consents,
-        "biometric": ledger.status(p["biometric"]).allowed,
-        "encodings": len(p.get("encodings", [])),
-        "stale_encodings": len(stale_encodings(p, today, stale_days)),
-        "expiring": expiring_consents(p, today, 30),
-    }
-    if dsl:
-        out["registers"] = [r["register"] for r in p.get("registers", [])]
-    return out
+    return pupil_summary(p, store.channels, today, stale_days=stale_days, show_registers=dsl)
 
 
 def _search_published(ctx: click.Context, pupil_id: str, reason: str) -> None:
