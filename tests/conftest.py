@@ -6,6 +6,7 @@ both. Both have biometric consent and are enrolled from the bundled reference ph
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+# The shared test data: SAFEGUARD_TESTDATA, else ../shared/testdata beside the repository.
+SHARED_TESTDATA = Path(os.environ.get("SAFEGUARD_TESTDATA") or REPO.parent / "shared" / "testdata")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import SHARED_TESTDATA
 
 from consent_db import ConsentStore
 from safeguard.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 
 
 def make_home(tmp_path: Path) -> Home:

@@ -6,17 +6,16 @@ never copied into the repo). Skipped, with the reason shown, when ../shared/test
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_TESTDATA
 from PIL import Image
 
 from safeguard.detect import DetectorConfig, detect_faces, upright
 from safeguard.faces import Box
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+SHARED = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 OBAMA = SHARED / "identities" / "obama" / "fr__obama.jpg"  # 910x1137, public domain
 LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face
 

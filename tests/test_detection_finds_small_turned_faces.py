@@ -8,17 +8,16 @@ place, never copied into the repo); skipped, with the reason shown, when it is a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_TESTDATA
 
 from safeguard.detect import detect_faces, profile_detect
 from safeguard.faces import Box
 from safeguard.images import load_image
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+SHARED = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 IDS = SHARED / "identities"
 LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face
 # Faces that a 640 px rotated pass missed at 40-80 px in the detection benchmark.

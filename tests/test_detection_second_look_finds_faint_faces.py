@@ -10,17 +10,16 @@ repo); skipped, with the reason shown, when it is absent.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_TESTDATA
 
 from safeguard.detect import DetectorConfig, detect_faces
 from safeguard.faces import Box
 from safeguard.images import load_image
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+SHARED = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 IDS = SHARED / "identities"
 LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face
 UPRIGHT = [  # big upright faces: the photo has faces, none of them turned
