@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "watch": "safeguard.commands.watch:watch",
     "status": "safeguard.commands.watch:status",
     "serve": "safeguard.commands.serve:serve",
+    "caption": "safeguard.commands.caption:caption",
 }
 
 

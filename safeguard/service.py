@@ -10,8 +10,9 @@ The protocol, one batch per connection (every message a JSON line; bytes follow 
 gives their `size`):
 
     client: {"op": "hello", "v": 1, "user", "password", "channel", "unknown", "style", "format",
-             "quality", "groups", "write"}
-    server: {"ok": true} | {"ok": false, "error": "...", "usage": bool}
+             "quality", "groups", "write", "caption"}
+    server: {"ok": true, "caption": [...findings] | null} | {"ok": false, "error": "...",
+             "usage": bool}
     client: {"op": "photo", "path": "...", "size": N} + N bytes          (repeated)
     server: {"ok": true, "outcome": {...public outcome...}, "size": M} + M bytes (the copy; 0
             when nothing is exported or nothing is written)
@@ -103,6 +104,7 @@ class Batch:
     job: object  # safeguard.pipeline.Job
     write: bool
     work: Path  # the batch's scratch folder under the home (owner-only)
+    caption: list | None = None  # the caption's findings (safeguard.naming, public form)
 
 
 class PhotoService:
@@ -163,6 +165,12 @@ class PhotoService:
         if missing:
             raise ServiceError(f"no enrolled pupil is in group {', '.join(map(repr, missing))}",
                                usage=True)
+        caption = msg.get("caption")
+        findings = None
+        if isinstance(caption, str):
+            from safeguard.caption import check_caption
+
+            findings = [f.public() for f in check_caption(caption, store)]
         write = bool(msg.get("write"))
         self.home.ensure()
         work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
@@ -172,7 +180,7 @@ class PhotoService:
                   output_format=fmt, groups=tuple(dict.fromkeys(groups)))
         log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
                  "blur" if write else "scan")
-        return Batch(job, write, work)
+        return Batch(job, write, work, findings)
 
     def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:
         from safeguard.pipeline import process_data
@@ -212,7 +220,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 log.info("refused a batch from uid %s: %s", uid, e)
                 send(self.wfile, {"ok": False, "error": str(e), "usage": e.usage})
                 return
-            send(self.wfile, {"ok": True})
+            send(self.wfile, {"ok": True, "caption": batch.caption})
             while True:
                 msg, data = receive(self.rfile)
                 if msg is None:
@@ -288,6 +296,7 @@ class Client:
             raise ServiceError("the service closed the connection")
         if not answer.get("ok"):
             raise ServiceError(answer.get("error") or "refused", usage=bool(answer.get("usage")))
+        self.caption = answer.get("caption")  # the caption's findings, when one was sent
 
     def photo(self, path: str, data: bytes) -> tuple[dict, bytes]:
         send(self.f, {"op": "photo", "path": path, "size": len(data)}, data)

@@ -52,7 +52,15 @@ SERVICE_HELP = ("Send the photos to the safeguard service listening on this Unix
                 "(docs/deploy.md). Env: SAFEGUARD_SERVICE.")
 
 
+CAPTION_HELP = ("The caption to be posted with the photos (a text file): checked for a pupil's full "
+                "name, a class name and personal details like `safeguard caption` does; findings "
+                "are reported (JSON: \"caption\" on every line) and make the exit code at least 3.")
+
+
 def _common(f):
+    f = click.option("--caption", "caption_file", default=None,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=CAPTION_HELP)(f)
     f = click.option("--service", type=click.Path(dir_okay=False, path_type=Path),
                      envvar="SAFEGUARD_SERVICE", default=None, metavar="SOCKET",
                      help=SERVICE_HELP)(f)
@@ -73,11 +81,12 @@ def _common(f):
 @click.command(epilog=EXIT_CODES_HELP)
 @_common
 @click.pass_obj
-def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service):
+def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, caption_file):
     """Report what `blur` would do with each photo. Writes nothing. Any role may run it (comms
     up): what it says of a face is restricted, cleared or unknown, never who or why."""
     sys.exit(_run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False,
-                  groups=groups, as_user=as_user, service=service))
+                  groups=groups, as_user=as_user, service=service,
+                  caption=_read_caption(caption_file)))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -91,18 +100,36 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service):
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
 @click.pass_obj
 def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user,
-         service):
+         service, caption_file):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
     protected register, or unknown faces with --unknown hold) are held under the home, never
     written to --out."""
     sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
-                  out=out, groups=groups, as_user=as_user, service=service))
+                  out=out, groups=groups, as_user=as_user, service=service,
+                  caption=_read_caption(caption_file)))
+
+
+def _read_caption(path: Path | None) -> str | None:
+    return None if path is None else path.read_text(encoding="utf-8", errors="replace")
+
+
+def _caption_report(findings: list[dict] | None, as_json: bool) -> None:
+    """The caption's findings, for a person (JSON puts them on every line instead)."""
+    if findings is None or as_json:
+        return
+    if not findings:
+        click.echo("Caption: nothing in it identifies a child.")
+        return
+    for f in findings:
+        shown = f' "{f["text"]}"' if f.get("text") else ""
+        click.echo(f"Caption, characters {f['start']}-{f['end']}: {f['what']}{shown}")
+    click.echo("The caption identifies a child: change it before posting.")
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None, service=None) -> int:
+         groups=(), as_user=None, service=None, caption=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
     from safeguard.commands.signin import signed_in
@@ -110,7 +137,8 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
 
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
-                    "quality": quality, "groups": list(groups), "write": write}
+                    "quality": quality, "groups": list(groups), "write": write,
+                    "caption": caption}
         return _run_remote(app, service, paths, settings, as_json, out, as_user)
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
@@ -131,11 +159,16 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         output_format=fmt or cfg.output_format,
         groups=check_groups(matrix, groups),
     )
+    findings = None
+    if caption is not None:
+        from safeguard.caption import check_caption
+
+        findings = [f.public() for f in check_caption(caption, store)]
     files, early = collect_inputs(paths)
     if write and out is not None:
         out.mkdir(parents=True, exist_ok=True)
     outcomes = list(early)
-    report = _Reporter(as_json, total=len(files) + len(early), write=write)
+    report = _Reporter(as_json, total=len(files) + len(early), write=write, caption=findings)
     for o in early:
         report.one(o)
     try:
@@ -151,7 +184,13 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     rejected = sum(o.status == "rejected" for o in outcomes)
     if not as_json:
         _summary(outcomes, write)
-    return ExitStatus.for_batch(held, rejected)
+    _caption_report(findings, as_json)
+    return _with_caption(ExitStatus.for_batch(held, rejected), findings)
+
+
+def _with_caption(status: ExitStatus, findings: list | None) -> int:
+    """A caption that identifies a child makes a clean batch exit 3 (as a held photo would)."""
+    return ExitStatus.HELD if findings and status == ExitStatus.OK else status
 
 
 def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
@@ -175,7 +214,8 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
     write = settings["write"]
     if write and out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    report = _Reporter(as_json, total=len(files) + len(early), write=write)
+    findings = client.caption
+    report = _Reporter(as_json, total=len(files) + len(early), write=write, caption=findings)
     outcomes = []
 
     def one(public: dict) -> None:
@@ -185,11 +225,7 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
                             removed=public.get("metadata_removed") or [],
                             faces=[SimpleNamespace(**f) for f in public.get("faces") or []])
         outcomes.append(o)
-        if as_json:
-            sys.stdout.write(json.dumps(public) + "\n")
-            sys.stdout.flush()
-        elif report.progress is not None:
-            report.progress.advance(report.task)
+        report.emit(public)
 
     for o in early:
         one(o.public())
@@ -221,12 +257,14 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
     rejected = sum(o.status == "rejected" for o in outcomes)
     if not as_json:
         _summary(outcomes, write)
-    return ExitStatus.for_batch(held, rejected)
+    _caption_report(findings, as_json)
+    return _with_caption(ExitStatus.for_batch(held, rejected), findings)
 
 
 class _Reporter:
-    def __init__(self, as_json: bool, total: int, write: bool):
+    def __init__(self, as_json: bool, total: int, write: bool, caption: list | None = None):
         self.as_json = as_json
+        self.caption = caption
         self.progress = None
         if not as_json and sys.stderr.isatty() and total > 1:
             from rich.console import Console
@@ -240,8 +278,14 @@ class _Reporter:
                                                total=total)
 
     def one(self, o) -> None:
+        self.emit(o.public())
+
+    def emit(self, public: dict) -> None:
         if self.as_json:
-            sys.stdout.write(json.dumps(o.public()) + "\n")
+            if self.caption is not None:
+                public = {**public, "caption": {"ok": not self.caption,
+                                                "findings": self.caption}}
+            sys.stdout.write(json.dumps(public) + "\n")
             sys.stdout.flush()
         elif self.progress is not None:
             self.progress.advance(self.task)

@@ -1,0 +1,59 @@
+"""`safeguard caption`: check a post's caption before it goes out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from safeguard.commands.signin import AS_HELP
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the caption from this file ('-' as TEXT reads standard input).")
+@click.option("--channel", "-c", default=None, help="Where the post will go (default: social).")
+@click.option("--json", "as_json", is_flag=True, help="The findings as one JSON object.")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
+@click.pass_obj
+def caption(app, text, path, channel, as_json, as_user):
+    """Check a caption for what identifies a child: a pupil's full name (either order, with an
+    initial, with typos), a class name ("4O", "Year 4 Oak", "Class 6B"), a phone number, an email
+    address, a home street, or a child's age beside their full name. A first name alone is fine.
+
+    It says what kind of thing was found and where, never whose consent or register.
+
+    \b
+    Exit codes:
+      0  nothing found
+      1  error (store, sign-in)
+      2  usage error
+      3  something in the caption identifies a child: change it before posting"""
+    from safeguard.caption import check_caption
+    from safeguard.commands.signin import signed_in
+
+    if path is not None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif text in (None, "-"):
+        text = sys.stdin.read()
+    cfg = app.config
+    channel = channel or cfg.default_channel
+    if channel not in cfg.channels:
+        raise click.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
+    store, _ = signed_in(app, "photos", as_user)
+    findings = check_caption(text, store)
+    if as_json:
+        click.echo(json.dumps({"channel": channel, "ok": not findings,
+                               "findings": [f.public() for f in findings]}))
+    elif not findings:
+        click.echo("Nothing in the caption identifies a child.")
+    else:
+        for f in findings:
+            shown = f" \"{f.text}\"" if f.public()["text"] else ""
+            click.echo(f"characters {f.start}-{f.end}: {f.what}{shown}")
+        click.echo(f"{len(findings)} thing(s) in the caption identify a child: change it before "
+                   "posting.")
+    sys.exit(3 if findings else 0)

@@ -1,0 +1,199 @@
+"""Does a piece of text identify a child? Pure: text and the store's names in, findings out.
+
+The protocol forbids identifying a child "by full name or class", in a photo or its caption. What
+counts, here, is what identifies: a pupil's full name (first and last name, in either order, or
+the first name's initial with the surname: "Ada Lovelace", "Lovelace, Ada", "A. Lovelace"), a
+class name (a group of the store that looks like a class, "4O", "6B", "Year 4 Oak", or the common
+patterns "Year 4", "Y4", "Class 6B", "Form 7X"), and personal details (a phone number, an email
+address, a home street, a child's age beside a full name). A first name alone is not enough:
+"Well done Ada!" or a sign saying "Grace" must not flag every post.
+
+Matching folds case and accents and allows slips (an edit distance that grows with the word's
+length: 0 up to 3 letters, 1 up to 7, 2 beyond), because captions have typos and OCR misreads.
+Findings say what kind of thing was found and where; which pupil is for the DSL only
+(`pupil`, never shown to comms staff).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+KINDS = {
+    "full_name": "a pupil's full name",
+    "class_name": "a class name",
+    "phone": "a phone number",
+    "email": "an email address",
+    "street": "a home street",
+    "age_with_name": "a child's age with their full name",
+}
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_CLASS_PATTERNS = [
+    # "Year 4", "Yr 6", "Year 4 Oak" (a class name after it is capitalised: not "Year 4 trip")
+    re.compile(r"\b(?i:year|yr)\s*(?:[1-9]|1[0-3])(?:\s+[A-Z][a-z]{1,10}|[A-Z])?\b"),
+    re.compile(r"\bY(?:[1-9]|1[0-3])[A-Z]?\b"),
+    re.compile(r"\b(?:class|form|set|group)\s+(?:[1-9]|1[0-3])\s*[A-Z]{1,2}\b", re.IGNORECASE),
+    re.compile(r"\b(?i:class|form)\s+[A-Z][a-z]+\b"),  # "Class Oak", "Form Kestrel"
+    # 4O, 6B, 10X; not units and times (5K, 4G, 3D, 2M, 10AM, 2PM)
+    re.compile(r"\b(?:[1-9]|1[0-3])(?![KGDM]\b|AM\b|PM\b)[A-Z]{1,2}\b"),
+    re.compile(r"\b(?:reception|nursery)\s+class\b", re.IGNORECASE),
+]
+_PHONE = re.compile(r"(?<![\w+])(?:\+44\s?\(?0?\)?\s?|0)(?:\d[\s-]?){9,10}(?!\w)")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_STREET = re.compile(
+    r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Close|"
+    r"Drive|Dr|Way|Crescent|Gardens|Place|Court|Terrace|Grove|Hill|Park|Mews|Row|Walk|View|"
+    r"Square|Rise)\b\.?")
+_AGE = re.compile(r"\b(?:aged?\s+\d{1,2}|\d{1,2}\s*(?:years?\s+old|yrs?\s+old|-year-old))\b|"
+                  r",\s*\d{1,2}\s*,", re.IGNORECASE)
+AGE_WINDOW = 40  # characters between a full name and an age for "age with a full name"
+
+
+def fold(text: str) -> str:
+    """Case and accents folded, lengths kept where possible (NFKD, combining marks dropped)."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def slips(word: str) -> int:
+    """Edit distance allowed for a word of this length (typos, OCR misreads)."""
+    n = len(word)
+    return 0 if n <= 3 else 1 if n <= 7 else 2
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Edit distance counting a swap of two neighbouring letters as one edit (optimal string
+    alignment: "Exmaple" is one slip from "Example"), or limit + 1 as soon as it must exceed
+    `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    two, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if two is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], two[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        two, prev = prev, cur
+    return prev[-1]
+
+
+def _same(word: str, target: str) -> bool:
+    return word == target or edit_distance(word, target, slips(target)) <= slips(target)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a key of KINDS
+    start: int  # character span in the text
+    end: int
+    text: str
+    pupil: str | None = None  # DSL only: whose name (never shown to comms staff)
+
+    @property
+    def what(self) -> str:
+        return KINDS[self.kind]
+
+    def public(self) -> dict:
+        """What comms staff may see: the kind and where, never whose."""
+        return {"kind": self.kind, "what": self.what, "start": self.start, "end": self.end,
+                "text": self.text if self.kind not in ("full_name", "age_with_name") else None}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Person:
+    pupil: str
+    first: str  # folded
+    last: str  # folded (the last word of the name)
+
+
+def people(pupils: Iterable[tuple[str, str]]) -> list[Person]:
+    """(pupil id, full name) pairs as first/last name words; names of one word are skipped."""
+    out = []
+    for pid, name in pupils:
+        words = _WORD.findall(fold(name or ""))
+        if len(words) >= 2:
+            out.append(Person(pid, words[0], words[-1]))
+    return out
+
+
+def class_like(group: str) -> bool:
+    """Whether a store group is a class name worth flagging ("4O", "Year 4 Oak", "Y6") rather
+    than a club or team that names nobody ("choir")."""
+    return any(p.fullmatch(group.strip()) for p in _CLASS_PATTERNS) or bool(
+        re.fullmatch(r"(?:[1-9]|1[0-3])\s*[A-Za-z]{1,8}", group.strip()))
+
+
+def find_names(text: str, persons: list[Person]) -> list[Finding]:
+    """Full names in `text`: first + last, last (+ ",") + first, or initial + last."""
+    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+    out = []
+    for i in range(len(words) - 1):
+        (s1, _e1, w1), (_s2, e2, w2) = words[i], words[i + 1]
+        for p in persons:
+            hit = ((_same(w1, p.first) and _same(w2, p.last))
+                   or (_same(w1, p.last) and _same(w2, p.first))
+                   or (len(w1) == 1 and w1 == p.first[0] and _same(w2, p.last)
+                       and len(p.last) >= 3))
+            if hit:
+                out.append(Finding("full_name", s1, e2, text[s1:e2], p.pupil))
+                break
+    return out
+
+
+def find_classes(text: str, groups: Iterable[str] = ()) -> list[Finding]:
+    out = []
+    for p in _CLASS_PATTERNS:
+        out += [Finding("class_name", m.start(), m.end(), m.group()) for m in p.finditer(text)]
+    folded = fold(text)
+    for g in {g for g in groups if class_like(g)}:
+        for m in re.finditer(r"(?<!\w)" + re.escape(fold(g)) + r"(?!\w)", folded):
+            out.append(Finding("class_name", m.start(), m.end(), text[m.start():m.end()]))
+    return out
+
+
+def find_details(text: str) -> list[Finding]:
+    out = [Finding("phone", m.start(), m.end(), m.group()) for m in _PHONE.finditer(text)]
+    out += [Finding("email", m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
+    out += [Finding("street", m.start(), m.end(), m.group()) for m in _STREET.finditer(text)]
+    return out
+
+
+def check_text(text: str, persons: list[Person], groups: Iterable[str] = (),
+               details: bool = True) -> list[Finding]:
+    """Every finding in `text`, in order, overlapping ones merged to the widest (a full name
+    wins over a class pattern inside it). `details`: also phone numbers, emails, streets and
+    ages beside a full name (captions; text in a photo is checked for names and classes)."""
+    names = find_names(text, persons)
+    found = names + find_classes(text, groups)
+    if details:
+        found += find_details(text)
+        for m in _AGE.finditer(text):
+            near = [n for n in names
+                    if -AGE_WINDOW <= m.start() - n.end <= AGE_WINDOW
+                    or -AGE_WINDOW <= n.start - m.end() <= AGE_WINDOW]
+            if near:
+                n = near[0]
+                s, e = min(n.start, m.start()), max(n.end, m.end())
+                found.append(Finding("age_with_name", s, e, text[s:e], n.pupil))
+    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
+    kept: list[Finding] = []
+    for f in found:
+        if kept and f.start < kept[-1].end:  # overlapping: keep the stronger (then the longer)
+            if (_rank(f), f.end - f.start) > (_rank(kept[-1]), kept[-1].end - kept[-1].start):
+                kept[-1] = f
+            continue
+        kept.append(f)
+    return kept
+
+
+def _rank(f: Finding) -> int:
+    return {"age_with_name": 3, "full_name": 2}.get(f.kind, 1)
