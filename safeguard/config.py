@@ -105,7 +105,7 @@ class Config:
     # their encodings go on the leaving date itself.
     leaver_retention_days: int = 365
     # Where the DSL may release held photos to (absolute folders outside the home). The review
-    # page releases only to these and to `review serve --ready`; the CLI, when any are set, too.
+    # page releases only to these and to `review serve --out`; the CLI, when any are set, too.
     release_folders: tuple[str, ...] = ()
     # Settings allowed past their SAFE_BOUNDS, by name: a deliberate choice, reported by `dpia`.
     unsafe_overrides: tuple[str, ...] = ()

@@ -57,7 +57,8 @@ def server(tmp_path, tmp_path_factory, reference_encodings):
     env = dict(os.environ, SAFEGUARD_HOME=str(root))
     with open(tmp_path / "server.log", "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "safeguard.cli", "review", "serve", "--port", str(port)],
+            [sys.executable, "-m", "safeguard.cli", "review", "serve", "--port", str(port),
+             "--out", str(ready)],  # the page releases only here (finding 16)
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -249,7 +249,7 @@ def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,
     if allowed is not None:
         if not allowed:
             raise DecisionError("no ready folder is configured for releases: set release_folders "
-                                "in config.toml, or start `review serve --ready DIR`")
+                                "in config.toml, or start `review serve --out DIR`")
         if real not in {Path(a).expanduser().resolve() for a in allowed}:
             raise DecisionError(f"releases go only to the configured ready folders "
                                 f"({', '.join(str(a) for a in allowed)})")
