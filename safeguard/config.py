@@ -12,6 +12,7 @@ from pathlib import Path
 DEFAULT_CHANNELS = ("website", "social", "newsletter", "press", "prospectus")
 UNKNOWN_POLICIES = ("keep", "redact", "hold")
 STYLES = ("blur", "pixelate", "solid")
+TEXT_POLICIES = ("redact", "hold", "keep")  # text in a photo that names a pupil or a class
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,9 @@ class Config:
     # Faces narrower than this (pixels of the upright image) are too small for the encoder to
     # tell pupils apart: they are never cleared, and never kept under `unknown = "keep"`.
     min_identifiable_face: int = 28
+    # Text in a photo naming a pupil (full name) or a class: covered solid ("redact"), the photo
+    # held for the DSL ("hold"), or not read at all ("keep"). A register pupil's name always holds.
+    text: str = "redact"
     style: str = "blur"
     # The redaction mask is the detected box grown by this factor (hair, ears, chin).
     mask_scale: float = 1.5
@@ -132,6 +136,8 @@ class Config:
                     "pack reports it)")
         if self.unknown not in UNKNOWN_POLICIES:
             raise ConfigError(f"unknown = {self.unknown!r}: choose one of {', '.join(UNKNOWN_POLICIES)}")
+        if self.text not in TEXT_POLICIES:
+            raise ConfigError(f"text = {self.text!r}: choose one of {', '.join(TEXT_POLICIES)}")
         if self.style not in STYLES:
             raise ConfigError(f"style = {self.style!r}: choose one of {', '.join(STYLES)}")
         if self.output_format not in ("jpeg", "png"):

@@ -73,6 +73,23 @@ class FaceOutcome:
 
 
 @dataclass
+class TextOutcome:
+    """A region of text in the photo that names a pupil or a class (safeguard.text)."""
+
+    box: Box  # what is covered (the region grown by text.COVER_MARGIN)
+    action: str  # "redact" | "hold"
+    kind: str  # naming.KINDS key: "full_name" | "class_name"
+    read: str  # DSL only: the text read
+    pupil: str | None = None  # DSL only: whose name
+
+    def public(self) -> dict:
+        return {"box": self.box.as_list(), "action": self.action}
+
+
+TEXT_COVERED = "text naming a pupil covered"
+
+
+@dataclass
 class Outcome:
     input: str
     status: str  # "exported" | "held" | "rejected"
@@ -84,6 +101,7 @@ class Outcome:
     seconds: float = 0.0
     sha256: str | None = None
     flags: list[str] = field(default_factory=list)
+    texts: list[TextOutcome] = field(default_factory=list)
 
     def public(self) -> dict:
         """What comms staff may see: no names, no registers, no reasons.
@@ -105,6 +123,7 @@ class Outcome:
             "held_id": self.held_id,
             "message": HELD_MESSAGE if self.status == "held" else None,
             "flags": self.flags,
+            "texts": [t.public() for t in self.texts],
             "seconds": round(self.seconds, 3),
         }
 
@@ -120,6 +139,8 @@ class Outcome:
             ],
             "metadata_removed": self.removed,
             "flags": self.flags,
+            "texts": [{**t.public(), "kind": t.kind, "read": t.read, "pupil": t.pupil}
+                      for t in self.texts],
         }
 
 
@@ -138,6 +159,10 @@ class Job:
     output_format: str = "jpeg"
     threads: int = 1  # onnxruntime threads per photo: 1 in a pool, every core for a lone photo
     groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
+    text: str = "redact"  # text naming a pupil or class: redact | hold | keep (config.text)
+    people: tuple[tuple[str, str], ...] = ()  # (pupil id, full name): text in photos is checked
+    all_groups: tuple[str, ...] = ()  # every group of the store (class names in photos)
+    on_register: frozenset = frozenset()  # pupil ids on a protected register
     # Worked out from the matrix, the config and the groups when the job is made:
     clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
     calibration: object = None  # safeguard.calibration.Calibration
@@ -153,16 +178,39 @@ class Job:
         self.decide_config = apply(self.config, self.calibration)
 
 
-def store_inputs(home, config: Config, channel: str, store=None) -> tuple[object, tuple[str, ...]]:
-    """(match matrix for `channel`, enrolled pupils' names) from the consent store of `home`
-    (opened here unless `store` is given). Raises consent_db.StoreError for a home without a
-    store or with a damaged one: never an empty matrix, which would match nobody."""
+@dataclass(frozen=True)
+class StoreInputs:
+    matrix: object  # consent_db.MatchMatrix
+    names: tuple[str, ...]  # enrolled pupils' full names (kept out of file names)
+    people: tuple[tuple[str, str], ...]  # (pupil id, full name) of every pupil (text in photos)
+    groups: tuple[str, ...]  # every group of the store
+    on_register: frozenset  # pupil ids on a protected register
+
+    def __iter__(self):  # (matrix, names), as callers unpack it
+        return iter((self.matrix, self.names))
+
+    def job_fields(self) -> dict:
+        """What a Job takes from the store."""
+        return {"matrix": self.matrix, "names": self.names, "people": self.people,
+                "all_groups": self.groups, "on_register": self.on_register}
+
+
+def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
+    """The match matrix for `channel` and what text checks need, from the consent store of
+    `home` (opened here unless `store` is given). Raises consent_db.StoreError for a home without
+    a store or with a damaged one: never an empty matrix, which would match nobody."""
     from consent_db import ConsentStore
 
     store = store or ConsentStore.open(home, channels=config.channels)
     matrix = store.match_matrix(channel)
-    names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
-    return matrix, names
+    pupils = store.pupils()
+    return StoreInputs(
+        matrix=matrix,
+        names=tuple(p.get("name", "") for p in pupils if p.get("name")),
+        people=tuple((p["id"], p.get("name", "")) for p in pupils if p.get("name")),
+        groups=tuple(sorted({g for p in pupils for g in p.get("groups") or []})),
+        on_register=frozenset(p["id"] for p in pupils if p.get("registers")),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +260,47 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
             for box, d, _ in merge_weak_boxes(boxes, scores, decisions)]
 
 
+def check_text_in(rgb: np.ndarray, job: Job) -> list[TextOutcome]:
+    """Text in the photo that names a pupil or a class (safeguard.text), with what to do: hold
+    when the policy says so or the name is a register pupil's (like their face), else redact.
+    Nothing when the policy is "keep"."""
+    if job.text == "keep":
+        return []
+    from safeguard.naming import people
+    from safeguard.text import check_photo
+
+    h, w = rgb.shape[:2]
+    out = []
+    for hit in check_photo(rgb, people(job.people), job.all_groups, job.threads).hits:
+        pupil = hit.finding.pupil
+        action = "hold" if job.text == "hold" or pupil in job.on_register else "redact"
+        for box in hit.cover_boxes(w, h):
+            out.append(TextOutcome(box, action, hit.finding.kind, hit.line, pupil))
+    return out
+
+
+class TextStillReadable(Exception):
+    """Covered text still reads as a pupil's name or a class: the photo is not exported."""
+
+
+def cover_text_checked(rgb: np.ndarray, texts: list[TextOutcome], job: Job) -> np.ndarray:
+    """The photo with every naming region covered solid, then read again: if a name or a class
+    still reads, the regions are covered wider once more, and then it is refused (fail closed)."""
+    from dataclasses import replace as _replace
+
+    from safeguard.text import cover
+
+    boxes = [t.box for t in texts]
+    h, w = rgb.shape[:2]
+    for _ in range(2):
+        out = cover(rgb, boxes)
+        left = check_text_in(out, _replace(job, text="redact"))
+        if not left:
+            return out
+        boxes += [t.box.scaled(1.5, w, h) for t in left]
+    raise TextStillReadable("text naming a pupil could not be covered")
+
+
 def process_file(path: Path, job: Job) -> Outcome:
     """Process one photo; never raises for a bad photo (it becomes a rejection)."""
     return process_data(None, path, job)
@@ -241,6 +330,17 @@ def process_data(data: bytes | None, path: Path, job: Job) -> Outcome:
     return outcome
 
 
+def _hold(data: bytes, outcome: Outcome, job: Job) -> Outcome:
+    """Keep the original for the DSL (when the job writes) with its DSL-only record."""
+    if job.held_dir is not None:
+        from safeguard.held import HeldQueue
+
+        rec = outcome.dsl_record()
+        rec["channel"] = job.channel
+        outcome.held_id = HeldQueue(job.held_dir).hold(data, rec)
+    return outcome
+
+
 def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outcome:
     cfg = job.config
     image = decode_image(data, max_pixels=cfg.max_pixels)
@@ -253,15 +353,12 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         # The output carries no metadata, so the caption is never published; the flag tells
         # staff to check the caption they publish with the photo too.
         outcome.flags.append("caption contained a pupil's name: removed")
+    outcome.texts = check_text_in(image.rgb, job)
     outcome.status = image_status([f.decision for f in outcome.faces])
+    if any(t.action == "hold" for t in outcome.texts):
+        outcome.status = "held"
     if outcome.status == "held":
-        if job.held_dir is not None:
-            from safeguard.held import HeldQueue
-
-            rec = outcome.dsl_record()
-            rec["channel"] = job.channel
-            outcome.held_id = HeldQueue(job.held_dir).hold(data, rec)
-        return outcome
+        return _hold(data, outcome, job)
     # Exported: redact, encode fresh, verify, then (and only then) write.
     boxes = [f.box for f in outcome.faces if f.action == "redact"]
     pixels = image.rgb
@@ -270,6 +367,15 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
 
         keep = [f.box for f in outcome.faces if f.action == "keep"]
         pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep)
+    if outcome.texts:
+        try:
+            pixels = cover_text_checked(pixels, outcome.texts, job)
+        except TextStillReadable:  # fail closed: the DSL decides
+            for t in outcome.texts:
+                t.action = "hold"
+            outcome.status = "held"
+            return _hold(data, outcome, job)
+        outcome.flags.append(TEXT_COVERED)
     fmt = job.output_format
     clean = encode_clean(pixels, fmt, cfg.jpeg_quality)
     verify_clean(clean, fmt, (image.width, image.height))

@@ -120,7 +120,7 @@ class PhotoService:
     def hello(self, msg: dict) -> Batch:
         from consent_db import ConsentStore, StoreError
         from safeguard.access import Refused, check
-        from safeguard.config import STYLES, UNKNOWN_POLICIES
+        from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
         from safeguard.pipeline import Job, store_inputs
 
         if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
@@ -157,7 +157,8 @@ class PhotoService:
                 check(who.role, "photos")
             except Refused as e:
                 raise ServiceError(f"{who.user}: {e}") from None
-            matrix, names = store_inputs(self.home, cfg, channel, store)
+            inputs = store_inputs(self.home, cfg, channel, store)
+            matrix = inputs.matrix
         except StoreError as e:
             raise ServiceError(str(e)) from e
         known = {g.casefold() for gs in matrix.groups for g in gs}
@@ -174,10 +175,14 @@ class PhotoService:
         write = bool(msg.get("write"))
         self.home.ensure()
         work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
-        job = Job(config=cfg, channel=channel, unknown=unknown, style=style, matrix=matrix,
+        text = msg.get("text") or cfg.text
+        if text not in TEXT_POLICIES:
+            raise ServiceError("unknown --text value", usage=True)
+        job = Job(config=cfg, channel=channel, unknown=unknown, style=style,
                   out_dir=work if write else None,
-                  held_dir=self.home.held_dir if write else None, names=names,
-                  output_format=fmt, groups=tuple(dict.fromkeys(groups)))
+                  held_dir=self.home.held_dir if write else None,
+                  output_format=fmt, groups=tuple(dict.fromkeys(groups)), text=text,
+                  **inputs.job_fields())
         log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
                  "blur" if write else "scan")
         return Batch(job, write, work, findings)

@@ -408,15 +408,15 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     store, who = _sign_in(app, as_user)
     cfg = app.config
     channel = channel or cfg.default_channel
-    matrix, names = open_matrix(app, channel, store)
+    inputs = open_matrix(app, channel, store)
     job = Job(
         config=cfg,
         channel=channel,
         unknown=unknown or cfg.unknown,
         style=cfg.style,
-        matrix=matrix,
-        names=names,
         output_format=cfg.output_format,
+        text=cfg.text,
+        **inputs.job_fields(),
     )
     files, early = collect_inputs(paths)
     outcomes = list(early) + list(process_batch(files, job, jobs or os.cpu_count() or 1))

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP
-from safeguard.config import STYLES, UNKNOWN_POLICIES
+from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 
 
@@ -57,7 +57,13 @@ CAPTION_HELP = ("The caption to be posted with the photos (a text file): checked
                 "are reported (JSON: \"caption\" on every line) and make the exit code at least 3.")
 
 
+TEXT_HELP = ("Text in a photo that names a pupil (full name) or a class: covered solid (redact), "
+             "the photo held for the DSL (hold), or not read (keep). Default from config: redact. "
+             "A register pupil's name always holds the photo.")
+
+
 def _common(f):
+    f = click.option("--text", type=click.Choice(TEXT_POLICIES), default=None, help=TEXT_HELP)(f)
     f = click.option("--caption", "caption_file", default=None,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help=CAPTION_HELP)(f)
@@ -81,12 +87,13 @@ def _common(f):
 @click.command(epilog=EXIT_CODES_HELP)
 @_common
 @click.pass_obj
-def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, caption_file):
+def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, caption_file,
+         text):
     """Report what `blur` would do with each photo. Writes nothing. Any role may run it (comms
     up): what it says of a face is restricted, cleared or unknown, never who or why."""
     sys.exit(_run(app, paths, channel, unknown, None, None, None, as_json, jobs, write=False,
                   groups=groups, as_user=as_user, service=service,
-                  caption=_read_caption(caption_file)))
+                  caption=_read_caption(caption_file), text=text))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -100,7 +107,7 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, 
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
 @click.pass_obj
 def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user,
-         service, caption_file):
+         service, caption_file, text):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
@@ -108,7 +115,7 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
     written to --out."""
     sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
                   out=out, groups=groups, as_user=as_user, service=service,
-                  caption=_read_caption(caption_file)))
+                  caption=_read_caption(caption_file), text=text))
 
 
 def _read_caption(path: Path | None) -> str | None:
@@ -129,7 +136,7 @@ def _caption_report(findings: list[dict] | None, as_json: bool) -> None:
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None, service=None, caption=None) -> int:
+         groups=(), as_user=None, service=None, caption=None, text=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
     from safeguard.commands.signin import signed_in
@@ -138,7 +145,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
                     "quality": quality, "groups": list(groups), "write": write,
-                    "caption": caption}
+                    "caption": caption, "text": text}
         return _run_remote(app, service, paths, settings, as_json, out, as_user)
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
@@ -146,18 +153,18 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     store, _ = signed_in(app, "photos", as_user)
     if write:
         app.home.ensure()
-    matrix, names = open_matrix(app, channel, store)
+    inputs = open_matrix(app, channel, store)
     job = Job(
         config=cfg,
         channel=channel,
         unknown=unknown or cfg.unknown,
         style=style or cfg.style,
-        matrix=matrix,
         out_dir=out if write else None,
         held_dir=app.home.held_dir if write else None,
-        names=names,
         output_format=fmt or cfg.output_format,
-        groups=check_groups(matrix, groups),
+        groups=check_groups(inputs.matrix, groups),
+        text=text or cfg.text,
+        **inputs.job_fields(),
     )
     findings = None
     if caption is not None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from safeguard.commands.scan import GROUP_HELP
+from safeguard.commands.scan import GROUP_HELP, TEXT_HELP
 from safeguard.commands.signin import AS_HELP
-from safeguard.config import STYLES, UNKNOWN_POLICIES
+from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 
 
@@ -48,11 +48,12 @@ def _inside(a: Path, b: Path) -> bool:
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
               help="Output format (default from config: jpeg).")
 @click.option("--group", "groups", multiple=True, metavar="NAME", help=GROUP_HELP)
+@click.option("--text", type=click.Choice(TEXT_POLICIES), default=None, help=TEXT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per photo on stdout.")
 @click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
 def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown, style, fmt,
-          groups, as_json, as_user):
+          groups, text, as_json, as_user):
     """Watch INBOX: every photo dropped there ends ready (a publishable copy in --ready), held
     for the DSL, or rejected (both under the home), and a line in INBOX/_safeguard-status.txt
     says which, never who or why.
@@ -89,7 +90,8 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         raise click.ClickException(f"cannot create the ready folder: {e.strerror or e}") from e
     settings = WatchSettings(home=home.root, channel=channel, config=cfg,
                              unknown=unknown or cfg.unknown, style=style or cfg.style,
-                             output_format=fmt or cfg.output_format, groups=groups)
+                             output_format=fmt or cfg.output_format, groups=groups,
+                             text=text or cfg.text)
     target = Target(home, inbox, ready, channel)
     try:
         target.lock()

@@ -284,6 +284,7 @@ def create_app(
             item=item,
             rec=rec,
             faces=faces,
+            names=who,
             ready=default_ready(),
             error=request.query_params.get("error"),
         )
@@ -399,6 +400,7 @@ def create_app(
                 decisions.previewed(rec),
                 config.style,
                 config.mask_scale,
+                text_boxes=decisions.text_boxes(rec),
             )
         else:
             side = render.THUMB_SIDE if kind == "thumb" else render.SCREEN_SIDE

@@ -155,6 +155,18 @@ def face_boxes(rec: dict) -> list[Box]:
     return [Box(*[int(v) for v in f["box"]]) for f in rec.get("faces", [])]
 
 
+def text_boxes(rec: dict) -> list[Box]:
+    """Regions of text naming a pupil or a class (safeguard.text): always covered on release."""
+    return [Box(*[int(v) for v in t["box"]]) for t in rec.get("texts", [])]
+
+
+def with_text_covered(rgb, rec: dict):
+    from safeguard.text import cover
+
+    boxes = text_boxes(rec)
+    return cover(rgb, boxes) if boxes else rgb
+
+
 def previewed(rec: dict) -> set[int]:
     """Indexes of the faces the redacted preview covers."""
     return {
@@ -328,6 +340,7 @@ def clean_bytes(
     # exactly what the preview showed (review.render.preview): checked redaction, other faces kept
     pixels = redact_chosen(image.rgb, face_boxes(rec), redact, style or config.style,
                            config.mask_scale)
+    pixels = with_text_covered(pixels, rec)
     fmt = config.output_format
     data = encode_clean(pixels, fmt, config.jpeg_quality)
     verify_clean(data, fmt, (image.width, image.height))

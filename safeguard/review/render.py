@@ -106,12 +106,17 @@ def preview(
     style: str,
     mask_scale: float,
     side: int = SCREEN_SIDE,
+    text_boxes: list[Box] = (),
 ) -> Image.Image:
-    """What a release would publish: the chosen faces redacted (at full resolution, exactly as
-    the release does), then scaled for the screen."""
+    """What a release would publish: the chosen faces redacted and text naming a pupil covered
+    (at full resolution, exactly as the release does), then scaled for the screen."""
     from safeguard.redact import redact_chosen
+    from safeguard.text import cover
 
-    return scale_to(redact_chosen(rgb, boxes, redact_idx, style, mask_scale), side)[0]
+    out = redact_chosen(rgb, boxes, redact_idx, style, mask_scale)
+    if text_boxes:
+        out = cover(out, list(text_boxes))
+    return scale_to(out, side)[0]
 
 
 def jpeg(im: Image.Image, quality: int = 85) -> bytes:

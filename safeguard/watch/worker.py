@@ -29,6 +29,7 @@ class WatchSettings:
     style: str
     output_format: str
     groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
+    text: str = "redact"  # text naming a pupil or a class in a photo (config.text)
 
 
 def store_signature(home: Home) -> tuple:
@@ -98,10 +99,10 @@ class LiveJob:
         from safeguard.pipeline import Job, store_inputs
 
         s = self.settings
-        matrix, names = store_inputs(self.home, s.config, s.channel)
+        inputs = store_inputs(self.home, s.config, s.channel)
         return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
-                   matrix=matrix, out_dir=None, held_dir=None, names=names,
-                   output_format=s.output_format, groups=s.groups)
+                   out_dir=None, held_dir=None, output_format=s.output_format, groups=s.groups,
+                   text=s.text, **inputs.job_fields())
 
 
 _LIVE: LiveJob | None = None

@@ -1,0 +1,168 @@
+"""Text in the picture: find it, read it, and say which regions name a child.
+
+A certificate held up to the camera, a name badge, a bib, a peg label, a class sign on the door:
+the protocol forbids identifying a child "by full name or class" in the picture as in the caption.
+
+Reading uses PP-OCR (PaddleOCR's mobile detector and recogniser, Apache-2.0) through
+rapidocr-onnxruntime, whose wheel ships the ONNX models; they run on the onnxruntime the face
+detector already uses, and nothing is downloaded. Detection runs on the photo scaled to
+`DET_SIDE` px on its long side (a 12 MP photo's 20 px capitals are still found there); each
+region found is then read from the full-resolution photo, turned upright (regions on their side,
+and upside down ones through PP-OCR's orientation classifier), so small print reads as well as
+the camera allows.
+
+Which regions name a child is safeguard.naming's rule (full names, class names; a first name
+alone is not enough). Words of one name are often found as separate regions ("Ada" "Lovelace"):
+regions on one line are read together, and every region a finding spans is flagged.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from safeguard.faces import Box
+from safeguard.naming import Finding, Person, check_text
+
+DET_SIDE = 1280  # px, long side of the image the text detector sees
+MIN_SCORE = 0.5  # recogniser confidence below which a reading is ignored
+LINE_GAP = 1.5  # regions this many heights apart or less, on one line, are read together
+COVER_MARGIN = 0.3  # a covered region grows by this share of its height on every side
+
+_engines: dict[int, object] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class TextRegion:
+    quad: np.ndarray  # (4, 2) corners in the photo, clockwise from top-left of the text
+    text: str
+    score: float
+
+    @property
+    def box(self) -> Box:
+        x0, y0 = np.floor(self.quad.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.quad.max(axis=0)).astype(int)
+        return Box(int(x0), int(y0), int(x1), int(y1))
+
+    @property
+    def height(self) -> float:
+        q = self.quad
+        return float(max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]), 1.0))
+
+
+@dataclass
+class TextHit:
+    """Regions that together name a child, and what they name (DSL only: `finding.pupil`)."""
+
+    regions: list[TextRegion]
+    finding: Finding
+    line: str  # the text read, as matched
+
+    def cover_boxes(self, width: int, height: int) -> list[Box]:
+        out = []
+        for r in self.regions:
+            m = round(COVER_MARGIN * r.height)
+            b = r.box
+            out.append(Box(b.x0 - m, b.y0 - m, b.x1 + m, b.y1 + m).clip(width, height))
+        return out
+
+
+@dataclass
+class TextCheck:
+    regions: list[TextRegion] = field(default_factory=list)
+    hits: list[TextHit] = field(default_factory=list)
+
+
+def _engine(threads: int = 1):
+    """One PP-OCR engine per process and thread count, made on first use."""
+    eng = _engines.get(threads)
+    if eng is not None:
+        return eng
+    with _lock:
+        if threads not in _engines:
+            from rapidocr_onnxruntime import RapidOCR
+
+            _engines[threads] = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1,
+                                         print_verbose=False)
+        return _engines[threads]
+
+
+def read_text(rgb: np.ndarray, threads: int = 1) -> list[TextRegion]:
+    """Every text region in an upright RGB photo, read."""
+    eng = _engine(threads)
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DET_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
+                                                 interpolation=cv2.INTER_AREA)
+    bgr = np.ascontiguousarray(small[:, :, ::-1])
+    quads, _ = eng.text_det(bgr)
+    if quads is None or len(quads) == 0:
+        return []
+    quads = [np.asarray(q, np.float32) / scale for q in quads]
+    full = np.ascontiguousarray(rgb[:, :, ::-1])
+    crops = eng.get_crop_img_list(full, quads)
+    crops, _, _ = eng.text_cls(crops)
+    read, _ = eng.text_rec(crops)
+    out = []
+    for q, (text, score) in zip(quads, read):
+        if text and float(score) >= MIN_SCORE:
+            out.append(TextRegion(q, str(text), float(score)))
+    return out
+
+
+def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:
+    """Regions grouped into lines (left to right) where they sit side by side."""
+    order = sorted(regions, key=lambda r: (r.box.y0 + r.box.y1) / 2)
+    lines: list[list[TextRegion]] = []
+    for r in order:
+        placed = False
+        for line in lines:
+            last = max(line, key=lambda x: x.box.x1)
+            b, lb = r.box, last.box
+            overlap = min(b.y1, lb.y1) - max(b.y0, lb.y0)
+            hgt = max(r.height, last.height)
+            near = -LINE_GAP * hgt <= b.x0 - lb.x1 <= LINE_GAP * hgt or \
+                -LINE_GAP * hgt <= lb.x0 - b.x1 <= LINE_GAP * hgt
+            if overlap > 0.5 * min(b.height, lb.height) and near:
+                line.append(r)
+                placed = True
+                break
+        if not placed:
+            lines.append([r])
+    return [sorted(line, key=lambda x: x.box.x0) for line in lines]
+
+
+def find_naming(regions: list[TextRegion], persons: list[Person],
+                groups=()) -> list[TextHit]:
+    """The regions (alone, or read together with their line) that name a child or a class."""
+    hits: list[TextHit] = []
+    for line in _lines(regions):
+        text, spans = "", []
+        for r in line:
+            if text:
+                text += " "
+            spans.append((len(text), len(text) + len(r.text), r))
+            text += r.text
+        for f in check_text(text, persons, groups, details=False):
+            covered = [r for s, e, r in spans if s < f.end and e > f.start]
+            hits.append(TextHit(covered, f, text))
+    return hits
+
+
+def check_photo(rgb: np.ndarray, persons: list[Person], groups=(), threads: int = 1) -> TextCheck:
+    regions = read_text(rgb, threads)
+    return TextCheck(regions, find_naming(regions, persons, groups))
+
+
+def cover(rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """The photo with each box filled solid (text stays readable through a blur)."""
+    out = rgb.copy()
+    for b in boxes:
+        region = out[b.y0:b.y1, b.x0:b.x1]
+        if region.size:
+            region[:] = np.median(region.reshape(-1, 3), axis=0).astype(np.uint8) // 4
+    return out
