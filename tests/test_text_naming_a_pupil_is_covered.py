@@ -72,7 +72,7 @@ def test_names_and_classes_in_the_photo_are_covered_and_read_again(demo_home, ph
     assert "Grace" in after  # a first name alone is not a full name: left as it is
     if TESSERACT:
         read = subprocess.run([TESSERACT, line["output"], "stdout"], capture_output=True,
-                              text=True, timeout=300).stdout
+                              text=True, timeout=300, check=True).stdout
         assert "Example" not in read and "Oak" not in read, read
 
 
