@@ -4,8 +4,8 @@
 
 Runs, each in its own process (so one's memory and threads do not colour the next):
 bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
-at school scale, from ../shared/children), bench_redaction.py, bench_speed.py and bench_store.py,
-then writes
+at school scale, from ../shared/children), bench_redaction.py, bench_speed.py, bench_store.py and
+bench_text.py (names and class names in the picture), then writes
 
 - benchmarks/out/report.md: the summary and every section, with the trade-off plot;
 - benchmarks/REPORT.md: the same, to commit as the latest measured report (with the date), and
@@ -193,6 +193,22 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
                 )
                 figures["ratio_deface"] = round(r["vs_deface"], 3)
             lines.append("- Speed, 12 MP photos with 24 faces, 2 cores: " + "; ".join(parts) + ".")
+    text = _load(out / "text.json")
+    if text:
+        n, o = text["naming"], text["other"]
+        figures["text"] = {"naming_covered": round(text["naming_covered"] / n, 4),
+                           "other_covered": round(text["other_covered"] / o, 4),
+                           "read_after": text["naming_read_after_ours"]
+                           + text["naming_read_after_tesseract"]}
+        lines.append(
+            f"- Text in the picture (bench_text.py, {text['photos']} photos at 12 MP, turned): "
+            f"names and class names covered {text['naming_covered']}/{n} (target >= 95%: "
+            f"{_ok(text['naming_covered'] >= 0.95 * n)}), still read afterwards by safeguard "
+            f"{text['naming_read_after_ours']} and by tesseract "
+            + (str(text["naming_read_after_tesseract"]) if text["tesseract"] else "(not installed)")
+            + f"; text naming nobody covered {text['other_covered']}/{o} (target <= 5%: "
+            f"{_ok(text['other_covered'] <= 0.05 * o)}); {text['cpu_s_per_photo']} CPU s per "
+            "photo.")
     return lines, figures
 
 
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
         "--skip", default="",
-        help="comma-separated: detect,identify,school,redaction,speed,store"
+        help="comma-separated: detect,identify,school,redaction,speed,store,text"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -266,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "redaction": ["benchmarks/bench_redaction.py", "--out", str(out)],
         "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
         "store": ["benchmarks/bench_store.py", "--repeat", "3"],
+        "text": ["benchmarks/bench_text.py", "--out", str(out)],
     }
     status = {}
     for name, cmd in steps.items():
@@ -315,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
-    for name in ("identify.md", "school.md", "redaction.md", "speed.md"):
+    for name in ("identify.md", "school.md", "redaction.md", "speed.md", "text.md"):
         text = section(name)
         if text:
             md += [text, ""]
