@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 FONTS = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf"]
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-PUPILS = [("P%03d" % i, n) for i, n in enumerate([
+PUPILS = [(f"P{i:03d}", n) for i, n in enumerate([
     "Ada Lovelace", "Grace Hopper", "Alan Turing", "Mary Seacole", "Isaac Newton", "Rosa Parks",
     "Marie Curie", "Nelson Mandela", "Amelia Earhart", "Frida Kahlo", "Chinua Achebe",
     "Malala Yousafzai", "Zoe Bronte", "Tariq Ahmed", "Priya Sharma", "Oliver Smith",
@@ -60,7 +60,7 @@ def _photos(n: int) -> list[Path]:
 
 def _sign_texts(rng: random.Random) -> list[tuple[str, bool]]:
     """(text, names a child) for one photo: two naming signs and two that name nobody."""
-    pid, name = rng.choice(PUPILS)
+    _, name = rng.choice(PUPILS)
     first, last = name.split()
     naming = [rng.choice([name, f"{last}, {first}", f"{first[0]}. {last}"]),
               rng.choice(sorted(NAMING_CLASSES))]
@@ -209,15 +209,15 @@ def main(argv=None) -> int:
         "",
         "| measure | result | goal |",
         "|---|---|---|",
-        f"| naming signs covered | {res['naming_covered']}/{n} ({res['naming_covered'] / n:.1%}) "
-        "| >= 95% |",
-        f"| naming signs still read by safeguard's OCR afterwards | "
-        f"{res['naming_read_after_ours']}/{n} | 0 |",
-        f"| naming signs still read by tesseract afterwards | "
-        + (f"{res['naming_read_after_tesseract']}/{n}" if tess else "tesseract not installed")
-        + " | 0 |",
-        f"| signs naming nobody covered | {res['other_covered']}/{o} "
-        f"({res['other_covered'] / o:.1%}) | <= 5% |",
+        (f"| naming signs covered | {res['naming_covered']}/{n} "
+         f"({res['naming_covered'] / n:.1%}) | >= 95% |"),
+        (f"| naming signs still read by safeguard's OCR afterwards | "
+         f"{res['naming_read_after_ours']}/{n} | 0 |"),
+        ("| naming signs still read by tesseract afterwards | "
+         + (f"{res['naming_read_after_tesseract']}/{n}" if tess else "tesseract not installed")
+         + " | 0 |"),
+        (f"| signs naming nobody covered | {res['other_covered']}/{o} "
+         f"({res['other_covered'] / o:.1%}) | <= 5% |"),
         f"| photos held (text that would not cover) | {res['held']} | |",
         f"| CPU seconds per photo for the text check (one thread) | {res['cpu_s_per_photo']} | |",
         "",
