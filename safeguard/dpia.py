@@ -86,6 +86,19 @@ def models() -> list[dict[str, str]]:
             "encodings are tested equal to dlib's own runtime (within 1e-4)",
         }
     )
+    out.append(
+        {
+            "model": "PP-OCRv4 text detector and recogniser, PP-OCR mobile orientation classifier "
+            "(ONNX)",
+            "used for": "reading text in photos (names on certificates, badges, class signs), "
+            "to cover what names a pupil or a class; the text read is never stored except in "
+            "a held photo's DSL-only record",
+            "source": f"files inside the rapidocr-onnxruntime {_version('rapidocr-onnxruntime')} "
+            "wheel; models by PaddlePaddle (github.com/PaddlePaddle/PaddleOCR)",
+            "licence": "Apache-2.0 (RapidOCR and PaddleOCR)",
+            "runtime": f"onnxruntime {_version('onnxruntime')} (MIT), CPU only",
+        }
+    )
     return out
 
 
