@@ -100,3 +100,31 @@ def photos(tmp_path) -> Path:
     dst = tmp_path / "photos"
     shutil.copytree(SAMPLES / "photos", dst)
     return dst
+
+
+# Markers (pyproject.toml): by the fixtures a test uses and the module it is in, so a new test is
+# marked without anyone remembering to.
+MODEL_FIXTURES = {"shared_testdata", "photos"}  # (demo_home's encodings: once a session)
+MODEL_MODULES = ("detect", "redact", "encoder", "enrol", "watch", "blur", "strip", "output",
+                 "hostile", "halves", "weak", "text_naming", "planted", "release", "review",
+                 "index", "find", "held", "register_pupil", "service", "keys", "every_picture",
+                 "roster", "academy", "status_file", "fuzz", "jpeg", "fifo", "dpia",
+                 "restricted_face", "unknown_face", "distinct", "comms", "sealed")
+SLOW_MODULES = ("kill9", "four_processes", "resumes_after_kill", "survive", "comms_blur",
+                "lockout", "end_to_end", "every_output_is_stripped", "hostile", "fuzz")
+BROWSER_MODULES = ("browser",)
+RAY_MODULES = ("on_ray",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.module.__name__ if item.module else ""
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or any(
+                m in name for m in MODEL_MODULES):
+            item.add_marker(pytest.mark.model)
+        if any(m in name for m in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+        if any(m in name for m in BROWSER_MODULES):
+            item.add_marker(pytest.mark.browser)
+        if any(m in name for m in RAY_MODULES):
+            item.add_marker(pytest.mark.ray)
