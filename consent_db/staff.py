@@ -23,7 +23,7 @@ from tinydb import Query
 
 from consent_db.errors import StoreError
 
-ROLES = ("admin", "dsl", "data", "comms")
+ROLES = ("admin", "dsl", "slt", "data", "comms")
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10

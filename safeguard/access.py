@@ -7,11 +7,12 @@ published-photo search are for the DSL alone; staff accounts for the admin.
 
 from __future__ import annotations
 
-ADMIN, DSL, DATA, COMMS = "admin", "dsl", "data", "comms"
+ADMIN, DSL, SLT, DATA, COMMS = "admin", "dsl", "slt", "data", "comms"
 
 # action -> roles allowed
 ALLOWED: dict[str, frozenset[str]] = {
-    "photos": frozenset({COMMS, DATA, DSL, ADMIN}),  # blur, scan, watch: redacted copies only
+    "photos": frozenset({COMMS, DATA, DSL, SLT, ADMIN}),  # blur, scan, watch: redacted copies
+    "approvals": frozenset({DSL, SLT}),  # sign off posts (safeguard/approvals.py)
     "pupils.read": frozenset({DATA, DSL}),  # names, consents, enrolment (no registers)
     "pupils.write": frozenset({DATA, DSL}),  # add, update, consent, biometric, enrol, import
     "pupils.erase": frozenset({DATA, DSL}),

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "status": "safeguard.commands.watch:status",
     "serve": "safeguard.commands.serve:serve",
     "caption": "safeguard.commands.caption:caption",
+    "approvals": "safeguard.commands.approvals:approvals",
 }
 
 

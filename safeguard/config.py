@@ -111,6 +111,9 @@ class Config:
     # Where the DSL may release held photos to (absolute folders outside the home). The review
     # page releases only to these and to `review serve --out`; the CLI, when any are set, too.
     release_folders: tuple[str, ...] = ()
+    # Sign-off per channel: "slt" makes a post wait for a DSL or senior leader's approval before
+    # its copies land (safeguard/approvals.py); "none" (the default) publishes at once.
+    approval: dict = field(default_factory=dict)
     # Settings allowed past their SAFE_BOUNDS, by name: a deliberate choice, reported by `dpia`.
     unsafe_overrides: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -169,6 +172,9 @@ class Config:
             raise ConfigError("min_identifiable_face must be >= 0 and mask_scale 1.0..3.0")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError("jpeg_quality must be 1..100")
+        for ch, mode in (self.approval or {}).items():
+            if ch not in self.channels or mode not in ("none", "slt"):
+                raise ConfigError(f"approval: {ch} = {mode!r}: a channel, and none or slt")
         if any(not Path(p).is_absolute() for p in self.release_folders):
             raise ConfigError("release_folders must be absolute paths")
         if self.default_channel not in self.channels:

@@ -102,6 +102,7 @@ class Outcome:
     sha256: str | None = None
     flags: list[str] = field(default_factory=list)
     texts: list[TextOutcome] = field(default_factory=list)
+    approval: str | None = None  # the post waiting for sign-off (safeguard.approvals)
 
     def public(self) -> dict:
         """What comms staff may see: no names, no registers, no reasons.
@@ -121,9 +122,11 @@ class Outcome:
             "error": self.error,
             "metadata_removed": self.removed,
             "held_id": self.held_id,
-            "message": HELD_MESSAGE if self.status == "held" else None,
+            "message": HELD_MESSAGE if self.status == "held" else (
+                "awaiting approval" if self.approval else None),
             "flags": self.flags,
             "texts": [t.public() for t in self.texts],
+            "approval": self.approval,
             "seconds": round(self.seconds, 3),
         }
 

@@ -105,6 +105,8 @@ class Batch:
     write: bool
     work: Path  # the batch's scratch folder under the home (owner-only)
     caption: list | None = None  # the caption's findings (safeguard.naming, public form)
+    post: dict | None = None  # the post waiting for sign-off (safeguard.approvals), if needed
+    audit: object = None
 
 
 class PhotoService:
@@ -185,7 +187,14 @@ class PhotoService:
                   **inputs.job_fields())
         log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
                  "blur" if write else "scan")
-        return Batch(job, write, work, findings)
+        post = None
+        if write:
+            from safeguard import approvals
+
+            if approvals.needs_approval(cfg, channel):  # copies wait for sign-off, not sent back
+                post = approvals.start(self.home, channel, Path(msg.get("out") or "."),
+                                       caption if isinstance(caption, str) else None, who.user)
+        return Batch(job, write, work, findings, post, store.audit)
 
     def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:
         from safeguard.pipeline import process_data
@@ -197,7 +206,14 @@ class PhotoService:
             outcome = process_data(data, Path(path), batch.job)
         clean = b""
         public = outcome.public()
-        if outcome.output:
+        if outcome.output and batch.post is not None:
+            from safeguard import approvals
+
+            out = Path(outcome.output)
+            approvals.add(self.home, batch.post, out.name, out.read_bytes())
+            out.unlink()
+            public.update(output=None, approval=batch.post["id"], message="awaiting approval")
+        elif outcome.output:
             out = Path(outcome.output)
             clean = out.read_bytes()
             out.unlink()
@@ -206,6 +222,13 @@ class PhotoService:
 
     def close(self, batch: Batch) -> None:
         shutil.rmtree(batch.work, ignore_errors=True)
+        if batch.post is not None:
+            from safeguard import approvals
+
+            if batch.post["files"]:
+                approvals.submit(self.home, batch.post, batch.audit)
+            else:
+                shutil.rmtree(approvals.folder(self.home) / batch.post["id"], ignore_errors=True)
 
 
 class _Handler(socketserver.StreamRequestHandler):

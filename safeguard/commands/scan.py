@@ -145,21 +145,29 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
                     "quality": quality, "groups": list(groups), "write": write,
-                    "caption": caption, "text": text}
+                    "caption": caption, "text": text,
+                    "out": str(out.absolute()) if out is not None else None}
         return _run_remote(app, service, paths, settings, as_json, out, as_user)
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
-    store, _ = signed_in(app, "photos", as_user)
+    store, who = signed_in(app, "photos", as_user)
     if write:
         app.home.ensure()
     inputs = open_matrix(app, channel, store)
+    post = None
+    if write and out is not None:
+        from safeguard import approvals
+
+        if approvals.needs_approval(cfg, channel):  # the post waits for sign-off
+            post = approvals.start(app.home, channel, out, caption, who.user)
     job = Job(
         config=cfg,
         channel=channel,
         unknown=unknown or cfg.unknown,
         style=style or cfg.style,
-        out_dir=out if write else None,
+        out_dir=(out if post is None else approvals.folder(app.home) / post["id"] / "staging")
+        if write else None,
         held_dir=app.home.held_dir if write else None,
         output_format=fmt or cfg.output_format,
         groups=check_groups(inputs.matrix, groups),
@@ -172,7 +180,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
 
         findings = [f.public() for f in check_caption(caption, store)]
     files, early = collect_inputs(paths)
-    if write and out is not None:
+    if write and out is not None and post is None:
         out.mkdir(parents=True, exist_ok=True)
     outcomes = list(early)
     report = _Reporter(as_json, total=len(files) + len(early), write=write, caption=findings)
@@ -180,6 +188,11 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         report.one(o)
     try:
         for o in process_batch(files, job, jobs or os.cpu_count() or 1):
+            if post is not None and o.output:  # into the post, sealed, not into --out
+                staged = Path(o.output)
+                approvals.add(app.home, post, staged.name, staged.read_bytes())
+                staged.unlink()
+                o.output, o.approval = None, post["id"]
             outcomes.append(o)
             report.one(o)
     except KeyboardInterrupt:
@@ -187,12 +200,31 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
         return ExitStatus.INTERRUPTED
     report.close()
+    if post is not None:
+        _finish_post(app, store, post, as_json)
     held = sum(o.status == "held" for o in outcomes)
     rejected = sum(o.status == "rejected" for o in outcomes)
     if not as_json:
         _summary(outcomes, write)
     _caption_report(findings, as_json)
     return _with_caption(ExitStatus.for_batch(held, rejected), findings)
+
+
+def _finish_post(app, store, post: dict, as_json: bool) -> None:
+    """Submit the post for sign-off, or drop it when no copy went into it."""
+    import shutil
+
+    from safeguard import approvals
+
+    shutil.rmtree(approvals.folder(app.home) / post["id"] / "staging", ignore_errors=True)
+    if not post["files"]:
+        shutil.rmtree(approvals.folder(app.home) / post["id"], ignore_errors=True)
+        return
+    approvals.submit(app.home, post, store.audit)
+    if not as_json:
+        click.echo(f"{len(post['files'])} cop{'y' if len(post['files']) == 1 else 'ies'} awaiting "
+                   f"approval as post {post['id']} (safeguard approvals status {post['id']}); "
+                   f"once approved they land in {post['out_dir']}.")
 
 
 def _with_caption(status: ExitStatus, findings: list | None) -> int:

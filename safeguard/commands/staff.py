@@ -14,12 +14,12 @@ from safeguard.commands.support import _emit_json, _run, _signed
 
 @click.group()
 def staff() -> None:
-    """Staff accounts and roles (admin only): admin, dsl, data, comms."""
+    """Staff accounts and roles (admin only): admin, dsl, slt (sign-off), data, comms."""
 
 
 @staff.command("add")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["admin", "dsl", "data", "comms"]), required=True,
+@click.option("--role", type=click.Choice(["admin", "dsl", "slt", "data", "comms"]), required=True,
               help="admin: staff accounts; dsl: pupils, registers, held photos, audit; data: "
                    "pupils, consents, enrolment; comms: blur, scan, watch.")
 @click.option("--academy", help="Scope the account to one academy of a trust.")

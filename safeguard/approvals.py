@@ -1,0 +1,177 @@
+"""Sign-off: the protocol's "a post goes out only once a senior leader who is a DSL has agreed it".
+
+With `approval = {social = "slt"}` in config.toml, the blur pass for that channel does not write
+its publishable copies into `--out`: the post (the redacted copies, the caption, the channel, the
+folder they are for) waits under HOME/approvals/<id>/ until an approver (a DSL, or a member of
+the senior leadership team with the `slt` role) approves it, and the copies land in that folder,
+or declines it with a reason, and they are destroyed. Everything is in the audit log. Comms staff
+learn the post's id and its state ("awaiting approval", "approved", "declined"), never more.
+
+Files are sealed with the home's file key (safeguard.sealed) like held photos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from safeguard import sealed
+
+ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
+AWAITING, APPROVED, DECLINED = "awaiting approval", "approved", "declined"
+MAX_REASON = 500
+
+
+class ApprovalError(Exception):
+    """One line fit for the user."""
+
+
+def folder(home: Any) -> Path:
+    return Path(home.root) / "approvals"
+
+
+def needs_approval(config, channel: str) -> bool:
+    return (config.approval or {}).get(channel, "none") == "slt"
+
+
+def _key(home: Any) -> bytes:
+    return sealed.home_key(home.root)
+
+
+def _post_dir(home: Any, post_id: str) -> Path:
+    if not isinstance(post_id, str) or not ID_RE.fullmatch(post_id):
+        raise ApprovalError("no such post")
+    d = folder(home) / post_id
+    if not (d / "post.json").is_file():
+        raise ApprovalError("no such post")
+    return d
+
+
+def _write_post(home: Any, d: Path, post: dict) -> None:
+    sealed.write_json(d / "post.json", post, _key(home), f"approvals/{post['id']}/post")
+
+
+def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str) -> dict:
+    """A new post waiting for its copies (`add`), then `submit`. Returns the post."""
+    root = folder(home)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    post_id = f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
+    d = root / post_id
+    (d / "files").mkdir(parents=True, mode=0o700)
+    post = {"id": post_id, "channel": channel, "out_dir": str(Path(out_dir).absolute()),
+            "caption": caption, "submitted_by": by, "state": "open", "files": [],
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    _write_post(home, d, post)
+    return post
+
+
+def add(home: Any, post: dict, name: str, data: bytes) -> None:
+    """One publishable copy of the post, sealed until approved."""
+    d = _post_dir(home, post["id"])
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name) or "photo"
+    n = len(post["files"])
+    stored = f"{n:04d}"
+    sealed.write(d / "files" / stored, data, _key(home), f"approvals/{post['id']}/{stored}")
+    post["files"].append({"stored": stored, "name": safe})
+    _write_post(home, d, post)
+
+
+def submit(home: Any, post: dict, audit) -> dict:
+    post["state"] = AWAITING
+    _write_post(home, _post_dir(home, post["id"]), post)
+    audit.append(post["submitted_by"], "approval.submitted", None,
+                 {"post": post["id"], "channel": post["channel"], "photos": len(post["files"])})
+    return post
+
+
+def get(home: Any, post_id: str) -> dict:
+    d = _post_dir(home, post_id)
+    try:
+        return sealed.read_json(d / "post.json", _key(home), f"approvals/{post_id}/post")
+    except sealed.SealedError as e:
+        raise ApprovalError(f"post {post_id} cannot be opened: {e}") from None
+
+
+def pending(home: Any) -> list[dict]:
+    root = folder(home)
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(root.iterdir(), reverse=True):
+        if ID_RE.fullmatch(d.name):
+            try:
+                post = get(home, d.name)
+            except ApprovalError:
+                continue
+            if post["state"] == AWAITING:
+                out.append(post)
+    return out
+
+
+def copies(home: Any, post: dict) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each publishable copy of the post."""
+    d = _post_dir(home, post["id"])
+    return [(f["name"], sealed.read(d / "files" / f["stored"], _key(home),
+                                    f"approvals/{post['id']}/{f['stored']}"))
+            for f in post["files"]]
+
+
+def _reason(reason: str | None, required: bool) -> str | None:
+    text = " ".join((reason or "").split())
+    if required and len(text) < 3:
+        raise ApprovalError("declining needs a typed reason")
+    if len(text) > MAX_REASON:
+        raise ApprovalError(f"reason too long (max {MAX_REASON} characters)")
+    return text or None
+
+
+def approve(home: Any, post_id: str, by: str, audit, note: str | None = None) -> dict:
+    """The copies land in the post's folder (never overwriting), then the post is closed."""
+    from safeguard.images import write_atomic
+
+    post = get(home, post_id)
+    if post["state"] != AWAITING:
+        raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
+    out = Path(post["out_dir"])
+    written = [str(write_atomic(data, out, name)) for name, data in copies(home, post)]
+    _close(home, post, APPROVED, by, _reason(note, False), written)
+    audit.append(by, "approval.approved", None,
+                 {"post": post_id, "channel": post["channel"], "photos": len(written)})
+    return post
+
+
+def decline(home: Any, post_id: str, by: str, reason: str, audit) -> dict:
+    post = get(home, post_id)
+    if post["state"] != AWAITING:
+        raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
+    why = _reason(reason, True)
+    _close(home, post, DECLINED, by, why, [])
+    audit.append(by, "approval.declined", None,
+                 {"post": post_id, "channel": post["channel"], "reason": why})
+    return post
+
+
+def _close(home: Any, post: dict, state: str, by: str, why: str | None, written: list) -> None:
+    """The decision recorded first, then the sealed copies destroyed."""
+    d = _post_dir(home, post["id"])
+    post.update(state=state, decided_by=by, reason=why, written=written,
+                decided=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _write_post(home, d, post)
+    shutil.rmtree(d / "files", ignore_errors=True)
+    os.makedirs(d / "files", mode=0o700, exist_ok=True)
+
+
+def public(post: dict) -> dict:
+    """What the comms member who submitted it may see."""
+    return {"id": post["id"], "channel": post["channel"], "state": post["state"],
+            "photos": len(post["files"]), "reason": post.get("reason")}
+
+
+def as_json(post: dict) -> str:
+    return json.dumps(post)

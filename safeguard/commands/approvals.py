@@ -1,0 +1,129 @@
+"""`safeguard approvals`: the senior leader's sign-off of posts (safeguard/approvals.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from safeguard.commands.signin import AS_HELP
+
+
+def _signed(app, as_user, action="approvals"):
+    from safeguard.commands.signin import signed_in
+
+    return signed_in(app, action, as_user)
+
+
+def _run(fn):
+    from safeguard.approvals import ApprovalError
+
+    try:
+        return fn()
+    except ApprovalError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@click.group()
+def approvals() -> None:
+    """Posts waiting for sign-off (approval = {CHANNEL = "slt"} in config.toml): a DSL or a
+    senior leader (role slt) approves them, and the copies land where they were meant to, or
+    declines them with a reason."""
+
+
+@approvals.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_obj
+def list_(app, as_json, as_user):
+    """Posts awaiting approval, newest first."""
+    from safeguard import approvals as ap
+
+    _signed(app, as_user)
+    posts = ap.pending(app.home)
+    if as_json:
+        click.echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
+                                                   "caption", "out_dir")}
+                               | {"photos": len(p["files"])} for p in posts], indent=1))
+        return
+    if not posts:
+        click.echo("Nothing is awaiting approval.")
+    for p in posts:
+        click.echo(f"{p['id']}  {p['channel']:<10} {len(p['files'])} photo(s) from "
+                   f"{p['submitted_by']}  caption: {p.get('caption') or '-'}")
+
+
+@approvals.command()
+@click.argument("post_id")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the redacted copies here to look at them (owner-only files).")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_obj
+def show(app, post_id, save, as_user):
+    """One post: channel, caption (with what identifies a child flagged), the copies."""
+    from safeguard import approvals as ap
+    from safeguard.caption import check_caption
+
+    store, _ = _signed(app, as_user)
+    post = _run(lambda: ap.get(app.home, post_id))
+    click.echo(f"{post['id']}  {post['state']}  for {post['channel']}, from "
+               f"{post['submitted_by']} on {post['created']}; lands in {post['out_dir']}")
+    caption = post.get("caption")
+    if caption:
+        click.echo(f"caption: {caption}")
+        for f in check_caption(caption, store):
+            click.echo(f"  characters {f.start}-{f.end}: {f.what}")
+    for name, data in _run(lambda: ap.copies(app.home, post)):
+        click.echo(f"  {name} ({len(data)} bytes)")
+        if save is not None:
+            from consent_db.storage import atomic_write_bytes
+
+            save.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_bytes(save / name, data)
+
+
+@approvals.command()
+@click.argument("post_id")
+@click.option("--note", help="Optional note for the record.")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_obj
+def approve(app, post_id, note, as_user):
+    """Approve a post: its copies land in the folder they were meant for."""
+    from safeguard import approvals as ap
+
+    store, who = _signed(app, as_user)
+    post = _run(lambda: ap.approve(app.home, post_id, who.user, store.audit, note))
+    click.echo(f"Approved {post_id}: {len(post['written'])} copies in {post['out_dir']}.")
+
+
+@approvals.command()
+@click.argument("post_id")
+@click.option("--reason", required=True, help="Why (the submitter sees it).")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_obj
+def decline(app, post_id, reason, as_user):
+    """Decline a post: its copies are destroyed; the submitter sees the reason."""
+    from safeguard import approvals as ap
+
+    store, who = _signed(app, as_user)
+    _run(lambda: ap.decline(app.home, post_id, who.user, reason, store.audit))
+    click.echo(f"Declined {post_id}.")
+
+
+@approvals.command()
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_obj
+def status(app, post_id, as_json, as_user):
+    """Where a post stands (any role: comms staff follow their own posts)."""
+    from safeguard import approvals as ap
+
+    _signed(app, as_user, "photos")
+    info = ap.public(_run(lambda: ap.get(app.home, post_id)))
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        click.echo(f"{info['id']}: {info['state']}" + (f" ({info['reason']})"
+                                                        if info.get("reason") else ""))
