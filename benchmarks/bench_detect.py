@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,6 @@ import numpy as np
 from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from safeguard.detect import DetectorConfig, detect_faces, profile_detect
 from safeguard.faces import Box

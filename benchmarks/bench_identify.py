@@ -28,7 +28,6 @@ import datetime as dt
 import itertools
 import json
 import pickle
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,8 +35,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from montage import (
     IDS,

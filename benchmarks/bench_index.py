@@ -21,14 +21,11 @@ import json
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from safeguard.home import Home
 from safeguard.index import DIM, FileResult, PhotoIndex, search

@@ -19,6 +19,7 @@ import argparse
 import io
 import json
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -30,8 +31,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 SHARED = REPO.parent / "shared" / "testdata"
 
 
@@ -73,26 +72,40 @@ def group_canvases(n: int) -> list[bytes]:
     return out
 
 
-def build_home(root: Path):
-    from conftest import build_demo_home
+PASSWORD = secrets.token_urlsafe(18)  # the bench home's comms account, this run only
 
+
+def build_home(root: Path):
+    """A home like the demo's: Ada (no consent for social) and Ben enrolled from the samples,
+    and a comms account the watcher signs in as."""
+    import datetime as dt
+
+    from consent_db import ConsentStore
     from safeguard.detect import detect_faces
+    from safeguard.home import Home
     from safeguard.identify import encode_faces
     from safeguard.images import load_image
 
-    enc: dict[str, list] = {}
-    for p in sorted((REPO / "samples" / "references").glob("*.jpg")):
-        rgb = load_image(p).rgb
-        enc.setdefault(p.stem.split("-")[0], []).append(encode_faces(rgb, detect_faces(rgb))[0])
-    return build_demo_home(root, enc)
+    home = Home(root).ensure()
+    store = ConsentStore.open(home, create=True)
+    store.add_staff("bench-comms", "comms", PASSWORD, actor="bench")
+    store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
+                    biometric_consent=True, actor="bench")
+    store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},
+                    biometric_consent=True, actor="bench")
+    for pid, who in (("P001", "ada"), ("P002", "ben")):
+        enc = []
+        for p in sorted((REPO / "samples" / "references").glob(f"{who}-*.jpg")):
+            rgb = load_image(p).rgb
+            enc.append(encode_faces(rgb, detect_faces(rgb))[0])
+        store.enrol(pid, enc, [dt.date.today()] * len(enc), actor="bench")
+    return home
 
 
 def start(home: Path, inbox: Path, ready: Path, *args: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "safeguard.cli", "--home", str(home), "watch", str(inbox),
            "--ready", str(ready), *args]
-    from helpers import signed_in_as
-
-    env = dict(os.environ, **signed_in_as("test-comms"))  # the demo home's comms account
+    env = dict(os.environ, SAFEGUARD_USER="bench-comms", SAFEGUARD_PASSWORD=PASSWORD)
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, env=env)
 

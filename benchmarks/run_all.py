@@ -30,7 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
-sys.path.insert(0, str(ROOT))
 
 
 def run_step(name: str, args: list[str], out: Path) -> tuple[int, float]:
