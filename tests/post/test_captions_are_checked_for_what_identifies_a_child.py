@@ -1,0 +1,95 @@
+"""Issue 17, the caption: `safeguard caption` flags a pupil's full name (either order, with an
+initial, with a typo), a class name, and personal details, with their spans; exit 3 when
+something is flagged. It says what kind of thing, never whose consent or register. A first name
+alone, or a club that names nobody, is not flagged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.helpers import open_store, run_cli, run_cli_as
+
+from safeguard.naming import check_text, people
+
+
+def _caption(home, *args, user="test-comms", input=None):
+    from click.testing import CliRunner
+    from support.helpers import signed_in_as
+
+    from safeguard.cli import cli
+
+    r = CliRunner().invoke(cli, ["--home", str(home.root), "caption", *args, "--json"],
+                           input=input, env=signed_in_as(user), catch_exceptions=False)
+    return r, (json.loads(r.stdout) if r.stdout.strip().startswith("{") else None)
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("Well done Ada Example in 4O!", ["full_name", "class_name"]),
+    ("Example, Ada won the spelling bee", ["full_name"]),
+    ("A. Example and B Example", ["full_name", "full_name"]),
+    ("Ada Exmaple scored twice", ["full_name"]),  # a typo
+    ("Year 4 Oak visited the museum", ["class_name"]),
+    ("Ada Example, 7, from 12 Acacia Avenue", ["age_with_name", "street"]),
+    ("Questions? 07700 900123 or office@school.example", ["phone", "email"]),
+])
+def test_what_identifies_a_child_is_flagged_with_exit_3(demo_home, text, kinds):
+    open_store(demo_home).update_pupil("P001", groups=["4O", "choir"], actor="test")
+    r, out = _caption(demo_home, text)
+    assert r.exit_code == 3, r.output
+    assert [f["kind"] for f in out["findings"]] == kinds
+    for f in out["findings"]:
+        assert 0 <= f["start"] < f["end"] <= len(text)
+    # comms staff learn what kind of thing, never whose consent or register
+    for word in ("P001", "P002", "consent", "register", "restricted"):
+        assert word not in r.stdout
+
+
+@pytest.mark.parametrize("text", ["Well done Ada!", "The choir sang beautifully",
+                                  "Our 5K fun run starts at 2PM", "Example of good work"])
+def test_first_names_clubs_and_ordinary_words_pass(demo_home, text):
+    open_store(demo_home).update_pupil("P001", groups=["4O", "choir"], actor="test")
+    r, out = _caption(demo_home, text)
+    assert r.exit_code == 0 and out["ok"] and out["findings"] == [], r.output
+
+
+def test_the_caption_can_come_from_standard_input_or_a_file(demo_home, tmp_path):
+    r, out = _caption(demo_home, "-", input="Ben Example scored!\n")
+    assert r.exit_code == 3 and out["findings"][0]["kind"] == "full_name"
+    f = tmp_path / "post.txt"
+    f.write_text("Sports day was great")
+    r, out = _caption(demo_home, "--file", str(f))
+    assert r.exit_code == 0
+
+
+def test_the_plain_output_names_the_kind_and_the_span(demo_home):
+    r = run_cli_as("test-comms", "--home", demo_home.root, "caption", "Well done Ada Example!")
+    assert r.exit_code == 3
+    assert "characters 10-21: a pupil's full name" in r.output
+    r = run_cli("--home", demo_home.root, "caption", "Sports day")
+    assert r.exit_code == 0 and "Nothing in the caption identifies a child" in r.output
+
+
+def test_accents_and_case_fold():
+    persons = people([("P9", "Zoë Brontë")])
+    assert [f.kind for f in check_text("ZOE BRONTE won", persons)] == ["full_name"]
+    assert check_text("Zoë won", persons) == []
+
+
+def test_blur_checks_the_caption_posted_with_the_photos(demo_home, photos, tmp_path):
+    from support.helpers import json_lines
+
+    post = tmp_path / "post.txt"
+    post.write_text("Ben Example in 4O at sports day")
+    open_store(demo_home).update_pupil("P002", groups=["4O"], actor="test")
+    r = run_cli("--home", demo_home.root, "blur", photos / "visit.jpg", "--out", tmp_path / "out",
+                "--channel", "website", "--caption", post, "--json", "--jobs", "1")
+    [line] = json_lines(r.stdout)
+    assert line["status"] == "exported"  # the photo itself is fine on the website
+    assert line["caption"]["ok"] is False
+    assert [f["kind"] for f in line["caption"]["findings"]] == ["full_name", "class_name"]
+    assert r.exit_code == 3  # ... but the post is not, as it stands
+    post.write_text("Sports day!")
+    r = run_cli("--home", demo_home.root, "scan", photos / "visit.jpg", "--channel", "website",
+                "--caption", post, "--jobs", "1")
+    assert r.exit_code == 0 and "Caption: nothing in it identifies a child" in r.output

@@ -1,0 +1,81 @@
+"""Issue 17, sign-off: with approval = {social = "slt"}, a blur pass for social does not write into
+--out: the post waits under the home, sealed, until a DSL or a senior leader (role slt) approves
+it (the copies land in --out) or declines it with a reason (they are destroyed). Comms staff see
+"awaiting approval", then the outcome; everything is in the audit log."""
+
+from __future__ import annotations
+
+import json
+
+from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
+
+
+def _home(demo_home):
+    demo_home.config_file.write_text('[approval]\nsocial = "slt"\n')
+    open_store(demo_home).add_staff("test-slt", "slt", TEST_PASSWORD, actor="test")
+    return demo_home
+
+
+def _blur(home, photos, out):
+    r = run_cli_as("test-comms", "--home", home.root, "blur", photos / "visit.jpg",
+                   photos / "phone-rotated-gps.jpg", "--out", out, "--channel", "social",
+                   "--json", "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    lines = json_lines(r.stdout)
+    assert all(x["status"] == "exported" and x["output"] is None for x in lines)
+    assert all(x["message"] == "awaiting approval" for x in lines)
+    [post] = {x["approval"] for x in lines}
+    return post
+
+
+def test_a_post_waits_for_sign_off_then_lands(demo_home, photos, tmp_path):
+    from safeguard import approvals, sealed
+
+    home = _home(demo_home)
+    out = tmp_path / "out"
+    post = _blur(home, photos, out)
+    assert not out.exists() or not any(out.iterdir())  # nothing published yet
+    # sealed under the home
+    for f in (approvals.folder(home) / post / "files").iterdir():
+        assert sealed.is_sealed(f)
+    r = run_cli_as("test-comms", "--home", home.root, "approvals", "status", post, "--json")
+    assert json.loads(r.stdout)["state"] == "awaiting approval"
+    # comms staff cannot approve or list; a senior leader can
+    r = run_cli_as("test-comms", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 1 and "may not" in r.output
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "list", "--json")
+    assert [p["id"] for p in json.loads(r.stdout)] == [post]
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["phone-rotated-gps.jpg", "visit.jpg"]
+    r = run_cli_as("test-comms", "--home", home.root, "approvals", "status", post)
+    assert "approved" in r.output
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 1 and "already decided" in r.output
+    actions = [e["action"] for e in open_store(home).audit.entries()]
+    assert "approval.submitted" in actions and "approval.approved" in actions
+
+
+def test_a_declined_post_is_destroyed_and_the_reason_shown(demo_home, photos, tmp_path):
+    from safeguard import approvals
+
+    home = _home(demo_home)
+    out = tmp_path / "out"
+    post = _blur(home, photos, out)
+    r = run_cli_as("test-dsl", "--home", home.root, "approvals", "decline", post)
+    assert r.exit_code == 2  # a reason is required
+    r = run_cli_as("test-dsl", "--home", home.root, "approvals", "decline", post, "--reason",
+                   "wrong event")
+    assert r.exit_code == 0, r.output
+    assert not any((approvals.folder(home) / post / "files").iterdir())
+    assert not out.exists() or not any(out.iterdir())
+    r = run_cli_as("test-comms", "--home", home.root, "approvals", "status", post)
+    assert "declined (wrong event)" in r.output
+
+
+def test_channels_without_sign_off_publish_at_once(demo_home, photos, tmp_path):
+    home = _home(demo_home)
+    r = run_cli_as("test-comms", "--home", home.root, "blur", photos / "visit.jpg", "--out",
+                   tmp_path / "out", "--channel", "website", "--json", "--jobs", "1")
+    [line] = json_lines(r.stdout)
+    assert line["output"] and line["approval"] is None
