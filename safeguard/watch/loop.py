@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import queue
 import shutil
+import stat as _stat
 import threading
 import time
 from collections import deque
@@ -349,6 +350,10 @@ class Watcher:
             earlier = rec.get("of") or "an earlier photo"
             text = f"duplicate of {earlier}, already processed: removed from the inbox"
             self.counts.duplicates += 1
+        caption = self._caption(claim) if status in ("exported", "held") else None
+        if caption is not None:
+            text += ("; caption: " + ", ".join(f["what"] for f in caption)
+                     + ": change it before posting") if caption else "; caption: fine"
         now = dt.datetime.now().astimezone()
         self._status_line(f"{now:%Y-%m-%d %H:%M:%S}  {display}  ->  {text}")
         extra = ""
@@ -360,11 +365,32 @@ class Watcher:
             self.emit({"time": now.isoformat(timespec="seconds"), "input": display,
                        "status": status, "output": where if status == "exported" else None,
                        "message": text, "held_id": where if status == "held" else None,
-                       "faces": rec.get("faces", []), "seconds": rec.get("seconds", 0.0)})
+                       "faces": rec.get("faces", []), "seconds": rec.get("seconds", 0.0),
+                       **({"caption": {"ok": not caption, "findings": caption}}
+                          if caption is not None else {})})
         self.t.ledger.add({"time": now.isoformat(timespec="seconds"), "claim": claim.id,
                            "sha256": claim.sha256, "channel": self.t.channel,
                            "ready": str(self.t.ready), "status": status, "display": display,
                            "output": where if status == "exported" else None})
+
+    def _caption(self, claim: Claim) -> list[dict] | None:
+        """The findings in the caption beside the photo (INBOX/<same name>.txt), or None when
+        there is none. Read without following links, 64 KB at most."""
+        from safeguard.naming import check_text, people
+
+        path = self.t.inbox / Path(claim.rel).with_suffix(".txt")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            if not _stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            text = os.read(fd, 65536).decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
+        job = self.live.job()
+        return [f.public() for f in check_text(text, people(job.people), job.all_groups)]
 
     def _give_back(self) -> None:
         """Second signal: put the photos in hand back in the inbox and leave now."""

@@ -18,11 +18,16 @@ from safeguard.watch.common import PARTIAL_SUFFIXES, STATUS_FILE, SYSTEM_NAMES, 
 # Settling
 
 
+CAPTION_SUFFIX = ".txt"  # IMG_1.txt beside IMG_1.jpg: the photo's caption, read when it is taken
+
+
 def is_ignored(name: str) -> bool:
     """True for names the watcher never takes: hidden, Office lock files, partial downloads and
-    temp files (until renamed), system files, and the status file itself."""
+    temp files (until renamed), system files, the status file itself, and captions (`.txt`,
+    read with the photo of the same name)."""
     low = name.lower()
-    return (name.startswith((".", "~$")) or low.endswith(PARTIAL_SUFFIXES) or low in SYSTEM_NAMES)
+    return (name.startswith((".", "~$")) or low.endswith((*PARTIAL_SUFFIXES, CAPTION_SUFFIX))
+            or low in SYSTEM_NAMES)
 
 
 @dataclass(frozen=True)

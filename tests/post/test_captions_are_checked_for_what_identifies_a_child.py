@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.helpers import open_store, run_cli, run_cli_as
+from support.helpers import json_lines, open_store, run_cli, run_cli_as
 
 from safeguard.naming import check_text, people
 
@@ -93,3 +93,30 @@ def test_blur_checks_the_caption_posted_with_the_photos(demo_home, photos, tmp_p
     r = run_cli("--home", demo_home.root, "scan", photos / "visit.jpg", "--channel", "website",
                 "--caption", post, "--jobs", "1")
     assert r.exit_code == 0 and "Caption: nothing in it identifies a child" in r.output
+
+
+def test_the_watcher_reads_a_caption_beside_a_photo(demo_home, photos, tmp_path):
+    """INBOX/visit.txt is visit.jpg's caption: checked when the photo is taken, the result on the
+    photo's status line (what kind of thing, never whose); the .txt is never taken as a photo."""
+    import shutil
+
+    from support.watch_helpers import run_once, status_lines
+
+    inbox, ready = tmp_path / "inbox", tmp_path / "ready"
+    inbox.mkdir()
+    shutil.copy(photos / "visit.jpg", inbox / "visit.jpg")
+    (inbox / "visit.txt").write_text("Ada Example at the science fair")
+    shutil.copy(photos / "phone-rotated-gps.jpg", inbox / "gps.jpg")
+    (inbox / "gps.txt").write_text("Science fair!")
+    r = run_once(demo_home.root, inbox, ready, "--channel", "website", "--settle", "0.1",
+                 "--jobs", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = {x["input"]: x for x in json_lines(r.stdout)}
+    assert set(recs) == {"visit.jpg", "gps.jpg"}  # the captions are not photos
+    assert recs["visit.jpg"]["caption"]["ok"] is False
+    assert recs["gps.jpg"]["caption"]["ok"] is True
+    lines = status_lines(inbox)
+    assert any("visit.jpg" in x and "caption: a pupil's full name: change it before posting" in x
+               for x in lines), lines
+    assert any("gps.jpg" in x and "caption: fine" in x for x in lines)
+    assert not any("Ada" in x or "P001" in x for x in lines)
