@@ -107,13 +107,15 @@ class Outcome:
     def public(self) -> dict:
         """What comms staff may see: no names, no registers, no reasons.
 
-        In a held photo every face that is not cleared shows action "hold", so which face caused
-        the hold (a register pupil, or an unknown face) cannot be told apart."""
+        In a held photo every face that is not cleared shows "restricted" and "hold", so which
+        face caused the hold (a register pupil, or an unknown face) cannot be told apart."""
         faces = [f.public() for f in self.faces]
         if self.status == "held":
+            # Which face caused the hold (a register pupil, an unknown face under the hold
+            # policy) and why cannot be told apart: every face not cleared reads the same.
             for f in faces:
                 if f["label"] != "cleared":
-                    f["action"] = "hold"
+                    f["label"], f["action"] = "restricted", "hold"
         return {
             "input": self.input,
             "status": self.status,

@@ -160,3 +160,29 @@ def test_a_csv_that_adds_a_register_needs_a_dsl(demo_home, tmp_path):
     r = cli_as("test-dsl", "--home", demo_home.root, "pupils", "import", csv_path)
     assert r.exit_code == 0, r.output
     assert [x["register"] for x in open_store(demo_home).get_pupil("P002")["registers"]] == ["lac"]
+
+
+def test_finding_5_comms_cannot_tell_a_register_hold_from_any_other(tmp_path, photos,
+                                                                     reference_encodings):
+    """A register pupil's photo and a photo held for an unknown face look the same to comms
+    staff: every face not cleared reads "restricted"/"hold", the message is the same, and the
+    consent that would give the register away is not theirs to read."""
+    from conftest import build_demo_home
+
+    reg = build_demo_home(tmp_path / "reg", reference_encodings, ada_registers=("cp",))
+    r = cli_as("test-comms", "--home", reg.root, "scan", photos / "visit.jpg", "--json",
+               "--channel", "website")
+    [by_register] = json_lines(r.stdout)
+    plain = build_demo_home(tmp_path / "plain", reference_encodings)
+    open_store(plain).erase("P001", actor="test")  # Ada unknown here: held by the unknown policy
+    r = cli_as("test-comms", "--home", plain.root, "scan", photos / "visit.jpg", "--json",
+               "--channel", "website", "--unknown", "hold")
+    [by_unknown] = json_lines(r.stdout)
+
+    def seen(x):
+        return (x["status"], x["message"], [(f["label"], f["action"]) for f in x["faces"]])
+
+    assert seen(by_register) == seen(by_unknown) == (
+        "held", "held for safeguarding review", [("restricted", "hold")])
+    r = cli_as("test-comms", "--home", reg.root, "pupils", "show", "P001")
+    assert r.exit_code == 1 and "may not do this" in r.output
