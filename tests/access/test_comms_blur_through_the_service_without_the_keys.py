@@ -131,7 +131,7 @@ def _drop_to(user: pwd.struct_passwd, home_env: str | None = None) -> dict:
 
 
 @pytest.mark.skipif(_can_make_users() is not None, reason=str(_can_make_users()))
-def test_two_os_users_comms_gets_redacted_copies_and_cannot_read_the_home(
+def test_two_os_users_comms_blur_and_watch_without_reading_the_home(
         reference_encodings, photos):
     tag = os.urandom(3).hex()
     svc, comms = _user(f"sgsvc{tag}"), _user(f"sgcom{tag}")
@@ -210,6 +210,34 @@ def test_two_os_users_comms_gets_redacted_copies_and_cannot_read_the_home(
                      str(mine / "direct"))
         assert r.returncode in (1, 2) and "not readable" in r.stderr, r.stderr
         assert not (mine / "direct").exists() or not any((mine / "direct").iterdir())
+
+        # The watched folder: comms staff drop a photo into the shared inbox (the service's,
+        # group comms, 2770); the watcher runs as the service account; the ready copy and the
+        # status line are theirs to read (2750), the held and rejected originals are not.
+        inbox, ready = base / "inbox", base / "ready"
+        for d, mode in ((inbox, 0o2770), (ready, 0o2750)):
+            d.mkdir()
+            os.chown(d, svc.pw_uid, comms.pw_gid)
+            os.chmod(d, mode)
+        r = subprocess.run(["/bin/cp", str(mine / "photos" / "visit.jpg"), str(inbox)],
+                           capture_output=True, timeout=30, check=False, **comms_env)
+        assert r.returncode == 0, r.stderr
+        watch_env = _drop_to(svc, str(home.root))
+        watch_env["extra_groups"] = [comms.pw_gid]
+        watch_env["env"].update({"SAFEGUARD_USER": "test-comms",
+                                 "SAFEGUARD_PASSWORD": TEST_PASSWORD})
+        r = subprocess.run([*py, "--home", str(home.root), "watch", str(inbox), "--ready",
+                            str(ready), "--once", "--settle", "0.1", "--jobs", "1"],
+                           cwd="/", capture_output=True, text=True, timeout=600, check=False,
+                           **watch_env)
+        assert r.returncode == 0, r.stderr
+        got = subprocess.run(["/bin/cat", str(ready / "visit.jpg")], capture_output=True,
+                             timeout=30, check=False, **comms_env)
+        assert got.returncode == 0 and got.stdout[:2] == b"\xff\xd8"
+        status = subprocess.run(["/bin/cat", str(inbox / "_safeguard-status.txt")],
+                                capture_output=True, text=True, timeout=30, check=False,
+                                **comms_env)
+        assert "visit.jpg  ->  ready as visit.jpg" in status.stdout, status
     finally:
         if proc is not None:
             proc.terminate()
