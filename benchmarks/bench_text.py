@@ -43,6 +43,7 @@ PUPILS = [(f"P{i:03d}", n) for i, n in enumerate([
     "Malala Yousafzai", "Zoe Bronte", "Tariq Ahmed", "Priya Sharma", "Oliver Smith",
     "Amara Okafor", "Wei Chen", "Sofia Rossi", "Liam Murphy"])]
 NAMING_CLASSES = {"Year 4 Oak", "4O", "Class 6B", "Year 2"}
+SCHOOL_GROUPS = ("4O", "6B", "Year 4 Oak", "choir", "u11-football")  # the made-up school's groups
 OTHER = ["Sports Day", "Well done!", "Grace", "EXIT", "Science Fair", "Library", "Music",
          "Reading Week", "Team Blue", "Summer Fete"]
 CAPS = [20, 28, 40, 64]  # capital height, px, in the 12 MP photo
@@ -86,7 +87,8 @@ def _draw(rgb: Image.Image, signs, rng: random.Random):
                 break
         d.rectangle(box, fill="white" if dark else (20, 20, 30))
         d.text((x, y), text, font=font, fill=(10, 10, 10) if dark else "white")
-        placed.append((box, text, names, cap))
+        ink = d.textbbox((x, y), text, font=font)  # the letters themselves: what must be covered
+        placed.append((box, text, names, cap, ink))
     return placed
 
 
@@ -107,7 +109,7 @@ def _turn_box(box, turn: int, w: int, h: int):
 
 
 def _covered(box, covers) -> bool:
-    """At least 90% of the sign's text area lies under covering boxes."""
+    """At least 90% of the sign's letters (their bounding box) lies under covering boxes."""
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), bool)
     for c in covers:
@@ -116,6 +118,12 @@ def _covered(box, covers) -> bool:
         if a1 > a0 and b1 > b0:
             mask[b0:b1, a0:a1] = True
     return mask.mean() >= 0.9 if mask.size else False
+
+
+def _words(text: str) -> list[str]:
+    """The words a reader must find to have read the sign (the whole sign when it is short)."""
+    words = [w for w in text.replace(",", " ").replace(".", " ").split() if len(w) > 2]
+    return words or [text]
 
 
 def _tesseract(path: Path) -> str:
@@ -134,13 +142,28 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from safeguard.config import Config
     from safeguard.naming import check_text, people
-    from safeguard.pipeline import Job, TextStillReadable, check_text_in, cover_text_checked
+    from safeguard.pipeline import (
+        Job,
+        TextStillReadable,
+        analyse,
+        check_text_in,
+        cover_text_checked,
+        upright_angle,
+    )
     from safeguard.text import read_text
 
     rng = random.Random(args.seed)
     persons = people(PUPILS)
     job = Job(config=Config(), channel="social", unknown="redact", style="blur", matrix=None,
-              calibration=object(), people=tuple(PUPILS), text="redact")
+              calibration=object(), people=tuple(PUPILS), text="redact",
+              all_groups=SCHOOL_GROUPS)
+    from consent_db.matrix import MatchMatrix
+
+    empty = MatchMatrix(encodings=np.zeros((0, 128), np.float32), sq_norms=np.zeros(0, np.float32),
+                        row_pupil=np.zeros(0, np.int32), pupil_ids=[], restricted=np.zeros(0, bool),
+                        on_register=np.zeros(0, bool), reasons=[], channel="social")
+    face_job = Job(config=Config(), channel="social", unknown="redact", style="blur",
+                   matrix=empty, text="keep")  # faces only: which way the people stand
     photos = _photos(args.photos)
     rows, secs = [], []
     tmp = Path(tempfile.mkdtemp())
@@ -151,21 +174,22 @@ def main(argv=None) -> int:
         signs = _draw(base, _sign_texts(rng), rng)
         img = _turn(base, turn)
         rgb = np.asarray(img)
+        angle = upright_angle(analyse(rgb, face_job))  # as the pipeline turns it for reading
         t = time.process_time()
-        texts = check_text_in(rgb, job)
+        texts = check_text_in(rgb, job, angle)
         held = False
         try:
-            out = cover_text_checked(rgb, texts, job) if texts else rgb
+            out = cover_text_checked(rgb, texts, job, angle) if texts else rgb
         except TextStillReadable:
             out, held = rgb, True
         secs.append(time.process_time() - t)
         covers = [x.box for x in texts]
-        after = " ".join(r.text for r in read_text(out)) if not held else ""
+        after = " ".join(r.text for r in read_text(out, angle=angle)) if not held else ""
         path = tmp / f"{k}.png"
-        Image.fromarray(out).save(path)
+        Image.fromarray(np.ascontiguousarray(np.rot90(out, k=-angle // 90))).save(path)
         tread = _tesseract(path) if not held else ""
-        for box, text, names, cap in signs:
-            tb = _turn_box(box, turn, 4000, 3000)
+        for _, text, names, cap, ink in signs:
+            tb = _turn_box(ink, turn, 4000, 3000)
             flagged_after = bool(check_text(after, persons, details=False)) and any(
                 w in after for w in text.replace(",", " ").replace(".", " ").split() if len(w) > 2)
             rows.append({
@@ -173,8 +197,7 @@ def main(argv=None) -> int:
                 "covered": bool(held or _covered(tb, covers)),
                 "ours_after": (not held) and names and text.split()[-1] in after and flagged_after,
                 "tesseract_after": (not held) and names and bool(tess) and all(
-                    w.lower() in tread.lower() for w in text.replace(",", " ").replace(".", " ")
-                    .split() if len(w) > 2),
+                    w.lower() in tread.lower() for w in _words(text)),
                 "held": held,
             })
     naming = [r for r in rows if r["names"]]

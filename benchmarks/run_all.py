@@ -319,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.python_implementation()} {platform.python_version()}), CPU only; load "
             f"average at the end {load[0]:.1f} (the machine was shared: timings are noisy, minimums "
             f"are reported). Run with `.venv/bin/python benchmarks/run_all.py` "
-            f"({(time.perf_counter() - t0) / 60:.0f} min); what each part measures: "
-            "docs/benchmarks.md."
+            + (f"({(time.perf_counter() - t0) / 60:.0f} min)" if status else
+               "(rebuilt from the steps' last outputs in benchmarks/out)")
+            + (f"; {', '.join(sorted(skip))}: their outputs from an earlier full run in "
+               "benchmarks/out, the same day" if status and skip else "")
+            + "; what each part measures: docs/benchmarks.md."
         ),
         "",
         "## Summary",
