@@ -149,13 +149,31 @@ def find_names(text: str, persons: list[Person]) -> list[Finding]:
     return out
 
 
+# Characters OCR (and hurried typing) confuses; a store's class name matches through them, so
+# "40" read off a door sign is the school's class 4O. Generic patterns do not (every "40" is not).
+_CONFUSABLE = {"o": "o0", "0": "o0", "i": "il1", "l": "il1", "1": "il1", "s": "s5", "5": "s5",
+               "b": "b8", "8": "b8", "z": "z2", "2": "z2", "g": "g6", "6": "g6"}
+
+
+def _group_pattern(group: str) -> str:
+    parts = []
+    for c in fold(group):
+        if c in _CONFUSABLE:
+            parts.append("[" + _CONFUSABLE[c] + "]")
+        elif c.isspace():
+            parts.append(r"\s*")
+        else:
+            parts.append(re.escape(c))
+    return r"(?<!\w)" + "".join(parts) + r"(?!\w)"
+
+
 def find_classes(text: str, groups: Iterable[str] = ()) -> list[Finding]:
     out = []
     for p in _CLASS_PATTERNS:
         out += [Finding("class_name", m.start(), m.end(), m.group()) for m in p.finditer(text)]
     folded = fold(text)
     for g in {g for g in groups if class_like(g)}:
-        for m in re.finditer(r"(?<!\w)" + re.escape(fold(g)) + r"(?!\w)", folded):
+        for m in re.finditer(_group_pattern(g), folded):
             out.append(Finding("class_name", m.start(), m.end(), text[m.start():m.end()]))
     return out
 

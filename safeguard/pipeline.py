@@ -67,6 +67,7 @@ class FaceOutcome:
     label: str
     action: str
     decision: FaceDecision  # DSL-only details (pupil, reason, distance)
+    angle: int = 0  # clockwise turn of the photo in which the face is upright (detect.Face)
 
     def public(self) -> dict:
         return {"box": self.box.as_list(), "label": self.label, "action": self.action}
@@ -261,14 +262,23 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
         decisions.append(d)
     boxes, scores = [f.box for f in faces], [f.score for f in faces]
     decisions = follow_cleared_faces(boxes, scores, decisions)
-    return [FaceOutcome(box, d.label, d.action, d)
-            for box, d, _ in merge_weak_boxes(boxes, scores, decisions)]
+    return [FaceOutcome(box, d.label, d.action, d, faces[i].angle)
+            for box, d, i in merge_weak_boxes(boxes, scores, decisions)]
 
 
-def check_text_in(rgb: np.ndarray, job: Job) -> list[TextOutcome]:
-    """Text in the photo that names a pupil or a class (safeguard.text), with what to do: hold
-    when the policy says so or the name is a register pupil's (like their face), else redact.
-    Nothing when the policy is "keep"."""
+def upright_angle(faces: list[FaceOutcome]) -> int:
+    """The turn that makes most of the photo's faces upright (by their width), 0 without faces:
+    text in a photo (a sign held up, a banner behind) runs the way its people stand."""
+    weight: dict[int, float] = {}
+    for f in faces:
+        weight[f.angle] = weight.get(f.angle, 0.0) + f.box.width
+    return max(weight, key=weight.get) if weight else 0
+
+
+def check_text_in(rgb: np.ndarray, job: Job, angle: int = 0) -> list[TextOutcome]:
+    """Text in the photo that names a pupil or a class (safeguard.text), read with the photo
+    turned by `angle` (upright_angle), with what to do: hold when the policy says so or the name
+    is a register pupil's (like their face), else redact. Nothing when the policy is "keep"."""
     if job.text == "keep":
         return []
     from safeguard.naming import people
@@ -276,7 +286,7 @@ def check_text_in(rgb: np.ndarray, job: Job) -> list[TextOutcome]:
 
     h, w = rgb.shape[:2]
     out = []
-    for hit in check_photo(rgb, people(job.people), job.all_groups, job.threads).hits:
+    for hit in check_photo(rgb, people(job.people), job.all_groups, job.threads, angle).hits:
         pupil = hit.finding.pupil
         action = "hold" if job.text == "hold" or pupil in job.on_register else "redact"
         for box in hit.cover_boxes(w, h):
@@ -288,7 +298,8 @@ class TextStillReadable(Exception):
     """Covered text still reads as a pupil's name or a class: the photo is not exported."""
 
 
-def cover_text_checked(rgb: np.ndarray, texts: list[TextOutcome], job: Job) -> np.ndarray:
+def cover_text_checked(rgb: np.ndarray, texts: list[TextOutcome], job: Job,
+                       angle: int = 0) -> np.ndarray:
     """The photo with every naming region covered solid, then read again: if a name or a class
     still reads, the regions are covered wider once more, and then it is refused (fail closed)."""
     from dataclasses import replace as _replace
@@ -299,7 +310,7 @@ def cover_text_checked(rgb: np.ndarray, texts: list[TextOutcome], job: Job) -> n
     h, w = rgb.shape[:2]
     for _ in range(2):
         out = cover(rgb, boxes)
-        left = check_text_in(out, _replace(job, text="redact"))
+        left = check_text_in(out, _replace(job, text="redact"), angle)
         if not left:
             return out
         boxes += [t.box.scaled(1.5, w, h) for t in left]
@@ -358,7 +369,7 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         # The output carries no metadata, so the caption is never published; the flag tells
         # staff to check the caption they publish with the photo too.
         outcome.flags.append("caption contained a pupil's name: removed")
-    outcome.texts = check_text_in(image.rgb, job)
+    outcome.texts = check_text_in(image.rgb, job, upright_angle(outcome.faces))
     outcome.status = image_status([f.decision for f in outcome.faces])
     if any(t.action == "hold" for t in outcome.texts):
         outcome.status = "held"
@@ -374,7 +385,8 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep)
     if outcome.texts:
         try:
-            pixels = cover_text_checked(pixels, outcome.texts, job)
+            pixels = cover_text_checked(pixels, outcome.texts, job,
+                                        upright_angle(outcome.faces))
         except TextStillReadable:  # fail closed: the DSL decides
             for t in outcome.texts:
                 t.action = "hold"

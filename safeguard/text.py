@@ -91,8 +91,18 @@ def _engine(threads: int = 1):
         return _engines[threads]
 
 
-def read_text(rgb: np.ndarray, threads: int = 1) -> list[TextRegion]:
-    """Every text region in an upright RGB photo, read."""
+def read_text(rgb: np.ndarray, threads: int = 1, angle: int = 0) -> list[TextRegion]:
+    """Every text region in an RGB photo, read with the photo turned `angle` degrees clockwise
+    (the turn that makes its people upright: text usually runs their way); the regions are in
+    the photo's own coordinates."""
+    if angle:
+        from safeguard.detect.candidates import _ROTATE, _unrotate
+
+        h0, w0 = rgb.shape[:2]
+        turned = read_text(np.ascontiguousarray(cv2.rotate(rgb, _ROTATE[angle])), threads)
+        for r in turned:
+            r.quad = _unrotate(r.quad, angle, w0, h0).astype(np.float32)
+        return turned
     eng = _engine(threads)
     h, w = rgb.shape[:2]
     scale = min(1.0, DET_SIDE / max(h, w))
@@ -153,9 +163,21 @@ def find_naming(regions: list[TextRegion], persons: list[Person],
     return hits
 
 
-def check_photo(rgb: np.ndarray, persons: list[Person], groups=(), threads: int = 1) -> TextCheck:
-    regions = read_text(rgb, threads)
-    return TextCheck(regions, find_naming(regions, persons, groups))
+def check_photo(rgb: np.ndarray, persons: list[Person], groups=(), threads: int = 1,
+                angle: int = 0) -> TextCheck:
+    """Text read and matched with the photo turned `angle` clockwise (lines are found in that
+    frame), the regions then mapped back to the photo's own coordinates."""
+    if not angle:
+        regions = read_text(rgb, threads)
+        return TextCheck(regions, find_naming(regions, persons, groups))
+    from safeguard.detect.candidates import _ROTATE, _unrotate
+
+    h, w = rgb.shape[:2]
+    regions = read_text(np.ascontiguousarray(cv2.rotate(rgb, _ROTATE[angle])), threads)
+    hits = find_naming(regions, persons, groups)
+    for r in regions:  # the hits hold these same regions
+        r.quad = _unrotate(r.quad, angle, w, h).astype(np.float32)
+    return TextCheck(regions, hits)
 
 
 def cover(rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:

@@ -120,3 +120,11 @@ def test_the_watcher_reads_a_caption_beside_a_photo(demo_home, photos, tmp_path)
                for x in lines), lines
     assert any("gps.jpg" in x and "caption: fine" in x for x in lines)
     assert not any("Ada" in x or "P001" in x for x in lines)
+
+
+def test_a_class_of_the_school_matches_through_ocr_confusions():
+    """A door sign for 4O read as "40" is the school's class; "40" names nothing in a school
+    without that class."""
+    assert [f.kind for f in check_text("Welcome to 40", [], groups=["4O"])] == ["class_name"]
+    assert check_text("Welcome to 40", [], groups=[]) == []
+    assert [f.kind for f in check_text("Class 68 trip", [], groups=["6B"])] == ["class_name"]
