@@ -95,11 +95,13 @@ class AtomicJSONStorage(Storage):
     """TinyDB storage: atomic replace on write, a file lock around each transaction, no cache."""
 
     def __init__(
-        self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None
+        self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None,
+        check: Any = None,
     ) -> None:
         self.path = Path(path)
         self.lock = lock
         self.key = key  # None: plain JSON (tests of the storage alone)
+        self.check = check  # called with every state read from the file; raises to refuse it
         # Transaction state is per thread: the review app serves requests from a thread pool
         # over one store object, and one thread must never see another's uncommitted data.
         self._local = threading.local()
@@ -147,12 +149,15 @@ class AtomicJSONStorage(Storage):
             return None
         try:
             with gc_paused():
-                return json.loads(raw)
+                data = json.loads(raw)
         except json.JSONDecodeError as e:
             # Cannot happen through this class (writes are atomic); someone edited the file.
             raise StorageError(
                 f"{self.path} is not valid JSON ({e}); restore it from backup"
             ) from e
+        if self.check is not None:
+            self.check(data)
+        return data
 
     def read(self) -> dict[str, Any] | None:
         if self._txn is not None:

@@ -81,7 +81,9 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self.channels = tuple(channels)
         self.keyfile = keyfile
         self._lock = store_lock(folder)
-        self._db = TinyDB(folder / "store.json", self._lock, key=key, storage=AtomicJSONStorage)
+        self._gen_key = generation_key(key)
+        self._db = TinyDB(folder / "store.json", self._lock, key=key, storage=AtomicJSONStorage,
+                          check=self._check_generation)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
@@ -91,6 +93,28 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
                               anchor=self._audit_anchor)
         self._local = threading.local()  # the running transaction, per thread
+
+    # -- rollback protection ---------------------------------------------------------------
+    # Every commit counts up `generation` in the sealed store and then records it in store.gen,
+    # sealed with a key derived from the store's. A store.json older than the last commit (put
+    # back from an old copy on its own: consents withdrawn since would be forgotten) is refused
+    # at its first read, as is a store whose store.gen was removed. A whole home put back from
+    # one backup is consistent and opens.
+
+    def _check_generation(self, data: dict) -> None:
+        meta = _meta_of(data) or {}
+        have = int(meta.get("generation", 0))
+        recorded = read_generation(self.folder, self._gen_key)
+        if recorded is None:
+            if have > 0:
+                raise StorageError(f"{self.folder / GEN_FILE} is missing: the store's record of "
+                                   "its last write is gone; restore the whole home from backup")
+            return
+        if have < recorded:
+            raise StorageError(
+                f"{self.folder / 'store.json'} is older than the store's last write (generation "
+                f"{have} < {recorded}): it was put back from an old copy on its own. Restore the "
+                "whole home from one backup, or put back the current store.json")
 
     def _audit_anchor(self) -> int | None:
         """The first audit seq written with the key, as the sealed store records it."""
@@ -207,7 +231,12 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         losing = [s for s in touched if s in t.shard_drop]
         for s in gaining:  # before the JSON: a crash leaves unlisted rows, never used
             self._vault.apply(s, t.shard_add.get(s, {}), keep[s])
+        generation = None
+        if meta is not None:
+            generation = meta["generation"] = int(meta.get("generation", 0)) + 1
         self._storage.commit_now()
+        if generation is not None:  # after the JSON: a crash leaves it one behind, never ahead
+            write_generation(self.folder, self._gen_key, generation)
         for s in losing:  # after the JSON: the record saying "destroyed" is durable first
             self._vault.apply(s, t.shard_add.get(s, {}), keep[s])
 
@@ -350,3 +379,35 @@ __all__ = [
     "Missing", "StoreError", "_MissingEncodings", "clean_groups", "consent_state",
     "default_actor", "expiring_consents", "missing_part", "stale_encodings",
 ]
+
+
+GEN_FILE = "store.gen"
+
+
+def generation_key(store_key: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(store_key, b"safeguard store generation v1", hashlib.sha256).digest()
+
+
+def read_generation(folder: Path, key: bytes) -> int | None:
+    from consent_db.crypto import unseal
+
+    try:
+        raw = (folder / GEN_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return int(json.loads(unseal(key, raw, b"store-generation"))["generation"])
+    except (KeyProblem, ValueError, KeyError, TypeError) as e:
+        raise StorageError(f"{folder / GEN_FILE} cannot be read with this store's key "
+                           "(altered); restore the whole home from backup") from e
+
+
+def write_generation(folder: Path, key: bytes, generation: int) -> None:
+    from consent_db.crypto import seal
+
+    atomic_write_bytes(folder / GEN_FILE,
+                       seal(key, json.dumps({"generation": generation}).encode(),
+                            b"store-generation"))

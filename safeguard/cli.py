@@ -58,6 +58,16 @@ class AppContext:
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        """A store that cannot be used (damaged, rolled back, wrong key) is an error with its
+        own one-line message, exit 1, wherever a command meets it."""
+        from consent_db.errors import StoreError
+
+        try:
+            return super().invoke(ctx)
+        except StoreError as e:
+            raise click.ClickException(str(e)) from e
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
 
