@@ -80,6 +80,12 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         raise click.ClickException("the home and the inbox must not be inside each other")
     cfg = app.config
     channel = channel or cfg.default_channel
+    from safeguard.approvals import needs_approval
+
+    if needs_approval(cfg, channel):  # fail closed: never publish unapproved posts to ready
+        raise click.ClickException(
+            f"posts for {channel} need sign-off (approval = \"slt\"), which the watched folder "
+            "does not do yet: use `safeguard blur`, whose posts wait for approval")
     store, _ = signed_in(app, "photos", as_user)  # once, at the start: comms up
     home.ensure()
     matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later

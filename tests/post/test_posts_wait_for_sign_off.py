@@ -79,3 +79,16 @@ def test_channels_without_sign_off_publish_at_once(demo_home, photos, tmp_path):
                    tmp_path / "out", "--channel", "website", "--json", "--jobs", "1")
     [line] = json_lines(r.stdout)
     assert line["output"] and line["approval"] is None
+
+
+def test_the_watcher_refuses_a_channel_that_needs_sign_off(demo_home, photos, tmp_path):
+    """Fail closed: the watched folder cannot hold posts for sign-off yet, so it will not run
+    for such a channel rather than publish unapproved copies."""
+    home = _home(demo_home)
+    inbox, ready = tmp_path / "inbox", tmp_path / "ready"
+    inbox.mkdir()
+    (inbox / "visit.jpg").write_bytes((photos / "visit.jpg").read_bytes())
+    r = run_cli_as("test-comms", "--home", home.root, "watch", inbox, "--ready", ready,
+                   "--once", "--channel", "social")
+    assert r.exit_code == 1 and "need sign-off" in r.output
+    assert not ready.exists() or not any(ready.iterdir())
