@@ -25,7 +25,6 @@ from safeguard import sealed
 
 ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 AWAITING, APPROVED, DECLINED = "awaiting approval", "approved", "declined"
-MAX_REASON = 500
 
 
 class ApprovalError(Exception):
@@ -123,12 +122,9 @@ def copies(home: Any, post: dict) -> list[tuple[str, bytes]]:
 
 
 def _reason(reason: str | None, required: bool) -> str | None:
-    text = " ".join((reason or "").split())
-    if required and len(text) < 3:
-        raise ApprovalError("declining needs a typed reason")
-    if len(text) > MAX_REASON:
-        raise ApprovalError(f"reason too long (max {MAX_REASON} characters)")
-    return text or None
+    from safeguard.review.decisions import typed_reason
+
+    return typed_reason(reason, required, "declining", ApprovalError)
 
 
 def approve(home: Any, post_id: str, by: str, audit, note: str | None = None) -> dict:

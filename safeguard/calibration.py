@@ -156,6 +156,13 @@ def clearable_mask(matrix, groups: tuple[str, ...] | list[str] = ()) -> np.ndarr
     return consenting & member if len(member) else consenting
 
 
+def unknown_groups(matrix, groups) -> list[str]:
+    """The `groups` no enrolled pupil of `matrix` belongs to (case folded): a typo would clear
+    nobody, or a roster silently widen."""
+    known = {g.casefold() for gs in matrix.groups for g in gs}
+    return [g for g in groups if g.casefold() not in known]
+
+
 def apply(config, cal: Calibration):
     """`config` with the calibrated tolerances in force (what policy.decide_face reads)."""
     from dataclasses import replace

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from safeguard.naming import Finding, check_text, people
+from safeguard.naming import Finding, check_text, people, school_names
 
 
-def store_names(store) -> tuple[list, list[str]]:
+def store_names(store) -> tuple[list, tuple[str, ...]]:
     """(people, groups) of an open consent store: every pupil's full name and every group."""
-    pupils = store.pupils()
-    groups = sorted({g for p in pupils for g in p.get("groups") or []})
-    return people((p["id"], p.get("name", "")) for p in pupils), groups
+    names, groups = school_names(store.pupils())
+    return people(names), groups
 
 
 def check_caption(text: str, store) -> list[Finding]:

@@ -125,6 +125,14 @@ def people(pupils: Iterable[tuple[str, str]]) -> list[Person]:
     return out
 
 
+def school_names(pupils: Iterable[dict]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """((pupil id, full name), ...) and every group, from the store's pupil records: what text in
+    photos and captions is checked against."""
+    pupils = list(pupils)
+    return (tuple((p["id"], p.get("name", "")) for p in pupils if p.get("name")),
+            tuple(sorted({g for p in pupils for g in p.get("groups") or []})))
+
+
 def class_like(group: str) -> bool:
     """Whether a store group is a class name worth flagging ("4O", "Year 4 Oak", "Y6") rather
     than a club or team that names nobody ("choir")."""

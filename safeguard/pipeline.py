@@ -209,12 +209,15 @@ def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
 
     store = store or ConsentStore.open(home, channels=config.channels)
     matrix = store.match_matrix(channel)
+    from safeguard.naming import school_names
+
     pupils = store.pupils()
+    named, groups = school_names(pupils)
     return StoreInputs(
         matrix=matrix,
-        names=tuple(p.get("name", "") for p in pupils if p.get("name")),
-        people=tuple((p["id"], p.get("name", "")) for p in pupils if p.get("name")),
-        groups=tuple(sorted({g for p in pupils for g in p.get("groups") or []})),
+        names=tuple(name for _, name in named),
+        people=named,
+        groups=groups,
         on_register=frozenset(p["id"] for p in pupils if p.get("registers")),
     )
 
@@ -369,7 +372,8 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         # The output carries no metadata, so the caption is never published; the flag tells
         # staff to check the caption they publish with the photo too.
         outcome.flags.append("caption contained a pupil's name: removed")
-    outcome.texts = check_text_in(image.rgb, job, upright_angle(outcome.faces))
+    angle = upright_angle(outcome.faces)  # text runs the way the photo's people stand
+    outcome.texts = check_text_in(image.rgb, job, angle)
     outcome.status = image_status([f.decision for f in outcome.faces])
     if any(t.action == "hold" for t in outcome.texts):
         outcome.status = "held"
@@ -385,8 +389,7 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep)
     if outcome.texts:
         try:
-            pixels = cover_text_checked(pixels, outcome.texts, job,
-                                        upright_angle(outcome.faces))
+            pixels = cover_text_checked(pixels, outcome.texts, job, angle)
         except TextStillReadable:  # fail closed: the DSL decides
             for t in outcome.texts:
                 t.action = "hold"

@@ -163,8 +163,9 @@ class PhotoService:
             matrix = inputs.matrix
         except StoreError as e:
             raise ServiceError(str(e)) from e
-        known = {g.casefold() for gs in matrix.groups for g in gs}
-        missing = [g for g in groups if g.casefold() not in known]
+        from safeguard.calibration import unknown_groups
+
+        missing = unknown_groups(matrix, groups)
         if missing:
             raise ServiceError(f"no enrolled pupil is in group {', '.join(map(repr, missing))}",
                                usage=True)

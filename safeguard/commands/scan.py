@@ -34,8 +34,9 @@ def open_matrix(app, channel: str, store=None):
 def check_groups(matrix, groups) -> tuple[str, ...]:
     """`groups` as given, once each; a group no enrolled pupil belongs to is a usage error (a
     typo would otherwise clear nobody, or a roster would silently widen)."""
-    known = {g.casefold() for gs in matrix.groups for g in gs}
-    unknown = [g for g in groups if g.casefold() not in known]
+    from safeguard.calibration import unknown_groups
+
+    unknown = unknown_groups(matrix, groups)
     if unknown:
         raise click.BadParameter(
             f"no enrolled pupil is in group {', '.join(map(repr, unknown))} (pupils list --group "

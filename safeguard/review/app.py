@@ -256,7 +256,8 @@ def create_app(
             item = await run_in_threadpool(takedown.get, home, item_id)
         except takedown.TakedownError:
             return PlainTextResponse("no such takedown item", 404)
-        if store_for(s).get_pupil(item.get("pupil") or "") is None and store_for(s) is not store:
+        scoped_store = store_for(s)
+        if scoped_store is not store and scoped_store.get_pupil(item.get("pupil") or "") is None:
             return PlainTextResponse("no such takedown item", 404)  # another academy's
         note = str(form.get("note", "")).strip() or None
         await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note, store.audit)

@@ -274,13 +274,17 @@ def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,
 # Decisions
 
 
-def _reason(reason: str | None, required: bool, what: str) -> str | None:
+def typed_reason(reason: str | None, required: bool, what: str,
+                 error: type[Exception] = DecisionError) -> str | None:
+    """A reason as typed, whitespace collapsed; `error` when one is required and missing, or
+    too long (release and reject here, decline of a post in safeguard.approvals)."""
     text = " ".join((reason or "").split())
     if required and len(text) < 3:
-        raise DecisionError(f"{what} needs a typed reason")
+        raise error(f"{what} needs a typed reason")
     if len(text) > MAX_REASON:
-        raise DecisionError(f"reason too long (max {MAX_REASON} characters)")
+        raise error(f"reason too long (max {MAX_REASON} characters)")
     return text or None
+
 
 
 def _face_details(rec: dict, redact: set[int] | None) -> list[dict]:
@@ -379,7 +383,7 @@ def release(
     if unredacted:
         chosen: set[int] = set()
         decision = "unredacted"
-        why = _reason(reason, True, "releasing unredacted")
+        why = typed_reason(reason, True, "releasing unredacted")
     elif redact is not None:
         bad = [i for i in redact if not 0 <= i < len(faces)]
         if bad:
@@ -387,14 +391,14 @@ def release(
         chosen = set(redact)
         decision = "redacted" if chosen == planned else "per-face"
         overridden = planned - chosen
-        why = _reason(
+        why = typed_reason(
             reason,
             bool(overridden),
             f"leaving face {min(overridden) + 1 if overridden else 0} visible",
         )
     else:
         chosen, decision = planned, "redacted"
-        why = _reason(reason, False, "")
+        why = typed_reason(reason, False, "")
     try:
         original = held.original(held_id)
     except (HeldError, OSError):
@@ -448,7 +452,7 @@ def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) 
     """Reject a held image: logged, then its original destroyed at once."""
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
-    why = _reason(reason, True, "rejecting")
+    why = typed_reason(reason, True, "rejecting")
     _audit(
         store,
         actor,
