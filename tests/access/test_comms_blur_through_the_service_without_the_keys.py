@@ -106,6 +106,19 @@ def _python_for_others() -> list[str] | None:
     return [str(system), "-c", boot]
 
 
+def _let_others_through(path: Path) -> list[tuple[Path, int]]:
+    """Give others search (x, never read) permission on the folders above `path` that lack it and
+    belong to us (a checkout in a 0700 mktemp folder, say), so the test's OS users can reach the
+    code; returns what to put back."""
+    changed = []
+    for d in reversed(path.parents):
+        st = os.stat(d)
+        if not st.st_mode & 0o001 and st.st_uid == os.geteuid():
+            changed.append((d, st.st_mode & 0o7777))
+            os.chmod(d, (st.st_mode & 0o7777) | 0o001)
+    return changed
+
+
 def _can_make_users() -> str | None:
     if os.geteuid() != 0:
         return "needs root to create OS users (CI runs as root)"
@@ -137,6 +150,7 @@ def test_two_os_users_comms_blur_and_watch_without_reading_the_home(
     svc, comms = _user(f"sgsvc{tag}"), _user(f"sgcom{tag}")
     base = Path(tempfile.mkdtemp(prefix="safeguard-os-users-", dir="/tmp"))
     proc = None
+    opened = _let_others_through(REPO / "safeguard")
     try:
         os.chmod(base, 0o755)
         # the service account's home: built, then handed over (init and staff add, as an admin
@@ -246,5 +260,7 @@ def test_two_os_users_comms_blur_and_watch_without_reading_the_home(
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(base, ignore_errors=True)
+        for d, mode in opened:
+            os.chmod(d, mode)
         for u in (f"sgsvc{tag}", f"sgcom{tag}"):
             subprocess.run(["userdel", "--remove", u], capture_output=True, check=False)
