@@ -56,12 +56,17 @@ def _write_post(home: Any, d: Path, post: dict) -> None:
     sealed.write_json(d / "post.json", post, _key(home), f"approvals/{post['id']}/post")
 
 
-def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str) -> dict:
-    """A new post waiting for its copies (`add`), then `submit`. Returns the post."""
+def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str,
+          post_id: str | None = None) -> dict:
+    """A new post waiting for its copies (`add`), then `submit`. Returns the post. A given
+    `post_id` that was started before and never submitted (a crash) is started afresh."""
     root = folder(home)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    post_id = f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
+    post_id = post_id or f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
+    if not ID_RE.fullmatch(post_id):
+        raise ApprovalError("bad post id")
     d = root / post_id
+    shutil.rmtree(d, ignore_errors=True)
     (d / "files").mkdir(parents=True, mode=0o700)
     post = {"id": post_id, "channel": channel, "out_dir": str(Path(out_dir).absolute()),
             "caption": caption, "submitted_by": by, "state": "open", "files": [],
@@ -87,6 +92,29 @@ def submit(home: Any, post: dict, audit) -> dict:
     audit.append(post["submitted_by"], "approval.submitted", None,
                  {"post": post["id"], "channel": post["channel"], "photos": len(post["files"])})
     return post
+
+
+def post_id_for(key: str, day: dt.date | None = None) -> str:
+    """A post id fixed by `key` (the watcher's claim id): the same after a crash and restart."""
+    import hashlib
+
+    return f"{day or dt.date.today():%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def submit_photo(home: Any, post_id: str, channel: str, out_dir: Path, caption: str | None,
+                 by: str, name: str, data: bytes, audit) -> dict:
+    """A post of one photo under a fixed id (the watched folder's: one post per photo).
+    Repeatable: a post already submitted under this id is returned as it is, whatever became
+    of it since; one half made before a crash is made again."""
+    try:
+        post = get(home, post_id)
+    except ApprovalError:
+        post = None
+    if post is not None and post["state"] != "open":
+        return post
+    post = start(home, channel, out_dir, caption, by, post_id)
+    add(home, post, name, data)
+    return submit(home, post, audit)
 
 
 def get(home: Any, post_id: str) -> dict:

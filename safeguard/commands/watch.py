@@ -63,6 +63,11 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     After a crash (even kill -9) the next start finishes what was in hand. SIGTERM or Ctrl-C:
     finish the photos in hand and exit 0 (a second signal puts them back in the inbox).
 
+    For a channel whose posts need sign-off (approval = {CHANNEL = "slt"} in config.toml),
+    each photo's copy (with the caption beside it, INBOX/<same name>.txt) waits as a post of its
+    own until a DSL or senior leader approves it (`safeguard approvals`, or the review page);
+    only then does it land in --ready. The status line says "awaiting approval" and the post.
+
     A photo in a first-level subfolder named for a group (INBOX/4O/...) is checked against that
     group's roster, as with --group 4O; other photos use --group, or the whole school."""
     from safeguard.commands.scan import check_groups, open_matrix
@@ -80,13 +85,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         raise click.ClickException("the home and the inbox must not be inside each other")
     cfg = app.config
     channel = channel or cfg.default_channel
-    from safeguard.approvals import needs_approval
-
-    if needs_approval(cfg, channel):  # fail closed: never publish unapproved posts to ready
-        raise click.ClickException(
-            f"posts for {channel} need sign-off (approval = \"slt\"), which the watched folder "
-            "does not do yet: use `safeguard blur`, whose posts wait for approval")
-    store, _ = signed_in(app, "photos", as_user)  # once, at the start: comms up
+    store, who = signed_in(app, "photos", as_user)  # once, at the start: comms up
     home.ensure()
     matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later
     groups = check_groups(matrix, groups)
@@ -110,7 +109,8 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         sys.stdout.flush()
 
     watcher = Watcher(target, settings, jobs=jobs or os.cpu_count() or 1, settle=settle,
-                      give_up=give_up, poll=poll, once=once, emit=emit if as_json else None)
+                      give_up=give_up, poll=poll, once=once, emit=emit if as_json else None,
+                      audit=store.audit, by=who.user)
     old = {s: signal.signal(s, lambda *_: watcher.request_stop())
            for s in (signal.SIGTERM, signal.SIGINT)}
     log = logging.getLogger("safeguard.watch")
@@ -122,8 +122,8 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         for s, h in old.items():
             signal.signal(s, h)
         target.unlock()
-    log.info("stopped: %d ready, %d held, %d rejected, %d duplicates", counts.exported,
-             counts.held, counts.rejected, counts.duplicates)
+    log.info("stopped: %d ready, %d awaiting approval, %d held, %d rejected, %d duplicates",
+             counts.exported, counts.awaiting, counts.held, counts.rejected, counts.duplicates)
     for h in handlers:
         logging.getLogger("safeguard.watch").removeHandler(h)
         h.close()
@@ -170,7 +170,8 @@ def status(app, as_json):
     """Counts: photos waiting in the watched inboxes, in processing, made ready today, held for
     the DSL (undecided) and rejected.
 
-    JSON fields: inbox, processing, ready_today, held, rejected, watchers (one object per
+    JSON fields: inbox, processing, ready_today, held, awaiting_approval (posts waiting for
+    sign-off; null when they cannot be read), rejected, watchers (one object per
     watched inbox: inbox, ready, channel, running, waiting, processing, ready_today), and matching
     (per channel: the clearing tolerance in force, calibrated to the enrolled gallery, and the
     share of never-enrolled faces it predicts would be cleared)."""
@@ -185,6 +186,8 @@ def status(app, as_json):
     click.echo(f"processing:   {counts['processing']}")
     click.echo(f"ready today:  {counts['ready_today']}")
     click.echo(f"held:         {counts['held']} waiting for the DSL")
+    if counts.get("awaiting_approval"):
+        click.echo(f"sign-off:     {counts['awaiting_approval']} post(s) awaiting approval")
     click.echo(f"rejected:     {counts['rejected']}")
     for ch, m in counts["matching"].items():
         click.echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "

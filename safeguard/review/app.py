@@ -6,7 +6,9 @@ Security, in the order a request meets it:
   framing, referrers only to itself;
 - cross-site POSTs refused by `Sec-Fetch-Site` (as datasette does) and by `Origin`;
 - every page but the login page needs a signed-in DSL session (pages redirect to /login, images
-  answer 401); every form carries the session's CSRF token;
+  answer 401), but the sign-off pages (/approvals, safeguard.review.signoff), which a senior
+  leader (role slt) may use too and which show nothing else; every form carries the session's
+  CSRF token;
 - held ids in URLs must match held.ID_RE exactly before anything touches the disk, and images
   are drawn from the held original in memory: no URL names a file.
 """
@@ -32,9 +34,10 @@ from starlette.templating import Jinja2Templates
 
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
-from safeguard.review import decisions, render
+from safeguard.review import decisions, render, signoff
 from safeguard.review.auth import (
     COOKIE,
+    REVIEW_ROLE,
     AuthError,
     Session,
     Sessions,
@@ -131,8 +134,18 @@ def create_app(
         return sessions.get(request.cookies.get(COOKIE))
 
     def reviewer_session(request: Request) -> Session | None:
+        """A signed-in DSL: held photos, registers, takedowns, the audit log."""
+        s = session_of(request)
+        return s if s is not None and s.reviewer is not None and \
+            s.reviewer.role == REVIEW_ROLE else None
+
+    def approver_session(request: Request) -> Session | None:
+        """A signed-in DSL or senior leader: the sign-off pages."""
         s = session_of(request)
         return s if s is not None and s.reviewer is not None else None
+
+    def start_page(s: Session) -> str:
+        return "/" if s.reviewer is not None and s.reviewer.role == REVIEW_ROLE else "/approvals"
 
     def page(request: Request, s: Session, name: str, status: int = 200, **ctx: Any) -> Response:
         flash, s.flash = s.flash, None
@@ -176,7 +189,7 @@ def create_app(
     async def login_page(request: Request) -> Response:
         s = session_of(request)
         if s is not None and s.reviewer is not None:
-            return RedirectResponse("/", status_code=303)
+            return RedirectResponse(start_page(s), status_code=303)
         if not is_page_request(request):
             return PlainTextResponse("not found", 404)
         s = s or sessions.new()
@@ -210,7 +223,7 @@ def create_app(
         throttle.succeeded(client)
         sessions.drop(s.id)  # a fresh id on sign-in: no session fixation
         fresh = sessions.new(who)
-        return set_cookie(RedirectResponse("/", status_code=303), fresh)
+        return set_cookie(RedirectResponse(start_page(fresh), status_code=303), fresh)
 
     async def logout(request: Request) -> Response:
         s = session_of(request)
@@ -227,7 +240,8 @@ def create_app(
     async def queue_page(request: Request) -> Response:
         s = reviewer_session(request)
         if s is None:
-            return to_login()
+            return to_login() if approver_session(request) is None else \
+                RedirectResponse("/approvals", status_code=303)
         items = await run_in_threadpool(decisions.queue, held, config.held_review_days, None,
                                         store_for(s))
         counts = {
@@ -430,7 +444,7 @@ def create_app(
         return Response(status_code=204)  # no icon; and no session, no redirect to sign in
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        if reviewer_session(request) is None:
+        if approver_session(request) is None:
             if request.url.path.startswith("/image"):
                 return PlainTextResponse("sign in first", 401)
             if is_page_request(request):
@@ -450,6 +464,7 @@ def create_app(
         Route("/static/review.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
+    routes += signoff.routes(home, store, approver_session, page, to_login)
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [
         Middleware(SecurityHeaders),

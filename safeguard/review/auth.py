@@ -3,7 +3,8 @@ five failures lock an account for 15 minutes, every login in the audit log). Thi
 signs staff in through it, keeps web sessions and CSRF tokens, and checks the role.
 
 Only the DSL role reviews held images: an admin manages staff accounts but does not see who is
-on a protected register (need to know).
+on a protected register (need to know). A senior leader (role slt) signs in only to sign off
+posts (safeguard.review.signoff), and sees nothing else.
 
 Web sessions are random server-side ids (32 bytes from `secrets`) held in this process's memory:
 the cookie carries nothing else, a restart signs everyone out, and a session ends after
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REVIEW_ROLE = "dsl"
+SIGN_IN_ROLES = (REVIEW_ROLE, "slt")  # slt: the sign-off pages only
 IDLE = 30 * 60
 LIFETIME = 8 * 60 * 60
 COOKIE = "safeguard_review"
@@ -43,7 +45,8 @@ WEB_MAX_FAILURES = 50
 
 
 def sign_in(store: Any, user: str, password: str) -> Reviewer:
-    """The reviewer if the password is right, the account not locked, and the role is dsl."""
+    """The reviewer if the password is right, the account not locked, and the role is dsl (or
+    slt, for sign-off only)."""
     user = (user or "").strip()
     if not user or not password:
         raise AuthError("enter your user name and password")
@@ -53,9 +56,10 @@ def sign_in(store: Any, user: str, password: str) -> Reviewer:
             "wrong user name or password, or the account is locked "
             "(5 failed attempts lock it for 15 minutes)"
         )
-    if staff.role != REVIEW_ROLE:
+    if staff.role not in SIGN_IN_ROLES:
         raise AuthError(
-            f"{staff.user} has the {staff.role} role: only the dsl role may review held images"
+            f"{staff.user} has the {staff.role} role: only the dsl role may review held images "
+            "(and the slt role sign off posts)"
         )
     return Reviewer(staff.user, staff.role, staff.academy)
 

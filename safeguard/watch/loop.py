@@ -53,6 +53,7 @@ class Counts:
     held: int = 0
     rejected: int = 0
     duplicates: int = 0
+    awaiting: int = 0  # ready once approved (a channel with approval = "slt")
     unfinished: int = 0  # decided but not yet committed (kept in processing; resumed next start)
 
 
@@ -69,8 +70,17 @@ class Watcher:
 
     def __init__(self, target: Target, settings: WatchSettings, *, jobs: int, settle: float = 1.0,
                  give_up: float = 30.0, poll: float | None = None, once: bool = False,
-                 emit: Callable[[dict], None] | None = None) -> None:
+                 emit: Callable[[dict], None] | None = None, audit=None,
+                 by: str | None = None) -> None:
+        """`audit` and `by` (the signed-in user): where a post for sign-off is recorded, for a
+        channel whose posts need it (safeguard.approvals)."""
+        from safeguard.approvals import needs_approval
+
         self.t = target
+        self.sign_off = needs_approval(settings.config, settings.channel)
+        if self.sign_off and (audit is None or not by):
+            raise ValueError("a channel that needs sign-off needs the audit log and a user")
+        self.audit, self.by = audit, by
         self.settings = settings
         self.jobs = max(1, jobs)
         self.settle, self.give_up, self.poll, self.once = settle, give_up, poll, once
@@ -266,6 +276,10 @@ class Watcher:
                "removed": o.removed}
         if o.status == "exported" and not o.output:
             rec.update(status="rejected", error="no verified copy was written")
+        if rec["status"] == "exported" and self.sign_off:
+            from safeguard.approvals import post_id_for
+
+            rec["post"] = post_id_for(claim.id)  # fixed before it is committed: one post only
         if o.status == "held":
             dsl = o.dsl_record()
             dsl.update(input=claim.rel, channel=self.t.channel, source="watch")
@@ -321,7 +335,9 @@ class Watcher:
         """Commit, note, release: each step repeatable after a crash."""
         status = rec["status"]
         where = None
-        if status == "exported":
+        if status == "exported" and rec.get("post"):
+            where = self._submit_post(claim, rec)
+        elif status == "exported":
             staged = claim.out_dir / rec["staged"]
             where = publish(staged, self.t.ready, f"{self.t.tmp_tag}-{claim.id}").name
         elif status == "held":
@@ -333,10 +349,26 @@ class Watcher:
             self._note(claim, rec, where)
         release(claim)
 
+    def _submit_post(self, claim: Claim, rec: dict) -> str:
+        """The verified copy and its caption wait for sign-off as a post of their own; once
+        approved, the copy lands in ready (safeguard.approvals)."""
+        from safeguard import approvals
+
+        staged = claim.out_dir / rec["staged"]
+        caption = self._caption_text(claim)
+        post = approvals.submit_photo(self.t.home, rec["post"], self.t.channel, self.t.ready,
+                                      caption, self.by, staged.name, staged.read_bytes(),
+                                      self.audit)
+        return post["id"]
+
     def _note(self, claim: Claim, rec: dict, where: str | None) -> None:
         status = rec["status"]
         display = self._display(claim.rel)
-        if status == "exported":
+        post = rec.get("post") if status == "exported" else None
+        if post:
+            text = f"awaiting approval as post {post} (safeguard approvals status {post})"
+            self.counts.awaiting += 1
+        elif status == "exported":
             redacted = sum(f.get("action") == "redact" for f in rec.get("faces", []))
             text = f"ready as {where}"
             self.counts.exported += 1
@@ -357,27 +389,38 @@ class Watcher:
         now = dt.datetime.now().astimezone()
         self._status_line(f"{now:%Y-%m-%d %H:%M:%S}  {display}  ->  {text}")
         extra = ""
-        if status == "exported":
+        if status == "exported" and not post:
             n = len(rec.get("faces", []))
             extra = f" ({n} face{'s' if n != 1 else ''}, {redacted} redacted)"
         log.info("%s | %s%s | %.2fs", display, text, extra, rec.get("seconds", 0.0))
         if self.emit is not None:
             self.emit({"time": now.isoformat(timespec="seconds"), "input": display,
-                       "status": status, "output": where if status == "exported" else None,
-                       "message": text, "held_id": where if status == "held" else None,
+                       "status": status,
+                       "output": where if status == "exported" and not post else None,
+                       "approval": post, "message": text,
+                       "held_id": where if status == "held" else None,
                        "faces": rec.get("faces", []), "seconds": rec.get("seconds", 0.0),
                        **({"caption": {"ok": not caption, "findings": caption}}
                           if caption is not None else {})})
         self.t.ledger.add({"time": now.isoformat(timespec="seconds"), "claim": claim.id,
                            "sha256": claim.sha256, "channel": self.t.channel,
                            "ready": str(self.t.ready), "status": status, "display": display,
-                           "output": where if status == "exported" else None})
+                           "output": where if status == "exported" and not post else None,
+                           **({"approval": post} if post else {})})
 
     def _caption(self, claim: Claim) -> list[dict] | None:
-        """The findings in the caption beside the photo (INBOX/<same name>.txt), or None when
-        there is none. Read without following links, 64 KB at most."""
+        """The findings in the caption beside the photo, or None when there is none."""
         from safeguard.naming import check_text, people
 
+        text = self._caption_text(claim)
+        if text is None:
+            return None
+        job = self.live.job()
+        return [f.public() for f in check_text(text, people(job.people), job.all_groups)]
+
+    def _caption_text(self, claim: Claim) -> str | None:
+        """The caption beside the photo (INBOX/<same name>.txt), or None when there is none.
+        Read without following links, 64 KB at most."""
         path = self.t.inbox / Path(claim.rel).with_suffix(".txt")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -386,11 +429,9 @@ class Watcher:
         try:
             if not _stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
-            text = os.read(fd, 65536).decode("utf-8", errors="replace")
+            return os.read(fd, 65536).decode("utf-8", errors="replace")
         finally:
             os.close(fd)
-        job = self.live.job()
-        return [f.public() for f in check_text(text, people(job.people), job.all_groups)]
 
     def _give_back(self) -> None:
         """Second signal: put the photos in hand back in the inbox and leave now."""

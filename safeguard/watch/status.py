@@ -100,7 +100,8 @@ def status_counts(home: Home, today: dt.date | None = None) -> dict:
             if proc.is_dir() else 0
         ready_today = 0
         for e in Ledger(tj.parent / "ledger.jsonl").entries():
-            if e.get("status") == "exported" and _local_date(e.get("time")) == today:
+            if e.get("status") == "exported" and not e.get("approval") and \
+                    _local_date(e.get("time")) == today:
                 ready_today += 1
         watchers.append({"inbox": str(inbox), "ready": t.get("ready"), "channel": t.get("channel"),
                          "running": is_running(tj.parent), "waiting": waiting,
@@ -110,6 +111,7 @@ def status_counts(home: Home, today: dt.date | None = None) -> dict:
         "processing": sum(w["processing"] for w in watchers),
         "ready_today": sum(w["ready_today"] for w in watchers),
         "held": _count_held(home.held_dir),
+        "awaiting_approval": _count_awaiting(home),
         "rejected": _count_rejected(home.rejected_dir),
         "watchers": watchers,
     }
@@ -133,6 +135,16 @@ def _count_held(folder: Path) -> int:
         except (OSError, ValueError):
             continue
     return n
+
+
+def _count_awaiting(home) -> int | None:
+    """Posts waiting for sign-off (None when they cannot be read here)."""
+    from safeguard import approvals
+
+    try:
+        return len(approvals.pending(home))
+    except Exception:  # noqa: BLE001 - no key here: say nothing rather than a wrong zero
+        return None
 
 
 def _count_rejected(folder: Path) -> int:

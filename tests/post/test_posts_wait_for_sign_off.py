@@ -81,14 +81,66 @@ def test_channels_without_sign_off_publish_at_once(demo_home, photos, tmp_path):
     assert line["output"] and line["approval"] is None
 
 
-def test_the_watcher_refuses_a_channel_that_needs_sign_off(demo_home, photos, tmp_path):
-    """Fail closed: the watched folder cannot hold posts for sign-off yet, so it will not run
-    for such a channel rather than publish unapproved copies."""
+def test_the_watched_folder_holds_each_photo_for_sign_off_then_it_lands_in_ready(
+        demo_home, photos, tmp_path):
+    """Each photo dropped in for a channel that needs sign-off waits as a post of its own (with
+    the caption beside it); nothing reaches ready until it is approved; dropping the same photo
+    again does not make a second post."""
+    from safeguard import approvals
+
     home = _home(demo_home)
     inbox, ready = tmp_path / "inbox", tmp_path / "ready"
     inbox.mkdir()
     (inbox / "visit.jpg").write_bytes((photos / "visit.jpg").read_bytes())
+    (inbox / "visit.txt").write_text("Our visit to the museum")
     r = run_cli_as("test-comms", "--home", home.root, "watch", inbox, "--ready", ready,
-                   "--once", "--channel", "social")
-    assert r.exit_code == 1 and "need sign-off" in r.output
+                   "--once", "--channel", "social", "--json", "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    [line] = json_lines(r.stdout)
+    post = line["approval"]
+    assert line["status"] == "exported" and line["output"] is None and post
+    assert "awaiting approval" in line["message"]
     assert not ready.exists() or not any(ready.iterdir())
+    status = (inbox / "_safeguard-status.txt").read_text()
+    assert "awaiting approval" in status and post in status
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "list", "--json")
+    [listed] = json.loads(r.stdout)
+    assert listed["id"] == post and listed["caption"] == "Our visit to the museum"
+    assert listed["out_dir"] == str(ready.resolve())
+
+    (inbox / "again.jpg").write_bytes((photos / "visit.jpg").read_bytes())
+    r = run_cli_as("test-comms", "--home", home.root, "watch", inbox, "--ready", ready,
+                   "--once", "--channel", "social", "--json", "--jobs", "1")
+    [again] = json_lines(r.stdout)
+    assert again["status"] == "duplicate" and again["approval"] is None
+    assert [p["id"] for p in approvals.pending(home)] == [post]
+
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in ready.iterdir()] == ["visit.jpg"]
+    r = run_cli_as("test-comms", "--home", home.root, "status", "--json")
+    assert json.loads(r.stdout)["awaiting_approval"] == 0
+
+
+def test_a_post_made_again_after_a_crash_is_the_same_post(demo_home, photos, tmp_path):
+    """The watcher commits a post under an id fixed by its claim: repeating the commit (a crash
+    between submitting and letting go of the photo) finds the post made the first time, and a
+    post half made before a crash is made afresh."""
+    from safeguard import approvals
+
+    home = _home(demo_home)
+    audit = open_store(home).audit
+    data = (photos / "visit.jpg").read_bytes()
+    pid = approvals.post_id_for("20261202T000000000000-abcdef")
+    assert pid == approvals.post_id_for("20261202T000000000000-abcdef")
+    half = approvals.start(home, "social", tmp_path / "ready", None, "test-comms", pid)
+    approvals.add(home, half, "visit.jpg", b"half")  # the crash came before submit
+    first = approvals.submit_photo(home, pid, "social", tmp_path / "ready", "cap",
+                                   "test-comms", "visit.jpg", data, audit)
+    again = approvals.submit_photo(home, pid, "social", tmp_path / "ready", "cap",
+                                   "test-comms", "visit.jpg", b"other", audit)
+    assert first["id"] == again["id"] == pid and again["state"] == approvals.AWAITING
+    assert [d for _, d in approvals.copies(home, approvals.get(home, pid))] == [data]
+    submitted = [e for e in open_store(home).audit.entries()
+                 if e["action"] == "approval.submitted"]
+    assert len(submitted) == 1

@@ -1,0 +1,136 @@
+"""Sign-off on the review page: posts waiting for approval (safeguard.approvals), for a DSL or a
+senior leader (role slt).
+
+A senior leader sees only this: the posts, their redacted copies, their captions with what
+identifies a child highlighted (the kind of thing found, never whose consent or register), and
+two buttons. Held originals, registers and the audit log stay the DSL's. Post ids in URLs must
+match approvals.ID_RE before anything touches the disk; copies are drawn in memory from the
+sealed post, and only while it awaits a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from safeguard import approvals
+from safeguard.review import render
+from safeguard.review.auth import csrf_ok
+
+
+def caption_parts(caption: str | None, store: Any) -> list[tuple[str, str | None]]:
+    """The caption cut into (text, what was found there or None), in order, for highlighting."""
+    if not caption:
+        return []
+    from safeguard.caption import check_caption
+
+    parts, at = [], 0
+    for f in sorted(check_caption(caption, store), key=lambda f: (f.start, -f.end)):
+        if f.start < at:  # overlaps one already marked
+            continue
+        if f.start > at:
+            parts.append((caption[at:f.start], None))
+        parts.append((caption[f.start:f.end], f.what))
+        at = f.end
+    if at < len(caption):
+        parts.append((caption[at:], None))
+    return parts
+
+
+def routes(home: Any, store: Any, approver: Callable[[Request], Any],
+           page: Callable[..., Response], to_login: Callable[[], Response]) -> list[Route]:
+    """`approver(request)`: the signed-in session of a DSL or a senior leader, or None."""
+
+    def valid(post_id: str) -> bool:
+        return isinstance(post_id, str) and bool(approvals.ID_RE.fullmatch(post_id))
+
+    def awaiting(post_id: str) -> dict:
+        post = approvals.get(home, post_id)
+        if post["state"] != approvals.AWAITING:
+            raise approvals.ApprovalError("this post was already decided")
+        return post
+
+    async def list_page(request: Request) -> Response:
+        s = approver(request)
+        if s is None:
+            return to_login()
+        posts = await run_in_threadpool(approvals.pending, home)
+        return page(request, s, "approvals.html", posts=posts)
+
+    async def post_page(request: Request) -> Response:
+        s = approver(request)
+        if s is None:
+            return to_login()
+        post_id = request.path_params["post_id"]
+        if not valid(post_id):
+            return PlainTextResponse("no such post", 404)
+        try:
+            post = await run_in_threadpool(approvals.get, home, post_id)
+        except approvals.ApprovalError:
+            return PlainTextResponse("no such post", 404)
+        parts = await run_in_threadpool(caption_parts, post.get("caption"), store)
+        return page(request, s, "post.html", post=post, parts=parts,
+                    flagged=[what for _, what in parts if what],
+                    error=request.query_params.get("error"))
+
+    def draw(post_id: str, n: int) -> bytes:
+        from safeguard.images import decode_image
+
+        post = awaiting(post_id)
+        _, data = approvals.copies(home, post)[n]
+        im, _ = render.scale_to(decode_image(data).rgb, render.SCREEN_SIDE)
+        return render.jpeg(im)
+
+    async def copy_image(request: Request) -> Response:
+        if approver(request) is None:
+            return PlainTextResponse("sign in first", 401)
+        post_id, n = request.path_params["post_id"], request.path_params["n"]
+        if not valid(post_id):
+            return PlainTextResponse("no such image", 404)
+        try:
+            data = await run_in_threadpool(draw, post_id, n)
+        except (approvals.ApprovalError, IndexError, OSError):
+            return PlainTextResponse("no such image", 404)
+        except Exception:  # noqa: BLE001 - an undecodable copy: say so, show nothing
+            return PlainTextResponse("this image cannot be drawn", 500)
+        return Response(data, media_type="image/jpeg")
+
+    async def decide(request: Request) -> Response:
+        s = approver(request)
+        if s is None:
+            return PlainTextResponse("sign in first", 401)
+        post_id, action = request.path_params["post_id"], request.path_params["action"]
+        if not valid(post_id) or action not in ("approve", "decline"):
+            return PlainTextResponse("no such post", 404)
+        form = await request.form()
+        if not csrf_ok(s, form.get("csrf")):
+            return PlainTextResponse("form expired or forged: reload the page", 403)
+        who = s.reviewer.user
+        try:
+            if action == "approve":
+                post = await run_in_threadpool(approvals.approve, home, post_id, who, store.audit,
+                                               str(form.get("note", "")))
+                s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
+                           f"{post['out_dir']}.")
+            else:
+                await run_in_threadpool(approvals.decline, home, post_id, who,
+                                        str(form.get("reason", "")), store.audit)
+                s.flash = f"Declined {post_id}: its copies are destroyed."
+        except approvals.ApprovalError as e:
+            from urllib.parse import quote
+
+            return RedirectResponse(f"/approvals/{post_id}?error={quote(str(e))}",
+                                    status_code=303)
+        return RedirectResponse("/approvals", status_code=303)
+
+    return [
+        Route("/approvals", list_page, methods=["GET"]),
+        Route("/approvals/{post_id}", post_page, methods=["GET"]),
+        Route("/approvals/{post_id}/copy/{n:int}.jpg", copy_image, methods=["GET"]),
+        Route("/approvals/{post_id}/{action}", decide, methods=["POST"]),
+    ]
