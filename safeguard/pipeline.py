@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.images import UNSUPPORTED, LoadError, decode_image, read_bytes, write_atomic
 from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
+from safeguard.naming import fold
 from safeguard.policy import (
     FaceDecision,
     decide_face,
@@ -409,18 +409,13 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
 # Names
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).lower()
-
-
 def mentions_pupil(text: str, names: Iterable[str]) -> bool:
     """True when `text` holds any pupil's full name (all its words, in any order or case,
     joined by anything: "ada_example", "Example-Ada", "ADA EXAMPLE")."""
-    words = set(re.findall(r"[a-z0-9]+", _fold(text)))
-    joined = re.sub(r"[^a-z0-9]", "", _fold(text))
+    words = set(re.findall(r"[a-z0-9]+", fold(text)))
+    joined = re.sub(r"[^a-z0-9]", "", fold(text))
     for name in names:
-        parts = re.findall(r"[a-z0-9]+", _fold(name))
+        parts = re.findall(r"[a-z0-9]+", fold(name))
         if len(parts) < 2:
             continue
         if all(p in words for p in parts) or "".join(parts) in joined \
@@ -436,7 +431,7 @@ def output_name(path: Path, fmt: str, sha256: str, names: Iterable[str]) -> str:
     raw = path.stem
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    stem = _fold(raw)
+    stem = fold(raw)
     stem = re.sub(r"[^a-z0-9._-]+", "_", stem).strip("._-")[:80]
     if not stem or mentions_pupil(raw, names):
         stem = f"photo-{sha256[:12] or 'unnamed'}"

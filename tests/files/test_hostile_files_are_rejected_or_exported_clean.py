@@ -221,3 +221,18 @@ def test_non_utf8_name_round_trips_in_json(batch):
     assert res["status"] == "exported"
     assert Path(res["output"]).name.startswith("photo-")
     assert io.StringIO(batch["result"].stdout).read().isascii()  # JSON escapes what is not text
+
+
+def test_a_name_in_capitals_or_with_accents_in_a_file_name_is_still_withheld():
+    """Names are compared case- and accent-folded the way captions and text are (casefold: the
+    capitals of "Strauß" are "STRAUSS"), so a file name spelling a pupil's name another way
+    never reaches the output name."""
+    from safeguard.pipeline import mentions_pupil, output_name
+
+    names = ["Anna Strauß", "Zoë Brontë"]
+    for stem in ("ANNA_STRAUSS at sports day", "zoe-bronte", "Brontë Zoë", "anna.strauss"):
+        assert mentions_pupil(stem, names), stem
+        assert output_name(Path(stem + ".jpg"), "jpeg", "ab" * 32, names).startswith("photo-")
+    assert not mentions_pupil("Anna at sports day", names)  # a first name alone is kept
+    assert output_name(Path("Anna at sports day.jpg"), "jpeg", "ab" * 32, names) == \
+        "anna_at_sports_day.jpg"
