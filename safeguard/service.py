@@ -193,7 +193,8 @@ class PhotoService:
             from safeguard import approvals
 
             if approvals.needs_approval(cfg, channel):  # copies wait for sign-off, not sent back
-                post = approvals.start(self.home, channel, Path(msg.get("out") or "."),
+                out = approvals.service_out_dir(msg.get("out"), cfg, channel)
+                post = approvals.start(self.home, channel, out,
                                        caption if isinstance(caption, str) else None, who.user)
         return Batch(job, write, work, findings, post, store.audit)
 

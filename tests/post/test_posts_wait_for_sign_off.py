@@ -144,3 +144,52 @@ def test_a_post_made_again_after_a_crash_is_the_same_post(demo_home, photos, tmp
     submitted = [e for e in open_store(home).audit.entries()
                  if e["action"] == "approval.submitted"]
     assert len(submitted) == 1
+
+
+def test_through_the_service_an_approved_post_lands_only_in_a_release_folder(
+        demo_home, photos, tmp_path):
+    """The service account writes an approved post's copies, so a comms member may not have it
+    write just anywhere: a post sent through the service must be for a configured release folder,
+    and no post is ever written into the home."""
+    import threading
+
+    from support.helpers import run_cli_env
+
+    from safeguard import approvals
+    from safeguard.config import Config
+    from safeguard.service import PhotoService, serve
+
+    home = _home(demo_home)
+    shared = tmp_path / "to-post"
+    shared.mkdir()
+    cfg = Config(approval={"social": "slt"}, release_folders=(str(shared),))
+    sock = tmp_path / "photos.sock"
+    server = serve(PhotoService(home, cfg, jobs=1), sock)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    t.start()
+    comms = {"SAFEGUARD_USER": "test-comms", "SAFEGUARD_PASSWORD": TEST_PASSWORD,
+             "SAFEGUARD_HOME": "/nonexistent/safeguard-home"}
+    try:
+        for out in (tmp_path / "mine", home.root / "held"):
+            r = run_cli_env(comms, "blur", str(photos / "visit.jpg"), "--out", str(out),
+                            "--service", str(sock), "--channel", "social")
+            assert r.exit_code == 2 and "release folder" in r.output, r.output
+        assert approvals.pending(home) == []
+        r = run_cli_env(comms, "blur", str(photos / "visit.jpg"), "--out", str(shared),
+                        "--service", str(sock), "--channel", "social", "--json")
+        [line] = json_lines(r.stdout)
+        assert line["approval"] and not any(shared.iterdir())
+    finally:
+        server.shutdown()
+        server.server_close()
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", line["approval"])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in shared.iterdir()] == ["visit.jpg"]
+    # a post for a folder inside the home (made any other way) is never written there
+    audit = open_store(home).audit
+    post = approvals.start(home, "social", home.root / "held", None, "test-comms")
+    approvals.add(home, post, "visit.jpg", (photos / "visit.jpg").read_bytes())
+    approvals.submit(home, post, audit)
+    r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post["id"])
+    assert r.exit_code == 1 and "inside the safeguard home" in r.output
+    assert not (home.root / "held" / "visit.jpg").exists()
