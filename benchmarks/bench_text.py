@@ -136,7 +136,7 @@ def _tesseract(path: Path) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photos", type=int, default=24)
+    ap.add_argument("--photos", type=int, default=46)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)

@@ -6,7 +6,8 @@ the protocol forbids identifying a child "by full name or class" in the picture 
 Reading uses PP-OCR (PaddleOCR's mobile detector and recogniser, Apache-2.0) through
 rapidocr-onnxruntime, whose wheel ships the ONNX models; they run on the onnxruntime the face
 detector already uses, and nothing is downloaded. Detection runs on the photo scaled to
-`DET_SIDE` px on its long side (a 12 MP photo's 20 px capitals are still found there); each
+`DET_SIDE` px on its long side, as 8-bit integers (safeguard.text_detector: the float model
+quantised once per machine, which lets it look at a larger image for less CPU time); each
 region found is then read from the full-resolution photo, turned upright (regions on their side,
 and upside down ones through PP-OCR's orientation classifier), so small print reads as well as
 the camera allows.
@@ -27,7 +28,8 @@ import numpy as np
 from safeguard.faces import Box
 from safeguard.naming import Finding, Person, check_text
 
-DET_SIDE = 1280  # px, long side of the image the text detector sees
+DET_SIDE = 1408  # px, long side of the image the text detector sees
+MIN_SIDE = 736  # px, and its short side at least this (PP-OCR's own rule)
 MIN_SCORE = 0.5  # recogniser confidence below which a reading is ignored
 LINE_GAP = 1.5  # regions this many heights apart or less, on one line, are read together
 COVER_MARGIN = 0.3  # a covered region grows by this share of its height on every side
@@ -104,17 +106,11 @@ def read_text(rgb: np.ndarray, threads: int = 1, angle: int = 0) -> list[TextReg
             r.quad = _unrotate(r.quad, angle, w0, h0).astype(np.float32)
         return turned
     eng = _engine(threads)
-    h, w = rgb.shape[:2]
-    scale = min(1.0, DET_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
-                                                 interpolation=cv2.INTER_AREA)
-    bgr = np.ascontiguousarray(small[:, :, ::-1])
-    quads, _ = eng.text_det(bgr)
-    if quads is None or len(quads) == 0:
+    quads = _detect(eng, rgb, threads)
+    if not quads:
         return []
-    quads = [np.asarray(q, np.float32) / scale for q in quads]
-    full = np.ascontiguousarray(rgb[:, :, ::-1])
-    crops = eng.get_crop_img_list(full, quads)
+    # crops straight from the RGB photo (no 12 MP BGR copy), each turned BGR for the readers
+    crops = [np.ascontiguousarray(c[:, :, ::-1]) for c in eng.get_crop_img_list(rgb, quads)]
     crops, _, _ = eng.text_cls(crops)
     read, _ = eng.text_rec(crops)
     out = []
@@ -122,6 +118,34 @@ def read_text(rgb: np.ndarray, threads: int = 1, angle: int = 0) -> list[TextReg
         if text and float(score) >= MIN_SCORE:
             out.append(TextRegion(q, str(text), float(score)))
     return out
+
+
+def _detect(eng, rgb: np.ndarray, threads: int) -> list[np.ndarray]:
+    """Text regions' corners in the photo: the detector runs on the photo scaled to DET_SIDE on
+    its long side (and, as PP-OCR does, to at least MIN_SIDE on its short side), in int8 where
+    safeguard.text_detector can have it, else the float model through rapidocr."""
+    from safeguard import text_detector
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DET_SIDE / max(h, w))
+    sess = text_detector.session(threads)
+    if sess is None:
+        small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
+                                                     interpolation=cv2.INTER_AREA)
+        found, _ = eng.text_det(np.ascontiguousarray(small[:, :, ::-1]))
+        if found is None or len(found) == 0:
+            return []
+        return [np.asarray(q, np.float32) / scale for q in found]
+    if min(h, w) * scale < MIN_SIDE:
+        scale = MIN_SIDE / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = rgb if size == (w, h) else cv2.resize(
+        rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    pred = text_detector.probability_map(sess, small)
+    boxes, _ = eng.text_det.postprocess_op(pred, pred.shape[2:])
+    boxes = eng.text_det.filter_tag_det_res(boxes, small.shape[:2])
+    sx, sy = w / size[0], h / size[1]
+    return [np.asarray(q, np.float32) * np.float32([sx, sy]) for q in boxes]
 
 
 def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:

@@ -109,7 +109,8 @@ MODEL_MODULES = ("detect", "redact", "encoder", "enrol", "watch", "blur", "strip
                  "hostile", "halves", "weak", "text_naming", "planted", "release", "review",
                  "index", "find", "held", "register_pupil", "service", "keys", "every_picture",
                  "roster", "academy", "status_file", "fuzz", "jpeg", "fifo", "dpia",
-                 "restricted_face", "unknown_face", "distinct", "comms", "sealed")
+                 "restricted_face", "unknown_face", "distinct", "comms", "sealed", "text_detector",
+                 "sign_off")
 SLOW_MODULES = ("kill9", "four_processes", "resumes_after_kill", "survive", "comms_blur",
                 "lockout", "end_to_end", "every_output_is_stripped", "hostile", "fuzz")
 BROWSER_MODULES = ("browser",)

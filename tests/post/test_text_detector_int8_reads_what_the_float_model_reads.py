@@ -1,0 +1,71 @@
+"""The text detector runs as 8-bit integers (safeguard.text_detector): quantised once per machine
+from the float model rapidocr ships, kept in a per-user cache. It must find what the float model
+finds, and where it cannot be had (no cache, a damaged cache file) the float model runs instead:
+slower, never blind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from safeguard import text, text_detector
+from safeguard.shipped import path as shipped
+
+# (text, x, y, capital height px) on a 4000x3000 copy of a sample photo
+SIGNS = [("Ada Example", 300, 2500, 20), ("Year 4 Oak", 2300, 300, 64),
+         ("Sports Day", 1500, 1800, 28), ("Class 6B", 3100, 2650, 40)]
+
+
+def _photo() -> np.ndarray:
+    im = Image.open(shipped("samples") / "photos" / "visit.jpg").convert("RGB")
+    im = im.resize((4000, 3000))
+    d = ImageDraw.Draw(im)
+    for i, (words, x, y, cap) in enumerate(SIGNS):
+        f = ImageFont.load_default(size=int(cap / 0.73))
+        box = d.textbbox((x, y), words, font=f)
+        dark = i % 2 == 0
+        d.rectangle((box[0] - cap, box[1] - cap, box[2] + cap, box[3] + cap),
+                    fill="white" if dark else (20, 20, 30))
+        d.text((x, y), words, font=f, fill="black" if dark else "white")
+    return np.asarray(im)
+
+
+def _read(rgb) -> set[str]:
+    return {" ".join(r.text.split()) for r in text.read_text(rgb)}
+
+
+@pytest.fixture
+def fresh_sessions(monkeypatch):
+    monkeypatch.setattr(text_detector, "_sessions", {})
+
+
+def test_the_int8_detector_finds_every_sign_the_float_one_finds(fresh_sessions, monkeypatch):
+    rgb = _photo()
+    assert text_detector.session() is not None, "the int8 detector could not be made here"
+    int8 = _read(rgb)
+    monkeypatch.setattr(text_detector, "_sessions", {})
+    monkeypatch.setenv("SAFEGUARD_TEXT_INT8", "0")
+    assert text_detector.session() is None
+    float_ = _read(rgb)
+    wanted = {words for words, *_ in SIGNS}
+    assert wanted <= float_, float_
+    assert wanted <= int8, int8
+
+
+def test_a_damaged_cached_model_falls_back_to_the_float_one(fresh_sessions, monkeypatch,
+                                                            tmp_path):
+    monkeypatch.setenv("SAFEGUARD_CACHE", str(tmp_path))
+    key = text_detector._key(text_detector._source_model().read_bytes())
+    (tmp_path / f"text-det-int8-{key}.onnx").write_bytes(b"not a model")
+    assert text_detector.session() is None
+    assert "Ada Example" in _read(_photo())
+
+
+def test_no_writable_cache_falls_back_to_the_float_one(fresh_sessions, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SAFEGUARD_CACHE", str(blocker / "cache"))
+    assert text_detector.quantised_model() is None
+    assert text_detector.session() is None
+    assert "Year 4 Oak" in _read(_photo())
