@@ -34,7 +34,7 @@ def _export(tmp_path):
 
 
 def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_path):
-    home, store = _home(tmp_path, ["P001", "P002", "P003"])
+    home, _store = _home(tmp_path, ["P001", "P002", "P003"])
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", _export(tmp_path), "--json")
     assert r.exit_code == 3, r.output
     *rows, summary = json_lines(r.stdout)
@@ -62,7 +62,7 @@ def test_enrol_folder_plain_output_has_one_line_per_pupil_and_a_summary(tmp_path
 
 
 def test_the_same_face_under_a_second_id_is_refused_unless_allowed(tmp_path):
-    home, store = _home(tmp_path, ["P002", "P004"])
+    home, _store = _home(tmp_path, ["P002", "P004"])
     ben = SAMPLES / "references" / "ben-1.jpg"
     assert run_cli("--home", home.root, "pupils", "enrol", "P002", ben).exit_code == 0
     r = run_cli("--home", home.root, "pupils", "enrol", "P004", ben)

@@ -57,7 +57,7 @@ def test_a_consenting_pupil_outside_the_roster_is_not_cleared(demo_home, photos)
 
 def test_a_restricted_pupil_outside_the_roster_still_restricts(demo_home, photos):
     run_cli("--home", demo_home.root, "pupils", "update", "P002", "--group", "4O")
-    r, [res] = _scan(demo_home, photos / "assembly.jpg", "--channel", "social", "--group", "4O")
+    _r, [res] = _scan(demo_home, photos / "assembly.jpg", "--channel", "social", "--group", "4O")
     assert sorted((f["label"], f["action"]) for f in res["faces"]) == [
         ("cleared", "keep"), ("restricted", "redact")]
 

@@ -38,7 +38,7 @@ def test_spread_counts_only_pairs_of_different_pupils():
     centre = rng.normal(size=(6, 128)) * 0.05
     enc = np.repeat(centre, 3, axis=0) + rng.normal(size=(18, 128)) * 0.001
     rows = np.repeat(np.arange(6), 3)
-    mean, sd, pupils = pair_spread(enc, rows)
+    mean, _sd, pupils = pair_spread(enc, rows)
     d = np.linalg.norm(centre[:, None] - centre[None], axis=2)[np.triu_indices(6, 1)]
     assert pupils == 6
     assert abs(mean - d.mean()) < 0.01  # the near-identical references of a pupil do not count

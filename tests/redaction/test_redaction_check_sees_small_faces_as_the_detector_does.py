@@ -86,6 +86,6 @@ def test_plain_blur_leaves_small_edge_faces_the_detector_still_finds(edge_photo)
 
 @pytest.mark.parametrize("style", STYLES)
 def test_checked_redaction_leaves_no_small_edge_face_the_detector_finds(edge_photo, style):
-    kind, canvas, boxes = edge_photo
+    _kind, canvas, boxes = edge_photo
     out = redact_checked(canvas, boxes, style, 1.5)
     assert _still_found(out, boxes) == 0
