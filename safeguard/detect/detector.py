@@ -344,6 +344,11 @@ def face_likeness(
 
 WINDOW = 160  # px of a level's image around a face: enough context to score as the pass does
 WINDOW_FACE = (12, 48)  # face widths (px of a level) at which a level's window is scored
+TURNED_WINDOW_FACE = 24  # turned windows only for faces up to this wide at the level: where a
+# blurred face is a few pixels of oval that a turned pass can take for a face and a centred crop
+# does not (a 45 px face in a 12 MP photo, 18 px in the fine pass turned); larger faces' centred
+# crops are already scored at four turns (face_likeness). All small faces would cost 0.3 CPU-s a
+# 12 MP group photo
 WINDOW_OVAL = 1.5  # a redacted face's mask is this much wider than the face (mask_scale): the
 # detector can find the mask's oval as a face where the face itself is below WINDOW_FACE
 WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
@@ -397,6 +402,8 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
             img = np.zeros((WINDOW, WINDOW, 3), np.uint8)
             img[: view.shape[0], : view.shape[1]] = view
             for angle in angles:  # a turned pass's window is the upright window turned
+                if angle and sides[n] * s > TURNED_WINDOW_FACE:
+                    continue
                 windows.append(img if angle == 0 else cv2.rotate(img, _ROTATE[angle]))
                 spots.append((n, wx / s, wy / s, 1 / s, 1 / s, angle))
     best = np.zeros(len(boxes))
