@@ -295,11 +295,13 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
     from safeguard.images import decode_image, read_bytes
     from safeguard.metadata import encode_clean, inventory, verify_clean
     from safeguard.redact import redact_checked
+    from safeguard.text import read_text
 
     cfg = Config()
     matrix = ConsentStore.open(home).match_matrix("social")
     detect_faces(np.zeros((64, 64, 3), np.uint8))
     encode_faces(np.zeros((64, 64, 3), np.uint8), [])
+    read_text(np.zeros((64, 64, 3), np.uint8))
     best: dict[str, list[float]] = {}
     passes: dict[str, list[float]] = {}
 
@@ -327,6 +329,8 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
         lap("match")
         red = redact_checked(img.rgb, [f.box for f in faces], cfg.style, cfg.mask_scale)
         lap("redact every face, then check it")
+        read_text(img.rgb)
+        lap("read text (find and read every text region; int8 detector)")
         clean = encode_clean(red, "jpeg", cfg.jpeg_quality)
         verify_clean(clean, "jpeg", (img.width, img.height))
         lap("encode JPEG + verify")
