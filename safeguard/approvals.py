@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard import sealed
+from safeguard.home import overlaps
 
 ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 AWAITING, APPROVED, DECLINED = "awaiting approval", "approved", "declined"
@@ -37,29 +38,6 @@ def folder(home: Any) -> Path:
 
 def needs_approval(config, channel: str) -> bool:
     return (config.approval or {}).get(channel, "none") == "slt"
-
-
-def service_out_dir(out: Any, config, channel: str) -> Path:
-    """Where a post sent through the service lands once approved. The service account writes it
-    there, so a comms member may not choose just any folder (they could have the service write
-    into the home or anywhere it can reach): it must be one of the configured release folders."""
-    allowed = {Path(a).expanduser().resolve() for a in config.release_folders}
-    if not isinstance(out, str) or not out or "\0" in out:
-        raise _service_error(channel, allowed)
-    p = Path(out).expanduser()
-    if not p.is_absolute() or p.resolve() not in allowed:
-        raise _service_error(channel, allowed)
-    return p.resolve()
-
-
-def _service_error(channel: str, allowed: set) -> Exception:
-    from safeguard.service import ServiceError
-
-    where = (", ".join(sorted(str(a) for a in allowed)) if allowed else
-             "none is configured: set release_folders in config.toml")
-    return ServiceError(f"posts for {channel} need sign-off, and through the service an approved "
-                        f"post lands only in a release folder: give --out one of them ({where})",
-                        usage=True)
 
 
 def _key(home: Any) -> bytes:
@@ -186,8 +164,7 @@ def approve(home: Any, post_id: str, by: str, audit, note: str | None = None) ->
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
     out = Path(post["out_dir"])
-    real, root = out.resolve(), Path(home.root).resolve()
-    if real == root or real.is_relative_to(root) or root.is_relative_to(real):
+    if overlaps(out, home.root):
         raise ApprovalError(f"post {post_id} is for a folder inside the safeguard home: "
                             "decline it")
     written = [str(write_atomic(data, out, name)) for name, data in copies(home, post)]

@@ -55,6 +55,13 @@ class Home:
         return self
 
 
+def overlaps(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Is one of two folders the other, or inside it (links resolved)? A folder that copies are
+    written to must not overlap the home (or an inbox its ready folder)."""
+    a, b = Path(a).resolve(), Path(b).resolve()
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
 def resolve_home(path: str | os.PathLike[str] | None) -> Home:
     if path is None:
         path = os.environ.get("SAFEGUARD_HOME") or DEFAULT_HOME

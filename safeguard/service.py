@@ -193,7 +193,7 @@ class PhotoService:
             from safeguard import approvals
 
             if approvals.needs_approval(cfg, channel):  # copies wait for sign-off, not sent back
-                out = approvals.service_out_dir(msg.get("out"), cfg, channel)
+                out = _post_out_dir(msg.get("out"), cfg, channel)
                 post = approvals.start(self.home, channel, out,
                                        caption if isinstance(caption, str) else None, who.user)
         return Batch(job, write, work, findings, post, store.audit)
@@ -231,6 +231,28 @@ class PhotoService:
                 approvals.submit(self.home, batch.post, batch.audit)
             else:
                 shutil.rmtree(approvals.folder(self.home) / batch.post["id"], ignore_errors=True)
+
+
+def _post_out_dir(out: object, config, channel: str) -> Path:
+    """Where a post sent through the service lands once approved. The service account writes it
+    there, so a comms member may not choose just any folder (they could have the service write
+    into the home or anywhere it can reach): it must be one of the configured release folders."""
+    allowed = {Path(a).expanduser().resolve() for a in config.release_folders}
+    if not isinstance(out, str) or not out or "\0" in out:
+        raise _post_out_error(channel, allowed)
+    p = Path(out).expanduser()
+    if not p.is_absolute() or p.resolve() not in allowed:
+        raise _post_out_error(channel, allowed)
+    return p.resolve()
+
+
+def _post_out_error(channel: str, allowed: set) -> Exception:
+    where = (", ".join(sorted(str(a) for a in allowed)) if allowed else
+             "none is configured: set release_folders in config.toml")
+    return ServiceError(f"posts for {channel} need sign-off, and through the service an approved "
+                        f"post lands only in a release folder: give --out one of them ({where})",
+                        usage=True)
+
 
 
 class _Handler(socketserver.StreamRequestHandler):

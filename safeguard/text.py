@@ -98,13 +98,8 @@ def read_text(rgb: np.ndarray, threads: int = 1, angle: int = 0) -> list[TextReg
     (the turn that makes its people upright: text usually runs their way); the regions are in
     the photo's own coordinates."""
     if angle:
-        from safeguard.detect.candidates import _ROTATE, _unrotate
-
-        h0, w0 = rgb.shape[:2]
-        turned = read_text(np.ascontiguousarray(cv2.rotate(rgb, _ROTATE[angle])), threads)
-        for r in turned:
-            r.quad = _unrotate(r.quad, angle, w0, h0).astype(np.float32)
-        return turned
+        h, w = rgb.shape[:2]
+        return _turned_back(read_text(_turned(rgb, angle), threads), angle, w, h)
     eng = _engine(threads)
     quads = _detect(eng, rgb, threads)
     if not quads:
@@ -191,17 +186,28 @@ def check_photo(rgb: np.ndarray, persons: list[Person], groups=(), threads: int 
                 angle: int = 0) -> TextCheck:
     """Text read and matched with the photo turned `angle` clockwise (lines are found in that
     frame), the regions then mapped back to the photo's own coordinates."""
-    if not angle:
-        regions = read_text(rgb, threads)
-        return TextCheck(regions, find_naming(regions, persons, groups))
-    from safeguard.detect.candidates import _ROTATE, _unrotate
-
     h, w = rgb.shape[:2]
-    regions = read_text(np.ascontiguousarray(cv2.rotate(rgb, _ROTATE[angle])), threads)
+    regions = read_text(_turned(rgb, angle), threads)
     hits = find_naming(regions, persons, groups)
-    for r in regions:  # the hits hold these same regions
-        r.quad = _unrotate(r.quad, angle, w, h).astype(np.float32)
-    return TextCheck(regions, hits)
+    return TextCheck(_turned_back(regions, angle, w, h), hits)  # the hits hold these regions
+
+
+def _turned(rgb: np.ndarray, angle: int) -> np.ndarray:
+    """The photo turned `angle` degrees clockwise."""
+    from safeguard.detect.candidates import _ROTATE
+
+    return np.ascontiguousarray(cv2.rotate(rgb, _ROTATE[angle])) if angle else rgb
+
+
+def _turned_back(regions: list[TextRegion], angle: int, w: int, h: int) -> list[TextRegion]:
+    """Regions read in the photo turned `angle` clockwise, moved (in place) to the w x h photo's
+    own coordinates."""
+    if angle:
+        from safeguard.detect.candidates import _unrotate
+
+        for r in regions:
+            r.quad = _unrotate(r.quad, angle, w, h).astype(np.float32)
+    return regions
 
 
 def cover(rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:

@@ -15,10 +15,7 @@ from safeguard.commands.scan import GROUP_HELP, TEXT_HELP
 from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
-
-
-def _inside(a: Path, b: Path) -> bool:
-    return a == b or b in a.parents
+from safeguard.home import overlaps
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -79,9 +76,9 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     home = app.home
     if not inbox.is_dir():
         raise click.ClickException(f"the inbox {inbox} is not a folder")
-    if _inside(ready, inbox) or _inside(inbox, ready):
+    if overlaps(ready, inbox):
         raise click.ClickException("the ready folder and the inbox must not be inside each other")
-    if _inside(home.root, inbox) or _inside(inbox, home.root):
+    if overlaps(home.root, inbox):
         raise click.ClickException("the home and the inbox must not be inside each other")
     cfg = app.config
     channel = channel or cfg.default_channel

@@ -29,6 +29,7 @@ from typing import Any
 from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.held import HeldError, HeldQueue
+from safeguard.home import overlaps
 
 REDACTED_LABELS = ("restricted", "unknown")
 MAX_REASON = 500
@@ -255,9 +256,9 @@ def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,
         raise DecisionError("the ready folder must be an absolute path")
     if not p.is_dir():
         raise DecisionError(f"ready folder {p} does not exist (create it first)")
-    real, root = p.resolve(), Path(home.root).resolve()
-    if real == root or real.is_relative_to(root) or root.is_relative_to(real):
+    if overlaps(p, home.root):
         raise DecisionError("the ready folder must be outside the safeguard home")
+    real = p.resolve()
     if allowed is not None:
         if not allowed:
             raise DecisionError("no ready folder is configured for releases: set release_folders "
