@@ -365,6 +365,7 @@ class Watcher:
         status = rec["status"]
         display = self._display(claim.rel)
         post = rec.get("post") if status == "exported" else None
+        output = where if status == "exported" and not post else None  # in ready
         if post:
             text = f"awaiting approval as post {post} (safeguard approvals status {post})"
             self.counts.awaiting += 1
@@ -389,15 +390,13 @@ class Watcher:
         now = dt.datetime.now().astimezone()
         self._status_line(f"{now:%Y-%m-%d %H:%M:%S}  {display}  ->  {text}")
         extra = ""
-        if status == "exported" and not post:
+        if output:
             n = len(rec.get("faces", []))
             extra = f" ({n} face{'s' if n != 1 else ''}, {redacted} redacted)"
         log.info("%s | %s%s | %.2fs", display, text, extra, rec.get("seconds", 0.0))
         if self.emit is not None:
             self.emit({"time": now.isoformat(timespec="seconds"), "input": display,
-                       "status": status,
-                       "output": where if status == "exported" and not post else None,
-                       "approval": post, "message": text,
+                       "status": status, "output": output, "approval": post, "message": text,
                        "held_id": where if status == "held" else None,
                        "faces": rec.get("faces", []), "seconds": rec.get("seconds", 0.0),
                        **({"caption": {"ok": not caption, "findings": caption}}
@@ -405,8 +404,7 @@ class Watcher:
         self.t.ledger.add({"time": now.isoformat(timespec="seconds"), "claim": claim.id,
                            "sha256": claim.sha256, "channel": self.t.channel,
                            "ready": str(self.t.ready), "status": status, "display": display,
-                           "output": where if status == "exported" and not post else None,
-                           **({"approval": post} if post else {})})
+                           "output": output, **({"approval": post} if post else {})})
 
     def _caption(self, claim: Claim) -> list[dict] | None:
         """The findings in the caption beside the photo, or None when there is none."""
