@@ -112,6 +112,7 @@ class Watcher:
     def run(self) -> Counts:
         self.t.ledger.load()
         self.t.clean_ready_temps()
+        self.t.clean_inbox_temps()
         self._start_pool()
         self._recover()
         scanner = threading.Thread(target=self._scan, name="safeguard-watch-scan", daemon=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from safeguard.home import Home
 from safeguard.watch.claims import write_json_atomic
+from safeguard.watch.common import STATUS_FILE
 
 # ---------------------------------------------------------------------------------------------
 # The target: one inbox's state under the home
@@ -72,6 +74,16 @@ class Target:
         for p in self.ready.glob(f".safeguard-watch-{self.tmp_tag}*.tmp"):
             try:
                 p.unlink()
+            except FileNotFoundError:
+                pass
+
+    def clean_inbox_temps(self) -> None:
+        """Status-file temp copies a killed watcher left in the inbox (the inbox is ours while
+        we hold the lock, so any of them is stale)."""
+        for p in self.inbox.glob(f".{glob.escape(STATUS_FILE)}.*.tmp"):
+            try:
+                if not p.is_symlink() and p.is_file():
+                    p.unlink()
             except FileNotFoundError:
                 pass
 

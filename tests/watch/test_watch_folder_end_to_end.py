@@ -187,6 +187,8 @@ def test_a_restart_catches_up_with_the_inbox_and_what_a_crash_left(demo_home, fo
     staged.write_bytes(encode_clean(load_image(done.input).rgb))
     record_outcome(done, {"status": "exported", "staged": "published.jpg", "seconds": 0.1})
     publish(staged, ready, "x")
+    # Killed between writing the status file's new copy and renaming it over the old one.
+    (inbox / "._safeguard-status.txt.4242.0badf00d.tmp").write_text("half a status line")
 
     r = run_once(demo_home.root, inbox, ready, *FAST)
     assert r.returncode == 0, r.stderr
