@@ -301,15 +301,15 @@ def report(results, p1000, draws, scores=(), biggest=0) -> str:
     lines = [
         "## Children at school scale (bench_school.py)",
         "",
-        f"Simulated schools from ../shared/children (dlib encodings of childhood and adult photos "
+        (f"Simulated schools from ../shared/children (dlib encodings of childhood and adult photos "
         f"of 516 people), each drawn {draws} times; counts summed over the draws. One childhood "
         "photo enrolled per pupil; a second photo of each enrolled pupil who has one is a probe "
         "(one in ten restricted); one photo of each person never enrolled is a stranger. "
         "Decisions by the live rule (policy.decide_face) with the tolerance calibrated to each "
-        "gallery (safeguard/calibration.py).",
+        "gallery (safeguard/calibration.py)."),
         "",
-        "| faces | enrolled | design | tolerance | strangers cleared (predicted) | restricted "
-        "shown | consenting kept | lookalike refusals (old rule: within 0.5) |",
+        ("| faces | enrolled | design | tolerance | strangers cleared (predicted) | restricted "
+        "shown | consenting kept | lookalike refusals (old rule: within 0.5) |"),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -342,11 +342,11 @@ def report(results, p1000, draws, scores=(), biggest=0) -> str:
         ]
     lines += [
         "",
-        f"A school of 1,000 children cannot be drawn from 516: with the spread of the largest "
+        (f"A school of 1,000 children cannot be drawn from 516: with the spread of the largest "
         f"measured child gallery (mean {p1000['mean']:.3f}, sd {p1000['sd']:.3f}) and 900 "
         f"consenting pupils, the calibration sets the tolerance to {p1000['clear_tolerance']:.3f} "
         f"and predicts {100 * p1000['predicted_false_clear']:.2f}% of strangers cleared "
-        f"({100 * p1000['predicted_at_0.5']:.0f}% at the fixed 0.5).",
+        f"({100 * p1000['predicted_at_0.5']:.0f}% at the fixed 0.5)."),
         "",
         "Strangers cleared by skin-tone band (ITA) and age group, live default, largest school:",
         "",

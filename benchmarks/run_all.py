@@ -5,7 +5,8 @@
 Runs, each in its own process (so one's memory and threads do not colour the next):
 bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
 at school scale, from ../shared/children), bench_redaction.py, bench_speed.py, bench_store.py and
-bench_text.py (names and class names in the picture), then writes
+bench_text.py (names and class names in the picture) and bench_enrol.py (a school's photo export
+enrolled in one command), then writes
 
 - benchmarks/out/report.md: the summary and every section, with the trade-off plot;
 - benchmarks/REPORT.md: the same, to commit as the latest measured report (with the date), and
@@ -208,6 +209,16 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             + f"; text naming nobody covered {text['other_covered']}/{o} (target <= 5%: "
             f"{_ok(text['other_covered'] <= 0.05 * o)}); {text['cpu_s_per_photo']} CPU s per "
             "photo.")
+    enrol = _load(out / "enrol.json")
+    if enrol:
+        figures["enrol"] = {k: enrol[k] for k in ("pupils", "enrolled", "s_per_pupil", "peak_mb")}
+        lines.append(
+            f"- Enrolment of a whole photo export in one command (bench_enrol.py): "
+            f"{enrol['pupils']} pupils, one line each, {enrol['enrolled']} enrolled, "
+            f"{enrol['refused']} refused by the reference checks, in {enrol['seconds'] / 60:.1f} "
+            f"min ({enrol['s_per_pupil']:.2f} s a pupil), peak {enrol['peak_mb']} MB (target: 560 "
+            f"in one command: {_ok(enrol['pupils'] >= 560 and enrol['lines'] == enrol['pupils'])})."
+        )
     return lines, figures
 
 
@@ -260,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
         "--skip", default="",
-        help="comma-separated: detect,identify,school,redaction,speed,store,text"
+        help="comma-separated: detect,identify,school,redaction,speed,store,text,enrol"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -282,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
         "store": ["benchmarks/bench_store.py", "--repeat", "3"],
         "text": ["benchmarks/bench_text.py", "--out", str(out)],
+        "enrol": ["benchmarks/bench_enrol.py", "--out", str(out)],
     }
     status = {}
     for name, cmd in steps.items():
@@ -334,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
-    for name in ("identify.md", "school.md", "redaction.md", "speed.md", "text.md"):
+    for name in ("identify.md", "school.md", "enrol.md", "redaction.md", "speed.md", "text.md"):
         text = section(name)
         if text:
             md += [text, ""]

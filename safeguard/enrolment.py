@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +133,61 @@ def photo_date(path: Path, override: dt.date | None = None) -> dt.date:
     return dt.date.fromtimestamp(os.stat(path).st_mtime)
 
 
+def examine_photo(
+    path: Path,
+    *,
+    min_face_px: int = MIN_FACE_PX,
+    min_sharpness: float = MIN_SHARPNESS,
+) -> PhotoCheck:
+    """One photo's reference checks and, when it passes, its encoding: the part of enrolment
+    that needs no store (so a batch can run it for many pupils at once, `examine_photos`).
+    The photo's date is not read here (`check_photos` does, with the batch's --taken)."""
+    from safeguard.detect import detect_faces
+    from safeguard.identify import encode_faces
+    from safeguard.images import LoadError, load_image
+
+    path = Path(path)
+    try:
+        img = load_image(path)
+    except (LoadError, OSError) as e:
+        return PhotoCheck(path, False, f"cannot read the photo: {e}")
+    faces = detect_faces(img.rgb)
+    if not faces:
+        return PhotoCheck(path, False, "no face found")
+    face, others, problem = main_face(faces, min_face_px)
+    if problem:
+        return PhotoCheck(path, False, problem)
+    note = (f"{others} much smaller face{'s' if others > 1 else ''} in the background "
+            "ignored" if others else "")
+    width = face.box.width
+    sharp = sharpness(img.rgb, face.box)
+    problem = reference_problem(
+        img.rgb, face, min_face_px=min_face_px, min_sharpness=min_sharpness, sharp=sharp
+    )
+    if problem:
+        return PhotoCheck(path, False, problem, face_width=width, sharpness=sharp)
+    enc = encode_faces(img.rgb, [face], jitters=ENROL_JITTERS)[0]
+    return PhotoCheck(path, True, "ok", enc, None, width, sharp, note)
+
+
+def examine_photos(paths: list[Path], jobs: int = 1):
+    """`examine_photo` for each path, in order, yielded as each is ready; with `jobs` > 1 in a
+    pool of worker processes (a whole school's export: decoding, detection and encoding are
+    most of enrolment's time, and each photo is independent)."""
+    paths = [Path(p) for p in paths]
+    if jobs <= 1 or len(paths) < 2:
+        for path in paths:
+            yield examine_photo(path)
+        return
+    from safeguard.workers import die_with, pool
+
+    ex = pool(jobs, initializer=die_with, initargs=(os.getpid(),))
+    try:
+        yield from ex.map(examine_photo, paths)
+    finally:  # also when the caller stops early: drop what has not started
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
 def check_photos(
     paths: list[Path],
     existing: np.ndarray,
@@ -141,41 +196,21 @@ def check_photos(
     min_face_px: int = MIN_FACE_PX,
     min_sharpness: float = MIN_SHARPNESS,
     duplicate_distance: float = DUPLICATE_DISTANCE,
+    examined: dict[Path, PhotoCheck] | None = None,
 ) -> list[PhotoCheck]:
     """Check each photo; `existing` is the pupil's stored encodings (n, 128). A photo that
-    duplicates an earlier photo of the same batch is refused too."""
-    from safeguard.detect import detect_faces
-    from safeguard.identify import encode_faces
-    from safeguard.images import LoadError, load_image
-
+    duplicates an earlier photo of the same batch is refused too. `examined` holds photos
+    already examined (by `examine_photos`, with the default limits)."""
     accepted = [np.asarray(e, np.float32) for e in np.asarray(existing).reshape(-1, 128)]
     out = []
     for path in paths:
         path = Path(path)
-        try:
-            img = load_image(path)
-        except (LoadError, OSError) as e:
-            out.append(PhotoCheck(path, False, f"cannot read the photo: {e}"))
+        c = (examined or {}).get(path) or examine_photo(
+            path, min_face_px=min_face_px, min_sharpness=min_sharpness)
+        if not c.ok:
+            out.append(c)
             continue
-        faces = detect_faces(img.rgb)
-        if not faces:
-            out.append(PhotoCheck(path, False, "no face found"))
-            continue
-        face, others, problem = main_face(faces, min_face_px)
-        if problem:
-            out.append(PhotoCheck(path, False, problem))
-            continue
-        note = (f"{others} much smaller face{'s' if others > 1 else ''} in the background "
-                "ignored" if others else "")
-        width = face.box.width
-        sharp = sharpness(img.rgb, face.box)
-        problem = reference_problem(
-            img.rgb, face, min_face_px=min_face_px, min_sharpness=min_sharpness, sharp=sharp
-        )
-        if problem:
-            out.append(PhotoCheck(path, False, problem, face_width=width, sharpness=sharp))
-            continue
-        enc = encode_faces(img.rgb, [face], jitters=ENROL_JITTERS)[0]
+        enc = c.encoding
         if accepted:
             d = float(np.min(np.linalg.norm(np.stack(accepted) - enc, axis=1)))
             if d < duplicate_distance:
@@ -184,13 +219,13 @@ def check_photos(
                         path,
                         False,
                         f"near-duplicate of an encoding already held (distance {d:.3f})",
-                        face_width=width,
-                        sharpness=sharp,
+                        face_width=c.face_width,
+                        sharpness=c.sharpness,
                     )
                 )
                 continue
         accepted.append(enc)
-        out.append(PhotoCheck(path, True, "ok", enc, photo_date(path, taken), width, sharp, note))
+        out.append(replace(c, taken=photo_date(path, taken)))
     return out
 
 
@@ -263,6 +298,7 @@ def enrol_pupil(
     allow_lookalike: bool = False,
     taken: dt.date | None = None,
     actor: str | None = None,
+    examined: dict[Path, PhotoCheck] | None = None,
 ) -> EnrolResult:
     """Check `photos` of `pupil_id` and store their encodings, all or nothing.
 
@@ -286,7 +322,7 @@ def enrol_pupil(
         res.refused.append("no photo")
         return res
     _metas, existing = store.pupil_encodings(pupil_id)
-    checks = check_photos(list(photos), existing, taken=taken)
+    checks = check_photos(list(photos), existing, taken=taken, examined=examined)
     res.refused += [f"{c.path.name}: {c.reason}" for c in checks if not c.ok]
     if res.refused:
         return res
@@ -316,11 +352,43 @@ def enrol_pupil(
     return res
 
 
+def enrol_batch(
+    store,
+    batch: dict[str, list[Path]],
+    *,
+    matrix,
+    config,
+    allow_lookalike: bool = False,
+    taken: dt.date | None = None,
+    actor: str | None = None,
+    jobs: int = 1,
+):
+    """Enrol each pupil of `batch` (pupil id -> photos, as `folder_photos` reads an export), in
+    order, yielding each pupil's EnrolResult as it is decided. Photos of pupils who may be
+    enrolled are examined ahead in `jobs` worker processes; the lookalike check and the store
+    write stay here, one pupil at a time, each pupil seeing the pupils enrolled before it. The
+    lookalike tolerance is calibrated once from the gallery's spread (a batch changes it little)."""
+    from safeguard.calibration import lookalike_tolerance, spread_of
+
+    spread = spread_of(matrix)
+    wanted = [pid for pid in batch
+              if store.get_pupil(pid) is not None and store.biometric_status(pid).allowed]
+    ahead = examine_photos([p for pid in wanted for p in batch[pid]], jobs=jobs)
+    for pid, paths in batch.items():
+        examined = ({Path(p): next(ahead) for p in paths} if pid in wanted else {})
+        others = len(set(matrix.pupil_ids) - {pid})
+        res = enrol_pupil(store, pid, paths, matrix=matrix,
+                          lookalike_tolerance=lookalike_tolerance(others, spread, config),
+                          allow_lookalike=allow_lookalike, taken=taken, actor=actor,
+                          examined=examined)
+        if res.ok:
+            matrix = with_pupil(matrix, pid, res.encodings)
+        yield res
+
+
 def with_pupil(matrix, pupil_id: str, encodings: list[np.ndarray]):
     """`matrix` with a newly enrolled pupil's encodings added, for the rest of a batch (only the
     encodings, ids and rows: what the lookalike check reads)."""
-    from dataclasses import replace
-
     enc = np.asarray(encodings, np.float32).reshape(-1, 128)
     ids = list(matrix.pupil_ids)
     if pupil_id in ids:

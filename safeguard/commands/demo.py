@@ -83,16 +83,14 @@ def _rel(p: Path) -> str:
 
 
 def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
-    """Enrol exactly as `safeguard pupils enrol` does (safeguard.enrolment.enrol_pupil)."""
-    from safeguard.calibration import lookalike_tolerance, spread_of
+    """Enrol exactly as `safeguard pupils enrol` does (safeguard.enrolment.enrol_batch)."""
     from safeguard.config import Config
-    from safeguard.enrolment import enrol_pupil
+    from safeguard.enrolment import enrol_batch
 
     cfg = Config()
     matrix = store.match_matrix(cfg.default_channel)
-    tol = lookalike_tolerance(len(matrix.pupil_ids), spread_of(matrix), cfg)
-    res = enrol_pupil(store, pupil_id, refs, matrix=matrix, lookalike_tolerance=tol,
-                      taken=dt.date.today(), actor="demo-data")
+    [res] = enrol_batch(store, {pupil_id: refs}, matrix=matrix, config=cfg,
+                        taken=dt.date.today(), actor="demo-data")
     if not res.ok:
         raise click.ClickException("sample reference refused: " + "; ".join(res.refused))
 

@@ -284,16 +284,17 @@ def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_use
     help="Enrol even if a photo looks like another enrolled pupil (twins, siblings).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per pupil, then a summary.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="With --folder: photos examined at once (default: one per CPU).")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, as_user):
+def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, as_user):
     """Store face encodings of a pupil from reference photos (one face each, sharp, large, and
     not the same face as another enrolled pupil), or of every pupil in --folder.
 
     With --folder: one line (or JSON object) per pupil, enrolled or refused with the reason, then
     a summary; exit 3 when some were refused. Each pupil is all or nothing."""
-    from safeguard.calibration import lookalike_tolerance, spread_of
-    from safeguard.enrolment import enrol_pupil, folder_photos, with_pupil
+    from safeguard.enrolment import enrol_batch, folder_photos
 
     if folder is not None and (pupil_id or photos):
         raise click.UsageError("give PUPIL_ID PHOTOS... or --folder DIR, not both")
@@ -306,17 +307,13 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, as_use
     store, who = _signed(ctx, as_user, "pupils.write")
     cfg = ctx.find_root().obj.config
     matrix = _run(lambda: store.match_matrix(cfg.default_channel))
-    spread = spread_of(matrix)  # measured once: a batch changes it little
     when = _date(taken, "--taken")
-    actor = who.user
     results = []
-    for pid, paths in batch.items():
-        others = len(set(matrix.pupil_ids) - {pid})
-        res = enrol_pupil(store, pid, paths, matrix=matrix,
-                          lookalike_tolerance=lookalike_tolerance(others, spread, cfg),
-                          allow_lookalike=allow_lookalike, taken=when, actor=actor)
-        if res.ok:
-            matrix = with_pupil(matrix, pid, res.encodings)
+    jobs = (jobs or os.cpu_count() or 1) if folder is not None else 1
+    for res in enrol_batch(store, batch, matrix=matrix, config=cfg,
+                           allow_lookalike=allow_lookalike, taken=when, actor=who.user,
+                           jobs=jobs):
+        pid = res.pupil
         results.append(res)
         if as_json and folder is not None:
             click.echo(json.dumps(res.as_dict(), ensure_ascii=False))
