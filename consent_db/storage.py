@@ -96,12 +96,15 @@ class AtomicJSONStorage(Storage):
 
     def __init__(
         self, path: str | os.PathLike[str], lock: FileLock, key: bytes | None = None,
-        check: Any = None,
+        check: Any = None, before_read: Any = None,
     ) -> None:
         self.path = Path(path)
         self.lock = lock
         self.key = key  # None: plain JSON (tests of the storage alone)
         self.check = check  # called with every state read from the file; raises to refuse it
+        # called just before each read of the file; what it returns is passed to `check` too
+        # (the store reads its generation record first: writers write it after the file)
+        self.before_read = before_read
         # Transaction state is per thread: the review app serves requests from a thread pool
         # over one store object, and one thread must never see another's uncommitted data.
         self._local = threading.local()
@@ -131,6 +134,7 @@ class AtomicJSONStorage(Storage):
         self._local.dirty = value
 
     def _read_file(self) -> dict[str, Any] | None:
+        token = self.before_read() if self.before_read is not None else None
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -156,7 +160,7 @@ class AtomicJSONStorage(Storage):
                 f"{self.path} is not valid JSON ({e}); restore it from backup"
             ) from e
         if self.check is not None:
-            self.check(data)
+            self.check(data, token)
         return data
 
     def read(self) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,7 +84,7 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self._lock = store_lock(folder)
         self._gen_key = generation_key(key)
         self._db = TinyDB(folder / "store.json", self._lock, key=key, storage=AtomicJSONStorage,
-                          check=self._check_generation)
+                          check=self._check_generation, before_read=self._recorded_generation)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
@@ -100,11 +101,25 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
     # back from an old copy on its own: consents withdrawn since would be forgotten) is refused
     # at its first read, as is a store whose store.gen was removed. A whole home put back from
     # one backup is consistent and opens.
+    #
+    # Readers take no lock, so the record is read before store.json: a commit writes store.json
+    # first and the record after, so the file read next is at least as new as the record read
+    # first, whatever commits in between (read the other way round, a commit between the two
+    # reads looked like a rollback: found by four threads writing at once).
 
-    def _check_generation(self, data: dict) -> None:
+    def _recorded_generation(self) -> int | None:
+        return read_generation(self.folder, self._gen_key)
+
+    def _check_generation(self, data: dict, recorded: int | None) -> None:
         meta = _meta_of(data) or {}
         have = int(meta.get("generation", 0))
-        recorded = read_generation(self.folder, self._gen_key)
+        if recorded is None and have > 0:
+            # The store's first commit may have come between the two reads: its record appears
+            # (and then says nothing about the older state read first: nothing to compare).
+            for _ in range(50):
+                if read_generation(self.folder, self._gen_key) is not None:
+                    return
+                time.sleep(0.01)
         if recorded is None:
             if have > 0:
                 raise StorageError(f"{self.folder / GEN_FILE} is missing: the store's record of "
