@@ -116,3 +116,28 @@ def test_text_matching_needs_a_full_name_or_a_class():
     assert len(hit.regions) == 2 and hit.finding.pupil == "P1"
     assert find_naming([region("Ada", 0)], persons) == []
     assert find_naming([region("EXAMPIE ADA", 0)], persons)  # an OCR slip, either order
+
+
+@pytest.mark.parametrize("turn", [90, 270])
+def test_a_sideways_certificate_with_no_face_is_read_and_covered(demo_home, tmp_path, turn):
+    # No face says which way is up: a certificate photographed on its own, sideways, with no
+    # orientation tag. Its lines stand on end for the reader, which turns such crops to read them.
+    from support.synthetic import faceless_scene
+
+    im = Image.fromarray(faceless_scene(3000, 2200))
+    d = ImageDraw.Draw(im)
+    d.rectangle([500, 700, 2500, 1500], fill="white")
+    d.text((700, 800), "Certificate of Merit", font=_font(110), fill="black")
+    d.text((700, 1100), "Ada Example", font=_font(150), fill="black")
+    src = tmp_path / "certificate.jpg"
+    im.rotate(turn, expand=True).save(src, "JPEG", quality=92)
+    assert "Ada Example" in {t.strip() for t in _texts(src)}  # readable before
+    r = run_cli("--home", demo_home.root, "blur", src, "--out", tmp_path / "out", "--channel",
+                "website", "--json", "--jobs", "1")
+    [line] = json_lines(r.stdout)
+    assert line["status"] == "exported", line
+    assert "text naming a pupil covered" in line["flags"]
+    out = np.asarray(Image.open(line["output"]).convert("RGB"))
+    upright = np.ascontiguousarray(np.rot90(out, k=-turn // 90))  # PIL turned it anticlockwise
+    after = " ".join(r.text for r in read_text(upright))
+    assert "Example" not in after, after
