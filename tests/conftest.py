@@ -18,6 +18,20 @@ SAMPLES = REPO / "samples"
 SHARED_TESTDATA = Path(os.environ.get("SAFEGUARD_TESTDATA") or REPO.parent / "shared" / "testdata")
 
 
+# Test accounts' passwords are hashed with argon2id at its lightest cost: at the library's
+# defaults every account made and every sign-in takes a quarter of a second, most of the fast
+# loop. A hash carries its own parameters, so such accounts verify quickly in subprocesses too
+# (where a sign-in rehashes them at the defaults, as it would any weak hash). That production
+# hashes use the defaults is tested with the hasher kept here
+# (tests/access/test_passwords_are_hashed_at_full_cost.py).
+from argon2 import PasswordHasher
+
+import consent_db.staff
+
+PRODUCTION_HASHER = consent_db.staff._ph
+consent_db.staff._ph = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def signed_in_for_the_session():
     """Module- and session-scoped fixtures run the CLI too: sign them in for the whole session."""
@@ -112,7 +126,8 @@ MODEL_MODULES = ("detect", "redact", "encoder", "enrol", "watch", "blur", "strip
                  "restricted_face", "unknown_face", "distinct", "comms", "sealed", "text_detector",
                  "sign_off")
 SLOW_MODULES = ("kill9", "four_processes", "resumes_after_kill", "survive", "comms_blur",
-                "lockout", "end_to_end", "every_output_is_stripped", "hostile", "fuzz")
+                "lockout", "end_to_end", "every_output_is_stripped", "hostile", "fuzz",
+                "running_process")
 BROWSER_MODULES = ("browser",)
 RAY_MODULES = ("on_ray",)
 
