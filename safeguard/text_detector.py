@@ -186,6 +186,9 @@ def session(threads: int = 1):
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = threads
                 opts.inter_op_num_threads = 1
+                # as the face detector: no memory block planned and kept per input shape (the
+                # arena reuses freed buffers); 75 MB less held a worker, and no slower
+                opts.enable_mem_pattern = False
                 opts.log_severity_level = 4
                 try:
                     sess = ort.InferenceSession(str(path), opts,
