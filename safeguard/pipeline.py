@@ -499,9 +499,11 @@ def _init_worker(job: Job, owner: int | None = None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one core per worker: the pool, not OpenCV, spreads work over cores
+    from safeguard import text
     from safeguard.detect import in_halves
 
     in_halves()  # this pool has two or more workers: their detector peaks add up
+    text.in_halves()
 
 
 def _work(path: Path) -> Outcome:

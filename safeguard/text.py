@@ -28,7 +28,11 @@ import numpy as np
 from safeguard.faces import Box
 from safeguard.naming import Finding, Person, check_text
 
-DET_SIDE = 1408  # px, long side of the image the text detector sees
+# px, long side of the image the text detector sees: where the issue's smallest print (capitals
+# 20 px high in a 12 MP photo) is about 9 px, enough for the detector to find a two-character
+# class name; at 1408 px (7 px) 4 of 22 such signs were missed (benchmarks/REPORT.md, "Text in
+# the picture"; docs/benchmarks.md has the sizes compared)
+DET_SIDE = 1792
 MIN_SIDE = 736  # px, and its short side at least this (PP-OCR's own rule)
 MIN_SCORE = 0.5  # recogniser confidence below which a reading is ignored
 LINE_GAP = 1.5  # regions this many heights apart or less, on one line, are read together
@@ -36,6 +40,22 @@ COVER_MARGIN = 0.3  # a covered region grows by this share of its height on ever
 
 _engines: dict[int, object] = {}
 _lock = threading.Lock()
+
+# The detector's working memory grows with its input (about 400 MB held at 1792 x 1344). Where
+# several workers run at once (`in_halves`, as the face detector does), inputs over HALVES_ABOVE
+# pixels run as two halves split across the long side, each reaching TILE_CONTEXT px past the
+# split, and each pixel's text probability is taken from the half that holds it with that much
+# context (tests/post/test_text_detector_halves_match_the_whole.py).
+HALVES_ABOVE = 1_600_000
+TILE_CONTEXT = 256  # px of the detector's input, a multiple of 32 (its stride)
+_halves = False
+
+
+def in_halves(on: bool = True) -> None:
+    """Run the text detector on large inputs as two halves in this process (`_probability`).
+    Called in each worker of a pool of two or more, where the workers' peaks add up."""
+    global _halves
+    _halves = on
 
 
 @dataclass
@@ -136,11 +156,32 @@ def _detect(eng, rgb: np.ndarray, threads: int) -> list[np.ndarray]:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = rgb if size == (w, h) else cv2.resize(
         rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    pred = text_detector.probability_map(sess, small)
+    pred = _probability(sess, small)
     boxes, _ = eng.text_det.postprocess_op(pred, pred.shape[2:])
     boxes = eng.text_det.filter_tag_det_res(boxes, small.shape[:2])
     sx, sy = w / size[0], h / size[1]
     return [np.asarray(q, np.float32) * np.float32([sx, sy]) for q in boxes]
+
+
+def _probability(sess, small: np.ndarray, halves: bool | None = None) -> np.ndarray:
+    """The text detector's probability map for `small` (1 x 1 x H x W, the image's own size),
+    whole, or as two halves with TILE_CONTEXT px of context past the split (`in_halves`)."""
+    from safeguard import text_detector
+
+    h, w = small.shape[:2]
+    if not (_halves if halves is None else halves) or h * w <= HALVES_ABOVE:
+        return text_detector.probability_map(sess, small)[:, :, :h, :w]
+    if w < h:  # split across the height (the image itself is never turned: text runs its way)
+        mid = h // 2 // 32 * 32
+        top = text_detector.probability_map(sess, np.ascontiguousarray(small[: mid + TILE_CONTEXT]))
+        bottom = text_detector.probability_map(sess, np.ascontiguousarray(small[mid - TILE_CONTEXT:]))
+        return np.concatenate([top[:, :, :mid, :w],
+                               bottom[:, :, TILE_CONTEXT : TILE_CONTEXT + h - mid, :w]], axis=2)
+    mid = w // 2 // 32 * 32
+    left = text_detector.probability_map(sess, np.ascontiguousarray(small[:, : mid + TILE_CONTEXT]))
+    right = text_detector.probability_map(sess, np.ascontiguousarray(small[:, mid - TILE_CONTEXT:]))
+    return np.concatenate([left[:, :, :h, :mid],
+                           right[:, :, :h, TILE_CONTEXT : TILE_CONTEXT + w - mid]], axis=3)
 
 
 def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:

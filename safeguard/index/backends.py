@@ -63,6 +63,9 @@ def _init_worker(max_pixels: int, workers: int = 1, owner: int | None = None) ->
     from safeguard.detect import in_halves
 
     in_halves(workers > 1)  # side by side, the workers' detector peaks add up
+    from safeguard import text
+
+    text.in_halves(workers > 1)
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C

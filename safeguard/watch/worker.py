@@ -116,6 +116,9 @@ def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> Non
     from safeguard.detect import in_halves
 
     in_halves(workers > 1)  # side by side, the workers' detector peaks add up
+    from safeguard import text
+
+    text.in_halves(workers > 1)
     # The watcher decides when to stop; workers finish the photo in hand.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
