@@ -170,6 +170,17 @@ def examine_photo(
     return PhotoCheck(path, True, "ok", enc, None, width, sharp, note)
 
 
+def _examine_safely(path: Path) -> PhotoCheck:
+    """`examine_photo`, with any failure a refusal of that photo rather than of the batch."""
+    try:
+        return examine_photo(path)
+    except MemoryError:
+        return PhotoCheck(Path(path), False, "the photo is too large to examine")
+    except Exception as e:  # noqa: BLE001 - one bad photo refuses that pupil, not the batch
+        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        return PhotoCheck(Path(path), False, f"the photo could not be examined ({first})")
+
+
 def examine_photos(paths: list[Path], jobs: int = 1):
     """`examine_photo` for each path, in order, yielded as each is ready; with `jobs` > 1 in a
     pool of worker processes (a whole school's export: decoding, detection and encoding are
@@ -177,13 +188,21 @@ def examine_photos(paths: list[Path], jobs: int = 1):
     paths = [Path(p) for p in paths]
     if jobs <= 1 or len(paths) < 2:
         for path in paths:
-            yield examine_photo(path)
+            yield _examine_safely(path)
         return
+    from concurrent.futures.process import BrokenProcessPool
+
     from safeguard.workers import die_with, pool
 
     ex = pool(jobs, initializer=die_with, initargs=(os.getpid(),))
+    done = 0
     try:
-        yield from ex.map(examine_photo, paths)
+        for check in ex.map(_examine_safely, paths):
+            done += 1
+            yield check
+    except BrokenProcessPool:  # a worker died (out of memory, killed): the rest are refused
+        for path in paths[done:]:
+            yield PhotoCheck(path, False, "not examined: a worker process ended unexpectedly")
     finally:  # also when the caller stops early: drop what has not started
         ex.shutdown(wait=True, cancel_futures=True)
 
@@ -205,8 +224,9 @@ def check_photos(
     out = []
     for path in paths:
         path = Path(path)
-        c = (examined or {}).get(path) or examine_photo(
-            path, min_face_px=min_face_px, min_sharpness=min_sharpness)
+        c = (examined or {}).get(path)
+        if c is None:
+            c = examine_photo(path, min_face_px=min_face_px, min_sharpness=min_sharpness)
         if not c.ok:
             out.append(c)
             continue

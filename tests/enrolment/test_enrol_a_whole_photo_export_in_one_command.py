@@ -93,3 +93,29 @@ def test_enrol_needs_photos_or_a_folder_not_both(tmp_path):
     r = run_cli("--home", home.root, "pupils", "enrol", "P001", SAMPLES / "references" / "ada-1.jpg",
                 "--folder", tmp_path)
     assert r.exit_code == 2
+
+
+def test_a_photo_that_cannot_be_examined_refuses_its_pupil_not_the_batch(tmp_path, monkeypatch):
+    # A fault inside the detector on one photo (here injected for P001's) refuses that pupil with
+    # the reason; the pupils after it are still enrolled, in the same single pass.
+    from consent_db import ConsentStore
+    from safeguard import enrolment
+    from safeguard.config import Config
+
+    home, _ = _home(tmp_path, ["P001", "P002"])
+    d = _export(tmp_path)
+    real = enrolment.examine_photo
+
+    def faulty(path, **kw):
+        if path.parent.name == "P001":
+            raise RuntimeError("decoder fault")
+        return real(path, **kw)
+
+    monkeypatch.setattr(enrolment, "examine_photo", faulty)
+    store = ConsentStore.open(home)
+    batch = {k: v for k, v in enrolment.folder_photos(d).items() if k in ("P001", "P002")}
+    results = list(enrolment.enrol_batch(store, batch, matrix=store.match_matrix("social"),
+                                         config=Config(), jobs=1))
+    by = {r.pupil: r for r in results}
+    assert not by["P001"].ok and "could not be examined (decoder fault)" in by["P001"].refused[0]
+    assert by["P002"].ok and by["P002"].enrolled == 1
