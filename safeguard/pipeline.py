@@ -499,11 +499,9 @@ def _init_worker(job: Job, owner: int | None = None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one core per worker: the pool, not OpenCV, spreads work over cores
-    from safeguard import text
-    from safeguard.detect import in_halves
+    from safeguard.workers import side_by_side
 
-    in_halves()  # this pool has two or more workers: their detector peaks add up
-    text.in_halves()
+    side_by_side()  # this pool has two or more workers: their detectors' peaks add up
 
 
 def _work(path: Path) -> Outcome:

@@ -254,7 +254,6 @@ def _post_out_error(channel: str, allowed: set) -> Exception:
                         usage=True)
 
 
-
 class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 

@@ -171,17 +171,12 @@ def _probability(sess, small: np.ndarray, halves: bool | None = None) -> np.ndar
     h, w = small.shape[:2]
     if not (_halves if halves is None else halves) or h * w <= HALVES_ABOVE:
         return text_detector.probability_map(sess, small)[:, :, :h, :w]
-    if w < h:  # split across the height (the image itself is never turned: text runs its way)
-        mid = h // 2 // 32 * 32
-        top = text_detector.probability_map(sess, np.ascontiguousarray(small[: mid + TILE_CONTEXT]))
-        bottom = text_detector.probability_map(sess, np.ascontiguousarray(small[mid - TILE_CONTEXT:]))
-        return np.concatenate([top[:, :, :mid, :w],
-                               bottom[:, :, TILE_CONTEXT : TILE_CONTEXT + h - mid, :w]], axis=2)
-    mid = w // 2 // 32 * 32
-    left = text_detector.probability_map(sess, np.ascontiguousarray(small[:, : mid + TILE_CONTEXT]))
-    right = text_detector.probability_map(sess, np.ascontiguousarray(small[:, mid - TILE_CONTEXT:]))
-    return np.concatenate([left[:, :, :h, :mid],
-                           right[:, :, :h, TILE_CONTEXT : TILE_CONTEXT + w - mid]], axis=3)
+    from safeguard.detect.passes import two_halves
+
+    [joined] = two_halves(
+        small, lambda tile: [text_detector.probability_map(sess, np.ascontiguousarray(tile))],
+        TILE_CONTEXT)
+    return joined[:, :, :h, :w]
 
 
 def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:

@@ -1,12 +1,11 @@
 """The text detector, run as 8-bit integers: PP-OCRv4's DB model (the one rapidocr-onnxruntime
 ships) quantised once per machine, so that reading text costs about half the CPU time.
 
-The detector is nearly all of the text check's cost (a 1408 px image through a fully
+The detector is nearly all of the text check's cost (a 1792 px image through a fully
 convolutional network). Quantised per channel in onnxruntime (QDQ, activations calibrated on
 photos with signs in them), it takes about 55% of the float model's CPU time and finds about the
-same text regions at the same size; safeguard.text spends part of the saving on a larger image
-(1408 px rather than 1280), where small print is found more often. Measured in
-benchmarks/bench_text.py.
+same text regions at the same size; safeguard.text spends the saving, and more, on a larger image
+(`DET_SIDE`), where small print is found. Measured in benchmarks/bench_text.py.
 
 Nothing is downloaded and no derived model is kept in the repository: the quantised copy is made
 from the model inside the installed package, calibrated on the sample photos this package ships

@@ -24,6 +24,16 @@ def pool(jobs: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecut
                                initargs=initargs)
 
 
+def side_by_side(on: bool = True) -> None:
+    """Mark this process as one of several workers running at once, whose peaks add up: the face
+    and text detectors then run large images as two halves (detect.in_halves, text.in_halves)."""
+    from safeguard import text
+    from safeguard.detect import in_halves
+
+    in_halves(on)
+    text.in_halves(on)
+
+
 def die_with(owner: int) -> None:
     """End this worker the moment the process `owner` (the pool's owner) ends, even by kill -9,
     so that no orphan goes on writing or holding a lock. Workers are children of the fork

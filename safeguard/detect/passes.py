@@ -81,22 +81,30 @@ def _maps(img: np.ndarray, threads: int) -> tuple[np.ndarray, ...]:
     h, w = img.shape[:2]
     if not _halves or h * w <= HALVES_ABOVE:
         return tuple(o[0] for o in session.run(list(_OUTPUTS), {_INPUT: _blob([img])}))
-    axis = 1 if w >= h else 0
-    length = img.shape[axis]
-    split = length // 2 // 32 * 32
-    first = img[:, : split + TILE_CONTEXT] if axis else img[: split + TILE_CONTEXT]
-    second = img[:, split - TILE_CONTEXT :] if axis else img[split - TILE_CONTEXT :]
-    a = session.run(list(_OUTPUTS), {_INPUT: _blob([first])})
-    b = session.run(list(_OUTPUTS), {_INPUT: _blob([second])})
-    cut, skip = split // 4, TILE_CONTEXT // 4
+    outs = two_halves(img, lambda tile: session.run(list(_OUTPUTS), {_INPUT: _blob([tile])}),
+                      TILE_CONTEXT, scale=4)
+    return tuple(o[0] for o in outs)
+
+
+def two_halves(img: np.ndarray, run, context: int, scale: int = 1) -> list[np.ndarray]:
+    """Run a fully convolutional network (`run`: an image to its output maps, spatial on their
+    last two axes, `scale` times smaller than its input padded to multiples of 32) on `img` as two
+    halves split across its long side at a multiple of 32, each reaching `context` px (a multiple
+    of 32) past the split; each output cell is taken from the half that holds it with that much
+    context. The joined maps are those of `img` padded as the network pads it."""
+    h, w = img.shape[:2]
+    wide = w >= h
+    split = (w if wide else h) // 2 // 32 * 32
+    first = img[:, : split + context] if wide else img[: split + context]
+    second = img[:, split - context :] if wide else img[split - context :]
+    cut, skip = split // scale, context // scale
     out = []
-    for ma, mb in zip(a, b, strict=True):
-        ma, mb = ma[0], mb[0]
-        if axis:
-            out.append(np.concatenate([ma[:, :, :cut], mb[:, :, skip:]], axis=2))
+    for a, b in zip(run(first), run(second), strict=True):
+        if wide:
+            out.append(np.concatenate([a[..., :cut], b[..., skip:]], axis=-1))
         else:
-            out.append(np.concatenate([ma[:, :cut], mb[:, skip:]], axis=1))
-    return tuple(out)
+            out.append(np.concatenate([a[..., :cut, :], b[..., skip:, :]], axis=-2))
+    return out
 
 
 def _peaks(heat, size, offset, lms, threshold: float):

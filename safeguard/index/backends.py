@@ -60,12 +60,9 @@ _WORKER_MAX_PIXELS = 100_000_000
 def _init_worker(max_pixels: int, workers: int = 1, owner: int | None = None) -> None:
     global _WORKER_MAX_PIXELS
     _WORKER_MAX_PIXELS = max_pixels
-    from safeguard.detect import in_halves
+    from safeguard.workers import side_by_side
 
-    in_halves(workers > 1)  # side by side, the workers' detector peaks add up
-    from safeguard import text
-
-    text.in_halves(workers > 1)
+    side_by_side(workers > 1)  # the workers' detectors' peaks add up
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C

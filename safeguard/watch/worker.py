@@ -113,12 +113,9 @@ def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> Non
     from safeguard.workers import die_with
 
     die_with(watcher)  # no orphan goes on writing after the watcher ends, even by kill -9
-    from safeguard.detect import in_halves
+    from safeguard.workers import side_by_side
 
-    in_halves(workers > 1)  # side by side, the workers' detector peaks add up
-    from safeguard import text
-
-    text.in_halves(workers > 1)
+    side_by_side(workers > 1)  # the workers' detectors' peaks add up
     # The watcher decides when to stop; workers finish the photo in hand.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
