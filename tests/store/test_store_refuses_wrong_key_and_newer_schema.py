@@ -73,13 +73,15 @@ def test_names_and_registers_are_not_in_the_store_file(home):
     s.add_pupil("P002", "Zebedee Quartermaine", registers=["cp"], year="Year 4")
     raw = (home.store_dir / "store.json").read_bytes()
     assert raw.startswith(MAGIC)
-    for secret in (b"Zebedee", b"Quartermaine", b"Ada", b"P002", b"cp", b"Year 4"):
+    # Short values as plain JSON would hold them, quoted: two random bytes of ciphertext are
+    # "cp" once in 65,536, so the bare word would fail now and then for no fault of the store.
+    for secret in (b"Zebedee", b"Quartermaine", b'"Ada"', b'"P002"', b'"cp"', b"Year 4"):
         assert secret not in raw
     # an independent reader sees no text either: strings(1) finds no name
     if shutil.which("strings"):
         out = subprocess.run(["strings", str(home.store_dir / "store.json")],
                              capture_output=True, text=True, check=True).stdout
-        assert "Zebedee" not in out and "Ada" not in out
+        assert "Zebedee" not in out and '"Ada"' not in out
     # and the store itself still reads it back
     assert open_store(home).get_pupil("P002")["name"] == "Zebedee Quartermaine"
 
