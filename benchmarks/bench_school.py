@@ -14,7 +14,8 @@ restricted: no consent for the channel or on a register, the rest consenting); o
 of each person never enrolled is a stranger. Each school is drawn `--draws` times with other
 pupils; counts are summed over the draws. The same is done with the adult photos of the same
 people, for the adult column. Designs compared: the live default, other false-clear targets, the
-fixed tolerance of earlier versions (calibration off), and a class roster of 30.
+fixed tolerance of earlier versions (calibration off), and a class roster of 30 (with the
+roster's distinct match judged against the rest of the school, and without).
 
 The shared set holds 516 children, so a school of 1,000 cannot be drawn from it: the largest
 measured school is 430 enrolled (86 strangers a draw), and the 1,000 row gives the tolerance and
@@ -267,7 +268,10 @@ def main(argv=None) -> int:
                                                     "strangers_cleared", "strangers",
                                                     "consenting_kept", "consenting",
                                                     "restricted_shown", "tolerance_min")}))
-        for name, cfg in designs[:1] + designs[3:]:
+        roster_designs = designs[:1] + [
+            ("distinct match against the whole school (roster_margin off)",
+             replace(base, roster_margin=1.0))] + designs[3:]
+        for name, cfg in roster_designs:
             r = run_school(enc, person, age, ita, group, biggest, cfg or base, args.draws,
                            roster=ROSTER, calibrated=cfg is not None)
             r["design"] = name + f", class roster of {ROSTER}"

@@ -47,6 +47,10 @@ class Calibration:
     mean: float  # of distances between different pupils' encodings
     sd: float
     source: str  # "gallery" | "prior"
+    # With a class roster: the margin the pupils off the roster must lie further away for a
+    # distinct match (policy._distinct), and the false-clear rate that rule is predicted to give
+    roster_margin: float | None = None
+    predicted_roster_false_clear: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +86,48 @@ def false_clear(tolerance: float, candidates: int, mean: float, sd: float) -> fl
     return float(-math.expm1(candidates * math.log1p(-min(p, 1 - 1e-16))))
 
 
+def roster_false_clear(tolerance: float, candidates: int, others: int, margin: float,
+                       mean: float, sd: float) -> float:
+    """Predicted chance that a face of someone never enrolled passes the roster's distinct match:
+    its nearest roster pupil (one of `candidates`) lies within `tolerance` and each of the
+    `others` enrolled pupils off the roster at least `margin` further away,
+
+        P = integral over x <= tolerance of  k f(x) (1 - F(x)) ** (k - 1) (1 - F(x + margin)) ** c
+
+    with f, F the normal fit to the distances between different pupils (k candidates, c
+    others). Like `false_clear`, it errs safe on the shared sets."""
+    if candidates <= 0 or tolerance <= 0:
+        return 0.0
+    x = np.linspace(0.0, tolerance, 2001)
+    z = (x - mean) / (sd * math.sqrt(2))
+    zm = (x + margin - mean) / (sd * math.sqrt(2))
+    erfc = np.vectorize(math.erfc)
+    survive, survive_m = erfc(z) / 2, erfc(zm) / 2  # 1 - F
+    pdf = np.exp(-((x - mean) / sd) ** 2 / 2) / (sd * math.sqrt(2 * math.pi))
+    with np.errstate(divide="ignore"):
+        log_terms = ((candidates - 1) * np.log(np.maximum(survive, 1e-300))
+                     + others * np.log(np.maximum(survive_m, 1e-300)))
+    y = candidates * pdf * np.exp(log_terms)
+    return float(min(np.sum((y[1:] + y[:-1]) / 2) * (x[1] - x[0]), 1.0))
+
+
+MARGIN_STEP = 0.025
+
+
+def roster_margin_for(config, candidates: int, others: int, mean: float, sd: float) -> float:
+    """The smallest margin, from `config.roster_margin` up in steps of MARGIN_STEP, at which the
+    roster's distinct match is predicted to clear at most `config.max_false_clear` of strangers;
+    1.0 (no such match) when none is. A small roster in a large school gets roster_margin; a
+    roster that is most of the school, far more."""
+    m = config.roster_margin
+    while m <= 1.0 + 1e-9:
+        if roster_false_clear(config.distinct_tolerance, candidates, others, m, mean,
+                              sd) <= config.max_false_clear:
+            return round(m, 4)
+        m += MARGIN_STEP
+    return 1.0
+
+
 def tolerance_for(target: float, candidates: int, mean: float, sd: float, ceiling: float) -> float:
     """The largest tolerance (a multiple of STEP, at most `ceiling`) whose predicted false-clear
     rate is at most `target`."""
@@ -107,10 +153,16 @@ def spread_of(matrix) -> tuple[float, float, int, str]:
     return spread_or_prior(matrix.encodings, matrix.row_pupil)
 
 
-def calibration_for(config, candidates: int, spread: tuple[float, float, int, str]) -> Calibration:
+def calibration_for(config, candidates: int, spread: tuple[float, float, int, str],
+                    off_roster: int | None = None) -> Calibration:
     """The tolerances for `candidates` pupils who may clear a face, in a gallery of `spread`
-    (`spread_or_prior`)."""
+    (`spread_or_prior`); with a class roster, `off_roster` enrolled pupils are not on it."""
     mean, sd, pupils, source = spread
+    roster = {}
+    if off_roster is not None:
+        margin = roster_margin_for(config, candidates, off_roster, mean, sd)
+        roster = {"roster_margin": margin, "predicted_roster_false_clear": roster_false_clear(
+            config.distinct_tolerance, candidates, off_roster, margin, mean, sd)}
     t = tolerance_for(config.max_false_clear, candidates, mean, sd, config.clear_tolerance)
     near = tolerance_for(config.max_false_clear_restricted, candidates, mean, sd,
                          min(t, config.near_restricted_tolerance))
@@ -125,15 +177,20 @@ def calibration_for(config, candidates: int, spread: tuple[float, float, int, st
         mean=round(mean, 4),
         sd=round(sd, 4),
         source=source,
+        **roster,
     )
 
 
 def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibration:
     """The tolerance for `matrix` (a consent_db.MatchMatrix) under `config`; `clearable` marks
     the pupils who may clear a face (default: every consenting pupil)."""
+    consenting = ~np.asarray(matrix.restricted, bool)
     if clearable is None:
-        clearable = ~np.asarray(matrix.restricted, bool)
-    return calibration_for(config, int(np.count_nonzero(clearable)), spread_of(matrix))
+        clearable = consenting
+    k = int(np.count_nonzero(clearable))
+    roster = k < int(np.count_nonzero(consenting))
+    return calibration_for(config, k, spread_of(matrix),
+                           off_roster=len(clearable) - k if roster else None)
 
 
 def lookalike_tolerance(enrolled: int, spread: tuple, config) -> float:
@@ -172,6 +229,7 @@ def apply(config, cal: Calibration):
         clear_tolerance=cal.clear_tolerance,
         near_restricted_tolerance=cal.near_restricted_tolerance,
         small_face_tolerance=min(config.small_face_tolerance, cal.clear_tolerance),
+        roster_margin=cal.roster_margin if cal.roster_margin is not None else config.roster_margin,
     )
 
 

@@ -29,6 +29,7 @@ SAFE_BOUNDS: dict[str, tuple[float, float]] = {
     "small_face_tolerance": (0.0, 0.5),
     "clear_margin": (0.05, 1.0),
     "distinct_margin": (0.1, 1.0),
+    "roster_margin": (0.1, 1.0),
     "restrict_tolerance": (0.5, 1.0),
     "max_false_clear": (0.0, 0.01),
     "max_false_clear_restricted": (0.0, 0.001),
@@ -79,6 +80,12 @@ class Config:
     # distinct_tolerance equal to clear_tolerance to turn it off.
     distinct_tolerance: float = 0.575
     distinct_margin: float = 0.2
+    # With a class roster (`--group`), the distinct match leaves the other roster pupils out (one
+    # consenting classmate taken for another keeps a face that may be kept anyway) and needs the
+    # pupils off the roster this much further away (restricted ones still distinct_margin): the
+    # rest of the school, absent from the photo, is what a stranger's face fails against.
+    # Measured on children (benchmarks/REPORT.md, school scale, roster of 30).
+    roster_margin: float = 0.15
     # Faces narrower than `small_face` px give blurrier, more generic encodings that lie nearer
     # to everyone: the rule above clears them only within `small_face_tolerance` (the distinct
     # rule is unchanged). Measured in a fuller gallery (benchmarks/REPORT.md): every stranger
@@ -162,6 +169,8 @@ class Config:
             raise ConfigError("max_lookalike_refusal must be between 0.000001 and 0.2")
         if not self.clear_margin <= self.distinct_margin <= 1.0:
             raise ConfigError("distinct_margin must be at least clear_margin (and at most 1)")
+        if not self.clear_margin <= self.roster_margin <= 1.0:
+            raise ConfigError("roster_margin must be at least clear_margin (and at most 1)")
         if self.small_face < 0 or not 0 < self.small_face_tolerance <= self.clear_tolerance:
             raise ConfigError(
                 "small_face must be >= 0 and small_face_tolerance in (0, clear_tolerance]"

@@ -355,6 +355,7 @@ TUNED = (
     "max_lookalike_refusal",
     "distinct_tolerance",
     "distinct_margin",
+    "roster_margin",
     "small_face",
     "small_face_tolerance",
     "unknown",

@@ -7,7 +7,8 @@ A face is
   further away; or within `distinct_tolerance` of a consenting pupil and every other enrolled
   pupil, consenting or restricted, at least `distinct_margin` further away (a distinct match:
   more pupils enrolled make it rarer, never commoner). With a class roster only the roster's
-  consenting pupils clear;
+  consenting pupils clear, and a distinct match is judged against the pupils off the roster
+  (`roster_margin` further away; restricted ones still `distinct_margin`);
 - otherwise restricted when it is within `restrict_tolerance` of any restricted pupil (no consent
   for the channel, withdrawn, expired, or on a register). Its action is redact, or hold when the
   pupil is on a protected register (only the DSL may release those);
@@ -86,8 +87,7 @@ def decide_face(
         pick = int(np.flatnonzero(clearable)[np.argmin(dists[clearable])])
         if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-        d_others = float(np.min(np.delete(dists, pick))) if len(dists) > 1 else inf
-        if d_others - d_clear >= config.distinct_margin:
+        if _distinct(dists, pick, restricted, clearable, config):
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
 
     if d_restricted <= config.restrict_tolerance:
@@ -114,6 +114,32 @@ def decide_face(
     else:
         reason = "matches no enrolled pupil"
     return FaceDecision("unknown", unknown, reason=reason)
+
+
+def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: np.ndarray,
+              config: Config) -> bool:
+    """The distinct match: is the face at least `distinct_margin` nearer its consenting pupil
+    `pick` than to every other enrolled pupil?
+
+    With a class roster (`clearable` short of every consenting pupil) it is enough that the
+    pupils off the roster lie `roster_margin` further away (calibrated to the roster's and the
+    school's size: safeguard/calibration.py) and every restricted pupil `distinct_margin`:
+    taking one roster pupil for another keeps a face that may be kept anyway, so the other roster
+    pupils are left out, and the rest of the school, who are not in the photo, are the yardstick a
+    face of someone never enrolled fails against."""
+    d = float(dists[pick])
+    others = np.ones(len(dists), bool)
+    others[pick] = False
+    if not others.any() or float(np.min(dists[others])) - d >= config.distinct_margin:
+        return True
+    if np.count_nonzero(clearable) >= np.count_nonzero(~restricted):
+        return False
+    off = others & ~clearable
+    near_restricted = (off & restricted).any() and \
+        float(np.min(dists[off & restricted])) - d < config.distinct_margin
+    off_consenting = off & ~restricted
+    return not near_restricted and (
+        not off_consenting.any() or float(np.min(dists[off_consenting])) - d >= config.roster_margin)
 
 
 # Weak boxes on a face: the detector sometimes adds a weak box that sits half on a face it found
@@ -204,7 +230,7 @@ def decision_cutoff(config: Config, distinct: bool = True) -> float:
     decided again with the full cutoff (`pipeline.analyse`)."""
     cut = max(config.restrict_tolerance, config.clear_tolerance + config.clear_margin)
     if distinct:
-        cut = max(cut, config.distinct_tolerance + config.distinct_margin)
+        cut = max(cut, config.distinct_tolerance + max(config.distinct_margin, config.roster_margin))
     return cut
 
 

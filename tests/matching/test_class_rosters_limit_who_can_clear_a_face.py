@@ -89,3 +89,38 @@ def test_the_watcher_takes_the_roster_from_a_subfolder_named_for_a_group(demo_ho
         labels[folder] = sorted((f["label"], f["action"]) for f in rec["faces"])
     assert labels["4o"] == [("cleared", "keep"), ("unknown", "redact")]
     assert labels["sports day"] == [("cleared", "keep"), ("cleared", "keep")]
+
+
+def test_with_a_roster_a_distinct_match_is_judged_against_the_pupils_off_it():
+    """Beyond the clearing tolerance, a face near a roster pupil is cleared when the pupils off
+    the roster lie roster_margin further away, even though a classmate on the roster is as near
+    (one consenting classmate taken for another keeps a face that may be kept anyway). A pupil
+    off the roster within that margin, or a restricted pupil within distinct_margin, still stops
+    it; without a roster the classmate stops it too."""
+    import numpy as np
+
+    from safeguard.config import Config
+    from safeguard.policy import decide_face
+
+    cfg = Config(clear_tolerance=0.3, near_restricted_tolerance=0.3,
+                 small_face_tolerance=0.3).check()
+    ids = ["R1", "R2", "OFF", "RESTRICTED"]
+    restricted = np.array([False, False, False, True])
+    roster = np.array([True, True, False, False])
+
+    def decide(d, clearable=roster):
+        return decide_face(np.array(d, np.float32), restricted, restricted, ids, ["r"] * 4, cfg,
+                           "redact", clearable=clearable)
+
+    near = 0.45  # beyond clear_tolerance, within distinct_tolerance
+    off, restr = near + cfg.roster_margin + 0.01, near + cfg.distinct_margin + 0.01
+    d = decide([near, near + 0.02, off, restr])
+    assert (d.label, d.pupil) == ("cleared", "R1")
+    # the whole school: the classmate is as near, so the match is not distinct
+    assert decide([near, near + 0.02, off, restr], clearable=None).label == "unknown"
+    # a pupil off the roster inside roster_margin
+    assert decide([near, 0.9, near + cfg.roster_margin - 0.02, restr]).label == "unknown"
+    # a restricted pupil inside distinct_margin (though beyond roster_margin)
+    # (beyond restrict_tolerance, so not restricted: unknown, and redacted)
+    d = decide([near, 0.9, 0.9, near + cfg.roster_margin + 0.02])
+    assert (d.label, d.action) == ("unknown", "redact")

@@ -7,7 +7,15 @@ import json
 import numpy as np
 from support.helpers import open_store, run_cli
 
-from safeguard.calibration import PRIOR, calibrate, false_clear, pair_spread, tolerance_for
+from safeguard.calibration import (
+    PRIOR,
+    calibrate,
+    false_clear,
+    pair_spread,
+    roster_false_clear,
+    roster_margin_for,
+    tolerance_for,
+)
 from safeguard.config import Config
 
 CFG = Config()
@@ -31,6 +39,30 @@ def test_the_tolerance_chosen_keeps_the_predicted_rate_within_the_target():
             assert false_clear(t, n, *spread) <= CFG.max_false_clear
             if t < CFG.clear_tolerance:  # the largest such tolerance, to the step
                 assert false_clear(t + 0.01, n, *spread) > CFG.max_false_clear
+
+
+def test_a_rosters_distinct_match_needs_more_margin_as_the_roster_grows_in_its_school():
+    """With a class roster the rest of the school is the yardstick (policy._distinct): a class of
+    27 in a school of 430 children keeps the configured roster_margin, a roster that is most of
+    the school needs far more, and the margin chosen keeps the predicted rate within the target."""
+    cfg = CFG
+    klass = roster_margin_for(cfg, 27, 403, *CHILDREN)
+    half = roster_margin_for(cfg, 200, 230, *CHILDREN)
+    most = roster_margin_for(cfg, 380, 50, *CHILDREN)
+    assert klass == cfg.roster_margin < half < most
+    for k, c in ((27, 403), (200, 230), (380, 50), (3, 12)):
+        m = roster_margin_for(cfg, k, c, *CHILDREN)
+        if m < 1.0:
+            assert roster_false_clear(cfg.distinct_tolerance, k, c, m, *CHILDREN) <= \
+                cfg.max_false_clear
+        if m > cfg.roster_margin:  # the smallest such margin, to the step
+            assert roster_false_clear(cfg.distinct_tolerance, k, c, m - 0.025, *CHILDREN) > \
+                cfg.max_false_clear
+    # the rule's rate falls as the margin widens and as more of the school is off the roster
+    assert roster_false_clear(0.575, 27, 403, 0.1, *CHILDREN) > \
+        roster_false_clear(0.575, 27, 403, 0.2, *CHILDREN)
+    assert roster_false_clear(0.575, 27, 100, 0.15, *CHILDREN) > \
+        roster_false_clear(0.575, 27, 403, 0.15, *CHILDREN)
 
 
 def test_spread_counts_only_pairs_of_different_pupils():
