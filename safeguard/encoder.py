@@ -280,6 +280,7 @@ class Encoder:
 
     def __init__(self, model_path: str, threads: int = 1) -> None:
         import onnxruntime as ort
+        from safeguard.arena import share as share_arena
 
         with open(model_path, "rb") as f:
             layers = read_layers(f.read())
@@ -290,6 +291,7 @@ class Encoder:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.enable_mem_pattern = False  # as the detector: no block kept per batch size
+        share_arena(opts)  # one arena for every session of a process: safeguard/arena.py
         if threads > 1:  # idle threads sleep rather than spin: the other cores have work too
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(build_onnx(layers), opts,

@@ -181,6 +181,7 @@ def session(threads: int = 1):
             sess = None
             if path is not None:
                 import onnxruntime as ort
+                from safeguard.arena import share as share_arena
 
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = threads
@@ -188,6 +189,7 @@ def session(threads: int = 1):
                 # as the face detector: no memory block planned and kept per input shape (the
                 # arena reuses freed buffers); 75 MB less held a worker, and no slower
                 opts.enable_mem_pattern = False
+                share_arena(opts)  # one arena for every session of a process: safeguard/arena.py
                 opts.log_severity_level = 4
                 try:
                     sess = ort.InferenceSession(str(path), opts,
