@@ -114,18 +114,20 @@ def roster_false_clear(tolerance: float, candidates: int, others: int, margin: f
 MARGIN_STEP = 0.025
 
 
-def roster_margin_for(config, candidates: int, others: int, mean: float, sd: float) -> float:
-    """The smallest margin, from `config.roster_margin` up in steps of MARGIN_STEP, at which the
-    roster's distinct match is predicted to clear at most `config.max_false_clear` of strangers;
-    1.0 (no such match) when none is. A small roster in a large school gets roster_margin; a
-    roster that is most of the school, far more."""
-    m = config.roster_margin
-    while m <= 1.0 + 1e-9:
-        if roster_false_clear(config.distinct_tolerance, candidates, others, m, mean,
-                              sd) <= config.max_false_clear:
-            return round(m, 4)
-        m += MARGIN_STEP
-    return 1.0
+def roster_margin_for(config, candidates: int, others: int, mean: float,
+                      sd: float) -> tuple[float, float]:
+    """(margin, predicted rate): the smallest margin, from `config.roster_margin` up in steps of
+    MARGIN_STEP, at which the roster's distinct match is predicted to clear at most
+    `config.max_false_clear` of strangers, and the rate it is predicted to clear; 1.0 (no such
+    match) when none is. A small roster in a large school gets roster_margin; a roster that is
+    most of the school, far more."""
+    step = 0
+    while (m := round(config.roster_margin + step * MARGIN_STEP, 4)) <= 1.0:
+        rate = roster_false_clear(config.distinct_tolerance, candidates, others, m, mean, sd)
+        if rate <= config.max_false_clear:
+            return m, rate
+        step += 1
+    return 1.0, roster_false_clear(config.distinct_tolerance, candidates, others, 1.0, mean, sd)
 
 
 def tolerance_for(target: float, candidates: int, mean: float, sd: float, ceiling: float) -> float:
@@ -160,9 +162,8 @@ def calibration_for(config, candidates: int, spread: tuple[float, float, int, st
     mean, sd, pupils, source = spread
     roster = {}
     if off_roster is not None:
-        margin = roster_margin_for(config, candidates, off_roster, mean, sd)
-        roster = {"roster_margin": margin, "predicted_roster_false_clear": roster_false_clear(
-            config.distinct_tolerance, candidates, off_roster, margin, mean, sd)}
+        margin, rate = roster_margin_for(config, candidates, off_roster, mean, sd)
+        roster = {"roster_margin": margin, "predicted_roster_false_clear": rate}
     t = tolerance_for(config.max_false_clear, candidates, mean, sd, config.clear_tolerance)
     near = tolerance_for(config.max_false_clear_restricted, candidates, mean, sd,
                          min(t, config.near_restricted_tolerance))

@@ -74,6 +74,7 @@ def decide_face(
         clearable = ~restricted
     d_restricted = float(np.min(dists[restricted])) if restricted.any() else inf
     d_clear = float(np.min(dists[clearable])) if clearable.any() else inf
+    roster = bool(np.count_nonzero(clearable) < np.count_nonzero(~restricted))  # a class roster
     too_small = face_width is not None and face_width < config.min_identifiable_face
     tolerance = config.clear_tolerance
     if face_width is not None and face_width < config.small_face:
@@ -87,7 +88,7 @@ def decide_face(
         pick = int(np.flatnonzero(clearable)[np.argmin(dists[clearable])])
         if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-        if _distinct(dists, pick, restricted, clearable, config):
+        if _distinct(dists, pick, restricted, clearable, roster, config):
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
 
     if d_restricted <= config.restrict_tolerance:
@@ -109,7 +110,7 @@ def decide_face(
         reason = "matches a consenting pupil but too close to a restricted one"
     elif d_clear <= reach:
         reason = "near a consenting pupil but not distinct from other pupils"
-    elif clearable.sum() < (~restricted).sum() and float(np.min(dists[~restricted])) <= tolerance:
+    elif roster and float(np.min(dists[~restricted])) <= tolerance:
         reason = "matches a consenting pupil who is not in the photo's groups"
     else:
         reason = "matches no enrolled pupil"
@@ -117,13 +118,13 @@ def decide_face(
 
 
 def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: np.ndarray,
-              config: Config) -> bool:
+              roster: bool, config: Config) -> bool:
     """The distinct match: is the face at least `distinct_margin` nearer its consenting pupil
     `pick` than to every other enrolled pupil?
 
-    With a class roster (`clearable` short of every consenting pupil) it is enough that the
-    pupils off the roster lie `roster_margin` further away (calibrated to the roster's and the
-    school's size: safeguard/calibration.py) and every restricted pupil `distinct_margin`:
+    With a class roster (`roster`: `clearable` short of every consenting pupil) it is enough
+    that the pupils off the roster lie `roster_margin` further away (calibrated to the roster's
+    and the school's size: safeguard/calibration.py) and every restricted pupil `distinct_margin`:
     taking one roster pupil for another keeps a face that may be kept anyway, so the other roster
     pupils are left out, and the rest of the school, who are not in the photo, are the yardstick a
     face of someone never enrolled fails against."""
@@ -132,7 +133,7 @@ def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: n
     others[pick] = False
     if not others.any() or float(np.min(dists[others])) - d >= config.distinct_margin:
         return True
-    if np.count_nonzero(clearable) >= np.count_nonzero(~restricted):
+    if not roster:
         return False
     off = others & ~clearable
     near_restricted = (off & restricted).any() and \
