@@ -36,7 +36,9 @@ def test_erase_leaves_only_a_tombstone(store):
     store_json = json.dumps(store._storage.read())  # decrypted
     assert "Ada Example" not in store_json and "P001" not in store_json
     log = store.audit.path.read_text()
-    assert "Ada" not in log
+    # as plain text would hold the name: a bare "Ada" turns up in the sealed fields' base64 about
+    # once in 200 runs (it failed CI once); base64 holds no quote and no space
+    assert "Ada Example" not in log and '"Ada' not in log and "Ada " not in log
     tomb = store.audit.entries(pupil="P001")[-1]
     assert tomb["action"] == "pupil.erase" and tomb["details"]["encodings_destroyed"] == 1
     assert store.audit.verify().ok
