@@ -5,7 +5,8 @@
 Runs, each in its own process (so one's memory and threads do not colour the next):
 bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
 at school scale, from ../shared/children), bench_redaction.py, bench_speed.py, bench_store.py and
-bench_text.py (names and class names in the picture) and bench_enrol.py (a school's photo export
+bench_text.py (names and class names in the picture), bench_caption.py (names and class
+names in captions) and bench_enrol.py (a school's photo export
 enrolled in one command), then writes
 
 - benchmarks/out/report.md: the summary and every section, with the trade-off plot;
@@ -209,6 +210,20 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             + f"; text naming nobody covered {text['other_covered']}/{o} (target <= 5%: "
             f"{_ok(text['other_covered'] <= 0.05 * o)}); {text['cpu_s_per_photo']} CPU s per "
             "photo.")
+    cap = _load(out / "caption.json")
+    if cap:
+        n, o = cap["naming"], cap["nobody"]
+        figures["caption"] = {"names_found": round(cap["naming_flagged"] / n, 4),
+                              "false_flags": round(cap["nobody_flagged"] / o, 4),
+                              "cli_leaks": len(cap.get("cli_leaks", []))}
+        lines.append(
+            f"- Captions (bench_caption.py, {cap['captions']} generated for a school of "
+            f"{cap['pupils']}): full names and class names found {cap['naming_flagged']}/{n} "
+            f"(target >= 98%: {_ok(cap['naming_flagged'] >= 0.98 * n)}); captions naming nobody "
+            f"flagged {cap['nobody_flagged']}/{o} (target <= 2%: "
+            f"{_ok(cap['nobody_flagged'] <= 0.02 * o)}); `safeguard caption` output naming a "
+            f"register or a pupil: {len(cap.get('cli_leaks', []))} of {cap.get('cli_runs', 0)} "
+            "runs.")
     enrol = _load(out / "enrol.json")
     if enrol:
         figures["enrol"] = {k: enrol[k] for k in ("pupils", "enrolled", "s_per_pupil", "peak_mb")}
@@ -271,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
         "--skip", default="",
-        help="comma-separated: detect,identify,school,redaction,speed,store,text,enrol"
+        help="comma-separated: detect,identify,school,redaction,speed,store,text,caption,enrol"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -293,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
         "store": ["benchmarks/bench_store.py", "--repeat", "3"],
         "text": ["benchmarks/bench_text.py", "--out", str(out)],
+        "caption": ["benchmarks/bench_caption.py", "--out", str(out)],
         "enrol": ["benchmarks/bench_enrol.py", "--out", str(out)],
     }
     status = {}
@@ -346,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
-    for name in ("identify.md", "school.md", "enrol.md", "redaction.md", "speed.md", "text.md"):
+    for name in ("identify.md", "school.md", "enrol.md", "redaction.md", "speed.md", "text.md",
+                 "caption.md"):
         text = section(name)
         if text:
             md += [text, ""]

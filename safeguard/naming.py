@@ -2,7 +2,9 @@
 
 The protocol forbids identifying a child "by full name or class", in a photo or its caption. What
 counts, here, is what identifies: a pupil's full name (first and last name, in either order, or
-the first name's initial with the surname: "Ada Lovelace", "Lovelace, Ada", "A. Lovelace"), a
+the first name's initial with the surname: "Ada Lovelace", "Lovelace, Ada", "A. Lovelace"; with a
+middle name, a two-word or hyphenated surname, or as a possessive: "Ada Mary Lovelace", "Mei da
+Costa", "Amy Smith Jones", "Ada Lovelace's"), a
 class name (a group of the store that looks like a class, "4O", "6B", "Year 4 Oak", or the common
 patterns "Year 4", "Y4", "Class 6B", "Form 7X"), and personal details (a phone number, an email
 address, a home street, a child's age beside a full name). A first name alone is not enough:
@@ -136,24 +138,81 @@ def school_names(pupils: Iterable[dict]) -> tuple[tuple[tuple[str, str], ...], t
 def class_like(group: str) -> bool:
     """Whether a store group is a class name worth flagging ("4O", "Year 4 Oak", "Y6") rather
     than a club or team that names nobody ("choir")."""
-    return any(p.fullmatch(group.strip()) for p in _CLASS_PATTERNS) or bool(
-        re.fullmatch(r"(?:[1-9]|1[0-3])\s*[A-Za-z]{1,8}", group.strip()))
+    g = group.strip()
+    return any(p.fullmatch(g) for p in _CLASS_PATTERNS) or bool(
+        re.fullmatch(r"(?:[1-9]|1[0-3])\s*[A-Za-z]{1,8}", g)
+        or re.fullmatch(r"(?i:reception|nursery|year\s*(?:[1-9]|1[0-3])|y(?:[1-9]|1[0-3]))"
+                        r"\s+[A-Z][A-Za-z]+", g))
+
+
+# Words that may stand between a first name (or initial) and the surname: a middle name the
+# roll may not hold ("Ada Mary Lovelace"), the first part of a two-word or hyphenated surname
+# ("Mei da Costa", "R Smith-Jones"). A capitalised word, or a surname particle.
+_BETWEEN = 2
+_PARTICLES = frozenset({"da", "de", "del", "della", "der", "den", "des", "di", "do", "dos", "das",
+                        "du", "la", "le", "van", "von", "ap", "ab", "ni", "nic", "mac", "mc", "o",
+                        "st", "bin", "bint", "al", "el", "ben", "ter", "ten"})
+# Common English words: they match a name only letter for letter, never through a slip ("the"
+# is one slip from "Theo", "and" from "Ana", "will" from "Wills").
+_EXACT_ONLY = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "go", "had", "has",
+    "have", "he", "her", "him", "his", "how", "i", "in", "is", "it", "its", "me", "my", "no",
+    "not", "of", "on", "one", "or", "our", "out", "she", "so", "the", "their", "them", "then",
+    "they", "this", "to", "too", "two", "up", "us", "was", "we", "well", "were", "what",
+    "when", "who", "why", "will", "with", "you", "your", "all", "any", "can", "did", "do",
+    "get", "got", "new", "now", "off", "old", "own", "see", "saw", "set", "sun", "day",
+    "days", "way", "year", "week", "team", "club", "class", "form", "trip", "fun", "run",
+})
+
+
+def _word_is(word: str, target: str) -> bool:
+    """`word` (folded, from the text) is the name word `target`: exactly, as a possessive
+    ("Lovelace's"), or through a slip unless it is a common English word."""
+    for w in (word, word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else None):
+        if w is None:
+            continue
+        if w == target or (w not in _EXACT_ONLY and edit_distance(w, target, slips(target))
+                           <= slips(target)):
+            return True
+    return False
+
+
+def _between_ok(original: str) -> bool:
+    return original[:1].isupper() or fold(original) in _PARTICLES
 
 
 def find_names(text: str, persons: list[Person]) -> list[Finding]:
-    """Full names in `text`: first + last, last (+ ",") + first, or initial + last."""
-    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
-    out = []
-    for i in range(len(words) - 1):
-        (s1, _e1, w1), (_s2, e2, w2) = words[i], words[i + 1]
+    """Full names in `text`: the first name or its initial, then the surname (with up to two
+    capitalised words or surname particles between: a middle name, the first part of a two-word
+    surname); or the surname, then the first name ("Lovelace, Ada", "LOVELACE Ada")."""
+    spans = [(m.start(), m.end(), m.group(), fold(m.group())) for m in _WORD.finditer(text)]
+    out: list[Finding] = []
+    i = 0
+    while i < len(spans) - 1:
+        hit = None
+        s1, _e1, _o1, w1 = spans[i]
         for p in persons:
-            hit = ((_same(w1, p.first) and _same(w2, p.last))
-                   or (_same(w1, p.last) and _same(w2, p.first))
-                   or (len(w1) == 1 and w1 == p.first[0] and _same(w2, p.last)
-                       and len(p.last) >= 3))
-            if hit:
-                out.append(Finding("full_name", s1, e2, text[s1:e2], p.pupil))
+            if _word_is(w1, p.last) and _word_is(spans[i + 1][3], p.first):
+                hit = (i + 1, p)
                 break
+            initial = len(w1) == 1 and w1 == p.first[0] and len(p.last) >= 3
+            if not (initial or _word_is(w1, p.first)):
+                continue
+            for j in range(i + 1, min(i + 2 + _BETWEEN, len(spans))):
+                if _word_is(spans[j][3], p.last):
+                    hit = (j, p)
+                    break
+                if not _between_ok(spans[j][2]):
+                    break
+            if hit:
+                break
+        if hit:
+            j, p = hit
+            e2 = spans[j][1]
+            out.append(Finding("full_name", s1, e2, text[s1:e2], p.pupil))
+            i = j + 1
+        else:
+            i += 1
     return out
 
 
@@ -181,9 +240,20 @@ def find_classes(text: str, groups: Iterable[str] = ()) -> list[Finding]:
         out += [Finding("class_name", m.start(), m.end(), m.group()) for m in p.finditer(text)]
     folded = fold(text)
     for g in {g for g in groups if class_like(g)}:
+        unit = _UNIT.fullmatch(g.strip())
         for m in re.finditer(_group_pattern(g), folded):
+            if unit and _UNIT_USE.match(folded, m.end()):  # class 5K, but "the 5K fun run"
+                continue
             out.append(Finding("class_name", m.start(), m.end(), text[m.start():m.end()]))
     return out
+
+
+# A class whose name reads as a distance or a unit ("5K", "10K", "4G", "3D") is not named by
+# "the 5K fun run", "the 4G pitch" or "3D printing".
+_UNIT = re.compile(r"\d{1,2}\s*[KkGgDdMm]")
+_UNIT_USE = re.compile(r"\s+(?:fun\s+)?(?:run|runs|runners|race|races|walk|swim|ride|cycle|"
+                       r"challenge|pitch|pitches|printing|printer|printers|printed|print|"
+                       r"model|models|glasses|film|signal|network|phone)\b")
 
 
 def find_details(text: str) -> list[Finding]:
