@@ -14,9 +14,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
-# The shared test data: SAFEGUARD_TESTDATA, else ../shared/testdata beside the repository.
-SHARED_TESTDATA = Path(os.environ.get("SAFEGUARD_TESTDATA") or REPO.parent / "shared" / "testdata")
-
 
 # Test accounts' passwords are hashed with argon2id at its lightest cost: at the library's
 # defaults every account made and every sign-in takes a quarter of a second, most of the fast
@@ -25,6 +22,10 @@ SHARED_TESTDATA = Path(os.environ.get("SAFEGUARD_TESTDATA") or REPO.parent / "sh
 # hashes use the defaults is tested with the hasher kept here
 # (tests/access/test_passwords_are_hashed_at_full_cost.py).
 from argon2 import PasswordHasher
+
+# The shared test data: SAFEGUARD_TESTDATA, else ../shared/testdata beside the repository
+# (support.data: its cases join the repository's own when it is there).
+from support.data import SHARED_TESTDATA
 
 import consent_db.staff
 
@@ -35,7 +36,6 @@ consent_db.staff._ph = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 @pytest.fixture(autouse=True, scope="session")
 def signed_in_for_the_session():
     """Module- and session-scoped fixtures run the CLI too: sign them in for the whole session."""
-    import os
 
     from support.helpers import TEST_PASSWORD, TEST_USER
 
@@ -144,3 +144,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if any(m in name for m in RAY_MODULES):
             item.add_marker(pytest.mark.ray)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which real-photo cases this run left out for want of the shared test data."""
+    from support.data import LEFT_OUT
+
+    if not LEFT_OUT:
+        return
+    cases = sum(n for _, n in LEFT_OUT)
+    modules = sorted({m for m, _ in LEFT_OUT})
+    terminalreporter.write_sep("-", "shared test data")
+    terminalreporter.write_line(
+        f"shared test data not found at {SHARED_TESTDATA}: {cases} cases on its real photos were "
+        f"left out of {len(modules)} modules (each behaviour ran on the repository's samples; CI "
+        "runs them all):")
+    for m in modules:
+        terminalreporter.write_line(f"  {m}: {sum(n for mm, n in LEFT_OUT if mm == m)}")

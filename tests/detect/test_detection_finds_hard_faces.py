@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import SAMPLES, SHARED_TESTDATA
 from PIL import Image
+from support.data import with_shared
 from support.synthetic import faceless_scene
 
 from safeguard.detect import DetectorConfig, detect_faces, upright
@@ -115,17 +116,17 @@ def test_blank_image_gives_no_faces():
     assert detect_faces(np.full((480, 640, 3), 200, np.uint8)) == []
 
 
-@pytest.mark.skipif(not LANDSCAPE.exists(),
-                    reason=f"negatives/if__view.jpg (a real landscape) not found in {SHARED}")
-def test_landscape_without_people_gives_no_faces():
-    with Image.open(LANDSCAPE) as im:
-        assert detect_faces(np.asarray(im.convert("RGB"))) == []
-
-
-@pytest.mark.parametrize("size", [(1600, 1200), (4000, 3000)], ids=["2mp", "12mp"])
-def test_a_room_without_people_gives_no_faces(size):
-    # a real photo's textures (chandeliers, curtains, frames, furniture) with no face in them
-    assert detect_faces(faceless_scene(*size)) == []
+@pytest.mark.parametrize("scene", with_shared(["room 2mp", "room 12mp"], ["landscape"],
+                                              present=LANDSCAPE.exists()))
+def test_a_real_scene_without_people_gives_no_faces(scene):
+    """A room (the samples' chandeliers, curtains, frames and furniture) at 2 and 12 MP, and the
+    shared data's landscape when it is there."""
+    if scene == "landscape":
+        with Image.open(LANDSCAPE) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    else:
+        rgb = faceless_scene(*((1600, 1200) if scene == "room 2mp" else (4000, 3000)))
+    assert detect_faces(rgb) == []
 
 
 def test_boxes_are_clipped_to_the_image(portrait):

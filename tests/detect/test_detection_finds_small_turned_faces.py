@@ -3,7 +3,7 @@ are all found, each with the angle that makes it upright; a faceless photo still
 
 At the 640 px rotated passes a 64 px face of a 4000x3000 photo is 10 px: only the fine pass run
 turned as well finds them all. The faces are real photos from the shared test data (used in
-place, never copied into the repo); skipped, with the reason shown, when it is absent.
+place, never copied into the repo) when it is there (tests/support/data.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_TESTDATA
+from support.data import with_shared
 from support.synthetic import faceless_scene, place, sample_faces
 
 from safeguard.detect import DetectorConfig, detect_faces, profile_detect
@@ -36,9 +37,7 @@ PEOPLE = [
 ]
 
 HAVE_SHARED = all((IDS / p).exists() for p in PEOPLE) and LANDSCAPE.exists()
-NEEDS_SHARED = pytest.mark.skipif(
-    not HAVE_SHARED, reason=f"shared test data not found at {SHARED} (ten real people)")
-KINDS = [pytest.param("samples"), pytest.param("shared", marks=NEEDS_SHARED)]
+KINDS = with_shared(["samples"], ["shared"], present=HAVE_SHARED)
 
 
 def _shared_people():

@@ -7,7 +7,7 @@ pass sees it. An upright photo of people with no such face gains no box.
 Two photos are made at test time: "samples", from the bundled samples' faces on a faceless room
 (Ada's face turned, a greyscale copy of Ben's face at a third of its resolution as the poor one),
 and "shared", from real photos of the shared test data (used in place, never copied into the
-repo; skipped, with the reason shown, when it is absent).
+repo) when it is there (tests/support/data.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_TESTDATA
+from support.data import with_shared
 from support.synthetic import face_tile, faceless_scene, place, poor_copy, sample_faces, turned
 
 from safeguard.detect import DetectorConfig, detect_faces
@@ -35,11 +36,7 @@ TURNED = "adams/of__adams.jpg"  # 48 px, turned 90 degrees counter-clockwise in 
 TINY = "Tom_Hanks/if__Tom_Hanks_54745.png"  # 112 px greyscale photo: a 40 px face, tight crop
 
 HAVE_SHARED = all((IDS / p).exists() for p in [*UPRIGHT, TURNED, TINY]) and LANDSCAPE.exists()
-KINDS = [
-    pytest.param("samples"),
-    pytest.param("shared", marks=pytest.mark.skipif(
-        not HAVE_SHARED, reason=f"shared test data not found at {SHARED} (real poor photos)")),
-]
+KINDS = with_shared(["samples"], ["shared"], present=HAVE_SHARED)
 
 
 def _tile(rel: str, face_width: int, context: float) -> tuple[np.ndarray, Box]:

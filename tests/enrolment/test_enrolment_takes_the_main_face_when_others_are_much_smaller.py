@@ -2,7 +2,8 @@
 the detector laid on the pupil's own face; a second person beside the pupil still refuses it, and
 the data manager is told what was ignored.
 
-Real portraits of the shared test data where it is there; everywhere, Ben's bundled portrait with
+Real portraits of the shared test data where it is there (tests/support/data.py); everywhere,
+Ben's bundled portrait with
 a face from another sample photo pasted into the background, much smaller or of similar size, and
 the bundled photo of two people.
 """
@@ -13,7 +14,9 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
-from conftest import SAMPLES
+import pytest
+from conftest import SAMPLES, SHARED_TESTDATA
+from support.data import with_shared
 from support.synthetic import face_tile, place, sample
 
 from safeguard.detect import detect_faces
@@ -36,39 +39,36 @@ def _portrait_with_a_face_behind(tmp_path, face_width: int):
     return path, behind
 
 
-def test_a_portrait_with_a_far_smaller_face_pasted_behind_is_enrolled_and_says_so(tmp_path):
-    photo, behind = _portrait_with_a_face_behind(tmp_path, 100)
+@pytest.mark.parametrize("case", with_shared(
+    ["sample portrait, a face pasted behind"],
+    ["identities/Tom_Cruise/dl__Tom_Cruise_avp_2014_4.jpg"]))
+def test_a_portrait_with_a_far_smaller_face_behind_is_enrolled_and_says_so(tmp_path, case):
+    if case.startswith("sample"):
+        photo, behind = _portrait_with_a_face_behind(tmp_path, 100)
+    else:
+        photo, behind = SHARED_TESTDATA / case, None
     faces = sorted(detect_faces(load_image(photo).rgb), key=lambda f: -f.box.width)
-    # the detector sees both, the pasted one where it was put, at most half as wide
-    assert len(faces) == 2 and faces[1].box.iou(behind) > 0.5
-    assert faces[1].box.width <= DOMINANT_RATIO * faces[0].box.width
-    [check] = check_photos([photo], NONE_HELD)
-    assert check.ok, check.reason
-    assert check.face_width == faces[0].box.width
-    assert check.note == "1 much smaller face in the background ignored"
-
-
-def test_a_second_face_more_than_half_as_wide_refuses_the_portrait(tmp_path):
-    photo, _ = _portrait_with_a_face_behind(tmp_path, 150)
-    for path in (photo, SAMPLES / "photos" / "assembly.jpg"):
-        [check] = check_photos([path], NONE_HELD)
-        assert not check.ok and "2 faces found" in check.reason, path.name
-
-
-def test_a_portrait_with_a_far_smaller_face_behind_is_enrolled_and_says_so(shared_testdata):
-    photo = shared_testdata / "identities" / "Tom_Cruise" / "dl__Tom_Cruise_avp_2014_4.jpg"
-    faces = sorted(detect_faces(load_image(photo).rgb), key=lambda f: -f.box.width)
+    # the detector sees both (the pasted one where it was put), the second at most half as wide
     assert len(faces) == 2 and faces[1].box.width <= DOMINANT_RATIO * faces[0].box.width
+    assert behind is None or faces[1].box.iou(behind) > 0.5
     [check] = check_photos([photo], NONE_HELD)
     assert check.ok, check.reason
     assert check.face_width == faces[0].box.width
     assert check.note == "1 much smaller face in the background ignored"
 
 
-def test_two_real_people_of_similar_size_are_still_refused(shared_testdata):
-    for name in ("if__7242.jpg", "if__1996.jpg"):
-        [check] = check_photos([shared_testdata / "singles" / name], NONE_HELD)
-        assert not check.ok and "2 faces found" in check.reason, name
+@pytest.mark.parametrize("case", with_shared(
+    ["sample portrait, a face pasted beside", "photos/assembly.jpg"],
+    ["singles/if__7242.jpg", "singles/if__1996.jpg"]))
+def test_a_second_face_more_than_half_as_wide_refuses_the_portrait(tmp_path, case):
+    if case.startswith("sample"):
+        photo, _ = _portrait_with_a_face_behind(tmp_path, 150)
+    elif case.startswith("photos/"):
+        photo = SAMPLES / case
+    else:
+        photo = SHARED_TESTDATA / case
+    [check] = check_photos([photo], NONE_HELD)
+    assert not check.ok and "2 faces found" in check.reason
 
 
 def test_a_weak_second_box_on_the_face_is_not_a_second_face():

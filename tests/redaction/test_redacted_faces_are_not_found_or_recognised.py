@@ -4,7 +4,8 @@ measures the same on many more faces)."""
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import REPO, SAMPLES, SHARED_TESTDATA
+from support.data import with_shared
 
 from safeguard.config import Config
 from safeguard.detect import detect_faces
@@ -47,14 +48,22 @@ HARD = [
     ),
     ("pixelate", "identities/clapton/of__clapton-2.jpg", "identities/clapton/of__clapton-1.jpg"),
 ]
+# The same check on a close-up portrait of the samples against the person's other photo.
+PORTRAITS = [(style, "samples/references/ada-2.jpg", "samples/references/ada-1.jpg")
+             for style in STYLES]
 
 
-@pytest.mark.parametrize(("style", "probe", "reference"), HARD)
-def test_faces_the_first_parameters_failed_on(style, probe, reference, shared_testdata):
+@pytest.mark.parametrize(("style", "probe", "reference"), with_shared(PORTRAITS, HARD))
+def test_a_portrait_redacted_is_neither_found_nor_matched(style, probe, reference):
+    """One face filling the photo, redacted, against the person's other photo: the samples'
+    portrait in every style, and the shared data's faces the first parameters failed on."""
+    def path(rel: str):
+        return REPO / rel if rel.startswith("samples/") else SHARED_TESTDATA / rel
+
     cfg = Config()
-    ref_rgb = load_image(shared_testdata / reference).rgb
+    ref_rgb = load_image(path(reference)).rgb
     ref = encode_faces(ref_rgb, [max(detect_faces(ref_rgb), key=lambda f: f.box.area)])[0]
-    rgb = load_image(shared_testdata / probe).rgb
+    rgb = load_image(path(probe)).rgb
     face = max(detect_faces(rgb), key=lambda f: f.box.area)
     red = redact(rgb, [face.box], style, cfg.mask_scale)
     assert not [g for g in detect_faces(red) if g.box.iou(face.box) >= 0.2]

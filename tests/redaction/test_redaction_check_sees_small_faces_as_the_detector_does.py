@@ -4,8 +4,8 @@ A blurred 40 px face is an oval of skin tone under a darker top: at the fine pas
 photo's edge as its border, the detector can still score it as a face, while a crop centred on it
 and resized does not. `redact_checked` therefore also scores a window of each pyramid level around
 every small redacted face (detect._window_votes). Two photos, 4000x3000, with faces 36-48 px wide
-along the top edge: "shared", real faces of the shared test data on a landscape (skipped without
-it), and "samples", the bundled samples' faces and their mirror images on a plain sky-blue
+along the top edge: "shared", real faces of the shared test data on a landscape (when it is there:
+tests/support/data.py), and "samples", the bundled samples' faces and their mirror images on a plain sky-blue
 ground, made at test time.
 
 The samples' photo found a face the check used to miss: a blurred 45 px face near the top right
@@ -20,15 +20,12 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_TESTDATA
+from support.data import with_shared
 from support.synthetic import sample_faces
 
 from safeguard.detect import detect_faces
 from safeguard.images import load_image
 from safeguard.redact import STYLES, redact, redact_checked
-
-HAVE_SHARED = (SHARED_TESTDATA / "manifest.csv").exists()
-SHARED = pytest.mark.skipif(not HAVE_SHARED,
-                            reason=f"shared test data not found at {SHARED_TESTDATA}")
 
 
 def _shared_faces():
@@ -39,7 +36,7 @@ def _shared_faces():
             yield rgb, found[0].box
 
 
-@pytest.fixture(scope="module", params=["samples", pytest.param("shared", marks=SHARED)])
+@pytest.fixture(scope="module", params=with_shared(["samples"], ["shared"]))
 def edge_photo(request):
     if request.param == "shared":
         land = load_image(SHARED_TESTDATA / "negatives" / "if__view.jpg").rgb

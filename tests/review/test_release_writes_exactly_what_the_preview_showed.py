@@ -3,7 +3,7 @@
 as one). On a photo that needs that second look the released copy could show a face the preview
 had covered. One function now makes both (redact.redact_chosen).
 
-Two photos that need the second look: the shared data's dl__2008_002079.jpg (skipped without it),
+Two photos that need the second look: the shared data's dl__2008_002079.jpg (when it is there),
 and the bundled samples' faces, 30-60 px, on a clear sky, made at test time (a PNG, so the pixels
 the check saw are the ones released).
 """
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_TESTDATA
+from support.data import with_shared
 from support.helpers import json_lines, new_home, run_cli
 from support.synthetic import collage
 
@@ -30,8 +31,7 @@ PHOTO = "dl__2008_002079.jpg"
 HAVE_PHOTO = (SHARED_TESTDATA / "groups" / PHOTO).exists()
 
 
-@pytest.fixture(params=["samples", pytest.param("shared", marks=pytest.mark.skipif(
-    not HAVE_PHOTO, reason=f"{PHOTO} not in the shared test data at {SHARED_TESTDATA}"))])
+@pytest.fixture(params=with_shared(["samples"], ["shared"], present=HAVE_PHOTO))
 def src(request, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
