@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from consent_db import ledger as ledger_rules
+import consent_db.ledger as ledger_rules
 from consent_db.errors import StoreError
 from consent_db.records import _iso, default_actor
 from consent_db.transaction import _Txn

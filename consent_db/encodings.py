@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from consent_db import ledger as ledger_rules
+import consent_db.ledger as ledger_rules
 from consent_db.crypto import (
     KeyProblem,
 )

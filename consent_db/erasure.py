@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from consent_db import ledger as ledger_rules
+import consent_db.ledger as ledger_rules
 from consent_db.errors import StoreError
 from consent_db.records import _today, default_actor
 from consent_db.vault import DIM, shard_of

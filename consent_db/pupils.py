@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from consent_db import ledger as ledger_rules
+import consent_db.ledger as ledger_rules
 from consent_db.errors import StoreError
 from consent_db.records import (
     _ID_RE,

@@ -18,10 +18,11 @@ TinyDB's `JSONStorage` rewrites the file in place (a crash leaves half a file) a
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
-import tempfile
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,31 +58,63 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+# Folders on filesystems that cannot fsync a directory (some network shares) say so with these;
+# any other error (EIO: the disk failed) is raised.
+_NO_DIR_FSYNC = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EACCES,
+                 errno.EPERM, errno.EISDIR}
+
+
+def fsync_dir(folder: Path | None = None, *, fd: int | None = None) -> None:
+    """Make a rename or a new name in `folder` (or the open folder `fd`) durable: the one
+    folder fsync of the project. A filesystem that cannot fsync a folder is let be."""
+    own = fd is None
     try:
+        if own:
+            fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
         os.fsync(fd)
+    except OSError as e:
+        if e.errno not in _NO_DIR_FSYNC and not isinstance(e, FileNotFoundError):
+            raise
     finally:
-        os.close(fd)
+        if own and fd is not None:
+            os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash leaves either the old file or the new one (0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600,
+                       follow_links: bool = True) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one: the one
+    writer of files replaced in place (the store, its keys and records, the watcher's ledger and
+    status, a model cache). The bytes go to a new hidden temp file beside it (`.NAME.*.tmp`),
+    are fsynced, with `mode` less the umask (owner-only by default), then renamed over `path`, and the folder
+    is fsynced. The temp file is never opened through a link, and a link at `path` is replaced,
+    not written through. `follow_links=False` also refuses a folder that is itself a link: for
+    folders others can write to, such as a shared inbox. New files that must never replace another
+    are published by safeguard.images.write_atomic."""
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    dfd = os.open(path.parent, flags)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
+        tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode, dir_fd=dfd)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(path.parent)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            raise
+        fsync_dir(fd=dfd)
+    finally:
+        os.close(dfd)
 
 
 def store_lock(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> FileLock:

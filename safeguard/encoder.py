@@ -280,6 +280,7 @@ class Encoder:
 
     def __init__(self, model_path: str, threads: int = 1) -> None:
         import onnxruntime as ort
+
         from safeguard.arena import share as share_arena
 
         with open(model_path, "rb") as f:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageFile
 
+from consent_db.storage import fsync_dir
+
 try:  # HEIC/HEIF support (iPhone photos)
     import pillow_heif
 
@@ -329,23 +331,10 @@ def write_atomic(data: bytes, directory: Path, name: str, *, tmp_prefix: str = "
                     continue
                 os.rename(tmp, final)
                 break
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return final
     finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)

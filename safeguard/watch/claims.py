@@ -16,6 +16,8 @@ import stat as _stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from consent_db.storage import atomic_write_bytes, fsync_dir
+
 # ---------------------------------------------------------------------------------------------
 # Claims
 
@@ -254,21 +256,4 @@ def file_sha256(path: Path) -> str:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """`data` as JSON, replaced atomically, fsynced, owner-only (the store's writer)."""
-    from consent_db.storage import atomic_write_bytes
-
     atomic_write_bytes(path, json.dumps(data).encode())
-
-
-def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-

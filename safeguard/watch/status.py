@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from consent_db.storage import atomic_write_bytes
 from safeguard.home import Home
 from safeguard.watch.claims import Claim
 from safeguard.watch.common import STATUS_FILE, STATUS_MAX_BYTES, WITHHELD
@@ -28,26 +28,8 @@ def publish_status(master: Path, inbox: Path, line: str) -> None:
     text = master.read_bytes()
     if len(text) > STATUS_MAX_BYTES:
         text = b"\n".join(text.splitlines()[-2000:]) + b"\n"
-        from consent_db.storage import atomic_write_bytes
-
         atomic_write_bytes(master, text)
-    dfd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        tmp = f".{STATUS_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                      0o644, dir_fd=dfd)
-        try:
-            os.write(out, text)
-            os.fsync(out)
-        finally:
-            os.close(out)
-        try:
-            os.replace(tmp, STATUS_FILE, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except OSError:
-            os.unlink(tmp, dir_fd=dfd)
-            raise
-    finally:
-        os.close(dfd)
+    atomic_write_bytes(inbox / STATUS_FILE, text, mode=0o644, follow_links=False)
 
 
 def display_name(rel: str, names: Iterable[str]) -> str:
