@@ -440,7 +440,7 @@ def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(loader=PackageLoader("safeguard", "templates"),
-                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html", "html.j2"]), undefined=StrictUndefined,
                        keep_trailing_newline=True)
 
 

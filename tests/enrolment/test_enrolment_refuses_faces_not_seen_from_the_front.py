@@ -27,8 +27,8 @@ NONE_HELD = np.zeros((0, 128), np.float32)
 @pytest.fixture
 def testdata():
     if not (TESTDATA / "manifest.csv").exists():
-        pytest.skip(f"shared test data not found at {TESTDATA}: real profile, turned-away and "
-                    "rolled heads")
+        pytest.skip(f"shared test data not found at {TESTDATA}: a real profile and a real head "
+                    "seen from behind (no public-domain photo of either is bundled)")
     return TESTDATA
 
 

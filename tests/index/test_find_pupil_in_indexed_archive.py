@@ -82,3 +82,19 @@ def test_find_refuses_clearly_without_index_or_encodings(demo_home, tmp_path_fac
     home, _ = indexed_template(tmp_path_factory, reference_encodings)
     r = run_cli("--home", home, "find", "--pupil", "P999")
     assert r.exit_code == 1 and "no pupil P999" in r.stderr
+
+
+def test_contact_sheet_shows_markup_in_paths_and_errors_as_text(tmp_path):
+    """The sheet is a Jinja2 template with autoescape: a published file named with markup, or
+    one that cannot be read any more, is listed as text."""
+    from safeguard.index import render_contact_sheet
+    from safeguard.index.search import FaceHit, Hit
+
+    gone = str(tmp_path / "<script>alert(1)</script>.jpg")
+    page = render_contact_sheet("P<b>1", [Hit(gone, None, [FaceHit([1, 2, 3, 4], 0.31)])], 0.5,
+                                7, [("<img src=x onerror=alert(2)>.jpg", "cannot <decode>")])
+    assert "<script>" not in page and "<img src=x" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in page
+    assert "not readable now" in page and "distance 0.310" in page
+    assert "Could not be scanned (1)" in page and "cannot &lt;decode&gt;" in page
+    assert "1 photo(s) found among 7" in page
