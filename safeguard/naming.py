@@ -178,7 +178,10 @@ def _word_is(word: str, target: str) -> bool:
 
 
 def _between_ok(original: str) -> bool:
-    return original[:1].isupper() or fold(original) in _PARTICLES
+    """May this word stand between a first name and a surname? A capitalised word that is not a
+    common English word ("ADA AND LOVELACE" on a sign is two people), or a surname particle."""
+    word = fold(original)
+    return (original[:1].isupper() and word not in _EXACT_ONLY) or word in _PARTICLES
 
 
 def find_names(text: str, persons: list[Person]) -> list[Finding]:

@@ -151,6 +151,8 @@ def test_full_names_are_found_as_captions_write_them(text, named):
     "Our eco council planted 30 trees along the Hill path.",  # "the" is one slip from "Theo"
     "Ada and her friends met Mr Lovelace",  # a first name, then a staff surname
     "Ada Lee and Grace ran the stall",
+    "ADA, CAPTAIN OF LOVELACE HOUSE",  # a house named for someone, on an all-capitals sign
+    "Ada And Lovelace",
 ])
 def test_common_words_and_staff_are_not_a_pupils_full_name(text):
     assert [f for f in check_text(text, ROLL) if f.kind == "full_name"] == []
