@@ -85,10 +85,6 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
-def _same(word: str, target: str) -> bool:
-    return word == target or edit_distance(word, target, slips(target)) <= slips(target)
-
-
 @dataclass(frozen=True)
 class Finding:
     kind: str  # a key of KINDS

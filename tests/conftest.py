@@ -36,7 +36,6 @@ consent_db.staff._ph = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 @pytest.fixture(autouse=True, scope="session")
 def signed_in_for_the_session():
     """Module- and session-scoped fixtures run the CLI too: sign them in for the whole session."""
-
     from support.helpers import TEST_PASSWORD, TEST_USER
 
     saved = {k: os.environ.get(k) for k in ("SAFEGUARD_USER", "SAFEGUARD_PASSWORD")}
@@ -156,8 +155,8 @@ def pytest_terminal_summary(terminalreporter):
     modules = sorted({m for m, _ in LEFT_OUT})
     terminalreporter.write_sep("-", "shared test data")
     terminalreporter.write_line(
-        f"shared test data not found at {SHARED_TESTDATA}: {cases} cases on its real photos were "
-        f"left out of {len(modules)} modules (each behaviour ran on the repository's samples; CI "
+        f"shared test data not found at {SHARED_TESTDATA}: {cases} case(s) on its real photos were "
+        f"left out of {len(modules)} module(s) (each behaviour ran on the repository's samples; CI "
         "runs them all):")
     for m in modules:
         terminalreporter.write_line(f"  {m}: {sum(n for mm, n in LEFT_OUT if mm == m)}")

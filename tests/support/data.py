@@ -3,8 +3,8 @@
 A behaviour is tested on the repository's public-domain samples (samples/, and photos made from
 them at test time: tests/support/synthetic.py), so a fresh clone without ../shared tests it. The
 shared test data's real photos (crowds, profiles, poor and real-camera files) are further cases of
-the same behaviour: they run when the data is present (CI always has it, and `SAFEGUARD_TESTDATA`
-points elsewhere). When it is absent they are left out, counted, and named in the run's summary
+the same behaviour: they run when the data is present (CI always has it; `SAFEGUARD_TESTDATA`
+can point to another copy). When it is absent they are left out, counted, and named in the run's summary
 (conftest.pytest_terminal_summary), so nobody mistakes a run without them for a full one. A test
 that has no case in the repository skips with the reason, as before.
 """
