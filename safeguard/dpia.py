@@ -436,17 +436,9 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _templates():
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-    return Environment(loader=PackageLoader("safeguard", "templates"),
-                       autoescape=select_autoescape(["html", "html.j2"]), undefined=StrictUndefined,
-                       keep_trailing_newline=True)
-
-
 def to_markdown(pack: dict[str, Any]) -> str:
     """The pack as Markdown, from the template safeguard/templates/dpia.md.j2."""
-    text = _templates().get_template("dpia.md.j2").render(
+    text = shipped.templates().get_template("dpia.md.j2").render(
         pack=pack, policy=policy, table=lambda rows: "\n".join(_table(rows)), demote=_demote)
     return text.rstrip("\n") + "\n"
 
@@ -463,7 +455,7 @@ def markdown_to_html(md: str, title: str) -> str:
     from markupsafe import Markup
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
-    return _templates().get_template("dpia.html.j2").render(title=title, body=Markup(body))
+    return shipped.templates().get_template("dpia.html.j2").render(title=title, body=Markup(body))
 
 
 def to_html(pack: dict[str, Any]) -> str:

@@ -173,10 +173,10 @@ def _word_is(word: str, target: str) -> bool:
     return False
 
 
-def _between_ok(original: str) -> bool:
-    """May this word stand between a first name and a surname? A capitalised word that is not a
-    common English word ("ADA AND LOVELACE" on a sign is two people), or a surname particle."""
-    word = fold(original)
+def _between_ok(original: str, word: str) -> bool:
+    """May this word (`original`, folded `word`) stand between a first name and a surname? A
+    capitalised word that is not a common English word ("ADA AND LOVELACE" on a sign is two
+    people), or a surname particle."""
     return (original[:1].isupper() and word not in _EXACT_ONLY) or word in _PARTICLES
 
 
@@ -184,24 +184,26 @@ def find_names(text: str, persons: list[Person]) -> list[Finding]:
     """Full names in `text`: the first name or its initial, then the surname (with up to two
     capitalised words or surname particles between: a middle name, the first part of a two-word
     surname); or the surname, then the first name ("Lovelace, Ada", "LOVELACE Ada")."""
-    spans = [(m.start(), m.end(), m.group(), fold(m.group())) for m in _WORD.finditer(text)]
+    matches = list(_WORD.finditer(text))
+    spans = [(m.start(), m.end(), fold(m.group())) for m in matches]
+    joins = [_between_ok(m.group(), w) for m, (_, _, w) in zip(matches, spans)]  # once a word
     out: list[Finding] = []
     i = 0
     while i < len(spans) - 1:
         hit = None
-        s1, _e1, _o1, w1 = spans[i]
+        s1, _e1, w1 = spans[i]
         for p in persons:
-            if _word_is(w1, p.last) and _word_is(spans[i + 1][3], p.first):
+            if _word_is(w1, p.last) and _word_is(spans[i + 1][2], p.first):
                 hit = (i + 1, p)
                 break
             initial = len(w1) == 1 and w1 == p.first[0] and len(p.last) >= 3
             if not (initial or _word_is(w1, p.first)):
                 continue
             for j in range(i + 1, min(i + 2 + _BETWEEN, len(spans))):
-                if _word_is(spans[j][3], p.last):
+                if _word_is(spans[j][2], p.last):
                     hit = (j, p)
                     break
-                if not _between_ok(spans[j][2]):
+                if not joins[j]:
                     break
             if hit:
                 break

@@ -20,16 +20,14 @@ def render_contact_sheet(pupil_id: str, hits: list[Hit], tolerance: float, photo
 
     Thumbnails are re-encoded from pixels (no EXIF, no GPS). A photo whose content changed since
     it was indexed, or that is gone, is listed without a thumbnail and says so."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from safeguard import shipped
 
     cards = []
     for h in hits:
         img, note = _thumbnail(h, thumb)
         faces = "; ".join(f"distance {f.distance:.3f}, box {f.box}" for f in h.faces)
         cards.append({"img": img, "note": note, "path": h.path, "faces": faces})
-    env = Environment(loader=PackageLoader("safeguard", "templates"),
-                      autoescape=select_autoescape(["html", "html.j2"]), undefined=StrictUndefined)
-    return env.get_template("published_photos.html.j2").render(
+    return shipped.templates().get_template("published_photos.html.j2").render(
         pupil_id=pupil_id, cards=cards, tolerance=tolerance, photos_searched=photos_searched,
         unscanned=unscanned, thumb=thumb, when=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
 

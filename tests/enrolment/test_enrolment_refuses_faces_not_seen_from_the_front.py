@@ -32,8 +32,10 @@ def testdata():
     return TESTDATA
 
 
-@pytest.mark.parametrize("case", with_shared(["upright", "rot90", "rot180", "rot270"],
-                                             ["real turned and rolled heads"]))
+TURNS = ["upright", "rot90", "rot180", "rot270"]  # np.rot90's k: the list's index
+
+
+@pytest.mark.parametrize("case", with_shared(TURNS, ["real turned and rolled heads"]))
 def test_faces_from_the_front_pass_whichever_way_up_the_photo_is(tmp_path, case):
     """The bundled portraits turned every way; and the shared data's real photos turned 180
     degrees and of a rolled head, when it is there."""
@@ -47,7 +49,7 @@ def test_faces_from_the_front_pass_whichever_way_up_the_photo_is(tmp_path, case)
         checks = check_photos([obama / "fr__obama.jpg", obama / "fr__obama1.jpg"], NONE_HELD)
         assert [c.reason for c in checks] == ["ok", "ok"]
         return
-    k = ["upright", "rot90", "rot180", "rot270"].index(case)
+    k = TURNS.index(case)
     paths = []
     for name in ("ada-1.jpg", "ben-1.jpg"):
         rgb = np.ascontiguousarray(np.rot90(load_image(SAMPLES / "references" / name).rgb, k))
