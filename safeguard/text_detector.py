@@ -1,5 +1,6 @@
 """The text detector, run as 8-bit integers: PP-OCRv4's DB model (the one rapidocr-onnxruntime
-ships) quantised once per machine, so that reading text costs about half the CPU time.
+ships) quantised once per machine (safeguard.quantised), so that reading text costs about half
+the CPU time.
 
 The detector is nearly all of the text check's cost (a 1792 px image through a fully
 convolutional network). Quantised per channel in onnxruntime (QDQ, activations calibrated on
@@ -7,22 +8,14 @@ photos with signs in them), it takes about 55% of the float model's CPU time and
 same text regions at the same size; safeguard.text spends the saving, and more, on a larger image
 (`DET_SIDE`), where small print is found. Measured in benchmarks/bench_text.py.
 
-Nothing is downloaded and no derived model is kept in the repository: the quantised copy is made
-from the model inside the installed package, calibrated on the sample photos this package ships
-with text drawn on them in Pillow's built-in font, and kept in a per-user cache
-(`$SAFEGUARD_CACHE`, else `$XDG_CACHE_HOME/safeguard`, else `~/.cache/safeguard`), named by a hash
-of everything that goes into it (the model, onnxruntime's version, this recipe). Making it takes
-about 20 s once; two processes starting together make it once (a lock). Where no cache can be
-written, or quantising fails, the float model runs instead: slower, never different in kind.
-`SAFEGUARD_TEXT_INT8=0` always uses the float model.
+The calibration images are the sample photos this package ships with text drawn on them in
+Pillow's built-in font. Making the int8 copy takes about 20 s once; where it cannot be made the
+float model runs instead (`SAFEGUARD_TEXT_INT8=0` always uses it).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
-import os
 import random
 import threading
 from pathlib import Path
@@ -30,9 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from safeguard import quantised
+
 log = logging.getLogger(__name__)
 
-RECIPE = 1  # bump when anything below changes the quantised model
 CAL_SIDE = 1280  # the calibration images' long side, as the detector sees photos
 _MEAN, _STD = 0.5, 0.5
 _sessions: dict[int, object] = {}
@@ -43,14 +37,6 @@ def _source_model() -> Path:
     import rapidocr_onnxruntime
 
     return Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("SAFEGUARD_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "safeguard"
 
 
 def model_input(rgb: np.ndarray) -> np.ndarray:
@@ -98,78 +84,17 @@ def _calibration_images() -> list[np.ndarray]:
     return out
 
 
-def _key(source: bytes) -> str:
-    import onnxruntime
-
-    h = hashlib.sha256(source)
-    h.update(f"{onnxruntime.__version__}/{RECIPE}/{CAL_SIDE}".encode())
-    return h.hexdigest()[:16]
-
-
-def _quantise(source: Path, dest: Path) -> None:
-    import onnx
-    from onnx import version_converter
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from consent_db.storage import atomic_write_bytes
-
-    images = _calibration_images()
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter([{"x": x} for x in images])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    work = dest.with_name(f".{dest.name}.{os.getpid()}")
-    work.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime's quantiser warns on the root logger
-    try:
-        # per-channel scales need opset 13
-        onnx.save(version_converter.convert_version(onnx.load(str(source)), 13),
-                  str(work / "13.onnx"))
-        quant_pre_process(str(work / "13.onnx"), str(work / "pre.onnx"),
-                          skip_symbolic_shape=True)
-        quantize_static(str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(),
-                        quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        atomic_write_bytes(dest, (work / "int8.onnx").read_bytes())
-    finally:
-        root.setLevel(level)
-        for p in work.glob("*"):
-            p.unlink(missing_ok=True)
-        work.rmdir()
+RECIPE = quantised.Recipe(
+    name="text-det-int8", env="SAFEGUARD_TEXT_INT8",
+    source=lambda: _source_model().read_bytes(),
+    calibration=lambda: [{"x": x} for x in _calibration_images()],
+    version=1,  # bump when anything above changes the quantised model
+    minutes="about 20 s")
 
 
 def quantised_model() -> Path | None:
     """The int8 detector for this machine, made on first use; None when it cannot be had."""
-    if os.environ.get("SAFEGUARD_TEXT_INT8", "1") == "0":
-        return None
-    source = _source_model()
-    try:
-        folder = cache_dir()
-        dest = folder / f"text-det-int8-{_key(source.read_bytes())}.onnx"
-        if dest.is_file():
-            return dest
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(folder / ".text-det.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it now
-            if not dest.is_file():
-                log.info("making the int8 text detector once for this machine (about 20 s)")
-                _quantise(source, dest)
-        return dest
-    except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
-        log.warning("int8 text detector unavailable (%s): using the float model", e)
-        return None
+    return quantised.model_path(RECIPE)
 
 
 def session(threads: int = 1):

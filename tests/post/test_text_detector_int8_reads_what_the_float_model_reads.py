@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from safeguard import text, text_detector
+from safeguard import quantised, text, text_detector
 from safeguard.shipped import path as shipped
 
 # (text, x, y, capital height px) on a 4000x3000 copy of a sample photo
@@ -56,8 +56,8 @@ def test_the_int8_detector_finds_every_sign_the_float_one_finds(fresh_sessions, 
 def test_a_damaged_cached_model_falls_back_to_the_float_one(fresh_sessions, monkeypatch,
                                                             tmp_path):
     monkeypatch.setenv("SAFEGUARD_CACHE", str(tmp_path))
-    key = text_detector._key(text_detector._source_model().read_bytes())
-    (tmp_path / f"text-det-int8-{key}.onnx").write_bytes(b"not a model")
+    recipe = text_detector.RECIPE
+    quantised.cached_path(recipe, recipe.source()).write_bytes(b"not a model")
     assert text_detector.session() is None
     assert "Ada Example" in _read(_photo())
 

@@ -1,0 +1,144 @@
+"""Models run as 8-bit integers, quantised once per machine from the float model a package ships.
+
+The text detector (PP-OCR's DB model, from the rapidocr-onnxruntime wheel) runs this way
+(safeguard.text_detector): a fully convolutional network that takes about half the CPU time as
+8-bit integers (onnxruntime's static quantisation: per-channel weights, QDQ, activation ranges
+calibrated on photos). What it finds as int8 is measured against the float model in benchmarks/
+and tests/.
+
+The face detector does not, yet: CenterFace quantised the same way took half the CPU time and
+found every counted face of the test data, but lost some faces the float model finds (a head in
+shadow, one half hidden) and changed behaviours tuned on the float model (docs/benchmarks.md,
+"An int8 face detector").
+
+Nothing is downloaded and no derived model is kept in the repository: a quantised copy is made
+from the model inside the installed package, calibrated on images made from the sample photos
+this package ships, and kept in a per-user cache (`$SAFEGUARD_CACHE`, else
+`$XDG_CACHE_HOME/safeguard`, else `~/.cache/safeguard`), named by a hash of everything that goes
+into it (the model, onnxruntime's version, the recipe). Two processes starting together make it
+once (a lock). Where no cache can be written, or quantising fails, the caller runs the float
+model instead: slower, never different in kind. Each recipe has an environment switch
+(`SAFEGUARD_TEXT_INT8=0`) that always uses the float model.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one float model becomes int8 on this machine."""
+
+    name: str  # the cache file's stem, "face-det-int8"
+    env: str  # "0" in this variable: always the float model
+    source: Callable[[], bytes]  # the float model, as the package ships it (or made dynamic)
+    calibration: Callable[[], list[dict[str, np.ndarray]]]  # model inputs, as the product feeds it
+    version: int  # bump when anything that changes the quantised model changes
+    minutes: str = "a few seconds"  # how long making it takes, for the log line
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("SAFEGUARD_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "safeguard"
+
+
+def key(recipe: Recipe, source: bytes) -> str:
+    """The hash that names the quantised copy of `source` made by `recipe`."""
+    import onnxruntime
+
+    h = hashlib.sha256(source)
+    h.update(f"{onnxruntime.__version__}/{recipe.name}/{recipe.version}".encode())
+    return h.hexdigest()[:16]
+
+
+def cached_path(recipe: Recipe, source: bytes) -> Path:
+    return cache_dir() / f"{recipe.name}-{key(recipe, source)}.onnx"
+
+
+def model_path(recipe: Recipe) -> Path | None:
+    """The int8 model for this machine, made on first use; None when it cannot be had (switched
+    off, no cache, quantising failed)."""
+    if os.environ.get(recipe.env, "1") == "0":
+        return None
+    try:
+        source = recipe.source()
+        dest = cached_path(recipe, source)
+        if dest.is_file():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(dest.parent / f".{recipe.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it now
+            if not dest.is_file():
+                log.info("making the %s model once for this machine (%s)", recipe.name,
+                         recipe.minutes)
+                quantise(source, dest, recipe.calibration())
+        return dest
+    except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
+        log.warning("%s unavailable (%s): using the float model", recipe.name, e)
+        return None
+
+
+def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:
+    """Quantise the ONNX model `source` to int8 (QDQ, per-channel weights at opset 13, uint8
+    activations whose ranges are the min and max seen on `inputs`) and write it to `dest`
+    through the store's one atomic writer."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from consent_db.storage import atomic_write_bytes
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(inputs)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    work = dest.with_name(f".{dest.name}.{os.getpid()}")
+    work.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime's quantiser warns on the root logger ...
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)  # ... and its sessions on stderr
+    try:
+        model = onnx.load_from_string(source)
+        if max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) < 13:
+            model = version_converter.convert_version(model, 13)  # per-channel scales need it
+        onnx.save(model, str(work / "13.onnx"))
+        quant_pre_process(str(work / "13.onnx"), str(work / "pre.onnx"),
+                          skip_symbolic_shape=True)
+        # MinMax calibration keeps each activation's min and max per input (reduce nodes added
+        # to the graph), not the activations themselves
+        quantize_static(str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(),
+                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        atomic_write_bytes(dest, (work / "int8.onnx").read_bytes())
+    finally:
+        root.setLevel(level)
+        onnxruntime.set_default_logger_severity(2)  # onnxruntime's own default
+        for p in work.glob("*"):
+            p.unlink(missing_ok=True)
+        work.rmdir()
