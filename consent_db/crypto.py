@@ -28,14 +28,13 @@ def key_path(keys_dir: Path) -> Path:
 
 
 def create_key(path: Path) -> bytes:
-    """Create a new random 256-bit key at `path`, owner-only; refuse to overwrite."""
+    """Create a new random 256-bit key at `path`, owner-only, whole or not at all (a crash never
+    leaves an empty key file); refuse to overwrite (FileExistsError)."""
+    from consent_db.storage import create_exclusive
+
     key = AESGCM.generate_key(bit_length=256)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(base64.b64encode(key) + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
+    create_exclusive(path, base64.b64encode(key) + b"\n", mode=0o600)
     return key
 
 

@@ -117,6 +117,49 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600,
         os.close(dfd)
 
 
+def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Create `path` holding `data`, whole or not at all, and never over anything already there
+    (FileExistsError, also for a dangling link): the writer of a new key. A crash leaves either
+    no file or the complete one, never an empty or partial key that would have to be removed by
+    hand. The bytes go to a hidden temp file beside it, are fsynced, and are hard-linked to the
+    name (which fails if the name exists); on a share without hard links the temp file is renamed
+    onto the name, checked free first."""
+    path = Path(path)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode, dir_fd=dfd)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+            except OSError as e:  # shares without hard links
+                if isinstance(e, FileExistsError) or e.errno not in (
+                        errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                try:
+                    os.stat(path.name, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    os.rename(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                else:
+                    raise FileExistsError(errno.EEXIST, "file exists", str(path)) from e
+        finally:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+        fsync_dir(fd=dfd)
+    finally:
+        os.close(dfd)
+
+
 def store_lock(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> FileLock:
     """The one lock that serialises every change to the files in `folder`."""
     # filelock polls a busy lock; its default 50 ms interval made four contending writers spend
