@@ -191,12 +191,15 @@ def find_names(text: str, persons: list[Person]) -> list[Finding]:
     i = 0
     while i < len(spans) - 1:
         hit = None
-        s1, _e1, w1 = spans[i]
+        s1, e1, w1 = spans[i]
+        # an initial before a surname of three letters or more ("A Lovelace"), or written as one
+        # ("N. Li"): "a li" in running text is not a name
+        dotted = text[e1:e1 + 1] == "."
         for p in persons:
             if _word_is(w1, p.last) and _word_is(spans[i + 1][2], p.first):
                 hit = (i + 1, p)
                 break
-            initial = len(w1) == 1 and w1 == p.first[0] and len(p.last) >= 3
+            initial = len(w1) == 1 and w1 == p.first[0] and (len(p.last) >= 3 or dotted)
             if not (initial or _word_is(w1, p.first)):
                 continue
             for j in range(i + 1, min(i + 2 + _BETWEEN, len(spans))):

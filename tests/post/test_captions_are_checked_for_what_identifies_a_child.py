@@ -131,7 +131,8 @@ def test_a_class_of_the_school_matches_through_ocr_confusions():
 
 
 ROLL = people([("P1", "Mei da Costa"), ("P2", "Amy Smith-Jones"), ("P3", "Ada Lovelace"),
-               ("P4", "Theo Hill"), ("P5", "Tobenna Okafor"), ("P6", "Ciarán Ó Súilleabháin")])
+               ("P4", "Theo Hill"), ("P5", "Tobenna Okafor"), ("P6", "Ciarán Ó Súilleabháin"),
+               ("P7", "Ning Li")])
 
 
 @pytest.mark.parametrize("text, named", [
@@ -140,6 +141,8 @@ ROLL = people([("P1", "Mei da Costa"), ("P2", "Amy Smith-Jones"), ("P3", "Ada Lo
     ("Ada Mary Lovelace read her poem", "Ada Mary Lovelace"),  # a middle name the roll lacks
     ("Thanks to Tobenna Okafor's mum for the cakes", "Tobenna Okafor's"),  # possessive
     ("Congratulations Ciaran O Suilleabhain", "Ciaran O Suilleabhain"),  # accents dropped
+    ("Player of the match: N. Li", "N. Li"),  # an initial written as one, a two-letter surname
+    ("Ning Li and N.Li", "Ning Li"),
 ])
 def test_full_names_are_found_as_captions_write_them(text, named):
     """Forms that bench_caption.py found missed: a middle name, a two-word or hyphenated
@@ -153,6 +156,7 @@ def test_full_names_are_found_as_captions_write_them(text, named):
     "Ada Lee and Grace ran the stall",
     "ADA, CAPTAIN OF LOVELACE HOUSE",  # a house named for someone, on an all-capitals sign
     "Ada And Lovelace",
+    "Ning Lee and n li",  # a two-letter surname after a bare letter is not a name
 ])
 def test_common_words_and_staff_are_not_a_pupils_full_name(text):
     assert [f for f in check_text(text, ROLL) if f.kind == "full_name"] == []
