@@ -8,6 +8,12 @@ or declines it with a reason, and they are destroyed. Everything is in the audit
 learn the post's id and its state ("awaiting approval", "approved", "declined"), never more.
 
 Files are sealed with the home's file key (safeguard.sealed) like held photos.
+
+In a trust, a post belongs to the academy of the account that made it (None: a trust-wide
+account). An approver scoped to an academy (safeguard.scope) sees, approves and declines only
+that academy's posts, and another academy's post is "no such post" to them, as a post that does
+not exist is; trust-wide approvers see every post. A post made by a trust-wide account is for
+trust-wide approvers, as a held photo with no pupil of the academy is for trust-wide DSLs.
 """
 
 from __future__ import annotations
@@ -58,9 +64,10 @@ def _write_post(home: Any, d: Path, post: dict) -> None:
 
 
 def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str,
-          post_id: str | None = None) -> dict:
-    """A new post waiting for its copies (`add`), then `submit`. Returns the post. A given
-    `post_id` that was started before and never submitted (a crash) is started afresh."""
+          post_id: str | None = None, academy: str | None = None) -> dict:
+    """A new post of `academy` (the submitter's; None: trust-wide) waiting for its copies
+    (`add`), then `submit`. Returns the post. A given `post_id` that was started before and
+    never submitted (a crash) is started afresh."""
     root = folder(home)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     post_id = post_id or f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
@@ -70,7 +77,8 @@ def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str,
     shutil.rmtree(d, ignore_errors=True)
     (d / "files").mkdir(parents=True, mode=0o700)
     post = {"id": post_id, "channel": channel, "out_dir": str(Path(out_dir).absolute()),
-            "caption": caption, "submitted_by": by, "state": "open", "files": [],
+            "caption": caption, "submitted_by": by, "academy": academy or None,
+            "state": "open", "files": [],
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     _write_post(home, d, post)
     return post
@@ -103,7 +111,7 @@ def post_id_for(key: str, day: dt.date | None = None) -> str:
 
 
 def submit_photo(home: Any, post_id: str, channel: str, out_dir: Path, caption: str | None,
-                 by: str, name: str, data: bytes, audit) -> dict:
+                 by: str, name: str, data: bytes, audit, academy: str | None = None) -> dict:
     """A post of one photo under a fixed id (the watched folder's: one post per photo).
     Repeatable: a post already submitted under this id is returned as it is, whatever became
     of it since; one half made before a crash is made again."""
@@ -113,7 +121,7 @@ def submit_photo(home: Any, post_id: str, channel: str, out_dir: Path, caption: 
         post = None
     if post is not None and post["state"] != "open":
         return post
-    post = start(home, channel, out_dir, caption, by, post_id)
+    post = start(home, channel, out_dir, caption, by, post_id, academy)
     add(home, post, name, data)
     return submit(home, post, audit)
 
@@ -126,7 +134,21 @@ def get(home: Any, post_id: str) -> dict:
         raise ApprovalError(f"post {post_id} cannot be opened: {e}") from None
 
 
-def pending(home: Any) -> list[dict]:
+def visible(post: dict, scope: str | None) -> bool:
+    """May an approver scoped to academy `scope` (None: trust-wide) see this post?"""
+    return scope is None or (post.get("academy") or None) == scope
+
+
+def get_for(home: Any, post_id: str, scope: str | None) -> dict:
+    """The post, for an approver scoped to `scope`: another academy's is "no such post"."""
+    post = get(home, post_id)
+    if not visible(post, scope):
+        raise ApprovalError("no such post")
+    return post
+
+
+def pending(home: Any, scope: str | None = None) -> list[dict]:
+    """Posts awaiting approval, newest first, that an approver scoped to `scope` may see."""
     root = folder(home)
     if not root.is_dir():
         return []
@@ -137,7 +159,7 @@ def pending(home: Any) -> list[dict]:
                 post = get(home, d.name)
             except ApprovalError:
                 continue
-            if post["state"] == AWAITING:
+            if post["state"] == AWAITING and visible(post, scope):
                 out.append(post)
     return out
 
@@ -156,11 +178,13 @@ def _reason(reason: str | None, required: bool) -> str | None:
     return typed_reason(reason, required, "declining", ApprovalError)
 
 
-def approve(home: Any, post_id: str, by: str, audit, note: str | None = None) -> dict:
-    """The copies land in the post's folder (never overwriting), then the post is closed."""
+def approve(home: Any, post_id: str, by: str, audit, note: str | None = None,
+            scope: str | None = None) -> dict:
+    """The copies land in the post's folder (never overwriting), then the post is closed.
+    `scope`: the approver's academy (None: trust-wide)."""
     from safeguard.images import write_atomic
 
-    post = get(home, post_id)
+    post = get_for(home, post_id, scope)
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
     out = Path(post["out_dir"])
@@ -174,8 +198,9 @@ def approve(home: Any, post_id: str, by: str, audit, note: str | None = None) ->
     return post
 
 
-def decline(home: Any, post_id: str, by: str, reason: str, audit) -> dict:
-    post = get(home, post_id)
+def decline(home: Any, post_id: str, by: str, reason: str, audit,
+            scope: str | None = None) -> dict:
+    post = get_for(home, post_id, scope)
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
     why = _reason(reason, True)

@@ -1,5 +1,6 @@
 """Academy scoping in a multi-academy trust: a DSL or data manager whose account carries an
-academy sees and changes only that academy's pupils, audit entries and held photos; trust-wide
+academy sees and changes only that academy's pupils, audit entries and held photos, and a DSL
+or senior leader (slt) only that academy's posts for sign-off (safeguard.approvals); trust-wide
 accounts (no academy) see all.
 
 `scoped(store, who)` gives the store as that account may use it. Every method that reads or
@@ -19,7 +20,7 @@ PUPIL_METHODS = frozenset({
     "biometric_consent", "biometric_object", "biometric_withdraw", "enrol", "pupil_encodings",
     "remove_encodings", "erase", "export",
 })
-SCOPED_ROLES = frozenset({"dsl", "data"})
+SCOPED_ROLES = frozenset({"dsl", "data", "slt"})
 
 
 def academy_of(who) -> str | None:
@@ -33,6 +34,12 @@ def scoped(store, who):
     """`store` as `who` may use it: itself for trust-wide accounts."""
     academy = academy_of(who)
     return store if academy is None else ScopedStore(store, academy)
+
+
+def academy_of_submitter(who) -> str | None:
+    """The academy a post made by `who` belongs to: their account's academy, whatever the role
+    (comms staff of one academy post for that academy); None for a trust-wide account."""
+    return (getattr(who, "academy", None) or None) if who is not None else None
 
 
 def in_scope(pupil: dict | None, academy: str | None) -> bool:

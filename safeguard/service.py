@@ -194,8 +194,11 @@ class PhotoService:
 
             if approvals.needs_approval(cfg, channel):  # copies wait for sign-off, not sent back
                 out = _post_out_dir(msg.get("out"), cfg, channel)
+                from safeguard.scope import academy_of_submitter
+
                 post = approvals.start(self.home, channel, out,
-                                       caption if isinstance(caption, str) else None, who.user)
+                                       caption if isinstance(caption, str) else None, who.user,
+                                       academy=academy_of_submitter(who))
         return Batch(job, write, work, findings, post, store.audit)
 
     def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:

@@ -39,19 +39,22 @@ def approvals() -> None:
 def list_(app, as_json, as_user):
     """Posts awaiting approval, newest first."""
     from safeguard import approvals as ap
+    from safeguard.scope import academy_of
 
-    _signed(app, as_user)
-    posts = ap.pending(app.home)
+    _, who = _signed(app, as_user)
+    posts = ap.pending(app.home, academy_of(who))
     if as_json:
         click.echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
                                                    "caption", "out_dir")}
-                               | {"photos": len(p["files"])} for p in posts], indent=1))
+                               | {"photos": len(p["files"]), "academy": p.get("academy")}
+                               for p in posts], indent=1))
         return
     if not posts:
         click.echo("Nothing is awaiting approval.")
     for p in posts:
+        academy = f" ({p['academy']})" if p.get("academy") else ""
         click.echo(f"{p['id']}  {p['channel']:<10} {len(p['files'])} photo(s) from "
-                   f"{p['submitted_by']}  caption: {p.get('caption') or '-'}")
+                   f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}")
 
 
 @approvals.command()
@@ -64,9 +67,10 @@ def show(app, post_id, save, as_user):
     """One post: channel, caption (with what identifies a child flagged), the copies."""
     from safeguard import approvals as ap
     from safeguard.caption import check_caption
+    from safeguard.scope import academy_of
 
-    store, _ = _signed(app, as_user)
-    post = _run(lambda: ap.get(app.home, post_id))
+    store, who = _signed(app, as_user)
+    post = _run(lambda: ap.get_for(app.home, post_id, academy_of(who)))
     click.echo(f"{post['id']}  {post['state']}  for {post['channel']}, from "
                f"{post['submitted_by']} on {post['created']}; lands in {post['out_dir']}")
     caption = post.get("caption")
@@ -91,9 +95,11 @@ def show(app, post_id, save, as_user):
 def approve(app, post_id, note, as_user):
     """Approve a post: its copies land in the folder they were meant for."""
     from safeguard import approvals as ap
+    from safeguard.scope import academy_of
 
     store, who = _signed(app, as_user)
-    post = _run(lambda: ap.approve(app.home, post_id, who.user, store.audit, note))
+    post = _run(lambda: ap.approve(app.home, post_id, who.user, store.audit, note,
+                                   scope=academy_of(who)))
     click.echo(f"Approved {post_id}: {len(post['written'])} copies in {post['out_dir']}.")
 
 
@@ -105,9 +111,11 @@ def approve(app, post_id, note, as_user):
 def decline(app, post_id, reason, as_user):
     """Decline a post: its copies are destroyed; the submitter sees the reason."""
     from safeguard import approvals as ap
+    from safeguard.scope import academy_of
 
     store, who = _signed(app, as_user)
-    _run(lambda: ap.decline(app.home, post_id, who.user, reason, store.audit))
+    _run(lambda: ap.decline(app.home, post_id, who.user, reason, store.audit,
+                            scope=academy_of(who)))
     click.echo(f"Declined {post_id}.")
 
 

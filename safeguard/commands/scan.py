@@ -161,7 +161,10 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         from safeguard import approvals
 
         if approvals.needs_approval(cfg, channel):  # the post waits for sign-off
-            post = approvals.start(app.home, channel, out, caption, who.user)
+            from safeguard.scope import academy_of_submitter
+
+            post = approvals.start(app.home, channel, out, caption, who.user,
+                                   academy=academy_of_submitter(who))
     job = Job(
         config=cfg,
         channel=channel,

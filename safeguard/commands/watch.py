@@ -105,9 +105,11 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
 
+    from safeguard.scope import academy_of_submitter
+
     watcher = Watcher(target, settings, jobs=jobs or os.cpu_count() or 1, settle=settle,
                       give_up=give_up, poll=poll, once=once, emit=emit if as_json else None,
-                      audit=store.audit, by=who.user)
+                      audit=store.audit, by=who.user, academy=academy_of_submitter(who))
     old = {s: signal.signal(s, lambda *_: watcher.request_stop())
            for s in (signal.SIGTERM, signal.SIGINT)}
     log = logging.getLogger("safeguard.watch")

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from safeguard import approvals
 from safeguard.review import render
 from safeguard.review.auth import csrf_ok
+from safeguard.scope import academy_of
 
 
 def caption_parts(caption: str | None, store: Any) -> list[tuple[str, str | None]]:
@@ -49,8 +50,8 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
     def valid(post_id: str) -> bool:
         return isinstance(post_id, str) and bool(approvals.ID_RE.fullmatch(post_id))
 
-    def awaiting(post_id: str) -> dict:
-        post = approvals.get(home, post_id)
+    def awaiting(post_id: str, scope: str | None) -> dict:
+        post = approvals.get_for(home, post_id, scope)
         if post["state"] != approvals.AWAITING:
             raise approvals.ApprovalError("this post was already decided")
         return post
@@ -59,7 +60,7 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         s = approver(request)
         if s is None:
             return to_login()
-        posts = await run_in_threadpool(approvals.pending, home)
+        posts = await run_in_threadpool(approvals.pending, home, academy_of(s.reviewer))
         return page(request, s, "approvals.html", posts=posts)
 
     async def post_page(request: Request) -> Response:
@@ -70,7 +71,8 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         if not valid(post_id):
             return PlainTextResponse("no such post", 404)
         try:
-            post = await run_in_threadpool(approvals.get, home, post_id)
+            post = await run_in_threadpool(approvals.get_for, home, post_id,
+                                           academy_of(s.reviewer))
         except approvals.ApprovalError:
             return PlainTextResponse("no such post", 404)
         parts = await run_in_threadpool(caption_parts, post.get("caption"), store)
@@ -78,22 +80,23 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
                     flagged=[what for _, what in parts if what],
                     error=request.query_params.get("error"))
 
-    def draw(post_id: str, n: int) -> bytes:
+    def draw(post_id: str, n: int, scope: str | None) -> bytes:
         from safeguard.images import decode_image
 
-        post = awaiting(post_id)
+        post = awaiting(post_id, scope)
         _, data = approvals.copies(home, post)[n]
         im, _ = render.scale_to(decode_image(data).rgb, render.SCREEN_SIDE)
         return render.jpeg(im)
 
     async def copy_image(request: Request) -> Response:
-        if approver(request) is None:
+        s = approver(request)
+        if s is None:
             return PlainTextResponse("sign in first", 401)
         post_id, n = request.path_params["post_id"], request.path_params["n"]
         if not valid(post_id):
             return PlainTextResponse("no such image", 404)
         try:
-            data = await run_in_threadpool(draw, post_id, n)
+            data = await run_in_threadpool(draw, post_id, n, academy_of(s.reviewer))
         except (approvals.ApprovalError, IndexError, OSError):
             return PlainTextResponse("no such image", 404)
         except Exception:  # noqa: BLE001 - an undecodable copy: say so, show nothing
@@ -110,16 +113,16 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         form = await request.form()
         if not csrf_ok(s, form.get("csrf")):
             return PlainTextResponse("form expired or forged: reload the page", 403)
-        who = s.reviewer.user
+        who, scope = s.reviewer.user, academy_of(s.reviewer)
         try:
             if action == "approve":
                 post = await run_in_threadpool(approvals.approve, home, post_id, who, store.audit,
-                                               str(form.get("note", "")))
+                                               str(form.get("note", "")), scope)
                 s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
                            f"{post['out_dir']}.")
             else:
                 await run_in_threadpool(approvals.decline, home, post_id, who,
-                                        str(form.get("reason", "")), store.audit)
+                                        str(form.get("reason", "")), store.audit, scope)
                 s.flash = f"Declined {post_id}: its copies are destroyed."
         except approvals.ApprovalError as e:
             from urllib.parse import quote

@@ -71,16 +71,17 @@ class Watcher:
     def __init__(self, target: Target, settings: WatchSettings, *, jobs: int, settle: float = 1.0,
                  give_up: float = 30.0, poll: float | None = None, once: bool = False,
                  emit: Callable[[dict], None] | None = None, audit=None,
-                 by: str | None = None) -> None:
-        """`audit` and `by` (the signed-in user): where a post for sign-off is recorded, for a
-        channel whose posts need it (safeguard.approvals)."""
+                 by: str | None = None, academy: str | None = None) -> None:
+        """`audit` and `by` (the signed-in user, of `academy` in a trust): where a post for
+        sign-off is recorded, and whose academy's approvers see it, for a channel whose posts
+        need it (safeguard.approvals)."""
         from safeguard.approvals import needs_approval
 
         self.t = target
         self.sign_off = needs_approval(settings.config, settings.channel)
         if self.sign_off and (audit is None or not by):
             raise ValueError("a channel that needs sign-off needs the audit log and a user")
-        self.audit, self.by = audit, by
+        self.audit, self.by, self.academy = audit, by, academy
         self.settings = settings
         self.jobs = max(1, jobs)
         self.settle, self.give_up, self.poll, self.once = settle, give_up, poll, once
@@ -359,7 +360,7 @@ class Watcher:
         caption = self._caption_text(claim)
         post = approvals.submit_photo(self.t.home, rec["post"], self.t.channel, self.t.ready,
                                       caption, self.by, staged.name, staged.read_bytes(),
-                                      self.audit)
+                                      self.audit, academy=self.academy)
         return post["id"]
 
     def _note(self, claim: Claim, rec: dict, where: str | None) -> None:

@@ -193,3 +193,45 @@ def test_through_the_service_an_approved_post_lands_only_in_a_release_folder(
     r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post["id"])
     assert r.exit_code == 1 and "inside the safeguard home" in r.output
     assert not (home.root / "held" / "visit.jpg").exists()
+
+
+def test_in_a_trust_approvers_see_only_their_academys_posts(demo_home, photos, tmp_path):
+    """A post belongs to the academy of the account that made it. A senior leader scoped to
+    another academy cannot list, see, approve or decline it: to them it is "no such post", as a
+    post that does not exist is. Trust-wide approvers see every post; a post made by a
+    trust-wide account is theirs alone."""
+    from safeguard import approvals
+
+    home = _home(demo_home)
+    store = open_store(home)
+    store.add_staff("north-comms", "comms", TEST_PASSWORD, actor="test", academy="North")
+    store.add_staff("north-slt", "slt", TEST_PASSWORD, actor="test", academy="North")
+    store.add_staff("south-slt", "slt", TEST_PASSWORD, actor="test", academy="South")
+    store.add_staff("south-dsl", "dsl", TEST_PASSWORD, actor="test", academy="South")
+    out = tmp_path / "out"
+    r = run_cli_as("north-comms", "--home", home.root, "blur", photos / "visit.jpg", "--out",
+                   out, "--channel", "social", "--json", "--jobs", "1")
+    [north_post] = {x["approval"] for x in json_lines(r.stdout)}
+    assert approvals.get(home, north_post)["academy"] == "North"
+    trust_post = _blur(home, photos, tmp_path / "trust-out")  # test-comms: trust-wide
+
+    def listed(user):
+        r = run_cli_as(user, "--home", home.root, "approvals", "list", "--json")
+        assert r.exit_code == 0, r.output
+        return sorted(p["id"] for p in json.loads(r.stdout))
+
+    assert listed("south-slt") == [] and listed("south-dsl") == []
+    assert listed("north-slt") == [north_post]
+    assert listed("test-slt") == sorted([north_post, trust_post])  # trust-wide
+    for user in ("south-slt", "south-dsl"):
+        for args in (["show", north_post], ["approve", north_post],
+                     ["decline", north_post, "--reason", "not ours"]):
+            r = run_cli_as(user, "--home", home.root, "approvals", *args)
+            assert r.exit_code == 1 and "no such post" in r.output, (user, args, r.output)
+    r = run_cli_as("north-slt", "--home", home.root, "approvals", "approve", trust_post)
+    assert r.exit_code == 1 and "no such post" in r.output
+    assert approvals.get(home, north_post)["state"] == approvals.AWAITING
+    assert not out.exists() or not any(out.iterdir())
+    r = run_cli_as("north-slt", "--home", home.root, "approvals", "approve", north_post)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in out.iterdir()] == ["visit.jpg"]

@@ -85,3 +85,25 @@ def test_comms_staff_cannot_sign_in_to_sign_off(demo_home, photos, tmp_path):
     assert r.status_code == 401
     assert c.get(f"/approvals/{post}").headers["location"] == "/login"
     assert c.get(f"/approvals/{post}/copy/0.jpg").status_code == 401
+
+
+def test_an_approver_of_another_academy_finds_no_such_post(demo_home, photos, tmp_path):
+    """On the review page as at the command line: a DSL or senior leader scoped to another
+    academy is shown neither the post, its caption nor its copies, and cannot decide it."""
+    from safeguard import approvals
+
+    store = open_store(demo_home)
+    store.add_staff("south-slt", "slt", TEST_PASSWORD, actor="test", academy="South")
+    post, out = _post(demo_home, photos, tmp_path)  # made by a trust-wide account
+    c = client(demo_home)
+    sign_in(c, "south-slt", TEST_PASSWORD)
+    listing = c.get("/approvals")
+    assert listing.status_code == 200 and post not in listing.text
+    page = c.get(f"/approvals/{post}")
+    assert page.status_code == 404 and "Ada Example" not in page.text
+    assert c.get(f"/approvals/{post}/copy/0.jpg").status_code == 404
+    r = c.post(f"/approvals/{post}/approve", data={"csrf": csrf_of(listing.text)})
+    assert r.status_code == 303
+    assert "no%20such%20post" in r.headers["location"] or "no+such+post" in r.headers["location"]
+    assert approvals.get(demo_home, post)["state"] == approvals.AWAITING
+    assert not out.exists() or not any(out.iterdir())
