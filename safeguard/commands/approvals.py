@@ -125,11 +125,19 @@ def decline(app, post_id, reason, as_user):
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_obj
 def status(app, post_id, as_json, as_user):
-    """Where a post stands (any role: comms staff follow their own posts)."""
+    """Where a post stands: for the account that made it and the staff of its academy (comms
+    staff follow the posts of a watched folder someone else runs); trust-wide accounts see all."""
     from safeguard import approvals as ap
 
-    _signed(app, as_user, "photos")
-    info = ap.public(_run(lambda: ap.get(app.home, post_id)))
+    _, who = _signed(app, as_user, "photos")
+
+    def mine() -> dict:
+        post = ap.get(app.home, post_id)
+        if post.get("submitted_by") == who.user or ap.visible(post, who.academy or None):
+            return post
+        raise ap.ApprovalError("no such post")  # another academy's: as if it did not exist
+
+    info = ap.public(_run(mine))
     if as_json:
         click.echo(json.dumps(info))
     else:

@@ -235,3 +235,20 @@ def test_in_a_trust_approvers_see_only_their_academys_posts(demo_home, photos, t
     r = run_cli_as("north-slt", "--home", home.root, "approvals", "approve", north_post)
     assert r.exit_code == 0, r.output
     assert [p.name for p in out.iterdir()] == ["visit.jpg"]
+
+
+def test_a_posts_state_is_for_its_academy(demo_home, photos, tmp_path):
+    """`approvals status` answers the account that made the post and the staff of its academy
+    (trust-wide accounts see all); to staff of another academy there is no such post."""
+    home = _home(demo_home)
+    store = open_store(home)
+    store.add_staff("other-comms", "comms", TEST_PASSWORD, actor="test")
+    store.add_staff("south-comms", "comms", TEST_PASSWORD, actor="test", academy="South")
+    store.add_staff("south-slt", "slt", TEST_PASSWORD, actor="test", academy="South")
+    post = _blur(home, photos, tmp_path / "out")  # made by test-comms, trust-wide
+    for user in ("test-comms", "other-comms", "test-slt", "test-dsl"):
+        r = run_cli_as(user, "--home", home.root, "approvals", "status", post, "--json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["state"] == "awaiting approval", user
+    for user in ("south-comms", "south-slt"):
+        r = run_cli_as(user, "--home", home.root, "approvals", "status", post)
+        assert r.exit_code == 1 and "no such post" in r.output, (user, r.output)
