@@ -5,11 +5,18 @@ forkserver, not fork: the calling process may already run OpenCV or onnxruntime 
 (enrolment, the demo, a test session, the watcher's own threads), and a child forked from it can
 deadlock on their locks. The server starts clean and forks workers with the heavy modules
 imported, so each starts fast.
+
+The server starts as `python -c ...`, and Python puts the current folder first on the import
+path of such a process: run from a folder holding a `numpy/` or `safeguard/` folder (a shared
+photo folder anyone can write to), the server would import that code, and every worker would
+run it with the store's key at hand. `PYTHONSAFEPATH` (Python 3.11+) keeps the folder off the
+path of every Python this process starts.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 PRELOAD = ["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib", "consent_db",
@@ -18,6 +25,7 @@ PRELOAD = ["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib", "consent_db",
 
 def pool(jobs: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A process pool of `jobs` workers started from the fork server."""
+    os.environ["PYTHONSAFEPATH"] = "1"  # no imports from the current folder (above)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=initializer,
