@@ -16,7 +16,8 @@ from the model inside the installed package, calibrated on images made from the 
 this package ships, and kept in a per-user cache (`$SAFEGUARD_CACHE`, else
 `$XDG_CACHE_HOME/safeguard`, else `~/.cache/safeguard`), named by a hash of everything that goes
 into it (the model, onnxruntime's version, the recipe). Two processes starting together make it
-once (a lock). Where no cache can be written, or quantising fails, the caller runs the float
+once (a lock). A cache folder or model file that another account owns or could write is not
+used. Where no cache can be written, or quantising fails, the caller runs the float
 model instead: slower, never different in kind. Each recipe has an environment switch
 (`SAFEGUARD_TEXT_INT8=0`) that always uses the float model.
 """
@@ -77,9 +78,11 @@ def model_path(recipe: Recipe) -> Path | None:
     try:
         source = recipe.source()
         dest = cached_path(recipe, source)
-        if dest.is_file():
-            return dest
         dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private(dest.parent)
+        if dest.is_file():
+            _private(dest)
+            return dest
         with open(dest.parent / f".{recipe.name}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it now
             if not dest.is_file():
@@ -90,6 +93,15 @@ def model_path(recipe: Recipe) -> Path | None:
     except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
         log.warning("%s unavailable (%s): using the float model", recipe.name, e)
         return None
+
+
+def _private(path: Path) -> None:
+    """Refuse a cache folder or model that another account could have written: a model swapped
+    for one that finds no text would let names through. It must be this user's, and writable by
+    no group or other user."""
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PermissionError(f"{path} is not private to this user (owner and permissions)")
 
 
 def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:

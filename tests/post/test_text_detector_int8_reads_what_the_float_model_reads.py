@@ -69,3 +69,18 @@ def test_no_writable_cache_falls_back_to_the_float_one(fresh_sessions, monkeypat
     assert text_detector.quantised_model() is None
     assert text_detector.session() is None
     assert "Year 4 Oak" in _read(_photo())
+
+
+@pytest.mark.parametrize("loose", ["folder", "model"])
+def test_a_cache_others_could_write_is_not_used(fresh_sessions, monkeypatch, tmp_path, loose):
+    """A model swapped by another account for one that finds no text would let names through:
+    a cache folder or model file writable by others is refused, and the float model runs."""
+    import os
+
+    monkeypatch.setenv("SAFEGUARD_CACHE", str(tmp_path / "cache"))
+    made = text_detector.quantised_model()
+    assert made is not None
+    os.chmod(made.parent if loose == "folder" else made, 0o777 if loose == "folder" else 0o666)
+    assert text_detector.quantised_model() is None
+    assert text_detector.session() is None
+    assert "Year 4 Oak" in _read(_photo())
