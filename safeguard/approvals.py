@@ -147,8 +147,9 @@ def get_for(home: Any, post_id: str, scope: str | None) -> dict:
     return post
 
 
-def pending(home: Any, scope: str | None = None) -> list[dict]:
-    """Posts awaiting approval, newest first, that an approver scoped to `scope` may see."""
+def pending(home: Any, *, scope: str | None) -> list[dict]:
+    """Posts awaiting approval, newest first, that an approver scoped to `scope` may see (None:
+    trust-wide, every post). No default: each caller says whose view it is."""
     root = folder(home)
     if not root.is_dir():
         return []
@@ -178,10 +179,11 @@ def _reason(reason: str | None, required: bool) -> str | None:
     return typed_reason(reason, required, "declining", ApprovalError)
 
 
-def approve(home: Any, post_id: str, by: str, audit, note: str | None = None,
-            scope: str | None = None) -> dict:
+def approve(home: Any, post_id: str, by: str, audit, note: str | None = None, *,
+            scope: str | None) -> dict:
     """The copies land in the post's folder (never overwriting), then the post is closed.
-    `scope`: the approver's academy (None: trust-wide)."""
+    `scope`: the approver's academy (None: trust-wide); no default, so no caller approves with
+    a trust's reach by forgetting it."""
     from safeguard.images import write_atomic
 
     post = get_for(home, post_id, scope)
@@ -198,8 +200,8 @@ def approve(home: Any, post_id: str, by: str, audit, note: str | None = None,
     return post
 
 
-def decline(home: Any, post_id: str, by: str, reason: str, audit,
-            scope: str | None = None) -> dict:
+def decline(home: Any, post_id: str, by: str, reason: str, audit, *,
+            scope: str | None) -> dict:
     post = get_for(home, post_id, scope)
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")

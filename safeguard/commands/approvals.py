@@ -42,7 +42,7 @@ def list_(app, as_json, as_user):
     from safeguard.scope import academy_of
 
     _, who = _signed(app, as_user)
-    posts = ap.pending(app.home, academy_of(who))
+    posts = ap.pending(app.home, scope=academy_of(who))
     if as_json:
         click.echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
                                                    "caption", "out_dir")}

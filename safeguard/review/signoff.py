@@ -60,7 +60,7 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         s = approver(request)
         if s is None:
             return to_login()
-        posts = await run_in_threadpool(approvals.pending, home, academy_of(s.reviewer))
+        posts = await run_in_threadpool(approvals.pending, home, scope=academy_of(s.reviewer))
         return page(request, s, "approvals.html", posts=posts)
 
     async def post_page(request: Request) -> Response:
@@ -117,12 +117,12 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         try:
             if action == "approve":
                 post = await run_in_threadpool(approvals.approve, home, post_id, who, store.audit,
-                                               str(form.get("note", "")), scope)
+                                               str(form.get("note", "")), scope=scope)
                 s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
                            f"{post['out_dir']}.")
             else:
                 await run_in_threadpool(approvals.decline, home, post_id, who,
-                                        str(form.get("reason", "")), store.audit, scope)
+                                        str(form.get("reason", "")), store.audit, scope=scope)
                 s.flash = f"Declined {post_id}: its copies are destroyed."
         except approvals.ApprovalError as e:
             from urllib.parse import quote

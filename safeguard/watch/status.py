@@ -124,7 +124,7 @@ def _count_awaiting(home) -> int | None:
     from safeguard import approvals
 
     try:
-        return len(approvals.pending(home))
+        return len(approvals.pending(home, scope=None))  # the machine's count: every post
     except Exception:  # noqa: BLE001 - no key here: say nothing rather than a wrong zero
         return None
 

@@ -113,7 +113,7 @@ def test_the_watched_folder_holds_each_photo_for_sign_off_then_it_lands_in_ready
                    "--once", "--channel", "social", "--json", "--jobs", "1")
     [again] = json_lines(r.stdout)
     assert again["status"] == "duplicate" and again["approval"] is None
-    assert [p["id"] for p in approvals.pending(home)] == [post]
+    assert [p["id"] for p in approvals.pending(home, scope=None)] == [post]
 
     r = run_cli_as("test-slt", "--home", home.root, "approvals", "approve", post)
     assert r.exit_code == 0, r.output
@@ -174,7 +174,7 @@ def test_through_the_service_an_approved_post_lands_only_in_a_release_folder(
             r = run_cli_env(comms, "blur", str(photos / "visit.jpg"), "--out", str(out),
                             "--service", str(sock), "--channel", "social")
             assert r.exit_code == 2 and "release folder" in r.output, r.output
-        assert approvals.pending(home) == []
+        assert approvals.pending(home, scope=None) == []
         r = run_cli_env(comms, "blur", str(photos / "visit.jpg"), "--out", str(shared),
                         "--service", str(sock), "--channel", "social", "--json")
         [line] = json_lines(r.stdout)
