@@ -252,3 +252,33 @@ def test_a_posts_state_is_for_its_academy(demo_home, photos, tmp_path):
     for user in ("south-comms", "south-slt"):
         r = run_cli_as(user, "--home", home.root, "approvals", "status", post)
         assert r.exit_code == 1 and "no such post" in r.output, (user, r.output)
+
+
+def test_a_watched_folder_run_by_an_academys_account_posts_for_that_academy(
+        demo_home, photos, tmp_path):
+    """The watcher's posts belong to the academy of the account running it: that academy's
+    senior leader approves them, another academy's never sees them."""
+    from safeguard import approvals
+
+    home = _home(demo_home)
+    store = open_store(home)
+    store.add_staff("north-comms", "comms", TEST_PASSWORD, actor="test", academy="North")
+    store.add_staff("north-slt", "slt", TEST_PASSWORD, actor="test", academy="North")
+    store.add_staff("south-slt", "slt", TEST_PASSWORD, actor="test", academy="South")
+    inbox, ready = tmp_path / "inbox", tmp_path / "ready"
+    inbox.mkdir()
+    (inbox / "visit.jpg").write_bytes((photos / "visit.jpg").read_bytes())
+    r = run_cli_as("north-comms", "--home", home.root, "watch", inbox, "--ready", ready,
+                   "--once", "--channel", "social", "--json", "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    [line] = json_lines(r.stdout)
+    post = line["approval"]
+    assert approvals.get(home, post)["academy"] == "North"
+    r = run_cli_as("south-slt", "--home", home.root, "approvals", "list", "--json")
+    assert json.loads(r.stdout) == []
+    r = run_cli_as("south-slt", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 1 and "no such post" in r.output
+    assert not ready.exists() or not any(ready.iterdir())
+    r = run_cli_as("north-slt", "--home", home.root, "approvals", "approve", post)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in ready.iterdir()] == ["visit.jpg"]
