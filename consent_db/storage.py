@@ -94,27 +94,43 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600,
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     dfd = os.open(path.parent, flags)
     try:
-        tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     mode, dir_fd=dfd)
+        tmp = _synced_temp(dfd, path.name, data, mode)
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             os.replace(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
-            except FileNotFoundError:
-                pass
+            _unlink_quietly(tmp, dfd)
             raise
         fsync_dir(fd=dfd)
     finally:
         os.close(dfd)
+
+
+def _synced_temp(dfd: int, name: str, data: bytes, mode: int) -> str:
+    """A new hidden temp file `.NAME.*.tmp` in the open folder `dfd` holding `data`, fsynced,
+    with `mode` less the umask; never opened through a link. Removed again if writing fails.
+    Returns its name, for the caller to put in place (rename or link) and clean up."""
+    tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 mode, dir_fd=dfd)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        _unlink_quietly(tmp, dfd)
+        raise
+    return tmp
+
+
+def _unlink_quietly(name: str, dfd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except FileNotFoundError:
+        pass
 
 
 def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -126,35 +142,22 @@ def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     onto the name, checked free first."""
     path = Path(path)
     dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     mode, dir_fd=dfd)
+        tmp = _synced_temp(dfd, path.name, data, mode)
         try:
+            os.link(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except OSError as e:  # shares without hard links
+            if isinstance(e, FileExistsError) or e.errno not in (
+                    errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
-            except OSError as e:  # shares without hard links
-                if isinstance(e, FileExistsError) or e.errno not in (
-                        errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                    raise
-                try:
-                    os.stat(path.name, dir_fd=dfd, follow_symlinks=False)
-                except FileNotFoundError:
-                    os.rename(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                else:
-                    raise FileExistsError(errno.EEXIST, "file exists", str(path)) from e
-        finally:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
+                os.stat(path.name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
-                pass
+                os.rename(tmp, path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            else:
+                raise FileExistsError(errno.EEXIST, "file exists", str(path)) from e
+        finally:
+            _unlink_quietly(tmp, dfd)
         fsync_dir(fd=dfd)
     finally:
         os.close(dfd)

@@ -128,12 +128,13 @@ def status(app, post_id, as_json, as_user):
     """Where a post stands: for the account that made it and the staff of its academy (comms
     staff follow the posts of a watched folder someone else runs); trust-wide accounts see all."""
     from safeguard import approvals as ap
+    from safeguard.scope import academy_of_submitter
 
     _, who = _signed(app, as_user, "photos")
 
     def mine() -> dict:
         post = ap.get(app.home, post_id)
-        if post.get("submitted_by") == who.user or ap.visible(post, who.academy or None):
+        if post.get("submitted_by") == who.user or ap.visible(post, academy_of_submitter(who)):
             return post
         raise ap.ApprovalError("no such post")  # another academy's: as if it did not exist
 
