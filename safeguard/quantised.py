@@ -11,6 +11,13 @@ found every counted face of the test data, but lost some faces the float model f
 shadow, one half hidden) and changed behaviours tuned on the float model (docs/benchmarks.md,
 "An int8 face detector").
 
+Before quantising, the float model's graph is simplified where that is exact (`simplify`): a
+division by a constant folded into the scalar multiplication after it, a batch normalisation
+folded into the transposed convolution before it. onnxruntime quantises neither a Div nor a
+BatchNormalization, so each ran in float between a dequantise and a quantise over a whole
+feature map; folded, the text detector takes about 18% less CPU time and computes the same map
+(within 4e-5 as floats; tests/post/test_text_detector_int8_reads_what_the_float_model_reads.py).
+
 Nothing is downloaded and no derived model is kept in the repository: a quantised copy is made
 from the model inside the installed package, calibrated on images made from the sample photos
 this package ships, and kept in a per-user cache (`$SAFEGUARD_CACHE`, else
@@ -43,7 +50,7 @@ class Recipe:
 
     name: str  # the cache file's stem, "face-det-int8"
     env: str  # "0" in this variable: always the float model
-    source: Callable[[], bytes]  # the float model, as the package ships it (or made dynamic)
+    source: Callable[[], bytes]  # the float model as the package ships it (or `simplify`d)
     calibration: Callable[[], list[dict[str, np.ndarray]]]  # model inputs, as the product feeds it
     version: int  # bump when anything that changes the quantised model changes
     minutes: str = "a few seconds"  # how long making it takes, for the log line
@@ -102,6 +109,88 @@ def _private(path: Path) -> None:
     st = path.stat()
     if st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise PermissionError(f"{path} is not private to this user (owner and permissions)")
+
+
+def simplify(source: bytes) -> bytes:
+    """The ONNX model `source` with two exact folds (the same function, to float rounding):
+
+    - `Div(x, c)` whose only user is `Mul(x, w)`, c and w scalar constants: `Mul(x, w / c)`
+      (PP-OCR's hard-swish divides by 6 and then scales by a learnt w);
+    - `ConvTranspose` (no bias) then `Add(bias)` then `BatchNormalization`: one ConvTranspose
+      with its weights scaled and a bias (as onnxruntime folds Conv + BatchNormalization).
+
+    Anything else is left as it is."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(source)
+    g = model.graph
+    consts = {n.output[0]: n.attribute[0].t for n in g.node
+              if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value"}
+    consts.update({t.name: t for t in g.initializer})
+
+    def value(name: str) -> np.ndarray | None:
+        return numpy_helper.to_array(consts[name]) if name in consts else None
+
+    def users() -> dict[str, list]:
+        out: dict[str, list] = {}
+        for n in g.node:
+            for i in n.input:
+                out.setdefault(i, []).append(n)
+        return out
+
+    drop: set[int] = set()
+    use = users()
+    for n in g.node:
+        c = value(n.input[1]) if n.op_type == "Div" else None
+        after = use.get(n.output[0], []) if c is not None else []
+        if c is None or c.size != 1 or len(after) != 1 or after[0].op_type != "Mul":
+            continue
+        mul = after[0]
+        w = [i for i in mul.input if i != n.output[0]]
+        if len(w) != 1 or (wv := value(w[0])) is None or wv.size != 1 or len(use[w[0]]) != 1:
+            continue
+        folded = (wv.astype(np.float64) / float(c.reshape(-1)[0])).astype(wv.dtype)
+        consts[w[0]].CopyFrom(numpy_helper.from_array(folded, consts[w[0]].name))
+        mul.input[list(mul.input).index(n.output[0])] = n.input[0]
+        drop.add(id(n))
+    use = users()
+    for ct in [n for n in g.node if n.op_type == "ConvTranspose" and len(n.input) == 2]:
+        after = use.get(ct.output[0], [])
+        if len(after) != 1 or after[0].op_type != "Add":
+            continue
+        add = after[0]
+        b = [i for i in add.input if i != ct.output[0]]
+        nxt = use.get(add.output[0], [])
+        if len(b) != 1 or value(b[0]) is None or len(nxt) != 1 \
+                or nxt[0].op_type != "BatchNormalization" or len(nxt[0].output) != 1:
+            continue
+        bn = nxt[0]
+        if value(ct.input[1]) is None or any(value(i) is None for i in bn.input[1:5]):
+            continue
+        gamma, beta, mean, var = (value(i).astype(np.float64) for i in bn.input[1:5])
+        eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+        scale = gamma / np.sqrt(var + eps)
+        weights = value(ct.input[1]).astype(np.float64)
+        bias = value(b[0]).astype(np.float64).reshape(-1)
+        if weights.ndim != 4 or bias.size != scale.size or weights.shape[1] != scale.size:
+            continue  # grouped, or a bias that is not one per output channel
+        w_name, b_name = f"{ct.name}.folded_w", f"{ct.name}.folded_b"
+        g.initializer.extend([
+            numpy_helper.from_array((weights * scale.reshape(1, -1, 1, 1)).astype(np.float32),
+                                    w_name),
+            numpy_helper.from_array((scale * (bias - mean) + beta).astype(np.float32), b_name)])
+        ct.input[1] = w_name
+        ct.input.append(b_name)
+        ct.output[0] = bn.output[0]
+        drop |= {id(add), id(bn)}
+    if not drop:
+        return source
+    kept = [n for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(kept)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:

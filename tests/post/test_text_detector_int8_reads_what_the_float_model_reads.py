@@ -84,3 +84,24 @@ def test_a_cache_others_could_write_is_not_used(fresh_sessions, monkeypatch, tmp
     assert text_detector.quantised_model() is None
     assert text_detector.session() is None
     assert "Year 4 Oak" in _read(_photo())
+
+
+def test_the_simplified_float_model_computes_the_same_map_as_the_shipped_one():
+    """What is quantised is the shipped model with exact folds (quantised.simplify): fewer nodes
+    that onnxruntime cannot run as integers, the same probability for every pixel."""
+    import onnx
+    import onnxruntime as ort
+
+    shipped_model = text_detector._source_model().read_bytes()
+    simple = quantised.simplify(shipped_model)
+    ops = [n.op_type for n in onnx.load_from_string(simple).graph.node]
+    before = [n.op_type for n in onnx.load_from_string(shipped_model).graph.node]
+    assert before.count("Div") > 0 and ops.count("Div") == 0
+    assert ops.count("BatchNormalization") < before.count("BatchNormalization")
+    x = text_detector.model_input(np.asarray(Image.fromarray(_photo()).resize((1280, 960))))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    maps = [ort.InferenceSession(m, opts, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            for m in (shipped_model, simple)]
+    assert np.abs(maps[0] - maps[1]).max() < 1e-3
+    assert (maps[0] > 0.3).sum() > 1000  # the photo's signs are there to be found
