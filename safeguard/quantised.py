@@ -24,7 +24,8 @@ this package ships, and kept in a per-user cache (`$SAFEGUARD_CACHE`, else
 `$XDG_CACHE_HOME/safeguard`, else `~/.cache/safeguard`), named by a hash of everything that goes
 into it (the model, onnxruntime's version, the recipe). Two processes starting together make it
 once (a lock). A cache folder or model file that another account owns or could write is not
-used. Where no cache can be written, or quantising fails, the caller runs the float
+used. Making a recipe's model removes that recipe's older ones (an earlier version's). Where
+no cache can be written, or quantising fails, the caller runs the float
 model instead: slower, never different in kind. Each recipe has an environment switch
 (`SAFEGUARD_TEXT_INT8=0`) that always uses the float model.
 """
@@ -35,6 +36,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,10 +98,21 @@ def model_path(recipe: Recipe) -> Path | None:
                 log.info("making the %s model once for this machine (%s)", recipe.name,
                          recipe.minutes)
                 quantise(source, dest, recipe.calibration())
+                _forget_older(recipe, dest)
         return dest
     except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
         log.warning("%s unavailable (%s): using the float model", recipe.name, e)
         return None
+
+
+def _forget_older(recipe: Recipe, dest: Path) -> None:
+    """Remove this recipe's earlier models from the cache (made by an earlier version, or from an
+    earlier package's model): only `dest` is used from now on. A process already running holds
+    its model in memory; one about to load a removed file runs the float model instead."""
+    mine = re.compile(rf"{re.escape(recipe.name)}-[0-9a-f]{{16}}\.onnx")
+    for old in dest.parent.iterdir():
+        if old != dest and mine.fullmatch(old.name) and old.is_file() and not old.is_symlink():
+            old.unlink(missing_ok=True)
 
 
 def _private(path: Path) -> None:

@@ -105,3 +105,22 @@ def test_the_simplified_float_model_computes_the_same_map_as_the_shipped_one():
             for m in (shipped_model, simple)]
     assert np.abs(maps[0] - maps[1]).max() < 1e-3
     assert (maps[0] > 0.3).sum() > 1000  # the photo's signs are there to be found
+
+
+def test_making_a_new_model_removes_the_recipes_older_ones_and_nothing_else(fresh_sessions,
+                                                                           monkeypatch, tmp_path):
+    """A model made by an earlier version (another hash) is not used again: it goes when the new
+    one is made. Other recipes' models and other files stay."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("SAFEGUARD_CACHE", str(cache))
+    older = cache / "text-det-int8-0123456789abcdef.onnx"
+    other = cache / "face-det-int8-0123456789abcdef.onnx"
+    notes = cache / "text-det-int8-notes.txt"
+    for f in (older, other, notes):
+        f.write_bytes(b"old")
+    made = text_detector.quantised_model()
+    assert made is not None and made.is_file()
+    assert not older.exists()
+    assert other.exists() and notes.exists()
+    assert sorted(p.name for p in cache.glob("*.onnx")) == sorted([made.name, other.name])
