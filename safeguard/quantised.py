@@ -52,10 +52,13 @@ class Recipe:
 
     name: str  # the cache file's stem, "face-det-int8"
     env: str  # "0" in this variable: always the float model
-    source: Callable[[], bytes]  # the float model as the package ships it (or `simplify`d)
+    source: Callable[[], bytes]  # the float model, as the package ships it (or made dynamic)
     calibration: Callable[[], list[dict[str, np.ndarray]]]  # model inputs, as the product feeds it
     version: int  # bump when anything that changes the quantised model changes
     minutes: str = "a few seconds"  # how long making it takes, for the log line
+    # applied to `source` only when quantising (`simplify`), so that finding the cached model
+    # costs no more than hashing the shipped one; a change to it needs a new `version`
+    prepare: Callable[[bytes], bytes] | None = None
 
 
 def cache_dir() -> Path:
@@ -97,7 +100,8 @@ def model_path(recipe: Recipe) -> Path | None:
             if not dest.is_file():
                 log.info("making the %s model once for this machine (%s)", recipe.name,
                          recipe.minutes)
-                quantise(source, dest, recipe.calibration())
+                prepared = recipe.prepare(source) if recipe.prepare else source
+                quantise(prepared, dest, recipe.calibration())
                 _forget_older(recipe, dest)
         return dest
     except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
@@ -153,9 +157,10 @@ def simplify(source: bytes) -> bytes:
         return out
 
     drop: set[int] = set()
+    outputs = {o.name for o in g.output}  # a graph output is never folded away
     use = users()
     for n in g.node:
-        c = value(n.input[1]) if n.op_type == "Div" else None
+        c = value(n.input[1]) if n.op_type == "Div" and n.output[0] not in outputs else None
         after = use.get(n.output[0], []) if c is not None else []
         if c is None or c.size != 1 or len(after) != 1 or after[0].op_type != "Mul":
             continue
@@ -173,6 +178,8 @@ def simplify(source: bytes) -> bytes:
         if len(after) != 1 or after[0].op_type != "Add":
             continue
         add = after[0]
+        if {ct.output[0], add.output[0]} & outputs:
+            continue
         b = [i for i in add.input if i != ct.output[0]]
         nxt = use.get(add.output[0], [])
         if len(b) != 1 or value(b[0]) is None or len(nxt) != 1 \

@@ -87,10 +87,11 @@ def _calibration_images() -> list[np.ndarray]:
 
 RECIPE = quantised.Recipe(
     name="text-det-int8", env="SAFEGUARD_TEXT_INT8",
-    source=lambda: quantised.simplify(_source_model().read_bytes()),
+    source=lambda: _source_model().read_bytes(),
     calibration=lambda: [{"x": x} for x in _calibration_images()],
     version=2,  # bump when anything above changes the quantised model
-    minutes="about 20 s")
+    minutes="about 20 s",
+    prepare=quantised.simplify)
 
 
 def quantised_model() -> Path | None:
