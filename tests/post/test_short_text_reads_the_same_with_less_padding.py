@@ -6,37 +6,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageFont
+from support.synthetic import photo_with_signs
 
 from safeguard import text
-from safeguard.shipped import path as shipped
 
 WORDS = ["4O", "6B", "Year 4 Oak", "Ada Example", "EXIT", "Class 3", "Lovelace"]
 
 
 def _photo() -> np.ndarray:
-    im = Image.open(shipped("samples") / "photos" / "assembly.jpg").convert("RGB")
-    im = im.resize((4000, 3000))
-    d = ImageDraw.Draw(im)
-    for i, words in enumerate(WORDS):
-        cap = (28, 40, 64)[i % 3]
-        f = ImageFont.truetype("DejaVuSans.ttf", int(cap / 0.73)) if _dejavu() else \
-            ImageFont.load_default(size=int(cap / 0.73))
-        x, y = 250 + (i % 3) * 1250, 300 + (i // 3) * 900
-        box = d.textbbox((x, y), words, font=f)
-        dark = i % 2 == 0
-        d.rectangle((box[0] - cap, box[1] - cap, box[2] + cap, box[3] + cap),
-                    fill="white" if dark else (20, 20, 30))
-        d.text((x, y), words, font=f, fill="black" if dark else "white")
-    return np.asarray(im)
+    signs = [(words, 250 + (i % 3) * 1250, 300 + (i // 3) * 900, (28, 40, 64)[i % 3])
+             for i, words in enumerate(WORDS)]
+    return photo_with_signs("assembly.jpg", signs, _font)
 
 
-def _dejavu() -> bool:
+def _font(size: int):
     try:
-        ImageFont.truetype("DejaVuSans.ttf", 10)
-        return True
+        return ImageFont.truetype("DejaVuSans.ttf", size)
     except OSError:
-        return False
+        return ImageFont.load_default(size=size)
 
 
 def _readings(rgb) -> list[tuple[tuple[int, int, int, int], str]]:

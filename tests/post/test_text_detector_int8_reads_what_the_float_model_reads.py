@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+from support.synthetic import photo_with_signs
 
 from safeguard import quantised, text, text_detector
-from safeguard.shipped import path as shipped
 
 # (text, x, y, capital height px) on a 4000x3000 copy of a sample photo
 SIGNS = [("Ada Example", 300, 2500, 20), ("Year 4 Oak", 2300, 300, 64),
@@ -18,17 +18,7 @@ SIGNS = [("Ada Example", 300, 2500, 20), ("Year 4 Oak", 2300, 300, 64),
 
 
 def _photo() -> np.ndarray:
-    im = Image.open(shipped("samples") / "photos" / "visit.jpg").convert("RGB")
-    im = im.resize((4000, 3000))
-    d = ImageDraw.Draw(im)
-    for i, (words, x, y, cap) in enumerate(SIGNS):
-        f = ImageFont.load_default(size=int(cap / 0.73))
-        box = d.textbbox((x, y), words, font=f)
-        dark = i % 2 == 0
-        d.rectangle((box[0] - cap, box[1] - cap, box[2] + cap, box[3] + cap),
-                    fill="white" if dark else (20, 20, 30))
-        d.text((x, y), words, font=f, fill="black" if dark else "white")
-    return np.asarray(im)
+    return photo_with_signs("visit.jpg", SIGNS)
 
 
 def _read(rgb) -> set[str]:

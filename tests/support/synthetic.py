@@ -140,3 +140,22 @@ def collage(width: int = 1986, height: int = 1545, cols: int = 7, rows: int = 4,
         y = max(0, int((r + 0.5) * ch - min(th, int(ch) - 4) / 2))
         boxes.append(place(canvas, tile, box, x, y))
     return canvas, boxes
+
+
+def photo_with_signs(photo: str, signs, font=None) -> np.ndarray:
+    """samples/photos/`photo` at 12 MP (4000x3000) with each sign (text, x, y, capital height px)
+    on a panel reaching one capital height past its letters, dark on light and light on dark in
+    turn. `font(size)`: the font for a size (default Pillow's built-in one)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.open(SAMPLES / "photos" / photo).convert("RGB").resize((4000, 3000))
+    d = ImageDraw.Draw(im)
+    for i, (words, x, y, cap) in enumerate(signs):
+        size = int(cap / 0.73)
+        f = font(size) if font else ImageFont.load_default(size=size)
+        box = d.textbbox((x, y), words, font=f)
+        dark = i % 2 == 0
+        d.rectangle((box[0] - cap, box[1] - cap, box[2] + cap, box[3] + cap),
+                    fill="white" if dark else (20, 20, 30))
+        d.text((x, y), words, font=f, fill="black" if dark else "white")
+    return np.asarray(im)
