@@ -278,6 +278,9 @@ def school_lines(school: dict, figures: dict) -> list[str]:
             f"of {r['consenting']} ({f['consenting_kept']:.1%}), lookalike refusals "
             f"{f['lookalike_refusals']:.2%}{goal}."
         )
+    if school.get("closest"):
+        out.append("- School scale, children, how close the designs came (bench_school.py): "
+                   + "; ".join(c.rstrip(".") for c in school["closest"]) + ".")
     return out
 
 
