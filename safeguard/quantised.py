@@ -134,7 +134,9 @@ def simplify(source: bytes) -> bytes:
     - `Div(x, c)` whose only user is `Mul(x, w)`, c and w scalar constants: `Mul(x, w / c)`
       (PP-OCR's hard-swish divides by 6 and then scales by a learnt w);
     - `ConvTranspose` (no bias) then `Add(bias)` then `BatchNormalization`: one ConvTranspose
-      with its weights scaled and a bias (as onnxruntime folds Conv + BatchNormalization).
+      with its weights scaled and a bias (as onnxruntime folds Conv + BatchNormalization);
+    - scalar `Mul` and `Add` straight after a Conv, or straight before one
+      (`_fold_scalars_into_convs`: PP-OCR's learnable affine blocks).
 
     Anything else is left as it is."""
     import onnx
@@ -147,6 +149,8 @@ def simplify(source: bytes) -> bytes:
     consts.update({t.name: t for t in g.initializer})
 
     def value(name: str) -> np.ndarray | None:
+        if name not in consts:  # perhaps a tensor a fold has just made
+            consts.update({t.name: t for t in g.initializer if t.name == name})
         return numpy_helper.to_array(consts[name]) if name in consts else None
 
     def users() -> dict[str, list]:
@@ -156,6 +160,9 @@ def simplify(source: bytes) -> bytes:
                 out.setdefault(i, []).append(n)
         return out
 
+    # Nodes are marked by id() for removal. A protobuf node's Python object lives only while
+    # something holds it, and a freed one's id can go to another node: `alive` holds them all.
+    alive = list(g.node)
     drop: set[int] = set()
     outputs = {o.name for o in g.output}  # a graph output is never folded away
     use = users()
@@ -204,13 +211,206 @@ def simplify(source: bytes) -> bytes:
         ct.input.append(b_name)
         ct.output[0] = bn.output[0]
         drop |= {id(add), id(bn)}
-    if not drop:
+    changed = bool(drop)
+    _without(g, drop)  # protobuf copies nodes on extend: each step starts from a clean graph
+    for step in (_fold_scalars_into_convs, _fold_hard_swish_scale):
+        alive += list(g.node)
+        step(g, value, outputs, drop)
+        changed |= bool(drop)
+        _without(g, drop)
+    if not changed:
         return source
-    kept = [n for n in g.node if id(n) not in drop]
-    del g.node[:]
-    g.node.extend(kept)
+    _drop_unused(g)
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
+    """A learnt scale k > 0 after a hard-swish of a Conv's output x, `Mul(x * Clip(x + 3, 0, 6),
+    k)`, moved into the Conv: with the Conv's weights and bias times r = sqrt(k), the same is
+    `(r x) * Clip(r x + 3r, 0, 6r)`, so the Mul goes (one int8 pass over the map fewer). Only
+    where x has no other user and the Clip's bounds are constants. Exact but for float
+    rounding."""
+    from onnx import numpy_helper
+
+    use: dict[str, list] = {}
+    for n in g.node:
+        if id(n) not in drop:
+            for i in n.input:
+                use.setdefault(i, []).append(n)
+    prod = {o: n for n in g.node if id(n) not in drop for o in n.output}
+
+    def const(name: str, v: float) -> str:
+        new = f"{name}.hswish{len(g.initializer)}"
+        g.initializer.append(numpy_helper.from_array(np.array(v, np.float32), new))
+        return new
+
+    for mul in [n for n in g.node if n.op_type == "Mul" and id(n) not in drop]:
+        k_in = [i for i in mul.input if (v := value(i)) is not None and v.size == 1]
+        m_in = [i for i in mul.input if i not in k_in]
+        if len(k_in) != 1 or len(m_in) != 1 or (k := float(value(k_in[0]).reshape(-1)[0])) <= 0:
+            continue
+        inner = prod.get(m_in[0])
+        if inner is None or inner.op_type != "Mul" or len(use.get(m_in[0], [])) != 1 \
+                or m_in[0] in outputs:
+            continue
+        clip = next((prod.get(i) for i in inner.input
+                     if prod.get(i) is not None and prod[i].op_type == "Clip"), None)
+        x = next((i for i in inner.input if clip is None or i != clip.output[0]), None)
+        conv = prod.get(x) if x is not None else None
+        if clip is None or conv is None or conv.op_type != "Conv" or x in outputs:
+            continue
+        add = prod.get(clip.input[0])
+        if add is None or add.op_type != "Add" or x not in add.input or len(clip.input) != 3:
+            continue
+        three = [i for i in add.input if i != x]
+        lo, hi = value(clip.input[1]), value(clip.input[2])
+        if len(three) != 1 or value(three[0]) is None or value(three[0]).size != 1 \
+                or lo is None or hi is None or float(lo) != 0.0 \
+                or sorted(map(id, use.get(x, []))) != sorted([id(add), id(inner)]) \
+                or len(use.get(add.output[0], [])) != 1 or len(use.get(clip.output[0], [])) != 1:
+            continue
+        w = value(conv.input[1])
+        b = value(conv.input[2]) if len(conv.input) > 2 else None
+        if w is None or b is None:
+            continue
+        r = float(np.sqrt(k))
+        names = (f"{conv.name}.hswish_w{len(g.initializer)}", f"{conv.name}.hswish_b{len(g.initializer)}")
+        g.initializer.extend([
+            numpy_helper.from_array((w.astype(np.float64) * r).astype(np.float32), names[0]),
+            numpy_helper.from_array((b.astype(np.float64) * r).astype(np.float32), names[1])])
+        conv.input[1], conv.input[2] = names
+        add.input[list(add.input).index(three[0])] = const(three[0], float(value(three[0])) * r)
+        clip.input[2] = const(clip.input[2], float(hi) * r)
+        for user in use.get(mul.output[0], []):
+            for j, i in enumerate(user.input):
+                if i == mul.output[0]:
+                    user.input[j] = m_in[0]
+        if mul.output[0] in outputs:
+            continue
+        drop.add(id(mul))
+
+
+def _without(g, drop: set[int]) -> None:
+    """Remove the nodes in `drop` (by id) from `g`, and empty `drop`."""
+    if drop:
+        kept = [n for n in g.node if id(n) not in drop]
+        del g.node[:]
+        g.node.extend(kept)
+        drop.clear()
+
+
+def _drop_unused(g) -> None:
+    """Constants and initializers that no node reads any more (the folded ones' old weights)."""
+    while True:
+        read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+        dead = [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    unused = [t for t in g.initializer if t.name not in read]
+    for t in unused:
+        g.initializer.remove(t)
+
+
+def _fold_scalars_into_convs(g, value, outputs: set[str], drop: set[int]) -> None:
+    """The learnt scalar scale and shift around PP-OCR's convolutions, folded into them:
+    `Conv` then `Mul(c)` then `Add(b)` (either or both, in that order) is one Conv with weights
+    times c and bias times c plus b; and `Mul(k)` then `Add(b)` feeding a Conv is that Conv with
+    weights times k and bias plus b times the sum of its weights, the Add only where the Conv pads
+    nothing (a padded border would see 0 where the shifted input had b). Each folded op's output
+    has that one user and is no graph output. Exact but for float rounding."""
+    from onnx import numpy_helper
+
+    def users() -> dict[str, list]:
+        out: dict[str, list] = {}
+        for n in g.node:
+            if id(n) not in drop:
+                for i in n.input:
+                    out.setdefault(i, []).append(n)
+        return out
+
+    def scalar(n, other: str) -> float | None:
+        """The scalar constant `n` (a Mul or Add) applies to its input `other`."""
+        rest = [i for i in n.input if i != other]
+        if len(n.input) != 2 or len(rest) != 1 or (v := value(rest[0])) is None or v.size != 1:
+            return None
+        return float(v.reshape(-1)[0])
+
+    def weights(conv) -> tuple[np.ndarray, np.ndarray] | None:
+        w = value(conv.input[1])
+        if w is None or w.ndim != 4:
+            return None
+        b = value(conv.input[2]) if len(conv.input) > 2 else np.zeros(w.shape[0], w.dtype)
+        return (w.astype(np.float64), b.astype(np.float64).reshape(-1)) if b is not None else None
+
+    def rewrite(conv, w: np.ndarray, b: np.ndarray) -> None:
+        names = (f"{conv.name}.scaled_w{len(g.initializer)}", f"{conv.name}.scaled_b{len(g.initializer)}")
+        g.initializer.extend([numpy_helper.from_array(w.astype(np.float32), names[0]),
+                              numpy_helper.from_array(b.astype(np.float32), names[1])])
+        conv.input[1] = names[0]
+        if len(conv.input) > 2:
+            conv.input[2] = names[1]
+        else:
+            conv.input.append(names[1])
+
+    def only_user(name: str, use: dict, op: str):
+        after = use.get(name, [])
+        ok = len(after) == 1 and after[0].op_type == op and name not in outputs
+        return after[0] if ok else None
+
+    use = users()
+    for conv in [n for n in g.node if n.op_type == "Conv"]:
+        wb = weights(conv)
+        if wb is None:
+            continue
+        w, b = wb
+        changed = False
+        for op in ("Mul", "Add"):
+            nxt = only_user(conv.output[0], use, op)
+            c = scalar(nxt, conv.output[0]) if nxt is not None else None
+            if c is None:
+                continue
+            if op == "Mul":
+                w, b = w * c, b * c
+            else:
+                b = b + c
+            conv.output[0] = nxt.output[0]
+            drop.add(id(nxt))
+            changed = True
+        if changed:
+            rewrite(conv, w, b)
+    use = users()
+    prod = {o: n for n in g.node if id(n) not in drop for o in n.output}
+    for conv in [n for n in g.node if n.op_type == "Conv" and id(n) not in drop]:
+        wb = weights(conv)
+        if wb is None:
+            continue
+        w, b = wb
+        changed = False
+        pads = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [])
+        auto = next((a.s for a in conv.attribute if a.name == "auto_pad"), b"NOTSET")
+        for op in ("Add", "Mul"):
+            src = prod.get(conv.input[0])
+            if src is None or src.op_type != op or only_user(src.output[0], use, "Conv") is None:
+                continue
+            x = next((i for i in src.input if value(i) is None), None)
+            c = scalar(src, x) if x is not None else None
+            if c is None:
+                continue
+            if op == "Add":
+                if any(pads) or auto not in (b"NOTSET", b"VALID"):
+                    break
+                b = b + c * w.sum(axis=(1, 2, 3))
+            else:
+                w = w * c
+            conv.input[0] = x
+            drop.add(id(src))
+            changed = True
+        if changed:
+            rewrite(conv, w, b)
 
 
 def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:

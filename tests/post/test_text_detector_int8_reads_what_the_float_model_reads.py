@@ -88,6 +88,9 @@ def test_the_simplified_float_model_computes_the_same_map_as_the_shipped_one():
     before = [n.op_type for n in onnx.load_from_string(shipped_model).graph.node]
     assert before.count("Div") > 0 and ops.count("Div") == 0
     assert ops.count("BatchNormalization") < before.count("BatchNormalization")
+    # the learnt scale and shift after each convolution and each hard-swish's scale are folded
+    assert ops.count("Mul") <= before.count("Mul") - 2 * before.count("Clip")
+    assert ops.count("Add") < before.count("Add")
     x = text_detector.model_input(np.asarray(Image.fromarray(_photo()).resize((1280, 960))))
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
@@ -114,3 +117,44 @@ def test_making_a_new_model_removes_the_recipes_older_ones_and_nothing_else(fres
     assert not older.exists()
     assert other.exists() and notes.exists()
     assert sorted(p.name for p in cache.glob("*.onnx")) == sorted([made.name, other.name])
+
+
+def _small_model(pads: int):
+    """x -> Mul(2) -> Add(0.5) -> Conv 3x3 (pads) -> Mul(3) -> Add(-1) -> Conv 1x1 -> y."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    w2 = rng.normal(size=(2, 4, 1, 1)).astype(np.float32)
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("two", np.array([2.0], np.float32)), ("half", np.array([0.5], np.float32)),
+        ("three", np.array([3.0], np.float32)), ("minus", np.array([-1.0], np.float32)),
+        ("w1", w1), ("b1", rng.normal(size=4).astype(np.float32)), ("w2", w2)]]
+    nodes = [helper.make_node("Mul", ["x", "two"], ["a"]),
+             helper.make_node("Add", ["a", "half"], ["b"]),
+             helper.make_node("Conv", ["b", "w1", "b1"], ["c"], pads=[pads] * 4),
+             helper.make_node("Mul", ["c", "three"], ["d"]),
+             helper.make_node("Add", ["d", "minus"], ["e"]),
+             helper.make_node("Conv", ["e", "w2"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 9 - 2 + 2 * pads, 9 - 2 + 2 * pads])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+@pytest.mark.parametrize("pads", [0, 1])
+def test_scalar_folds_into_convolutions_keep_every_output_pixel(pads):
+    """A shift before a padded convolution cannot go into it (the padding would see 0 where the
+    shifted input had the shift): it stays, and every pixel, border included, is unchanged."""
+    import onnx
+    import onnxruntime as ort
+
+    source = _small_model(pads)
+    simple = quantised.simplify(source)
+    ops = [n.op_type for n in onnx.load_from_string(simple).graph.node]
+    assert ops.count("Conv") == 2
+    assert ops.count("Add") == (1 if pads else 0)
+    x = np.random.default_rng(1).normal(size=(1, 3, 9, 9)).astype(np.float32)
+    ys = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+          for m in (source, simple)]
+    assert np.abs(ys[0] - ys[1]).max() < 1e-4 * np.abs(ys[0]).max()
