@@ -287,7 +287,10 @@ def count_deface(photos: Path, truth: dict[str, list[Box]]) -> tuple[int, int]:
 
 def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
     """(stage, wall seconds, CPU seconds of this thread), the minimum of two runs. The CPU time
-    hardly depends on what else the machine is doing (everything here runs on one thread)."""
+    hardly depends on what else the machine is doing (everything here runs on one thread:
+    OpenCV's too, as in the pool's workers)."""
+    import cv2
+
     from consent_db import ConsentStore
     from safeguard.config import Config
     from safeguard.detect import DEFAULT_CONFIG, detect_faces, profile_detect
@@ -297,6 +300,7 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
     from safeguard.redact import redact_checked
     from safeguard.text import read_text
 
+    cv2.setNumThreads(1)  # as in the pool's workers; else OpenCV's own threads go uncounted
     cfg = Config()
     matrix = ConsentStore.open(home).match_matrix("social")
     detect_faces(np.zeros((64, 64, 3), np.uint8))

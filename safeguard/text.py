@@ -175,8 +175,10 @@ def _scaled(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[f
 
     Shrinking by more than half, the photo is first averaged over k x k blocks (k the whole
     factor; the last k - 1 rows and columns at most are left out), which OpenCV does in one
-    cheap pass, and the rest is bilinear: 8 ms of one core for a 12 MP photo to 1792 px, where
-    an area resize in one step took 58 ms (the text found is compared in docs/benchmarks.md)."""
+    cheap pass, and the rest is an area resize of that: 28 ms of one core for a 12 MP photo to
+    1792 px, where an area resize in one step took 58 ms. Bilinear or bicubic for the second step
+    (8-9 ms) lie as close to the one-step resize on average, but bicubic left one more 20 px
+    class name uncovered in bench_text and bilinear misread a test sign (docs/benchmarks.md)."""
     h, w = rgb.shape[:2]
     if size == (w, h):
         return rgb, (1.0, 1.0)
@@ -187,7 +189,7 @@ def _scaled(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[f
         h, w = hh, ww
         if rgb.shape[1::-1] == size:
             return rgb, (w / size[0], h / size[1])
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if k >= 2 or size[0] > w
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if size[0] > w
                        else cv2.INTER_AREA)
     return small, (w / size[0], h / size[1])
 
