@@ -252,7 +252,7 @@ def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
             continue
         inner = prod.get(m_in[0])
         if inner is None or inner.op_type != "Mul" or len(use.get(m_in[0], [])) != 1 \
-                or m_in[0] in outputs:
+                or m_in[0] in outputs or mul.output[0] in outputs:
             continue
         clip = next((prod.get(i) for i in inner.input
                      if prod.get(i) is not None and prod[i].op_type == "Clip"), None)
@@ -286,8 +286,6 @@ def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
             for j, i in enumerate(user.input):
                 if i == mul.output[0]:
                     user.input[j] = m_in[0]
-        if mul.output[0] in outputs:
-            continue
         drop.add(id(mul))
 
 
@@ -408,6 +406,7 @@ def _fold_scalars_into_convs(g, value, outputs: set[str], drop: set[int]) -> Non
                 w = w * c
             conv.input[0] = x
             drop.add(id(src))
+            use[x] = [u for u in use.get(x, []) if u is not src] + [conv]
             changed = True
         if changed:
             rewrite(conv, w, b)

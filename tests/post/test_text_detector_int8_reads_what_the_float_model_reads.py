@@ -158,3 +158,47 @@ def test_scalar_folds_into_convolutions_keep_every_output_pixel(pads):
     ys = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
           for m in (source, simple)]
     assert np.abs(ys[0] - ys[1]).max() < 1e-4 * np.abs(ys[0]).max()
+
+
+def _hard_swish_model(scale_is_output: bool):
+    """x -> Conv -> hard-swish (x * Clip(x + 3, 0, 6)) -> Mul(0.3) -> [Conv 1x1] -> y."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(v, n) for n, v in [
+        ("w", rng.normal(size=(4, 3, 3, 3)).astype(np.float32)),
+        ("b", rng.normal(size=4).astype(np.float32)),
+        ("three", np.array(3.0, np.float32)), ("zero", np.array(0.0, np.float32)),
+        ("six", np.array(6.0, np.float32)), ("k", np.array([0.3], np.float32)),
+        ("w2", rng.normal(size=(2, 4, 1, 1)).astype(np.float32))]]
+    last = "y" if scale_is_output else "s"
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "three"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["r"]),
+             helper.make_node("Mul", ["c", "r"], ["h"]),
+             helper.make_node("Mul", ["h", "k"], [last])]
+    if not scale_is_output:
+        nodes.append(helper.make_node("Conv", ["s", "w2"], ["y"]))
+    graph = helper.make_graph(
+        nodes, "hswish", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                       [1, 4 if scale_is_output else 2, 8, 8])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+@pytest.mark.parametrize("scale_is_output", [False, True])
+def test_a_hard_swish_scale_moves_into_its_convolution_only_when_nothing_else_sees_it(
+        scale_is_output):
+    """The scale k after a hard-swish goes into the convolution before it (weights times
+    sqrt(k)), unless the scaled value is the model's output: the output is the same either way."""
+    import onnx
+    import onnxruntime as ort
+
+    source = _hard_swish_model(scale_is_output)
+    simple = quantised.simplify(source)
+    muls = [n.op_type for n in onnx.load_from_string(simple).graph.node].count("Mul")
+    assert muls == (2 if scale_is_output else 1)
+    x = np.random.default_rng(3).normal(size=(1, 3, 8, 8)).astype(np.float32)
+    ys = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+          for m in (source, simple)]
+    assert np.abs(ys[0] - ys[1]).max() < 1e-4 * np.abs(ys[0]).max()
