@@ -189,8 +189,8 @@ def _scaled(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[f
         h, w = hh, ww
         if rgb.shape[1::-1] == size:
             return rgb, (w / size[0], h / size[1])
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if size[0] > w
-                       else cv2.INTER_AREA)
+    grow = size[0] > rgb.shape[1]  # (after the averaging it never does)
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
     return small, (w / size[0], h / size[1])
 
 
