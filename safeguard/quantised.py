@@ -13,10 +13,11 @@ shadow, one half hidden) and changed behaviours tuned on the float model (docs/b
 
 Before quantising, the float model's graph is simplified where that is exact (`simplify`): a
 division by a constant folded into the scalar multiplication after it, a batch normalisation
-folded into the transposed convolution before it. onnxruntime quantises neither a Div nor a
-BatchNormalization, so each ran in float between a dequantise and a quantise over a whole
-feature map; folded, the text detector takes about 18% less CPU time and computes the same map
-(within 4e-5 as floats; tests/post/test_text_detector_int8_reads_what_the_float_model_reads.py).
+into the transposed convolution before it, and the learnt scalar scales and shifts around
+convolutions (and a hard-swish's scale) into the convolutions. onnxruntime quantises neither a
+Div nor a BatchNormalization, and each scalar operation was one more pass over a whole feature
+map; folded, the text detector's map takes 0.23 CPU-s instead of 0.35 at 1792 x 1344 and is the
+same map (within 6e-5 as floats; tests/post/test_text_detector_int8_reads_what_the_float_model_reads.py).
 
 Nothing is downloaded and no derived model is kept in the repository: a quantised copy is made
 from the model inside the installed package, calibrated on images made from the sample photos
@@ -129,45 +130,123 @@ def _private(path: Path) -> None:
 
 
 def simplify(source: bytes) -> bytes:
-    """The ONNX model `source` with two exact folds (the same function, to float rounding):
+    """The ONNX model `source` with exact folds (the same function, to float rounding), each
+    where it applies, in this order:
 
     - `Div(x, c)` whose only user is `Mul(x, w)`, c and w scalar constants: `Mul(x, w / c)`
       (PP-OCR's hard-swish divides by 6 and then scales by a learnt w);
     - `ConvTranspose` (no bias) then `Add(bias)` then `BatchNormalization`: one ConvTranspose
       with its weights scaled and a bias (as onnxruntime folds Conv + BatchNormalization);
-    - scalar `Mul` and `Add` straight after a Conv, or straight before one
-      (`_fold_scalars_into_convs`: PP-OCR's learnable affine blocks).
+    - scalar `Mul` and `Add` straight after a Conv, or straight before one (PP-OCR's learnable
+      affine blocks);
+    - a hard-swish's learnt scale, into the Conv before the hard-swish.
 
     Anything else is left as it is."""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.load_from_string(source)
-    g = model.graph
-    consts = {n.output[0]: n.attribute[0].t for n in g.node
-              if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value"}
-    consts.update({t.name: t for t in g.initializer})
+    graph = _Graph(model.graph)
+    changed = False
+    for fold in (_fold_div_into_mul, _fold_batch_norm_into_convtranspose,
+                 _fold_scalars_into_convs, _fold_hard_swish_scale):
+        graph.hold()
+        fold(graph)
+        changed |= graph.remove_dropped()
+    if not changed:
+        return source
+    graph.drop_unused()
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
-    def value(name: str) -> np.ndarray | None:
-        if name not in consts:  # perhaps a tensor a fold has just made
-            consts.update({t.name: t for t in g.initializer if t.name == name})
-        return numpy_helper.to_array(consts[name]) if name in consts else None
 
-    def users() -> dict[str, list]:
+class _Graph:
+    """An ONNX graph as `simplify`'s folds see it: its constants by name (Constant nodes and
+    initializers), its outputs (never folded away), and the nodes a fold marks for removal.
+
+    Nodes are marked by id(). A protobuf node's Python object lives only while something holds
+    it, and a freed one's id can go to another node: `hold` keeps every node object alive."""
+
+    def __init__(self, g) -> None:
+        self.g = g
+        self.consts = {n.output[0]: n.attribute[0].t for n in g.node if n.op_type == "Constant"
+                       and len(n.attribute) == 1 and n.attribute[0].name == "value"}
+        self.consts.update({t.name: t for t in g.initializer})
+        self.outputs = {o.name for o in g.output}
+        self.drop: set[int] = set()
+        self._alive: list = []
+
+    def value(self, name: str) -> np.ndarray | None:
+        from onnx import numpy_helper
+
+        if name not in self.consts:  # perhaps a tensor a fold has just made
+            self.consts.update({t.name: t for t in self.g.initializer if t.name == name})
+        return numpy_helper.to_array(self.consts[name]) if name in self.consts else None
+
+    def nodes(self) -> list:
+        """The nodes not marked for removal."""
+        return [n for n in self.g.node if id(n) not in self.drop]
+
+    def users(self) -> dict[str, list]:
         out: dict[str, list] = {}
-        for n in g.node:
+        for n in self.nodes():
             for i in n.input:
                 out.setdefault(i, []).append(n)
         return out
 
-    # Nodes are marked by id() for removal. A protobuf node's Python object lives only while
-    # something holds it, and a freed one's id can go to another node: `alive` holds them all.
-    alive = list(g.node)
-    drop: set[int] = set()
-    outputs = {o.name for o in g.output}  # a graph output is never folded away
-    use = users()
-    for n in g.node:
-        c = value(n.input[1]) if n.op_type == "Div" and n.output[0] not in outputs else None
+    def producers(self) -> dict[str, object]:
+        return {o: n for n in self.nodes() for o in n.output}
+
+    def set_conv(self, conv, w: np.ndarray, b: np.ndarray, tag: str) -> None:
+        """Give `conv` new weights and bias (new initializers named for `tag`)."""
+        from onnx import numpy_helper
+
+        n = len(self.g.initializer)
+        names = (f"{conv.name}.{tag}_w{n}", f"{conv.name}.{tag}_b{n}")
+        self.g.initializer.extend([numpy_helper.from_array(w.astype(np.float32), names[0]),
+                                   numpy_helper.from_array(b.astype(np.float32), names[1])])
+        conv.input[1] = names[0]
+        if len(conv.input) > 2:
+            conv.input[2] = names[1]
+        else:
+            conv.input.append(names[1])
+
+    def hold(self) -> None:
+        self._alive += list(self.g.node)
+
+    def remove_dropped(self) -> bool:
+        """Remove the marked nodes; whether there were any. (protobuf copies nodes on extend, so
+        each fold starts from a clean graph.)"""
+        if not self.drop:
+            return False
+        kept = self.nodes()
+        del self.g.node[:]
+        self.g.node.extend(kept)
+        self.drop.clear()
+        return True
+
+    def drop_unused(self) -> None:
+        """Constants and initializers that no node reads any more (the folded ones' old
+        weights)."""
+        g = self.g
+        while True:
+            read = {i for n in g.node for i in n.input} | self.outputs
+            dead = [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]
+            if not dead:
+                break
+            for n in dead:
+                g.node.remove(n)
+        read = {i for n in g.node for i in n.input} | self.outputs
+        for t in [t for t in g.initializer if t.name not in read]:
+            g.initializer.remove(t)
+
+
+def _fold_div_into_mul(graph: _Graph) -> None:
+    """`Div(x, c)` whose only user is `Mul(x, w)`, c and w scalar constants: `Mul(x, w / c)`."""
+    from onnx import numpy_helper
+
+    use, value, consts = graph.users(), graph.value, graph.consts
+    for n in graph.nodes():
+        c = value(n.input[1]) if n.op_type == "Div" and n.output[0] not in graph.outputs else None
         after = use.get(n.output[0], []) if c is not None else []
         if c is None or c.size != 1 or len(after) != 1 or after[0].op_type != "Mul":
             continue
@@ -178,14 +257,21 @@ def simplify(source: bytes) -> bytes:
         folded = (wv.astype(np.float64) / float(c.reshape(-1)[0])).astype(wv.dtype)
         consts[w[0]].CopyFrom(numpy_helper.from_array(folded, consts[w[0]].name))
         mul.input[list(mul.input).index(n.output[0])] = n.input[0]
-        drop.add(id(n))
-    use = users()
-    for ct in [n for n in g.node if n.op_type == "ConvTranspose" and len(n.input) == 2]:
+        graph.drop.add(id(n))
+
+
+def _fold_batch_norm_into_convtranspose(graph: _Graph) -> None:
+    """`ConvTranspose` (no bias) then `Add(bias)` then `BatchNormalization`: one ConvTranspose
+    with its weights scaled and a bias."""
+    from onnx import numpy_helper
+
+    g, value, use = graph.g, graph.value, graph.users()
+    for ct in [n for n in graph.nodes() if n.op_type == "ConvTranspose" and len(n.input) == 2]:
         after = use.get(ct.output[0], [])
         if len(after) != 1 or after[0].op_type != "Add":
             continue
         add = after[0]
-        if {ct.output[0], add.output[0]} & outputs:
+        if {ct.output[0], add.output[0]} & graph.outputs:
             continue
         b = [i for i in add.input if i != ct.output[0]]
         nxt = use.get(add.output[0], [])
@@ -210,22 +296,90 @@ def simplify(source: bytes) -> bytes:
         ct.input[1] = w_name
         ct.input.append(b_name)
         ct.output[0] = bn.output[0]
-        drop |= {id(add), id(bn)}
-    changed = bool(drop)
-    _without(g, drop)  # protobuf copies nodes on extend: each step starts from a clean graph
-    for step in (_fold_scalars_into_convs, _fold_hard_swish_scale):
-        alive += list(g.node)
-        step(g, value, outputs, drop)
-        changed |= bool(drop)
-        _without(g, drop)
-    if not changed:
-        return source
-    _drop_unused(g)
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+        graph.drop |= {id(add), id(bn)}
 
 
-def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
+def _fold_scalars_into_convs(graph: _Graph) -> None:
+    """The learnt scalar scale and shift around PP-OCR's convolutions, folded into them:
+    `Conv` then `Mul(c)` then `Add(b)` (either or both, in that order) is one Conv with weights
+    times c and bias times c plus b; and `Mul(k)` then `Add(b)` feeding a Conv is that Conv with
+    weights times k and bias plus b times the sum of its weights, the Add only where the Conv pads
+    nothing (a padded border would see 0 where the shifted input had b). Each folded op's output
+    has that one user and is no graph output. Exact but for float rounding."""
+    value, drop = graph.value, graph.drop
+
+    def scalar(n, other: str) -> float | None:
+        """The scalar constant `n` (a Mul or Add) applies to its input `other`."""
+        rest = [i for i in n.input if i != other]
+        if len(n.input) != 2 or len(rest) != 1 or (v := value(rest[0])) is None or v.size != 1:
+            return None
+        return float(v.reshape(-1)[0])
+
+    def weights(conv) -> tuple[np.ndarray, np.ndarray] | None:
+        w = value(conv.input[1])
+        if w is None or w.ndim != 4:
+            return None
+        b = value(conv.input[2]) if len(conv.input) > 2 else np.zeros(w.shape[0], w.dtype)
+        return (w.astype(np.float64), b.astype(np.float64).reshape(-1)) if b is not None else None
+
+    def only_user(name: str, use: dict, op: str):
+        after = use.get(name, [])
+        ok = len(after) == 1 and after[0].op_type == op and name not in graph.outputs
+        return after[0] if ok else None
+
+    use = graph.users()
+    for conv in [n for n in graph.nodes() if n.op_type == "Conv"]:
+        wb = weights(conv)
+        if wb is None:
+            continue
+        w, b = wb
+        changed = False
+        for op in ("Mul", "Add"):
+            nxt = only_user(conv.output[0], use, op)
+            c = scalar(nxt, conv.output[0]) if nxt is not None else None
+            if c is None:
+                continue
+            if op == "Mul":
+                w, b = w * c, b * c
+            else:
+                b = b + c
+            conv.output[0] = nxt.output[0]
+            drop.add(id(nxt))
+            changed = True
+        if changed:
+            graph.set_conv(conv, w, b, "scaled")
+    use, prod = graph.users(), graph.producers()
+    for conv in [n for n in graph.nodes() if n.op_type == "Conv"]:
+        wb = weights(conv)
+        if wb is None:
+            continue
+        w, b = wb
+        changed = False
+        pads = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [])
+        auto = next((a.s for a in conv.attribute if a.name == "auto_pad"), b"NOTSET")
+        for op in ("Add", "Mul"):
+            src = prod.get(conv.input[0])
+            if src is None or src.op_type != op or only_user(src.output[0], use, "Conv") is None:
+                continue
+            x = next((i for i in src.input if value(i) is None), None)
+            c = scalar(src, x) if x is not None else None
+            if c is None:
+                continue
+            if op == "Add":
+                if any(pads) or auto not in (b"NOTSET", b"VALID"):
+                    break
+                b = b + c * w.sum(axis=(1, 2, 3))
+            else:
+                w = w * c
+            conv.input[0] = x
+            drop.add(id(src))
+            use[x] = [u for u in use.get(x, []) if u is not src] + [conv]
+            changed = True
+        if changed:
+            graph.set_conv(conv, w, b, "scaled")
+
+
+def _fold_hard_swish_scale(graph: _Graph) -> None:
     """A learnt scale k > 0 after a hard-swish of a Conv's output x, `Mul(x * Clip(x + 3, 0, 6),
     k)`, moved into the Conv: with the Conv's weights and bias times r = sqrt(k), the same is
     `(r x) * Clip(r x + 3r, 0, 6r)`, so the Mul goes (one int8 pass over the map fewer). Only
@@ -233,19 +387,15 @@ def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
     rounding."""
     from onnx import numpy_helper
 
-    use: dict[str, list] = {}
-    for n in g.node:
-        if id(n) not in drop:
-            for i in n.input:
-                use.setdefault(i, []).append(n)
-    prod = {o: n for n in g.node if id(n) not in drop for o in n.output}
+    g, value, outputs = graph.g, graph.value, graph.outputs
+    use, prod = graph.users(), graph.producers()
 
     def const(name: str, v: float) -> str:
         new = f"{name}.hswish{len(g.initializer)}"
         g.initializer.append(numpy_helper.from_array(np.array(v, np.float32), new))
         return new
 
-    for mul in [n for n in g.node if n.op_type == "Mul" and id(n) not in drop]:
+    for mul in [n for n in graph.nodes() if n.op_type == "Mul"]:
         k_in = [i for i in mul.input if (v := value(i)) is not None and v.size == 1]
         m_in = [i for i in mul.input if i not in k_in]
         if len(k_in) != 1 or len(m_in) != 1 or (k := float(value(k_in[0]).reshape(-1)[0])) <= 0:
@@ -275,141 +425,14 @@ def _fold_hard_swish_scale(g, value, outputs: set[str], drop: set[int]) -> None:
         if w is None or b is None:
             continue
         r = float(np.sqrt(k))
-        names = (f"{conv.name}.hswish_w{len(g.initializer)}", f"{conv.name}.hswish_b{len(g.initializer)}")
-        g.initializer.extend([
-            numpy_helper.from_array((w.astype(np.float64) * r).astype(np.float32), names[0]),
-            numpy_helper.from_array((b.astype(np.float64) * r).astype(np.float32), names[1])])
-        conv.input[1], conv.input[2] = names
+        graph.set_conv(conv, w.astype(np.float64) * r, b.astype(np.float64) * r, "hswish")
         add.input[list(add.input).index(three[0])] = const(three[0], float(value(three[0])) * r)
         clip.input[2] = const(clip.input[2], float(hi) * r)
         for user in use.get(mul.output[0], []):
             for j, i in enumerate(user.input):
                 if i == mul.output[0]:
                     user.input[j] = m_in[0]
-        drop.add(id(mul))
-
-
-def _without(g, drop: set[int]) -> None:
-    """Remove the nodes in `drop` (by id) from `g`, and empty `drop`."""
-    if drop:
-        kept = [n for n in g.node if id(n) not in drop]
-        del g.node[:]
-        g.node.extend(kept)
-        drop.clear()
-
-
-def _drop_unused(g) -> None:
-    """Constants and initializers that no node reads any more (the folded ones' old weights)."""
-    while True:
-        read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
-        dead = [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]
-        if not dead:
-            break
-        for n in dead:
-            g.node.remove(n)
-    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
-    unused = [t for t in g.initializer if t.name not in read]
-    for t in unused:
-        g.initializer.remove(t)
-
-
-def _fold_scalars_into_convs(g, value, outputs: set[str], drop: set[int]) -> None:
-    """The learnt scalar scale and shift around PP-OCR's convolutions, folded into them:
-    `Conv` then `Mul(c)` then `Add(b)` (either or both, in that order) is one Conv with weights
-    times c and bias times c plus b; and `Mul(k)` then `Add(b)` feeding a Conv is that Conv with
-    weights times k and bias plus b times the sum of its weights, the Add only where the Conv pads
-    nothing (a padded border would see 0 where the shifted input had b). Each folded op's output
-    has that one user and is no graph output. Exact but for float rounding."""
-    from onnx import numpy_helper
-
-    def users() -> dict[str, list]:
-        out: dict[str, list] = {}
-        for n in g.node:
-            if id(n) not in drop:
-                for i in n.input:
-                    out.setdefault(i, []).append(n)
-        return out
-
-    def scalar(n, other: str) -> float | None:
-        """The scalar constant `n` (a Mul or Add) applies to its input `other`."""
-        rest = [i for i in n.input if i != other]
-        if len(n.input) != 2 or len(rest) != 1 or (v := value(rest[0])) is None or v.size != 1:
-            return None
-        return float(v.reshape(-1)[0])
-
-    def weights(conv) -> tuple[np.ndarray, np.ndarray] | None:
-        w = value(conv.input[1])
-        if w is None or w.ndim != 4:
-            return None
-        b = value(conv.input[2]) if len(conv.input) > 2 else np.zeros(w.shape[0], w.dtype)
-        return (w.astype(np.float64), b.astype(np.float64).reshape(-1)) if b is not None else None
-
-    def rewrite(conv, w: np.ndarray, b: np.ndarray) -> None:
-        names = (f"{conv.name}.scaled_w{len(g.initializer)}", f"{conv.name}.scaled_b{len(g.initializer)}")
-        g.initializer.extend([numpy_helper.from_array(w.astype(np.float32), names[0]),
-                              numpy_helper.from_array(b.astype(np.float32), names[1])])
-        conv.input[1] = names[0]
-        if len(conv.input) > 2:
-            conv.input[2] = names[1]
-        else:
-            conv.input.append(names[1])
-
-    def only_user(name: str, use: dict, op: str):
-        after = use.get(name, [])
-        ok = len(after) == 1 and after[0].op_type == op and name not in outputs
-        return after[0] if ok else None
-
-    use = users()
-    for conv in [n for n in g.node if n.op_type == "Conv"]:
-        wb = weights(conv)
-        if wb is None:
-            continue
-        w, b = wb
-        changed = False
-        for op in ("Mul", "Add"):
-            nxt = only_user(conv.output[0], use, op)
-            c = scalar(nxt, conv.output[0]) if nxt is not None else None
-            if c is None:
-                continue
-            if op == "Mul":
-                w, b = w * c, b * c
-            else:
-                b = b + c
-            conv.output[0] = nxt.output[0]
-            drop.add(id(nxt))
-            changed = True
-        if changed:
-            rewrite(conv, w, b)
-    use = users()
-    prod = {o: n for n in g.node if id(n) not in drop for o in n.output}
-    for conv in [n for n in g.node if n.op_type == "Conv" and id(n) not in drop]:
-        wb = weights(conv)
-        if wb is None:
-            continue
-        w, b = wb
-        changed = False
-        pads = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [])
-        auto = next((a.s for a in conv.attribute if a.name == "auto_pad"), b"NOTSET")
-        for op in ("Add", "Mul"):
-            src = prod.get(conv.input[0])
-            if src is None or src.op_type != op or only_user(src.output[0], use, "Conv") is None:
-                continue
-            x = next((i for i in src.input if value(i) is None), None)
-            c = scalar(src, x) if x is not None else None
-            if c is None:
-                continue
-            if op == "Add":
-                if any(pads) or auto not in (b"NOTSET", b"VALID"):
-                    break
-                b = b + c * w.sum(axis=(1, 2, 3))
-            else:
-                w = w * c
-            conv.input[0] = x
-            drop.add(id(src))
-            use[x] = [u for u in use.get(x, []) if u is not src] + [conv]
-            changed = True
-        if changed:
-            rewrite(conv, w, b)
+        graph.drop.add(id(mul))
 
 
 def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:

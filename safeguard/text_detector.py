@@ -5,7 +5,7 @@ the CPU time.
 The detector is nearly all of the text check's cost (a 1792 px image through a fully
 convolutional network). Its graph simplified where that is exact (quantised.simplify), then
 quantised per channel in onnxruntime (QDQ, activations calibrated on photos with signs in them),
-it takes about 45% of the float model's CPU time and finds about the
+it takes about a third of the float model's CPU time and finds about the
 same text regions at the same size; safeguard.text spends the saving, and more, on a larger image
 (`DET_SIDE`), where small print is found. Measured in benchmarks/bench_text.py.
 
