@@ -285,15 +285,14 @@ def main(argv=None) -> int:
     base = Config()
     n_children = len(np.unique(person[age == "child"]))
     biggest = n_children - n_children // 6  # leave a sixth as strangers
-    designs = [
-        ("live default (max_false_clear 0.001)", base),
-        ("max_false_clear 0.003", replace(base, max_false_clear=0.003)),
-        ("max_false_clear 0.0003", replace(base, max_false_clear=0.0003)),
-        ("fixed clear_tolerance 0.5 (calibration off)", None),
-        ("distinct_margin 0.175", replace(base, distinct_margin=0.175)),
-        ("distinct_margin 0.15", replace(base, distinct_margin=0.15)),
-    ]
-    adult_designs = [designs[0]] + designs[4:]
+    live = ("live default (max_false_clear 0.001)", base)
+    fixed = ("fixed clear_tolerance 0.5 (calibration off)", None)
+    margins = [("distinct_margin 0.175", replace(base, distinct_margin=0.175)),
+               ("distinct_margin 0.15", replace(base, distinct_margin=0.15))]
+    designs = [live, ("max_false_clear 0.003", replace(base, max_false_clear=0.003)),
+               ("max_false_clear 0.0003", replace(base, max_false_clear=0.0003)),
+               fixed, *margins]
+    adult_designs = [live, *margins]
     results = []
     for group in ("child", "adult"):
         for size in (300, biggest):
@@ -306,9 +305,8 @@ def main(argv=None) -> int:
                                                     "strangers_cleared", "strangers",
                                                     "consenting_kept", "consenting",
                                                     "restricted_shown", "tolerance_min")}))
-        roster_designs = designs[:1] + [
-            ("distinct match against the whole school (roster_margin off)",
-             replace(base, roster_margin=1.0))] + designs[3:4]
+        roster_designs = [live, ("distinct match against the whole school (roster_margin off)",
+                                 replace(base, roster_margin=1.0)), fixed]
         for name, cfg in roster_designs:
             r = run_school(enc, person, age, ita, group, biggest, cfg or base, args.draws,
                            roster=ROSTER, calibrated=cfg is not None)
