@@ -26,6 +26,7 @@ dlib quirks reproduced:
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 
@@ -252,6 +253,10 @@ def build_onnx(layers: list[_Layer], check: bool = False) -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
                               producer_name="safeguard.encoder")
     model.ir_version = 8
+    # what the caller needs to feed it (Encoder), kept with the model when it is cached
+    model.metadata_props.add(key=_MEANS, value=json.dumps(
+        [float(v) for v in np.asarray(head.params["means"], np.float32).reshape(-1)]))
+    model.metadata_props.add(key=_SIZE, value=json.dumps([int(v) for v in size]))
     if check:
         onnx.checker.check_model(model, full_check=True)
     return model.SerializeToString()
@@ -284,9 +289,7 @@ class Encoder:
         from safeguard.arena import share as share_arena
 
         with open(model_path, "rb") as f:
-            layers = read_layers(f.read())
-        self.means = np.asarray(layers[0].params["means"], dtype=np.float32)
-        self.size = layers[0].params["size"]
+            model = _built(f.read())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -295,8 +298,10 @@ class Encoder:
         share_arena(opts)  # one arena for every session of a process: safeguard/arena.py
         if threads > 1:  # idle threads sleep rather than spin: the other cores have work too
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(build_onnx(layers), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.means = np.asarray(json.loads(meta[_MEANS]), dtype=np.float32)
+        self.size = tuple(json.loads(meta[_SIZE]))
 
     def descriptors(self, chips: np.ndarray, batch: int = 16) -> np.ndarray:
         """(n, 128) float32 for `chips` (n, 150, 150, 3) uint8 RGB."""
@@ -310,6 +315,27 @@ class Encoder:
             out[start : start + batch] = self.session.run(
                 ["descriptors"], {"chips": np.ascontiguousarray(blob)})[0]
         return out
+
+
+_MEANS, _SIZE = "safeguard.means", "safeguard.size"
+BUILD_VERSION = "1"  # bump when build_onnx changes what it makes
+
+
+def _built(dat: bytes) -> bytes | str:
+    """The ONNX model of dlib's file `dat`: the cached file (safeguard.model_cache; reading and
+    rebuilding the network costs each process 0.17 CPU-s at start), else built in memory. A file
+    that is not dlib's face ResNet raises ModelFormatError either way."""
+    from safeguard import model_cache
+
+    def make(data: bytes) -> bytes:
+        return build_onnx(read_layers(data))
+
+    try:
+        return str(model_cache.derived("face-enc", dat, BUILD_VERSION, make))
+    except ModelFormatError:
+        raise
+    except Exception:  # noqa: BLE001 - no private cache to be had: the same model, built here
+        return make(dat)
 
 
 _ENCODERS: dict[tuple[str, int], Encoder] = {}

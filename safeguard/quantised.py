@@ -21,28 +21,25 @@ same map (within 6e-5 as floats; tests/post/test_text_detector_int8_reads_what_t
 
 Nothing is downloaded and no derived model is kept in the repository: a quantised copy is made
 from the model inside the installed package, calibrated on images made from the sample photos
-this package ships, and kept in a per-user cache (`$SAFEGUARD_CACHE`, else
-`$XDG_CACHE_HOME/safeguard`, else `~/.cache/safeguard`), named by a hash of everything that goes
-into it (the model, onnxruntime's version, the recipe). Two processes starting together make it
-once (a lock). A cache folder or model file that another account owns or could write is not
-used. Making a recipe's model removes that recipe's older ones (an earlier version's). Where
-no cache can be written, or quantising fails, the caller runs the float
-model instead: slower, never different in kind. Each recipe has an environment switch
+this package ships, and kept in the per-user model cache (safeguard.model_cache: private,
+locked, named by a hash of the model, onnxruntime's version and the recipe). Where no cache can
+be written, or quantising fails, the caller runs the float model instead: slower, never
+different in kind. Each recipe has an environment switch
 (`SAFEGUARD_TEXT_INT8=0`) that always uses the float model.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
 import os
-import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from safeguard import model_cache
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +57,20 @@ class Recipe:
     # applied to `source` only when quantising (`simplify`), so that finding the cached model
     # costs no more than hashing the shipped one; a change to it needs a new `version`
     prepare: Callable[[bytes], bytes] | None = None
+    # applied to the int8 model before it is cached (`quantised_input`); a change needs a new
+    # `version` too
+    finish: Callable[[bytes], bytes] | None = None
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("SAFEGUARD_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "safeguard"
-
-
-def key(recipe: Recipe, source: bytes) -> str:
-    """The hash that names the quantised copy of `source` made by `recipe`."""
+def _version(recipe: Recipe) -> str:
     import onnxruntime
 
-    h = hashlib.sha256(source)
-    h.update(f"{onnxruntime.__version__}/{recipe.name}/{recipe.version}".encode())
-    return h.hexdigest()[:16]
+    return f"{onnxruntime.__version__}/{recipe.name}/{recipe.version}"
 
 
 def cached_path(recipe: Recipe, source: bytes) -> Path:
-    return cache_dir() / f"{recipe.name}-{key(recipe, source)}.onnx"
+    """Where the int8 copy of `source` made by `recipe` is cached (safeguard.model_cache)."""
+    return model_cache.cached_path(recipe.name, source, _version(recipe))
 
 
 def model_path(recipe: Recipe) -> Path | None:
@@ -89,44 +79,15 @@ def model_path(recipe: Recipe) -> Path | None:
     if os.environ.get(recipe.env, "1") == "0":
         return None
     try:
-        source = recipe.source()
-        dest = cached_path(recipe, source)
-        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _private(dest.parent)
-        if dest.is_file():
-            _private(dest)
-            return dest
-        with open(dest.parent / f".{recipe.name}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be making it now
-            if not dest.is_file():
-                log.info("making the %s model once for this machine (%s)", recipe.name,
-                         recipe.minutes)
-                prepared = recipe.prepare(source) if recipe.prepare else source
-                quantise(prepared, dest, recipe.calibration())
-                _forget_older(recipe, dest)
-        return dest
+        def make(source: bytes) -> bytes:
+            prepared = recipe.prepare(source) if recipe.prepare else source
+            return quantise(prepared, recipe.calibration(), recipe.finish)
+
+        return model_cache.derived(recipe.name, recipe.source(), _version(recipe), make,
+                                   recipe.minutes)
     except Exception as e:  # noqa: BLE001 - no cache, or quantising failed: the float model runs
         log.warning("%s unavailable (%s): using the float model", recipe.name, e)
         return None
-
-
-def _forget_older(recipe: Recipe, dest: Path) -> None:
-    """Remove this recipe's earlier models from the cache (made by an earlier version, or from an
-    earlier package's model): only `dest` is used from now on. A process already running holds
-    its model in memory; one about to load a removed file runs the float model instead."""
-    mine = re.compile(rf"{re.escape(recipe.name)}-[0-9a-f]{{16}}\.onnx")
-    for old in dest.parent.iterdir():
-        if old != dest and mine.fullmatch(old.name) and old.is_file() and not old.is_symlink():
-            old.unlink(missing_ok=True)
-
-
-def _private(path: Path) -> None:
-    """Refuse a cache folder or model that another account could have written: a model swapped
-    for one that finds no text would let names through. It must be this user's, and writable by
-    no group or other user."""
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise PermissionError(f"{path} is not private to this user (owner and permissions)")
 
 
 def simplify(source: bytes) -> bytes:
@@ -435,10 +396,10 @@ def _fold_hard_swish_scale(graph: _Graph) -> None:
         graph.drop.add(id(mul))
 
 
-def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> None:
-    """Quantise the ONNX model `source` to int8 (QDQ, per-channel weights at opset 13, uint8
-    activations whose ranges are the min and max seen on `inputs`) and write it to `dest`
-    through the store's one atomic writer."""
+def quantise(source: bytes, inputs: list[dict[str, np.ndarray]],
+             finish: Callable[[bytes], bytes] | None = None) -> bytes:
+    """The ONNX model `source` quantised to int8 (QDQ, per-channel weights at opset 13, uint8
+    activations whose ranges are the min and max seen on `inputs`), with `finish` applied."""
     import onnx
     from onnx import version_converter
     from onnxruntime.quantization import (
@@ -449,8 +410,6 @@ def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> 
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from consent_db.storage import atomic_write_bytes
-
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             self._it = iter(inputs)
@@ -458,8 +417,6 @@ def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> 
         def get_next(self):
             return next(self._it, None)
 
-    work = dest.with_name(f".{dest.name}.{os.getpid()}")
-    work.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime's quantiser warns on the root logger ...
@@ -467,21 +424,87 @@ def quantise(source: bytes, dest: Path, inputs: list[dict[str, np.ndarray]]) -> 
 
     onnxruntime.set_default_logger_severity(3)  # ... and its sessions on stderr
     try:
-        model = onnx.load_from_string(source)
-        if max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) < 13:
-            model = version_converter.convert_version(model, 13)  # per-channel scales need it
-        onnx.save(model, str(work / "13.onnx"))
-        quant_pre_process(str(work / "13.onnx"), str(work / "pre.onnx"),
-                          skip_symbolic_shape=True)
-        # MinMax calibration keeps each activation's min and max per input (reduce nodes added
-        # to the graph), not the activations themselves
-        quantize_static(str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(),
-                        quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        atomic_write_bytes(dest, (work / "int8.onnx").read_bytes())
+        with tempfile.TemporaryDirectory(prefix="safeguard-quantise-") as tmp:
+            work = Path(tmp)
+            model = onnx.load_from_string(source)
+            if max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) < 13:
+                model = version_converter.convert_version(model, 13)  # per-channel scales
+            onnx.save(model, str(work / "13.onnx"))
+            quant_pre_process(str(work / "13.onnx"), str(work / "pre.onnx"),
+                              skip_symbolic_shape=True)
+            # MinMax calibration keeps each activation's min and max per input (reduce nodes
+            # added to the graph), not the activations themselves
+            quantize_static(str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(),
+                            quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+            made = (work / "int8.onnx").read_bytes()
     finally:
         root.setLevel(level)
         onnxruntime.set_default_logger_severity(2)  # onnxruntime's own default
-        for p in work.glob("*"):
-            p.unlink(missing_ok=True)
-        work.rmdir()
+    return finish(made) if finish else made
+
+
+INPUT_SCALE, INPUT_ZERO_POINT = "safeguard.input_scale", "safeguard.input_zero_point"
+
+
+def quantised_input(model: bytes) -> bytes:
+    """The int8 model `model` taking its input already quantised: where the graph's one input
+    goes only into a QuantizeLinear (a scalar scale and zero point), that node is removed and
+    its output becomes the input (uint8, same shape). The scale and zero point are kept in the
+    model's metadata (INPUT_SCALE, INPUT_ZERO_POINT), so that the caller can quantise pixels
+    itself (`input_table`) in one table lookup, where the model took a float image and
+    quantised it again. Any other model is returned as it is."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load_from_string(model)
+    g = m.graph
+    if len(g.input) != 1:
+        return model
+    name = g.input[0].name
+    users = [n for n in g.node if name in n.input]
+    consts = {t.name: t for t in g.initializer}
+    if len(users) != 1 or users[0].op_type != "QuantizeLinear" or users[0].input[0] != name \
+            or len(users[0].input) != 3 or any(i not in consts for i in users[0].input[1:]):
+        return model
+    q = users[0]
+    scale, zero = (numpy_helper.to_array(consts[i]) for i in q.input[1:])
+    if scale.size != 1 or zero.size != 1 or zero.dtype != np.uint8:
+        return model
+    dims = [d.dim_param or d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+    g.node.remove(q)
+    del g.input[:]
+    g.input.append(helper.make_tensor_value_info(q.output[0], TensorProto.UINT8, dims))
+    for key_, value in ((INPUT_SCALE, repr(float(scale.reshape(-1)[0]))),
+                        (INPUT_ZERO_POINT, str(int(zero.reshape(-1)[0])))):
+        m.metadata_props.add(key=key_, value=value)
+    used = {i for n in g.node for i in n.input}
+    keep = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
+def input_table(sess, values: np.ndarray) -> np.ndarray | None:
+    """For a session of a `quantised_input` model, the uint8 its input takes for each of the
+    float `values` (onnxruntime's own QuantizeLinear with the model's input scale and zero
+    point, so exactly what the model did itself); None for a model that takes floats."""
+    meta = sess.get_modelmeta().custom_metadata_map
+    if INPUT_SCALE not in meta or sess.get_inputs()[0].type != "tensor(uint8)":
+        return None
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    scale = np.array(float(meta[INPUT_SCALE]), np.float32)
+    zero = np.array(int(meta[INPUT_ZERO_POINT]), np.uint8)
+    n = int(values.size)
+    graph = helper.make_graph(
+        [helper.make_node("QuantizeLinear", ["v", "s", "z"], ["q"])], "table",
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [n])],
+        [helper.make_tensor_value_info("q", TensorProto.UINT8, [n])],
+        [numpy_helper.from_array(scale, "s"), numpy_helper.from_array(zero, "z")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    table = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return table.run(None, {"v": values.astype(np.float32).reshape(-1)})[0]

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 CAL_SIDE = 1280  # the calibration images' long side, as the detector sees photos
 _MEAN, _STD = 0.5, 0.5
-_sessions: dict[int, object] = {}
+_sessions: dict[int, Detector | None] = {}
 _lock = threading.Lock()
 
 
@@ -89,9 +89,9 @@ RECIPE = quantised.Recipe(
     name="text-det-int8", env="SAFEGUARD_TEXT_INT8",
     source=lambda: _source_model().read_bytes(),
     calibration=lambda: [{"x": x} for x in _calibration_images()],
-    version=7,  # bump when anything above changes the quantised model
+    version=8,  # bump when anything above changes the quantised model
     minutes="about 20 s",
-    prepare=quantised.simplify)
+    prepare=quantised.simplify, finish=quantised.quantised_input)
 
 
 def quantised_model() -> Path | None:
@@ -99,15 +99,41 @@ def quantised_model() -> Path | None:
     return quantised.model_path(RECIPE)
 
 
-def session(threads: int = 1):
-    """An onnxruntime session of the int8 detector (one per process and thread count), or None
-    when only the float model can run."""
+class Detector:
+    """The int8 detector's session, and how it takes an image: as uint8 already quantised where
+    the cached model takes that (quantised.quantised_input: one table lookup per pixel instead
+    of a float image the model quantises again, 0.03 CPU-s less at 1792 x 1344, the same map),
+    else as `model_input`'s floats."""
+
+    def __init__(self, sess) -> None:
+        self.sess = sess
+        self.input = sess.get_inputs()[0].name
+        grey = np.arange(256, dtype=np.uint8).reshape(1, 256, 1).repeat(3, axis=2)
+        self.table = quantised.input_table(sess, model_input(grey)[0, 0, 0])
+
+    def pixels(self, rgb: np.ndarray) -> np.ndarray:
+        """What the session takes for an RGB image (padded as `model_input` pads it)."""
+        if self.table is None:
+            return model_input(rgb)
+        h, w = rgb.shape[:2]
+        out = np.full((1, 3, (h + 31) // 32 * 32, (w + 31) // 32 * 32), self.table[128],
+                      np.uint8)
+        out[0, :, :h, :w] = cv2.LUT(rgb, self.table).transpose(2, 0, 1)[::-1]  # BGR, as PP-OCR
+        return out
+
+    def map(self, rgb: np.ndarray) -> np.ndarray:
+        return self.sess.run(None, {self.input: self.pixels(rgb)})[0]
+
+
+def session(threads: int = 1) -> Detector | None:
+    """The int8 detector (one per process and thread count), or None when only the float model
+    can run."""
     if threads in _sessions:
         return _sessions[threads]
     with _lock:
         if threads not in _sessions:
             path = quantised_model()
-            sess = None
+            det = None
             if path is not None:
                 import onnxruntime as ort
 
@@ -122,15 +148,15 @@ def session(threads: int = 1):
                 share_arena(opts)  # one arena for every session of a process: safeguard/arena.py
                 opts.log_severity_level = 4
                 try:
-                    sess = ort.InferenceSession(str(path), opts,
-                                                providers=["CPUExecutionProvider"])
+                    det = Detector(ort.InferenceSession(str(path), opts,
+                                                        providers=["CPUExecutionProvider"]))
                 except Exception as e:  # noqa: BLE001 - a damaged cache file: float model
                     log.warning("int8 text detector unreadable (%s): using the float model", e)
-            _sessions[threads] = sess
+            _sessions[threads] = det
         return _sessions[threads]
 
 
-def probability_map(sess, rgb: np.ndarray) -> np.ndarray:
+def probability_map(det: Detector, rgb: np.ndarray) -> np.ndarray:
     """The detector's text probability for each pixel of an RGB image padded as model_input
     pads it, (1, 1, H, W)."""
-    return sess.run(None, {"x": model_input(rgb)})[0]
+    return det.map(rgb)

@@ -202,3 +202,37 @@ def test_a_hard_swish_scale_moves_into_its_convolution_only_when_nothing_else_se
     ys = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
           for m in (source, simple)]
     assert np.abs(ys[0] - ys[1]).max() < 1e-4 * np.abs(ys[0]).max()
+
+
+def test_an_int8_model_fed_quantised_pixels_computes_what_it_computed_from_floats():
+    """The cached detector takes its input already quantised (quantised.quantised_input): the
+    pixels go through one table lookup instead of a float image the model quantised again. On a
+    small network quantised the same way, the output must be the same to the bit."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n) for n, s in
+             [("w1", (8, 3, 3, 3)), ("b1", (8,)), ("w2", (1, 8, 1, 1))]]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c1"], ["r1"]),
+         helper.make_node("Conv", ["r1", "w2"], ["c2"]),
+         helper.make_node("Sigmoid", ["c2"], ["y"])], "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "h", "w"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    pictures = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(4)]
+    int8 = quantised.quantise(model.SerializeToString(),
+                              [{"x": text_detector.model_input(p)} for p in pictures])
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    floats_in = text_detector.Detector(ort.InferenceSession(int8, opts))
+    pixels_in = text_detector.Detector(
+        ort.InferenceSession(quantised.quantised_input(int8), opts))
+    assert floats_in.table is None and pixels_in.table is not None
+    assert pixels_in.pixels(pictures[0]).dtype == np.uint8
+    for p in [rng.integers(0, 256, (50, 70, 3), dtype=np.uint8), *pictures[:2]]:
+        assert np.array_equal(floats_in.map(p), pixels_in.map(p))
+    assert text_detector.session().table is not None  # the cached detector takes pixels
