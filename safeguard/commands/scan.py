@@ -140,8 +140,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
          groups=(), as_user=None, service=None, caption=None, text=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
-    from safeguard.commands.signin import signed_in
-    from safeguard.pipeline import Job, collect_inputs, process_batch
+    from safeguard.pipeline import collect_inputs, start_workers
 
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
@@ -149,6 +148,27 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
                     "caption": caption, "text": text,
                     "out": str(out.absolute()) if out is not None else None}
         return _run_remote(app, service, paths, settings, as_json, out, as_user)
+
+    files, early = collect_inputs(paths)
+    # the workers start now and load their models while this process signs in and opens the
+    # store; they are given the job once it exists, and end with this process
+    pool = start_workers(jobs or os.cpu_count() or 1, len(files))
+    try:
+        status = _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality,
+                            as_json, jobs, write, out, groups, as_user, caption, text)
+    except BaseException:  # not signed in, say: the workers need not finish loading first
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown()  # every photo given to it has its outcome: they are idle
+    return status
+
+
+def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, as_json, jobs,
+               write, out, groups, as_user, caption, text) -> int:
+    from safeguard.commands.signin import signed_in
+    from safeguard.pipeline import Job, process_batch
 
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
@@ -183,7 +203,6 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
         from safeguard.caption import check_caption
 
         findings = [f.public() for f in check_caption(caption, store)]
-    files, early = collect_inputs(paths)
     if write and out is not None and post is None:
         out.mkdir(parents=True, exist_ok=True)
     outcomes = list(early)
@@ -191,7 +210,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     for o in early:
         report.one(o)
     try:
-        for o in process_batch(files, job, jobs or os.cpu_count() or 1):
+        for o in process_batch(files, job, jobs or os.cpu_count() or 1, pool):
             if post is not None and o.output:  # into the post, sealed, not into --out
                 staged = Path(o.output)
                 approvals.add(app.home, post, staged.name, staged.read_bytes())
