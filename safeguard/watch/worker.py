@@ -123,17 +123,12 @@ def _worker_init(settings: WatchSettings, watcher: int, workers: int = 1) -> Non
 
 
 def _worker_warm() -> None:
-    """Load the detectors and read the store once, so the first photo is not slow."""
-    import numpy as np
+    """Load every model a photo needs (pipeline.warm_up; the text reader unless text is kept)
+    and read the store once, so the first photo is not slow."""
+    from safeguard.pipeline import warm_up
 
-    from safeguard.detect import detect_faces
-
-    detect_faces(np.zeros((64, 64, 3), np.uint8))
     assert _LIVE is not None
-    if _LIVE.settings.text != "keep":  # the text reader too (the int8 detector made once)
-        from safeguard.text import read_text
-
-        read_text(np.zeros((64, 64, 3), np.uint8))
+    warm_up(text=_LIVE.settings.text != "keep")
     _LIVE.job()
 
 
