@@ -430,11 +430,18 @@ def verify_clean(data: bytes, fmt: str, size: tuple[int, int]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data))
+            if im.size != tuple(size):
+                raise StripError(f"output is {im.size}, expected {size}")
+            if fmt == "jpeg":
+                # Decoded at an eighth of its size: every byte of the stream is still read and
+                # entropy-decoded (a truncated or damaged stream fails as at full size), only the
+                # inverse DCT is smaller. 15 ms for a 12 MP copy instead of 57.
+                im.draft(im.mode, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
             im.load()
+    except StripError:
+        raise
     except Exception as e:  # noqa: BLE001
         raise StripError(f"output does not decode: {e}") from None
-    if im.size != tuple(size):
-        raise StripError(f"output is {im.size}, expected {size}")
     if len(im.getexif()):
         raise StripError("output carries EXIF")
     leftovers = set(im.info) - {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi",
