@@ -480,16 +480,11 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
     return files, early
 
 
-_WORKER_JOB: Job | None = None
-
-
 def warm_up(text: bool = True, threads: int = 1) -> None:
     """Load every model a photo needs in this process (the face detector, the landmark model and
     the encoder, and with `text` the text reader), each run once on a tiny image, so that the
     first photo pays none of it (0.5 CPU-s of a 12 MP photo's). A model that fails to load here
     is left for the photo that needs it, which reports the error as its own."""
-    import numpy as np
-
     tiny = np.zeros((64, 64, 3), np.uint8)
     try:
         from safeguard import identify
@@ -497,7 +492,8 @@ def warm_up(text: bool = True, threads: int = 1) -> None:
 
         detect_faces(tiny, replace(DEFAULT_CONFIG, threads=threads))
         identify._models()
-        identify._net(threads).descriptors(np.zeros((1, identify.CHIP_SIZE, identify.CHIP_SIZE, 3), np.uint8))
+        chip = np.zeros((1, identify.CHIP_SIZE, identify.CHIP_SIZE, 3), np.uint8)
+        identify._net(threads).descriptors(chip)
         if text:
             from safeguard.text import read_text
 
@@ -508,7 +504,8 @@ def warm_up(text: bool = True, threads: int = 1) -> None:
 
 def _start_worker(owner: int | None) -> None:
     """A pool worker's start, before any job: one core, Ctrl-C left to the owner, ended with the
-    owner, and every model loaded (`warm_up`) while the owner signs in and opens the store."""
+    owner, and every model loaded (`warm_up`, the text reader too: the job that may keep text
+    does not exist yet) while the owner signs in and opens the store."""
     import signal
 
     if owner:
