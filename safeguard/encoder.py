@@ -327,15 +327,8 @@ def _built(dat: bytes) -> bytes | str:
     that is not dlib's face ResNet raises ModelFormatError either way."""
     from safeguard import model_cache
 
-    def make(data: bytes) -> bytes:
-        return build_onnx(read_layers(data))
-
-    try:
-        return str(model_cache.derived("face-enc", dat, BUILD_VERSION, make))
-    except ModelFormatError:
-        raise
-    except Exception:  # noqa: BLE001 - no private cache to be had: the same model, built here
-        return make(dat)
+    return model_cache.cached_or_made("face-enc", dat, BUILD_VERSION,
+                                      lambda data: build_onnx(read_layers(data)))
 
 
 _ENCODERS: dict[tuple[str, int], Encoder] = {}

@@ -72,6 +72,17 @@ def derived(name: str, source: bytes, version: str, make: Callable[[bytes], byte
     return dest
 
 
+def cached_or_made(name: str, source: bytes, version: str,
+                   make: Callable[[bytes], bytes]) -> str | bytes:
+    """The cached file's path of `make(source)` (`derived`), or, where no private cache can be
+    had, `make(source)` itself, made in memory: the same model either way, for a session to
+    load. Whatever `make` raises on a bad `source` is raised."""
+    try:
+        return str(derived(name, source, version, make))
+    except Exception:  # noqa: BLE001 - no cache, or `make` refused the source: made here, or
+        return make(source)  # raising what it raised
+
+
 def forget_older(name: str, dest: Path) -> None:
     """Remove `name`'s other files from the cache (made by an earlier version, or from an earlier
     package's model): only `dest` is used from now on. A process already running holds its model

