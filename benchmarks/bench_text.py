@@ -1,7 +1,7 @@
 """Text in the picture (issue 17): are pupils' names and class names covered, and nothing else?
 
     .venv/bin/python benchmarks/bench_text.py [--photos N] [--out benchmarks/out]
-        [--det-side PX] [--halves]      # compare detector sizes: --out another folder
+        [--det-side PX]      # compare detector sizes: --out another folder
 
 Real photos (the shared test data's group and single photos, and the bundled samples), scaled to
 12 MP, get signs drawn on them the way schools photograph them: a certificate, a badge, a class
@@ -142,14 +142,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--det-side", type=int, default=None,
                     help="the text detector's input size (long side, px) instead of the live one")
-    ap.add_argument("--halves", action="store_true",
-                    help="run the text detector in halves, as a worker of a pool does")
     args = ap.parse_args(argv)
     from safeguard import text as text_module
 
     if args.det_side:
         text_module.DET_SIDE = args.det_side
-    text_module.in_halves(args.halves)
     from safeguard.config import Config
     from safeguard.naming import check_text, people
     from safeguard.pipeline import (
@@ -221,7 +218,7 @@ def main(argv=None) -> int:
         "other": len(other), "other_covered": sum(r["covered"] for r in other),
         "held": sum(r["held"] for r in rows),
         "cpu_s_per_photo": round(float(np.mean(secs)), 2),
-        "det_side": text_module.DET_SIDE, "halves": args.halves,
+        "det_side": text_module.DET_SIDE,
         "by_cap": {c: [sum(r["covered"] for r in naming if r["cap"] == c),
                        sum(1 for r in naming if r["cap"] == c)] for c in CAPS},
         "by_turn": {t: [sum(r["covered"] for r in naming if r["turn"] == t),
@@ -239,8 +236,7 @@ def main(argv=None) -> int:
         (f"{res['photos']} real photos at 12 MP, turned 0/90/180/270, each with two signs naming a "
          "child (a full name in either order or with an initial, or a class name) and two naming "
          "nobody; four DejaVu fonts, capitals 20-64 px high, dark on light and light on dark. "
-         f"The text detector looks at the photo scaled to {res['det_side']} px on its long side"
-         + (", in two halves" if res["halves"] else "") + "."),
+         f"The text detector looks at the photo scaled to {res['det_side']} px on its long side."),
         "",
         "| measure | result | goal |",
         "|---|---|---|",

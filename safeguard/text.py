@@ -47,23 +47,6 @@ COVER_MARGIN = 0.3  # a covered region grows by this share of its height on ever
 _engines: dict[int, object] = {}
 _lock = threading.Lock()
 
-# The detector's working memory grows with its input (about 400 MB held at 1792 x 1344). Where
-# several workers run at once (`in_halves`, as the face detector does), inputs over HALVES_ABOVE
-# pixels run as two halves split across the long side, each reaching TILE_CONTEXT px past the
-# split, and each pixel's text probability is taken from the half that holds it with that much
-# context (tests/post/test_text_detector_halves_match_the_whole.py).
-HALVES_ABOVE = 1_600_000
-TILE_CONTEXT = 256  # px of the detector's input, a multiple of 32 (its stride)
-_halves = False
-
-
-def in_halves(on: bool = True) -> None:
-    """Run the text detector on large inputs as two halves in this process (`_probability`).
-    Called in each worker of a pool of two or more, where the workers' peaks add up."""
-    global _halves
-    _halves = on
-
-
 @dataclass
 class TextRegion:
     quad: np.ndarray  # (4, 2) corners in the photo, clockwise from top-left of the text
@@ -152,8 +135,8 @@ def _detect(eng, rgb: np.ndarray, threads: int) -> list[np.ndarray]:
 
     h, w = rgb.shape[:2]
     scale = min(1.0, DET_SIDE / max(h, w))
-    sess = text_detector.session(threads)
-    if sess is None:
+    det = text_detector.session(threads)
+    if det is None:
         small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale,
                                                      interpolation=cv2.INTER_AREA)
         found, _ = eng.text_det(np.ascontiguousarray(small[:, :, ::-1]))
@@ -164,7 +147,7 @@ def _detect(eng, rgb: np.ndarray, threads: int) -> list[np.ndarray]:
         scale = MIN_SIDE / min(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small, (sx, sy) = _scaled(rgb, size)
-    pred = _probability(sess, small)
+    pred = det.map(small)
     boxes, _ = eng.text_det.postprocess_op(pred, pred.shape[2:])
     boxes = eng.text_det.filter_tag_det_res(boxes, small.shape[:2])
     return [np.asarray(q, np.float32) * np.float32([sx, sy]) for q in boxes]
@@ -192,22 +175,6 @@ def _scaled(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[f
     grow = size[0] > rgb.shape[1]  # (after the averaging it never does)
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
     return small, (w / size[0], h / size[1])
-
-
-def _probability(sess, small: np.ndarray, halves: bool | None = None) -> np.ndarray:
-    """The text detector's probability map for `small` (1 x 1 x H x W, the image's own size),
-    whole, or as two halves with TILE_CONTEXT px of context past the split (`in_halves`)."""
-    from safeguard import text_detector
-
-    h, w = small.shape[:2]
-    if not (_halves if halves is None else halves) or h * w <= HALVES_ABOVE:
-        return text_detector.probability_map(sess, small)[:, :, :h, :w]
-    from safeguard.detect.passes import two_halves
-
-    [joined] = two_halves(
-        small, lambda tile: [text_detector.probability_map(sess, np.ascontiguousarray(tile))],
-        TILE_CONTEXT)
-    return joined[:, :, :h, :w]
 
 
 def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:

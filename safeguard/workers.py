@@ -34,12 +34,16 @@ def pool(jobs: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecut
 
 def side_by_side(on: bool = True) -> None:
     """Mark this process as one of several workers running at once, whose peaks add up: the face
-    and text detectors then run large images as two halves (detect.in_halves, text.in_halves)."""
-    from safeguard import text
+    detector then runs its large passes as two halves (detect.in_halves).
+
+    The text detector runs whole in every process: it took 0.08-0.1 CPU-s more a 12 MP photo in
+    halves (0.39-0.41 in a worker against 0.31), and in one arena with the face detector's halves
+    the whole text pass held no more at the tree's peak (speed photos 1071-1112 MB either way;
+    119 test photos of many sizes 1230 MB against 1420 in halves, 2026-12-05, docs/benchmarks.md).
+    """
     from safeguard.detect import in_halves
 
     in_halves(on)
-    text.in_halves(on)
 
 
 def die_with(owner: int) -> None:

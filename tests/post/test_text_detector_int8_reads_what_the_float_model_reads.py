@@ -204,35 +204,106 @@ def test_a_hard_swish_scale_moves_into_its_convolution_only_when_nothing_else_se
     assert np.abs(ys[0] - ys[1]).max() < 1e-4 * np.abs(ys[0]).max()
 
 
-def test_an_int8_model_fed_quantised_pixels_computes_what_it_computed_from_floats():
-    """The cached detector takes its input already quantised (quantised.quantised_input): the
-    pixels go through one table lookup instead of a float image the model quantised again. On a
-    small network quantised the same way, the output must be the same to the bit."""
-    import onnxruntime as ort
+def _small_int8(rng, first: str, second_reader: str = "") -> bytes:
+    """A small network quantised as the detector is: Conv 3x3 (`first`: "stride 1" or
+    "stride 2", padded by 1) -> Relu -> Conv 1x1 -> Sigmoid, with a second reader of the input
+    added to the first convolution: the same convolution again ("conv"), a 1x1 convolution of
+    the same stride ("conv 1x1"), or a mean over the channels ("mean")."""
+    import onnxruntime as ort  # noqa: F401 - the quantiser needs it
     from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(3)
+    stride = 2 if first == "stride 2" else 1
     inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n) for n, s in
-             [("w1", (8, 3, 3, 3)), ("b1", (8,)), ("w2", (1, 8, 1, 1))]]
+             [("w1", (8, 3, 3, 3)), ("b1", (8,)), ("w2", (1, 8, 1, 1)), ("w3", (8, 3, 3, 3)),
+              ("w4", (8, 3, 1, 1))]]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1],
+                              strides=[stride, stride])]
+    if second_reader:
+        nodes += [{"conv": helper.make_node("Conv", ["x", "w3"], ["c3"], pads=[1, 1, 1, 1],
+                                            strides=[stride, stride]),
+                   "conv 1x1": helper.make_node("Conv", ["x", "w4"], ["c3"],
+                                                strides=[stride, stride]),
+                   "mean": helper.make_node("ReduceMean", ["x"], ["c3"], axes=[1], keepdims=1),
+                   }[second_reader],
+                  helper.make_node("Add", ["c1", "c3"], ["c4"]),
+                  helper.make_node("Relu", ["c4"], ["r1"])]
+    else:
+        nodes.append(helper.make_node("Relu", ["c1"], ["r1"]))
+    nodes += [helper.make_node("Conv", ["r1", "w2"], ["c2"]),
+              helper.make_node("Sigmoid", ["c2"], ["y"])]
+    used = {i for n in nodes for i in n.input}
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-         helper.make_node("Relu", ["c1"], ["r1"]),
-         helper.make_node("Conv", ["r1", "w2"], ["c2"]),
-         helper.make_node("Sigmoid", ["c2"], ["y"])], "small",
+        nodes, "small",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "h", "w"])], inits)
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "hy", "wy"])],
+        [i for i in inits if i.name in used])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     pictures = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(4)]
-    int8 = quantised.quantise(model.SerializeToString(),
+    return quantised.quantise(model.SerializeToString(),
                               [{"x": text_detector.model_input(p)} for p in pictures])
+
+
+@pytest.mark.parametrize("first,second_reader,takes", [
+    ("stride 1", "", ("NHWC", True, 1)),
+    ("stride 1", "conv", ("NHWC", True, 1)),
+    ("stride 1", "mean", ("NCHW", False, 1)),
+    ("stride 2", "", ("NHWC", True, 2)),
+    ("stride 2", "conv", ("NHWC", True, 2)),
+    ("stride 2", "conv 1x1", ("NHWC", True, 1)),
+])
+def test_an_int8_model_fed_pixels_computes_what_it_computed_from_floats(first, second_reader,
+                                                                       takes):
+    """The cached detector takes its input as an image holds it: quantised already (one table
+    lookup, quantised.quantised_input), channels last and in RGB order (the order folded into
+    the weights of the convolutions that read it, quantised.channels_last_input), and where
+    those are 3x3 of stride 2, as 2x2 blocks of pixels (their weights moved to the place each
+    pixel has in its block, quantised.paired_input). On a small network quantised the same way,
+    the output must be the same to the bit, for every image size. Where the input goes into
+    anything but convolutions it stays channels first, and into other convolutions unpaired:
+    still the same to the bit."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(3)
+    int8 = _small_int8(rng, first, second_reader)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     floats_in = text_detector.Detector(ort.InferenceSession(int8, opts))
     pixels_in = text_detector.Detector(
         ort.InferenceSession(quantised.quantised_input(int8), opts))
+    as_held = text_detector.Detector(ort.InferenceSession(text_detector.RECIPE.finish(int8),
+                                                          opts))
     assert floats_in.table is None and pixels_in.table is not None
-    assert pixels_in.pixels(pictures[0]).dtype == np.uint8
-    for p in [rng.integers(0, 256, (50, 70, 3), dtype=np.uint8), *pictures[:2]]:
-        assert np.array_equal(floats_in.map(p), pixels_in.map(p))
-    assert text_detector.session().table is not None  # the cached detector takes pixels
+    assert (pixels_in.layout, pixels_in.block) == ("NCHW", 1)
+    assert (as_held.layout, as_held.rgb, as_held.block) == takes
+    assert as_held.pixels(np.zeros((40, 40, 3), np.uint8)).dtype == np.uint8
+    for shape in [(50, 70, 3), (64, 96, 3), (33, 31, 3)]:
+        p = rng.integers(0, 256, shape, dtype=np.uint8)
+        p[:5] = [255, 0, 0]  # pure red: swapped channels would show
+        whole = floats_in.map(p)
+        assert whole.shape[:2] == (1, 1) and whole.size > 100
+        assert np.array_equal(whole, pixels_in.map(p))
+        assert np.array_equal(whole, as_held.map(p))
+
+
+def test_the_real_detector_maps_a_photo_to_the_bit_however_it_is_fed(fresh_sessions):
+    """The detector as cached (pixels, channels last, RGB, 2x2 blocks) against the same int8
+    model fed floats channels first, as quantised before those steps: the same map."""
+    import onnxruntime as ort
+
+    recipe = text_detector.RECIPE
+    int8 = quantised.quantise(recipe.prepare(recipe.source()), recipe.calibration())
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    as_made = text_detector.Detector(ort.InferenceSession(int8, opts))
+    as_cached = text_detector.Detector(ort.InferenceSession(recipe.finish(int8), opts))
+    assert as_made.table is None
+    assert (as_cached.layout, as_cached.rgb, as_cached.block) == ("NHWC", True, 2)
+    assert as_cached.pixels(np.zeros((100, 200, 3), np.uint8)).shape == (1, 64, 112, 12)
+    for size in [(1792, 1344), (1000, 750)]:
+        small = np.asarray(Image.fromarray(_photo()).resize(size))
+        mapped = as_cached.map(small)
+        assert (mapped > 0.3).sum() > 1000  # the signs are there to be found
+        assert np.array_equal(mapped, as_made.map(small))
+    cached = text_detector.session()
+    assert (cached.layout, cached.rgb, cached.block) == ("NHWC", True, 2)
