@@ -301,6 +301,9 @@ def stage_profile(photo: Path, home) -> list[tuple[str, float, float]]:
     from safeguard.text import read_text
 
     cv2.setNumThreads(1)  # as in the pool's workers; else OpenCV's own threads go uncounted
+    from safeguard.workers import keep_freed_memory
+
+    keep_freed_memory()  # as in the pool's workers: freed memory kept for the next photo
     cfg = Config()
     matrix = ConsentStore.open(home).match_matrix("social")
     detect_faces(np.zeros((64, 64, 3), np.uint8))

@@ -24,12 +24,44 @@ PRELOAD = ["numpy", "cv2", "PIL.Image", "onnxruntime", "dlib", "consent_db",
 
 
 def pool(jobs: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
-    """A process pool of `jobs` workers started from the fork server."""
+    """A process pool of `jobs` workers started from the fork server, each keeping the memory it
+    frees for its next photo (`keep_freed_memory`) before `initializer` runs."""
     os.environ["PYTHONSAFEPATH"] = "1"  # no imports from the current folder (above)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=initializer,
-                               initargs=initargs)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_start,
+                               initargs=(initializer, initargs))
+
+
+def _start(initializer, initargs: tuple) -> None:
+    keep_freed_memory()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+MMAP_THRESHOLD = 32 << 20  # bytes: glibc's largest; blocks below it come from the heap
+TRIM_THRESHOLD = 1 << 30  # bytes of free heap top kept rather than given back
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep the memory this process frees for the next photo instead of
+    giving it back to the kernel: blocks up to MMAP_THRESHOLD come from the heap, and the
+    heap's free top is kept up to TRIM_THRESHOLD. By default glibc gives back large blocks and
+    a free heap top over a few MB, and every photo then took that memory again page by page:
+    25,000-32,000 page faults a 12 MP photo, each zeroed by the kernel, about 0.06-0.1 CPU-s;
+    kept, 9,000 (the 36 MB image buffers, over glibc's largest threshold), and the first photo
+    0.3-0.4 CPU-s less (docs/benchmarks.md, "Memory"). A worker's peak is unchanged: it is
+    the memory of its largest photo either way. False where this is not glibc."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD)
+                and mallopt(m_trim_threshold, TRIM_THRESHOLD))
 
 
 def side_by_side(on: bool = True) -> None:
