@@ -50,8 +50,10 @@ def keep_freed_memory() -> bool:
     a free heap top over a few MB, and every photo then took that memory again page by page:
     25,000-32,000 page faults a 12 MP photo, each zeroed by the kernel, about 0.06-0.1 CPU-s;
     kept, 9,000 (the 36 MB image buffers, over glibc's largest threshold), and the first photo
-    0.3-0.4 CPU-s less (docs/benchmarks.md, "Memory"). A worker's peak is unchanged: it is
-    the memory of its largest photo either way. False where this is not glibc."""
+    0.3-0.4 CPU-s less (docs/benchmarks.md, "Memory"). The heap keeps what a large photo's
+    smaller blocks needed: a lone worker's peak RSS was unchanged on the speed photos, but the
+    pool's tree peaked 20-90 MB higher (1471-1505 MB against 1401-1448 on six large photos of odd
+    shapes). False where this is not glibc."""
     import ctypes
 
     try:
