@@ -355,20 +355,17 @@ def stage_profile(photo: Path, home, others: list[Path] = ()) -> list[tuple[str,
             name, wall = t[0], t[1]
             cpu = t[2] if len(t) > 3 else wall
             keep(passes, name, wall, cpu)
-    text = [best[READ_TEXT]]
+    texts = {photo.name: best[READ_TEXT]}  # each photo's minimum
     for other in others:
         rgb = decode_image(read_bytes(other)).rgb
-        mins = [float("inf"), float("inf")]
         for _ in range(PROFILE_RUNS):
             t0 = [time.perf_counter(), time.thread_time()]
             read_text(rgb)
-            mins = [min(mins[0], time.perf_counter() - t0[0]),
-                    min(mins[1], time.thread_time() - t0[1])]
-        text.append(mins)
+            keep(texts, other.name, time.perf_counter() - t0[0], time.thread_time() - t0[1])
     rows = [(k, v[0], v[1]) for k, v in best.items()]
     if others:
-        rows.append((f"{TEXT_MEAN} ({len(text)} photos)",
-                     float(np.mean([t[0] for t in text])), float(np.mean([t[1] for t in text]))))
+        wall, cpu = np.mean(list(texts.values()), axis=0)
+        rows.append((f"{TEXT_MEAN} ({len(texts)} photos)", float(wall), float(cpu)))
     rows += [(f"  detect pass: {k}", v[0], v[1]) for k, v in passes.items()]
     return rows
 
