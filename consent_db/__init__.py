@@ -3,16 +3,15 @@ biometric consent ledger, encrypted face encodings, staff accounts and a hash-ch
 
     from consent_db import ConsentStore, MatchMatrix, StoreError
     store = ConsentStore.open(home)
+
+The names are loaded on first use (PEP 562): `consent_db.errors` alone, which every command
+imports to report a damaged store, then costs nothing, where the store itself loads numpy and
+the cryptography package (0.1 s before a batch can start its workers).
 """
 
-from consent_db.store import (
-    DEFAULT_CHANNELS,
-    REGISTERS,
-    SCHEMA_VERSION,
-    ConsentStore,
-    MatchMatrix,
-    StoreError,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __all__ = [
     "DEFAULT_CHANNELS",
@@ -22,3 +21,21 @@ __all__ = [
     "MatchMatrix",
     "StoreError",
 ]
+
+if TYPE_CHECKING:
+    from consent_db.store import (
+        DEFAULT_CHANNELS,
+        REGISTERS,
+        SCHEMA_VERSION,
+        ConsentStore,
+        MatchMatrix,
+        StoreError,
+    )
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from consent_db import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'consent_db' has no attribute {name!r}")

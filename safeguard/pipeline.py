@@ -31,15 +31,8 @@ from safeguard.policy import (
     image_status,
     merge_weak_boxes,
 )
+from safeguard.suffixes import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif",
-                  ".avif", ".bmp", ".gif"}
-# Names of pictures safeguard cannot read (or not safely): still taken, so that each gets a
-# "rejected" line with the reason instead of being passed over in silence.
-OTHER_IMAGE_SUFFIXES = {".jxl", ".jp2", ".j2k", ".jpx", ".psd", ".svg", ".svgz", ".ico", ".dng",
-                        ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw",
-                        ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".xcf", ".exr", ".hdr", ".qoi",
-                        ".pjpeg", ".pjp", ".apng"}
 # The first bytes of image files, whatever their names (a photo saved without an extension):
 # the formats read, and those recognised but not read (images.UNSUPPORTED).
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"II*\x00", b"MM\x00*", b"BM",
@@ -480,24 +473,32 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
     return files, early
 
 
+_WARM: set[tuple[str, int]] = set()  # (models, threads) loaded in this process, or before its fork
+
+
 def warm_up(text: bool = True, threads: int = 1) -> None:
     """Load every model a photo needs in this process (the face detector, the landmark model and
     the encoder, and with `text` the text reader), each run once on a tiny image, so that the
-    first photo pays none of it (0.5 CPU-s of a 12 MP photo's). A model that fails to load here
-    is left for the photo that needs it, which reports the error as its own."""
+    first photo pays none of it (0.5 CPU-s of a 12 MP photo's). What is loaded once is not
+    loaded again, here or in a process forked from here (a pool's workers, when the fork server
+    loaded them: safeguard.warm). A model that fails to load here is left for the photo that
+    needs it, which reports the error as its own."""
     tiny = np.zeros((64, 64, 3), np.uint8)
     try:
-        from safeguard import identify
-        from safeguard.detect import DEFAULT_CONFIG, detect_faces
+        if ("faces", threads) not in _WARM:
+            from safeguard import identify
+            from safeguard.detect import DEFAULT_CONFIG, detect_faces
 
-        detect_faces(tiny, replace(DEFAULT_CONFIG, threads=threads))
-        identify._models()
-        chip = np.zeros((1, identify.CHIP_SIZE, identify.CHIP_SIZE, 3), np.uint8)
-        identify._net(threads).descriptors(chip)
-        if text:
+            detect_faces(tiny, replace(DEFAULT_CONFIG, threads=threads))
+            identify._models()
+            chip = np.zeros((1, identify.CHIP_SIZE, identify.CHIP_SIZE, 3), np.uint8)
+            identify._net(threads).descriptors(chip)
+            _WARM.add(("faces", threads))
+        if text and ("text", threads) not in _WARM:
             from safeguard.text import read_text
 
             read_text(tiny, threads)
+            _WARM.add(("text", threads))
     except Exception:  # noqa: BLE001, S110 - the first photo meets it and reports it
         pass
 
@@ -537,7 +538,7 @@ def start_workers(jobs: int, files: int):
         return None
     from safeguard import workers
 
-    pool = workers.pool(jobs, _start_worker, (os.getpid(),))
+    pool = workers.pool(jobs, _start_worker, (os.getpid(),), models=True)
 
     def start() -> None:
         try:

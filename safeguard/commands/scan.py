@@ -140,6 +140,10 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
          groups=(), as_user=None, service=None, caption=None, text=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
+    if service is None:
+        from safeguard import workers
+
+        workers.start_early(paths, jobs or os.cpu_count() or 1)  # before the pipeline loads
     from safeguard.pipeline import collect_inputs, start_workers
 
     if service is not None:

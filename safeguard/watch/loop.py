@@ -165,7 +165,7 @@ class Watcher:
         from safeguard import workers
 
         self._pool = workers.pool(self.jobs, _worker_init,
-                                  (self.settings, os.getpid(), self.jobs))
+                                  (self.settings, os.getpid(), self.jobs), models=True)
         if not self.once:  # a service answers its first photo fast; a catch-up run just starts
             for _ in range(self.jobs):
                 self._pool.submit(_worker_warm)

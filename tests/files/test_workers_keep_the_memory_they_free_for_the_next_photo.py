@@ -55,5 +55,5 @@ def test_a_pool_worker_takes_no_page_again_for_memory_it_freed(tmp_path):
 
 
 def test_a_process_with_glibcs_defaults_takes_every_page_again(tmp_path):
-    first, again = _run(tmp_path, "import probe\nprint(probe.faults())\n")
+    _first, again = _run(tmp_path, "import probe\nprint(probe.faults())\n")
     assert again > (BLOCK // 4096) // 4

@@ -1,0 +1,21 @@
+"""Imported by the fork server of the pools that process photos (`workers.pool(models=True)`):
+every model a photo needs is loaded there once (`pipeline.warm_up`), before any worker is forked,
+and each worker starts with them loaded, sharing their memory with the server and the other
+workers until written to.
+
+Loaded in each worker instead, the models cost every worker 0.5 CPU-s at start-up (two workers
+on two cores: 1 CPU-s of a batch of eight 12 MP photos, docs/benchmarks.md "Start-up") and the
+memory of a copy each. Nothing here reads the store or its key: the server holds models only.
+
+OpenCV runs on one thread here as in the workers: a thread pool started in the server would
+not exist in the processes forked from it.
+"""
+
+from __future__ import annotations
+
+import cv2
+
+from safeguard.pipeline import warm_up
+
+cv2.setNumThreads(1)
+warm_up()
