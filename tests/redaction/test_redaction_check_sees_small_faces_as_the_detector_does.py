@@ -9,9 +9,12 @@ tests/support/data.py), and "samples", the bundled samples' faces and their mirr
 ground, made at test time.
 
 The samples' photo found a face the check used to miss: a blurred 45 px face near the top right
-corner that the whole detector finds again only in its turned pass (a box at 0.202, threshold
+corner that the whole detector found again only in its turned pass (a box at 0.202, threshold
 0.2, turned 90) while the check, scoring upright windows only, gave it 0.04. The check now scores
-the turned passes' windows too.
+the turned passes' windows too. Since the blur is enlarged as 8-bit pixels (a level or two
+different, 2026-12-05) the plain blur leaves none of the samples' faces found, not even at
+threshold 0.1, so only the shared photo is a hard case for the plain blur; both are checked after
+`redact_checked`.
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ def _still_found(out: np.ndarray, boxes) -> int:
 
 def test_plain_blur_leaves_small_edge_faces_the_detector_still_finds(edge_photo):
     # the case is a hard one: without the check the detector finds some blurred faces again
-    _, canvas, boxes = edge_photo
+    kind, canvas, boxes = edge_photo
+    if kind == "samples":
+        pytest.skip("the plain blur leaves none of the samples' faces found (module docstring)")
     assert _still_found(redact(canvas, boxes, "blur", 1.5), boxes) >= 1
 
 
