@@ -9,9 +9,16 @@ memory of a copy each. Nothing here reads the store or its key: the server holds
 
 OpenCV runs on one thread here as in the workers: a thread pool started in the server would
 not exist in the processes forked from it.
+
+The server ends as soon as the process that started it does, without tearing down the models
+one by one (0.1 s): it holds nothing to save, and until it has ended a caller reading the
+command's output (a script, the benchmark) waits for it, since it shares that output.
 """
 
 from __future__ import annotations
+
+import atexit
+import os
 
 import cv2
 
@@ -19,3 +26,10 @@ from safeguard.pipeline import warm_up
 
 cv2.setNumThreads(1)
 warm_up()
+
+
+def _exit_now() -> None:
+    os._exit(0)  # nothing to flush: the server writes nothing
+
+
+atexit.register(_exit_now)
