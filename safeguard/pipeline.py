@@ -227,17 +227,13 @@ def _decide(row: np.ndarray, job: Job, width: int) -> FaceDecision:
                        job.unknown, face_width=width, clearable=job.clearable)
 
 
-def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
-    """Detect, encode, match and decide every face of an upright image."""
+def analyse(rgb: np.ndarray, job: Job, levels=None) -> list[FaceOutcome]:
+    """Detect, encode, match and decide every face of an upright image. `levels`: the
+    detector's images of `rgb` (detect.pyramid), kept by the caller to check its redaction."""
     from safeguard.detect import detect_faces
     from safeguard.identify import distances_per_pupil, encode_faces
 
-    detector = None
-    if job.threads > 1:
-        from safeguard.detect import DEFAULT_CONFIG
-
-        detector = replace(DEFAULT_CONFIG, threads=job.threads)
-    faces = detect_faces(rgb, detector)
+    faces = detect_faces(rgb, detector_config(job), levels)
     if not faces:
         return []
     encodings = encode_faces(rgb, faces, threads=job.threads)
@@ -260,6 +256,13 @@ def analyse(rgb: np.ndarray, job: Job) -> list[FaceOutcome]:
     decisions = follow_cleared_faces(boxes, scores, decisions)
     return [FaceOutcome(box, d.label, d.action, d, faces[i].angle)
             for box, d, i in merge_weak_boxes(boxes, scores, decisions)]
+
+
+def detector_config(job: Job):
+    """The detector's settings for `job`: the defaults, on `job.threads` threads."""
+    from safeguard.detect import DEFAULT_CONFIG
+
+    return DEFAULT_CONFIG if job.threads == 1 else replace(DEFAULT_CONFIG, threads=job.threads)
 
 
 def upright_angle(faces: list[FaceOutcome]) -> int:
@@ -355,7 +358,11 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     cfg = job.config
     image = decode_image(data, max_pixels=cfg.max_pixels)
     outcome.removed = [f"{item} removed" for item in inventory(data)]
-    outcome.faces = analyse(image.rgb, job)
+    from safeguard.detect import pyramid
+
+    # the detector's images of the photo, kept for the check of its redaction (redact_checked)
+    levels = pyramid(image.rgb, detector_config(job))
+    outcome.faces = analyse(image.rgb, job, levels)
     name_flag = mentions_pupil(path.name, job.names)
     if name_flag:
         outcome.flags.append("file name contained a pupil's name: renamed")
@@ -377,7 +384,8 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         from safeguard.redact import redact_checked
 
         keep = [f.box for f in outcome.faces if f.action == "keep"]
-        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep)
+        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep,
+                                levels=levels)
     if outcome.texts:
         try:
             pixels = cover_text_checked(pixels, outcome.texts, job, angle)

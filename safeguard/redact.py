@@ -109,29 +109,45 @@ def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur"
 
 def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = "blur",
                    mask_scale: float = 1.5, threshold: float | None = None,
-                   keep: list[Box] | None = None) -> np.ndarray:
+                   keep: list[Box] | None = None, levels=None) -> np.ndarray:
     """`redact`, then the detector looks at every redacted face again (`still_faces`). A face
     that still reads as one is redacted again in the same style over a region `CHECK_GROWTH`
     times larger, and if it still reads as one, filled solid. `keep`: the photo's faces that
     stay as they are (cleared), so that finding one of them again is not held against a
-    redacted neighbour."""
+    redacted neighbour. `levels`: the detector's images of `rgb` (detect.pyramid), where the
+    caller kept them from detection: the redacted copy's are then remade only around its faces
+    (`Pyramid.redacted`), the same to the bit."""
     out = redact(rgb, boxes, style, mask_scale)
     if not boxes:
         return out
-    again = still_faces(out, boxes, mask_scale, threshold, keep)
+    levels = _redacted_levels(levels, out, boxes, mask_scale)
+    again = still_faces(out, boxes, mask_scale, threshold, keep, levels)
     if not again:
         return out
     out = _redact_into(out, again, style, mask_scale * CHECK_GROWTH)  # `out` is ours already
+    levels = _redacted_levels(levels, out, again, mask_scale * CHECK_GROWTH)
     # Where the detector itself looks (it searches the whole photo anyway), every face is looked
     # at again: a larger mask can make two neighbouring ovals read as one face.
-    still = still_faces(out, boxes if searched_whole(out) else again, mask_scale, threshold, keep)
+    still = still_faces(out, boxes if searched_whole(out) else again, mask_scale, threshold, keep,
+                        levels)
     if still and style != "solid":
         out = _redact_into(out, still, "solid", mask_scale * CHECK_GROWTH)
     return out
 
 
+def _redacted_levels(levels, out: np.ndarray, boxes: list[Box], mask_scale: float):
+    """The detector's images of `out`, remade from `levels` (those of the photo before `boxes`
+    were redacted at `mask_scale`) where the redaction reached; None without `levels`."""
+    if levels is None:
+        return None
+    h, w = out.shape[:2]
+    return levels.redacted(out, [tuple(mask_region(b, mask_scale * (1.0 + FEATHER), w, h)
+                                       .as_list()) for b in boxes])
+
+
 def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
-                threshold: float | None = None, keep: list[Box] | None = None) -> list[Box]:
+                threshold: float | None = None, keep: list[Box] | None = None,
+                levels=None) -> list[Box]:
     """The redacted faces (`boxes`) that `out` still shows as faces.
 
     Where the detector searches the photo, a detection that is one of the `keep` faces (kept
@@ -155,16 +171,19 @@ def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
     benchmarks/bench_redaction.py): with the scores alone everywhere, blur left 4 faces on which
     the detector still found a box and redacted 53 a second time (pixelate 0 and 18); with the
     detector itself, 2 (one weak box across two faces of the 3 MP collage, which is scored) and
-    27 (pixelate 0 and 3), for 0.45 CPU-s more a photo."""
+    27 (pixelate 0 and 3), for 0.45 CPU-s more a photo.
+
+    `levels`: the detector's images of `out` itself (detect.Pyramid), made here otherwise."""
     from safeguard.detect import DEFAULT_CONFIG, detect_faces, face_likeness
 
     h, w = out.shape[:2]
     cfg = DEFAULT_CONFIG if threshold is None else replace(DEFAULT_CONFIG, threshold=threshold)
     if searched_whole(out):
-        found = [g.box for g in detect_faces(out, cfg)]
+        found = [g.box for g in detect_faces(out, cfg, levels)]
         found = [g for g in found if not _is_kept(g, boxes, keep or [])]
         return [b for b in boxes if any(on_face(g, b, mask_scale, w, h) for g in found)]
-    return [b for b, v in zip(boxes, face_likeness(out, list(boxes), cfg), strict=True)
+    return [b for b, v in zip(boxes, face_likeness(out, list(boxes), cfg, levels=levels),
+                              strict=True)
             if v >= cfg.threshold]
 
 

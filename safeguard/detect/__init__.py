@@ -81,14 +81,14 @@ orientation votes) and `detector` (detect_faces and the checks of weak boxes).
 from safeguard.detect.candidates import upright
 from safeguard.detect.common import DEFAULT_CONFIG, DetectorConfig
 from safeguard.detect.detector import (
-    _resize_long,
     _window_votes,
     detect_faces,
     face_likeness,
     profile_detect,
 )
 from safeguard.detect.passes import HALVES_ABOVE, _maps, in_halves
+from safeguard.detect.pyramid import Pyramid, _resize_long, pyramid
 
-__all__ = ["DEFAULT_CONFIG", "HALVES_ABOVE", "DetectorConfig", "_maps", "_resize_long",
+__all__ = ["DEFAULT_CONFIG", "HALVES_ABOVE", "DetectorConfig", "Pyramid", "_maps", "_resize_long",
            "_window_votes", "detect_faces", "face_likeness", "in_halves", "profile_detect",
-           "upright"]
+           "pyramid", "upright"]

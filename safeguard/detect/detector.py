@@ -13,21 +13,11 @@ from safeguard.detect.candidates import _ROTATE, _Candidates, _orientation_votes
 from safeguard.detect.common import _INPUT, _OUTPUTS, DEFAULT_CONFIG, DetectorConfig
 from safeguard.detect.model import _session
 from safeguard.detect.passes import _blob, _infer, _peaks
+from safeguard.detect.pyramid import Pyramid, pyramid
 from safeguard.faces import Face
 
 # ----------------------------------------------------------------------------------------------
 # The detector
-
-
-def _resize_long(img: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
-    """`img` scaled so its long side is `long_side` (INTER_AREA down, INTER_LINEAR up)."""
-    h, w = img.shape[:2]
-    scale = long_side / max(h, w)
-    if abs(scale - 1) < 1e-3:
-        return img, 1.0
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(img, size, interpolation=interp), scale
 
 
 def _filter(result, max_face: float | None, min_face: float = 0):
@@ -42,16 +32,19 @@ def _filter(result, max_face: float | None, min_face: float = 0):
     return boxes[keep], scores[keep], points[keep]
 
 
-def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None) -> list[Face]:
+def detect_faces(rgb: np.ndarray, config: DetectorConfig | None = None,
+                 levels: Pyramid | None = None) -> list[Face]:
     """Find every face in an upright HxWx3 uint8 RGB image.
 
     Returns faces sorted by descending score, each with a `Box` clipped to the image, CenterFace's
     score, its five landmarks (left eye, right eye, nose, left and right mouth corner, as (x, y)
     in image pixels) and `angle`: 0, 90, 180 or 270, the clockwise rotation of the pass in which
     the face was upright. Turn a crop clockwise by `angle` (``upright(crop, face.angle)``) to make
-    the face upright before encoding. See the module docstring for the passes.
+    the face upright before encoding. See the module docstring for the passes. `levels`: the
+    passes' images of `rgb` (`pyramid`), where the caller keeps them (to check its redaction),
+    made here otherwise.
     """
-    return _detect(rgb, config or DEFAULT_CONFIG, None)
+    return _detect(rgb, config or DEFAULT_CONFIG, None, levels)
 
 
 def profile_detect(
@@ -63,31 +56,8 @@ def profile_detect(
     return faces, timings
 
 
-def _pyramid(
-    rgb: np.ndarray, cfg: DetectorConfig
-) -> tuple[tuple[np.ndarray, float] | None, dict[int, tuple[np.ndarray, float]]]:
-    """The passes' images as (image, scale): the fine level (None without a fine pass), and the
-    coarse and turned levels by long side, each made from the next larger one (cheap, no
-    full-resolution copies)."""
-    long_side = max(rgb.shape[:2])
-    sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
-    levels: dict[int, tuple[np.ndarray, float]] = {}
-    fine = None
-    if cfg.fine_size:
-        target = min(cfg.fine_size, round(long_side * cfg.fine_max_upscale))
-        fine = _resize_long(rgb, target)
-    src, src_scale = fine if fine and fine[1] <= 1 else (rgb, 1.0)
-    for size in sorted(sizes, reverse=True):
-        if size >= long_side:
-            levels[size] = (rgb, 1.0)
-            continue
-        img, s = _resize_long(src, size)
-        levels[size] = (img, s * src_scale)
-        src, src_scale = levels[size]
-    return fine, levels
-
-
-def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[Face]:
+def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None,
+            levels: Pyramid | None = None) -> list[Face]:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
     height, width = rgb.shape[:2]
@@ -102,7 +72,8 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None) -> list[
             timings.append((name, now[0] - clock[0], now[1] - clock[1], n))
             clock[:] = now
 
-    fine, levels = _pyramid(rgb, cfg)
+    pyr = levels if levels is not None and levels.fits(rgb, cfg) else pyramid(rgb, cfg)
+    fine, levels = pyr.fine, pyr.levels
     lap("resize")
 
     weak = _Candidates()  # the upright fine pass's peaks below the threshold
@@ -324,11 +295,13 @@ def _starts(length: int, tile: float, step: float) -> list[float]:
 def face_likeness(
     rgb: np.ndarray, boxes: list, config: DetectorConfig | None = None,
     crops: tuple[float, ...] = (1.5, 2.5), windows: bool = True,
+    levels: Pyramid | None = None,
 ) -> np.ndarray:
     """For each box (a `Box`), the detector's best score for a face on it. Crops of `crops` times
     the box's side centred on it, each turned 0/90/180/270, in one batch; and with `windows`,
-    the upright passes' own view (`_window_votes`). Used after redaction to check that what was a
-    face no longer reads as one."""
+    the upright passes' own view (`_window_votes`), on `levels` (the passes' images of `rgb`
+    itself: `pyramid`, or `Pyramid.redacted` of the photo's) where given. Used after redaction to
+    check that what was a face no longer reads as one."""
     cfg = config or DEFAULT_CONFIG
     if not boxes:
         return np.zeros(0)
@@ -338,7 +311,7 @@ def face_likeness(
         votes, _, _ = _orientation_votes(rgb, arr, replace(cfg, orient_crop=factor))
         best = np.maximum(best, votes.max(axis=1))
     if windows:
-        best = np.maximum(best, _window_votes(rgb, arr, cfg))
+        best = np.maximum(best, _window_votes(rgb, arr, cfg, levels))
     return best
 
 
@@ -354,11 +327,13 @@ WINDOW_OVAL = 1.5  # a redacted face's mask is this much wider than the face (ma
 WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
 
 
-def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
-    """(image, scale, angles) of the passes' levels (`_pyramid`: the fine one and the coarse
+def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray,
+            levels: Pyramid | None = None):
+    """(image, scale, angles) of the passes' levels (`pyramid`: the fine one and the coarse
     ones upright, and the turned passes' ones at each of their angles) at which some face of
     width `sides` is WINDOW_FACE px wide."""
-    fine, levels = _pyramid(rgb, cfg)
+    pyr = levels if levels is not None and levels.fits(rgb, cfg) else pyramid(rgb, cfg)
+    fine, levels = pyr.fine, pyr.levels
     upright = ([fine] if fine is not None else []) + [
         levels[size] for size in sorted(set(cfg.coarse_sizes), reverse=True)
     ]
@@ -376,7 +351,8 @@ def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray):
     return out
 
 
-def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig,
+                  levels: Pyramid | None = None) -> np.ndarray:
     """The passes' view of each box: at each pyramid level (the fine pass's and the coarse ones
     upright, the turned passes' at their angles, made as `_detect` makes them) where the face is
     WINDOW_FACE px wide, a WINDOW px window of that level around it, kept inside the image as the
@@ -404,7 +380,7 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig) -> np
         inside = np.all(np.abs(mid - centre[n]) <= half[n], axis=1)
         hits.extend((n, float(v), b) for v, b in zip(scores[inside], found[inside], strict=True))
 
-    for level, s, angles in _levels(rgb, cfg, sides):
+    for level, s, angles in _levels(rgb, cfg, sides, levels):
         lh, lw = level.shape[:2]
         wanted = np.flatnonzero((sides * s * WINDOW_OVAL >= WINDOW_FACE[0])
                                 & (sides * s <= WINDOW_FACE[1]))
