@@ -484,16 +484,16 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
 _WARM: set[tuple[str, int]] = set()  # (models, threads) loaded in this process, or before its fork
 
 
-def warm_up(text: bool = True, threads: int = 1) -> None:
-    """Load every model a photo needs in this process (the face detector, the landmark model and
-    the encoder, and with `text` the text reader), each run once on a tiny image, so that the
-    first photo pays none of it (0.5 CPU-s of a 12 MP photo's). What is loaded once is not
-    loaded again, here or in a process forked from here (a pool's workers, when the fork server
-    loaded them: safeguard.warm). A model that fails to load here is left for the photo that
-    needs it, which reports the error as its own."""
+def warm_up(text: bool = True, threads: int = 1, faces: bool = True) -> None:
+    """Load every model a photo needs in this process (with `faces` the face detector, the
+    landmark model and the encoder, and with `text` the text reader), each run once on a tiny
+    image, so that the first photo pays none of it (0.5 CPU-s of a 12 MP photo's). What is
+    loaded once is not loaded again, here or in a process forked from here (a pool's workers,
+    when the fork server loaded them: safeguard.warm). A model that fails to load here is left
+    for the photo that needs it, which reports the error as its own."""
     tiny = np.zeros((64, 64, 3), np.uint8)
     try:
-        if ("faces", threads) not in _WARM:
+        if faces and ("faces", threads) not in _WARM:
             from safeguard import identify
             from safeguard.detect import DEFAULT_CONFIG, detect_faces
 
