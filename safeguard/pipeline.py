@@ -503,9 +503,9 @@ def warm_up(text: bool = True, threads: int = 1, faces: bool = True) -> None:
             identify._net(threads).descriptors(chip)
             _WARM.add(("faces", threads))
         if text and ("text", threads) not in _WARM:
-            from safeguard.text import read_text
+            from safeguard.text import warm_up as warm_text
 
-            read_text(tiny, threads)
+            warm_text(threads)
             _WARM.add(("text", threads))
     except Exception:  # noqa: BLE001, S110 - the first photo meets it and reports it
         pass
