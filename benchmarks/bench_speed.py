@@ -302,7 +302,7 @@ def stage_profile(photo: Path, home, others: list[Path] = ()) -> list[tuple[str,
 
     from consent_db import ConsentStore
     from safeguard.config import Config
-    from safeguard.detect import DEFAULT_CONFIG, detect_faces, profile_detect
+    from safeguard.detect import DEFAULT_CONFIG, detect_faces, profile_detect, pyramid
     from safeguard.identify import distances_per_pupil, encode_faces
     from safeguard.images import decode_image, read_bytes
     from safeguard.metadata import encode_clean, inventory, verify_clean
@@ -337,13 +337,15 @@ def stage_profile(photo: Path, home, others: list[Path] = ()) -> list[tuple[str,
         img = decode_image(data)
         inventory(data)
         lap("load + decode + metadata inventory")
-        faces = detect_faces(img.rgb)
+        levels = pyramid(img.rgb, DEFAULT_CONFIG)  # kept for the check, as the pipeline does
+        faces = detect_faces(img.rgb, DEFAULT_CONFIG, levels)
         lap("detect (all passes)")
         enc = encode_faces(img.rgb, faces)
         lap(f"encode ({len(faces)} faces)")
         distances_per_pupil(enc, matrix)
         lap("match")
-        red = redact_checked(img.rgb, [f.box for f in faces], cfg.style, cfg.mask_scale)
+        red = redact_checked(img.rgb, [f.box for f in faces], cfg.style, cfg.mask_scale,
+                             levels=levels)
         lap("redact every face, then check it")
         read_text(img.rgb)
         lap(READ_TEXT)
