@@ -49,6 +49,12 @@ def mask_region(box: Box, scale: float, width: int, height: int) -> Box:
     return box.scaled(scale, width, height)
 
 
+def reach(box: Box, mask_scale: float, width: int, height: int) -> Box:
+    """Every pixel that redacting `box` at `mask_scale` may change: the mask's region and the
+    feather outside it."""
+    return mask_region(box, mask_scale * (1.0 + FEATHER), width, height)
+
+
 def redact(
     rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = 1.5
 ) -> np.ndarray:
@@ -69,7 +75,7 @@ def _redact_into(out: np.ndarray, boxes: list[Box], style: str, mask_scale: floa
             continue
         # The feather lies outside the mask: fully opaque up to the mask's ellipse, fading out
         # over the next FEATHER of its radii.
-        outer = mask_region(box, mask_scale * (1.0 + FEATHER), w, h)
+        outer = reach(box, mask_scale, w, h)
         patch = out[outer.y0 : outer.y1, outer.x0 : outer.x1]
         covered = _cover(patch, style, box, region, outer)
         alpha = _alpha(box, mask_scale, region, outer, w, h)
@@ -141,8 +147,7 @@ def _redacted_levels(levels, out: np.ndarray, boxes: list[Box], mask_scale: floa
     if levels is None:
         return None
     h, w = out.shape[:2]
-    return levels.redacted(out, [tuple(mask_region(b, mask_scale * (1.0 + FEATHER), w, h)
-                                       .as_list()) for b in boxes])
+    return levels.redacted(out, [tuple(reach(b, mask_scale, w, h).as_list()) for b in boxes])
 
 
 def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,

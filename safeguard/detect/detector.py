@@ -72,7 +72,7 @@ def _detect(rgb: np.ndarray, cfg: DetectorConfig, timings: list | None,
             timings.append((name, now[0] - clock[0], now[1] - clock[1], n))
             clock[:] = now
 
-    pyr = levels if levels is not None and levels.fits(rgb, cfg) else pyramid(rgb, cfg)
+    pyr = pyramid(rgb, cfg, levels)
     fine, levels = pyr.fine, pyr.levels
     lap("resize")
 
@@ -332,7 +332,7 @@ def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray,
     """(image, scale, angles) of the passes' levels (`pyramid`: the fine one and the coarse
     ones upright, and the turned passes' ones at each of their angles) at which some face of
     width `sides` is WINDOW_FACE px wide."""
-    pyr = levels if levels is not None and levels.fits(rgb, cfg) else pyramid(rgb, cfg)
+    pyr = pyramid(rgb, cfg, levels)
     fine, levels = pyr.fine, pyr.levels
     upright = ([fine] if fine is not None else []) + [
         levels[size] for size in sorted(set(cfg.coarse_sizes), reverse=True)

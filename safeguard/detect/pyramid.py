@@ -92,9 +92,11 @@ class Pyramid:
         return Pyramid(self.sizes, self.shape, fine, levels)
 
 
-def pyramid(rgb: np.ndarray, cfg: DetectorConfig) -> Pyramid:
+def pyramid(rgb: np.ndarray, cfg: DetectorConfig, kept: Pyramid | None = None) -> Pyramid:
     """The passes' images of `rgb` under `cfg`, each made from the next larger one (cheap, no
-    full-resolution copies)."""
+    full-resolution copies). `kept`: the caller's own of `rgb`, returned where they fit `cfg`."""
+    if kept is not None and kept.fits(rgb, cfg):
+        return kept
     long_side = max(rgb.shape[:2])
     sizes = set(cfg.coarse_sizes) | set(cfg.rotated_sizes if cfg.rotations else ())
     levels: dict[int, Level] = {}

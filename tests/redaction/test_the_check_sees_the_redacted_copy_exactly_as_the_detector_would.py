@@ -15,7 +15,7 @@ from conftest import SAMPLES
 from safeguard.detect import DEFAULT_CONFIG, pyramid
 from safeguard.faces import Box
 from safeguard.images import load_image
-from safeguard.redact import CHECK_GROWTH, FEATHER, mask_region, redact
+from safeguard.redact import CHECK_GROWTH, reach, redact
 
 
 def _photo(w: int, h: int) -> np.ndarray:
@@ -35,7 +35,7 @@ def _faces(w: int, h: int, n: int, seed: int) -> list[Box]:
 
 
 def _rects(boxes: list[Box], scale: float, w: int, h: int):
-    return [tuple(mask_region(b, scale * (1 + FEATHER), w, h).as_list()) for b in boxes]
+    return [tuple(reach(b, scale, w, h).as_list()) for b in boxes]
 
 
 def _same(a, b) -> None:
@@ -72,3 +72,4 @@ def test_a_photo_redacted_nowhere_keeps_its_levels_and_a_copy_of_another_size_is
     _same(same, levels)
     with pytest.raises(ValueError, match="size"):
         levels.redacted(_photo(3000, 4000), [])
+
