@@ -82,9 +82,8 @@ class Pyramid:
                 fine = _resize_long(rgb, max(old.shape[:2]))
         levels: dict[int, Level] = {}
         for size, (old, scale) in sorted(self.levels.items(), reverse=True):
-            if old.shape == rgb.shape and scale == 1.0:
-                levels[size] = (rgb, 1.0)
-                src, src_rects = rgb, rects
+            if old.shape == rgb.shape and scale == 1.0:  # the photo itself; the next level is
+                levels[size] = (rgb, 1.0)  # still made from `src`, as `pyramid` makes it
                 continue
             img, src_rects = _remade(src, old, src_rects)
             levels[size] = (img, scale)

@@ -7,6 +7,8 @@ small enough to be enlarged, and redacted twice, as a face that still reads as o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -73,3 +75,14 @@ def test_a_photo_redacted_nowhere_keeps_its_levels_and_a_copy_of_another_size_is
     with pytest.raises(ValueError, match="size"):
         levels.redacted(_photo(3000, 4000), [])
 
+
+def test_levels_after_one_that_is_the_photo_itself_are_remade_from_the_same_source():
+    # a fine pass smaller than a turned pass: the 1024 px level is the photo itself, and the
+    # 640 px level is made from the 800 px fine level, not from the photo
+    cfg = replace(DEFAULT_CONFIG, fine_size=800)
+    rgb = _photo(1000, 750)
+    levels = pyramid(rgb, cfg)
+    assert levels.levels[1024][0] is rgb
+    boxes = _faces(1000, 750, 12, seed=7)
+    out = redact(rgb, boxes, "blur", 1.5)
+    _same(levels.redacted(out, _rects(boxes, 1.5, 1000, 750)), pyramid(out, cfg))
