@@ -9,10 +9,20 @@ derived key and replaced atomically after every append: it cannot be rewritten w
 and an unreadable head is a failure, not a note. The sealed store records the first keyed seq
 (`anchor`): every entry from there on must be keyed. Entries written by an earlier version (plain
 SHA-256, before that seq) are checked as they were written.
-Names and biometric data never go in: details are checked. With the key, an entry's action and
-details are sealed too (`"v": 3`, AES-GCM under another derived key, bound to the entry's seq):
-on disk only seq, time, actor and subject stay readable, so the file does not say that a pupil
-was put on a register or why a photo was held; `entries()` opens them for the DSL.
+Names and biometric data never go in: details are checked. With the key, an entry's action,
+details and subject are sealed too (`"v": 4`, AES-GCM under another derived key, bound to the
+entry's seq), padded to a multiple of PAD bytes: on disk only seq, time and actor stay readable,
+so the file says neither about whom something was done (a DSL acting on P001) nor, by its
+length, what (a register added or removed, why a photo was held); `entries()` opens them for the
+DSL. Entries an earlier version sealed (`"v": 3`: subject readable) are read as they were written.
+
+An append never takes its place in the chain from the log's tail alone: it continues from the
+furthest of the tail, the sealed head and the sealed store's own record of the last entry it
+committed with (`witness`). A log cut and then signed into keeps its gap (a seq jump and a
+broken link) for `verify` to report, instead of a head rewritten to match the cut log. `verify`
+also checks the log against the store's record and against a head digest a DSL noted elsewhere
+(`head_digest`, `verify(expect=...)`): the one check that holds when the whole home, log and head
+and store together, is put back from one old copy.
 
 Appends take the store lock (shared with the store, so a change and its entry are serialised).
 An entry is committed once its line and newline are fsynced; a torn last line left by a crash is
@@ -34,7 +44,9 @@ from typing import Any
 from filelock import FileLock
 
 GENESIS = "0" * 64
-KEYED = (2, 3)  # entry versions chained with the keyed HMAC; 3: action and details sealed too
+KEYED = (2, 3, 4)  # entry versions chained with the keyed HMAC; 3: action and details sealed
+# too; 4: the subject as well, padded
+PAD = 256  # sealed bodies are padded to a multiple of this: their length says nothing
 _TAIL_CHUNK = 65536
 
 
@@ -62,12 +74,17 @@ def details_key(store_key: bytes) -> bytes:
     return hmac.new(store_key, b"safeguard audit details v3", hashlib.sha256).digest()
 
 
-def seal_body(key: bytes, seq: int, action: str, details: dict) -> str:
+def seal_body(key: bytes, seq: int, action: str, details: dict,
+              subject: str | None = None) -> str:
+    """The sealed part of an entry: action, details and subject, padded with spaces (which JSON
+    ignores) to the next multiple of PAD bytes, so a register added and one removed, or a long
+    note and a short one, seal to the same length."""
     import base64
 
     from consent_db.crypto import seal
 
-    body = _canonical({"action": action, "details": details})
+    body = _canonical({"action": action, "details": details, "subject": subject})
+    body += b" " * (-len(body) % PAD)
     return base64.b64encode(seal(key, body, f"audit/{seq}".encode())).decode("ascii")
 
 
@@ -90,6 +107,19 @@ def derived_keys(store_key: bytes) -> tuple[bytes, bytes]:
     """(HMAC key of the chain, AES-GCM key of the head), derived from the store's key."""
     return (hmac.new(store_key, b"safeguard audit chain v2", hashlib.sha256).digest(),
             hmac.new(store_key, b"safeguard audit head v2", hashlib.sha256).digest())
+
+
+def _is_position(h: dict) -> bool:
+    return isinstance(h.get("seq"), int) and isinstance(h.get("hash"), str)
+
+
+def _parse_digest(text: str) -> tuple[int, str] | None:
+    """(seq, hash prefix) of a head digest "SEQ:HASH" (at least 8 hex digits), or None."""
+    seq, _, digest = text.strip().partition(":")
+    digest = digest.lower()
+    if not (seq.isdigit() and len(digest) >= 8 and all(c in "0123456789abcdef" for c in digest)):
+        return None
+    return int(seq), digest
 
 
 def _check_details(value: Any, path: str = "details") -> None:
@@ -134,13 +164,15 @@ def _parse_when(value: dt.date | dt.datetime | str | None, end: bool) -> dt.date
 
 class AuditLog:
     def __init__(self, path: Path, lock: FileLock, key: bytes | None = None,
-                 anchor=None) -> None:
+                 anchor=None, witness=None) -> None:
         self.path = path
         self.head_path = path.with_suffix(".head")
         self.lock = lock
         self._mac, self._seal = derived_keys(key) if key is not None else (None, None)
         self._details = details_key(key) if key is not None else None
         self._anchor = anchor  # () -> the first keyed seq recorded in the sealed store, or None
+        # () -> the sealed store's record of the last entry it committed with ({"seq", "hash"})
+        self._witness = witness
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -155,15 +187,17 @@ class AuditLog:
         with self.lock:
             return self.append_locked([(actor, action, subject, details or {})])[-1]
 
-    def append_locked(self, items: list[tuple[str, str, str | None, dict]]) -> list[dict]:
-        """Append entries; the caller holds the lock."""
+    def append_locked(self, items: list[tuple[str, str, str | None, dict]],
+                      witness: dict | None = None) -> list[dict]:
+        """Append entries; the caller holds the lock. `witness`: the sealed store's record of the
+        last entry it committed with ({"seq", "hash"}), when the caller has it to hand."""
         if not items:
             return []
         for actor, action, _subject, details in items:
             if not actor or not action:
                 raise AuditError("an audit entry needs an actor and an action")
             _check_details(details)
-        seq, prev = self._tail_repair()
+        seq, prev = self._position(witness)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         out, lines = [], []
         for actor, action, subject, details in items:
@@ -179,10 +213,10 @@ class AuditLog:
             }
             stored = e
             if self._details is not None:
-                # On disk only who, when and about whom stay readable: what was done (a register
-                # added, a photo held) and its details are sealed.
-                stored = {k: v for k, v in e.items() if k not in ("action", "details")}
-                stored.update(v=3, sealed=seal_body(self._details, seq, action, details))
+                # On disk only who and when stay readable: what was done (a register added, a
+                # photo held), its details and about whom are sealed, padded.
+                stored = {k: v for k, v in e.items() if k not in ("action", "details", "subject")}
+                stored.update(v=4, sealed=seal_body(self._details, seq, action, details, subject))
             elif self._mac is not None:
                 stored["v"] = 2
             stored["hash"] = prev = entry_hash(stored, self._mac)
@@ -234,6 +268,25 @@ class AuditLog:
             head["_plain"] = True
         return head
 
+    def _position(self, witness: dict | None) -> tuple[int, str]:
+        """(seq, hash) the next entry follows: the furthest of the log's tail, the sealed head
+        and the store's record. Only the tail can be cut without the key; continuing from a
+        witness past it leaves the cut in the chain for good (a seq jump, a broken link)."""
+        seq, prev = self._tail_repair()
+        head = self._read_head()
+        known = [h for h in (head, witness)
+                 if isinstance(h, dict) and not h.get("_plain") and _is_position(h)]
+        for h in known:
+            if int(h["seq"]) > seq:
+                seq, prev = int(h["seq"]), str(h["hash"])
+        return seq, prev
+
+    def head_digest(self) -> str | None:
+        """A short digest of the log's end, "SEQ:HASH16", for a DSL to note down or copy off
+        the machine; `verify(expect=...)` checks the log still holds it. None for an empty log."""
+        seq, last = self._tail_repair()
+        return None if seq == 0 else f"{seq}:{last[:16]}"
+
     def _tail_repair(self) -> tuple[int, str]:
         """(last seq, last hash); cuts off a torn last line left by an interrupted append."""
         try:
@@ -282,13 +335,14 @@ class AuditLog:
             if not line.endswith(b"\n"):
                 break  # torn, uncommitted
             e = json.loads(line)
-            if pupil is not None and e.get("subject") != pupil:
-                continue
             if "sealed" in e:
                 body = open_body(self._details, e)
                 e = {k: v for k, v in e.items() if k != "sealed"}
                 e.update(body if body is not None else
                          {"action": "(sealed: cannot be opened)", "details": {}})
+                e.setdefault("subject", None)
+            if pupil is not None and e.get("subject") != pupil:
+                continue
             if lo or hi:
                 ts = dt.datetime.fromisoformat(e["ts"])
                 if (lo and ts < lo) or (hi and ts > hi):
@@ -296,12 +350,23 @@ class AuditLog:
             out.append(e)
         return out
 
-    def verify(self) -> VerifyResult:
+    def verify(self, expect: str | None = None) -> VerifyResult:
+        """Check the chain, its end against the sealed head and the store's record, and, with
+        `expect` (a `head_digest` noted earlier), that the log still holds that entry."""
         problems: list[str] = []
         notes: list[str] = []
         prev, expect_seq, count, last_hash = GENESIS, 1, 0, GENESIS
         head = self._read_head()
         keyed_from = self._anchor() if self._anchor is not None else None
+        witness = self._witness() if self._witness is not None else None
+        if not (isinstance(witness, dict) and _is_position(witness)):
+            witness = None
+        noted = _parse_digest(expect) if expect is not None else None
+        wanted = {int(h["seq"]) for h in (head, witness) if isinstance(h, dict) and _is_position(h)}
+        if noted is not None:
+            wanted.add(noted[0])
+        seen: dict[int, str] = {}  # hashes of the wanted seqs
+        after_head: set[str] = set()  # times of entries past the head's seq (one append: one)
         if keyed_from is not None and isinstance(head, dict) and head.get("_plain"):
             problems.append("audit.head is not sealed although the store records a keyed log "
                             "(replaced): the log's end cannot be trusted")
@@ -348,6 +413,11 @@ class AuditLog:
                 )
             prev = e.get("hash")
             last_hash = prev
+            if seq_here in wanted:
+                seen[seq_here] = str(prev)
+            if isinstance(head, dict) and _is_position(head) and seq_here > head["seq"]:
+                if len(after_head) < 2:
+                    after_head.add(str(e.get("ts")))
             expect_seq = (e.get("seq") if isinstance(e.get("seq"), int) else expect_seq) + 1
         if head is None and count:
             problems.append("audit.head is missing (the log's end cannot be checked)")
@@ -367,9 +437,35 @@ class AuditLog:
                 )
             elif head["seq"] == last_seq and head["hash"] != last_hash:
                 problems.append(f"the last entry (seq {last_seq}) is not the one written")
-            elif head["seq"] < last_seq:
+            elif head["seq"] < last_seq and len(after_head) == 1:
                 notes.append(
                     f"entries after seq {head['seq']} were appended without updating the"
                     " head (an interrupted append)"
                 )
+            elif head["seq"] < last_seq:
+                # one interrupted append leaves the head behind by one batch (one time), never more
+                problems.append(
+                    f"audit.head records seq {head['seq']} but the log goes on to {last_seq} "
+                    "over several appends: the head is an older copy put back")
+            if head["seq"] < last_seq and seen.get(head["seq"], head["hash"]) != head["hash"]:
+                problems.append(f"the entry at seq {head['seq']} is not the one the head records")
+        last_seq = expect_seq - 1
+        if witness is not None:
+            if witness["seq"] > last_seq:
+                problems.append(
+                    f"the log ends at seq {last_seq} but the store recorded entry {witness['seq']}"
+                    " (entries cut from the end, or the log put back from an older copy)")
+            elif seen.get(witness["seq"]) != witness["hash"]:
+                problems.append(f"the entry at seq {witness['seq']} is not the one the store "
+                                "recorded (the log was replaced)")
+        if expect is not None:
+            if noted is None:
+                problems.append(f"{expect!r} is not a head digest (SEQ:HASH, as `audit head` "
+                                "prints it)")
+            elif noted[0] > last_seq:
+                problems.append(f"the log ends at seq {last_seq}, before the noted head {expect} "
+                                "(cut, or the home was put back from an older copy)")
+            elif not seen.get(noted[0], "").startswith(noted[1]):
+                problems.append(f"the entry at seq {noted[0]} is not the one noted in {expect} "
+                                "(the log was replaced)")
         return VerifyResult(ok=not problems, entries=count, problems=problems, notes=notes)

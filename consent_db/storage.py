@@ -12,8 +12,9 @@ TinyDB's `JSONStorage` rewrites the file in place (a crash leaves half a file) a
   sees a withdrawal made by another process on its next read;
 - given a key, the file is sealed with AES-256-GCM (`MAGIC`, then nonce, ciphertext and tag):
   names, consents and registers are no more readable from a copy of the folder than the
-  encodings are. A plain JSON file (a store written before encryption) is still read, and is
-  sealed by its next write.
+  encodings are. Given a key, anything else in the file's place (a plain JSON store written by
+  hand, with an account and a password hash of someone's choosing) is refused, never read and
+  sealed over: only the key's holder can make a store this storage will read.
 """
 
 from __future__ import annotations
@@ -218,6 +219,10 @@ class AtomicJSONStorage(Storage):
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        if self.key is not None and not raw.startswith(MAGIC):
+            raise StorageError(
+                f"{self.path} is not sealed with the store's key (a plain file was put in its"
+                " place): refused. Restore store.json from your backup")
         if raw.startswith(MAGIC):
             if self.key is None:
                 raise StorageError(f"{self.path} is encrypted and no key was given")

@@ -92,7 +92,7 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
         self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
-                              anchor=self._audit_anchor)
+                              anchor=self._audit_anchor, witness=self._audit_witness)
         self._local = threading.local()  # the running transaction, per thread
 
     # -- rollback protection ---------------------------------------------------------------
@@ -140,6 +140,17 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
             raise StoreError(str(e)) from e
         value = meta.get("audit_keyed_from")
         return int(value) if value is not None else None
+
+    def _audit_witness(self) -> dict | None:
+        """The last audit entry the sealed store committed with ({"seq", "hash"}): a second,
+        sealed record of the log's end, so that a log cut and its head deleted or put back
+        is still found."""
+        try:
+            with self._storage.snapshot() as data:
+                meta = _meta_of(data) or {}
+        except StorageError as e:
+            raise StoreError(str(e)) from e
+        return meta.get("audit_head")
 
     @property
     def _current(self) -> _Txn | None:
@@ -229,8 +240,13 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
             raise StoreError(f"audit log: {e}") from e
 
     def _commit(self, t: _Txn, data: dict) -> None:
-        written = self.audit.append_locked(t.audit)
         meta = _meta_of(data)
+        recorded = (meta or {}).get("audit_head")
+        written = self.audit.append_locked(t.audit, witness=recorded)
+        if written and meta is not None:
+            # only ever forward: the record never follows a log that went backwards
+            if not recorded or written[-1]["seq"] > int(recorded.get("seq", 0)):
+                meta["audit_head"] = {"seq": written[-1]["seq"], "hash": written[-1]["hash"]}
         if written and meta is not None and "audit_keyed_from" not in meta:
             # anchored in the sealed store: from this seq on every entry must be keyed, so the
             # log cannot be passed off as an earlier version's by rewriting it without the key

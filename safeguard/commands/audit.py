@@ -16,13 +16,16 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--head", "noted", metavar="SEQ:DIGEST",
+              help="A head digest noted earlier (`audit head`): the log must still hold it.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def audit_verify(ctx, as_json, as_user):
-    """Check the chain: an edited, deleted or cut-off entry is reported (exit 1)."""
+def audit_verify(ctx, noted, as_json, as_user):
+    """Check the chain: an edited, deleted or cut-off entry, an older head put back, or a log
+    that no longer holds a noted head digest is reported (exit 1)."""
     store, _ = _signed(ctx, as_user, "audit.verify")
-    r = store.audit.verify()
+    r = store.audit.verify(expect=noted)
     if as_json:
         _emit_json({"ok": r.ok, "entries": r.entries, "problems": r.problems, "notes": r.notes})
     else:
@@ -33,6 +36,25 @@ def audit_verify(ctx, as_json, as_user):
         click.echo(f"{r.entries} entries; chain {'intact' if r.ok else 'BROKEN'}.")
     if not r.ok:
         ctx.exit(1)
+
+
+@audit.command("head")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def audit_head(ctx, as_json, as_user):
+    """Print a short digest of the log's end (SEQ:DIGEST) to note down or copy off this machine.
+
+    A whole home put back from one older copy is consistent with itself: only something kept
+    elsewhere shows it. `audit verify --head SEQ:DIGEST` later checks the log still holds it."""
+    store, _ = _signed(ctx, as_user, "audit.verify")
+    digest = store.audit.head_digest()
+    if as_json:
+        _emit_json({"head": digest})
+    elif digest is None:
+        click.echo("the audit log is empty")
+    else:
+        click.echo(f"audit head: {digest}")
 
 
 @audit.command("list")

@@ -45,7 +45,7 @@ def _write(store, entries, head=True):
 
 def test_entries_are_keyed(store):
     es = _entries(store)
-    assert all(e["v"] == 3 for e in es)  # keyed, and (finding 3) action and details sealed
+    assert all(e["v"] == 4 for e in es)  # keyed; action, details and subject sealed
     # not the plain hash anyone could recompute
     assert es[0]["hash"] != _plain(es[:1])[0]["hash"]
 
