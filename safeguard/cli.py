@@ -16,6 +16,7 @@ import click
 from safeguard.config import Config, ConfigError, load_config
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 from safeguard.home import Home, resolve_home
+from safeguard.terminal import echo, lines
 
 # name -> "module:attribute" of a click command or group. One line per command.
 COMMANDS: dict[str, str] = {
@@ -60,13 +61,18 @@ class AppContext:
 class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         """A store that cannot be used (damaged, rolled back, wrong key) is an error with its
-        own one-line message, exit 1, wherever a command meets it."""
+        own one-line message, exit 1, wherever a command meets it. An error's message often
+        carries a name (a file, an account, a pupil): its control characters are escaped here,
+        once for every command (safeguard.terminal)."""
         from consent_db.errors import StoreError
 
         try:
             return super().invoke(ctx)
         except StoreError as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(lines(str(e))) from e
+        except click.ClickException as e:
+            e.message = lines(e.message)
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
@@ -116,18 +122,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=args, prog_name="safeguard", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
+        echo("Interrupted.", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        echo("Interrupted.", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
     except Exception as e:
         if "--traceback" in args:
             raise
-        click.echo(f"Error: {type(e).__name__}: {e}", err=True)
+        echo(f"Error: {type(e).__name__}: {e}", err=True)
         sys.exit(ExitStatus.ERROR)
     sys.exit(int(rv) if isinstance(rv, int) else 0)
 

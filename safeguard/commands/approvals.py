@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP
+from safeguard.terminal import echo
 
 
 def _signed(app, as_user, action="approvals"):
@@ -44,17 +45,17 @@ def list_(app, as_json, as_user):
     _, who = _signed(app, as_user)
     posts = ap.pending(app.home, scope=academy_of(who))
     if as_json:
-        click.echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
-                                                   "caption", "out_dir")}
-                               | {"photos": len(p["files"]), "academy": p.get("academy")}
-                               for p in posts], indent=1))
+        echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
+                                             "caption", "out_dir")}
+                         | {"photos": len(p["files"]), "academy": p.get("academy")}
+                         for p in posts], indent=1))
         return
     if not posts:
-        click.echo("Nothing is awaiting approval.")
+        echo("Nothing is awaiting approval.")
     for p in posts:
         academy = f" ({p['academy']})" if p.get("academy") else ""
-        click.echo(f"{p['id']}  {p['channel']:<10} {len(p['files'])} photo(s) from "
-                   f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}")
+        echo(f"{p['id']}  {p['channel']:<10} {len(p['files'])} photo(s) from "
+             f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}")
 
 
 @approvals.command()
@@ -71,15 +72,15 @@ def show(app, post_id, save, as_user):
 
     store, who = _signed(app, as_user)
     post = _run(lambda: ap.get_for(app.home, post_id, academy_of(who)))
-    click.echo(f"{post['id']}  {post['state']}  for {post['channel']}, from "
-               f"{post['submitted_by']} on {post['created']}; lands in {post['out_dir']}")
+    echo(f"{post['id']}  {post['state']}  for {post['channel']}, from "
+         f"{post['submitted_by']} on {post['created']}; lands in {post['out_dir']}")
     caption = post.get("caption")
     if caption:
-        click.echo(f"caption: {caption}")
+        echo(f"caption: {caption}")
         for f in check_caption(caption, store):
-            click.echo(f"  characters {f.start}-{f.end}: {f.what}")
+            echo(f"  characters {f.start}-{f.end}: {f.what}")
     for name, data in _run(lambda: ap.copies(app.home, post)):
-        click.echo(f"  {name} ({len(data)} bytes)")
+        echo(f"  {name} ({len(data)} bytes)")
         if save is not None:
             from consent_db.storage import atomic_write_bytes
 
@@ -100,7 +101,7 @@ def approve(app, post_id, note, as_user):
     store, who = _signed(app, as_user)
     post = _run(lambda: ap.approve(app.home, post_id, who.user, store.audit, note,
                                    scope=academy_of(who)))
-    click.echo(f"Approved {post_id}: {len(post['written'])} copies in {post['out_dir']}.")
+    echo(f"Approved {post_id}: {len(post['written'])} copies in {post['out_dir']}.")
 
 
 @approvals.command()
@@ -116,7 +117,7 @@ def decline(app, post_id, reason, as_user):
     store, who = _signed(app, as_user)
     _run(lambda: ap.decline(app.home, post_id, who.user, reason, store.audit,
                             scope=academy_of(who)))
-    click.echo(f"Declined {post_id}.")
+    echo(f"Declined {post_id}.")
 
 
 @approvals.command()
@@ -140,7 +141,7 @@ def status(app, post_id, as_json, as_user):
 
     info = ap.public(_run(mine))
     if as_json:
-        click.echo(json.dumps(info))
+        echo(json.dumps(info))
     else:
-        click.echo(f"{info['id']}: {info['state']}" + (f" ({info['reason']})"
-                                                        if info.get("reason") else ""))
+        echo(f"{info['id']}: {info['state']}" + (f" ({info['reason']})"
+                                                  if info.get("reason") else ""))

@@ -6,6 +6,7 @@ import click
 
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _emit_json, _signed
+from safeguard.terminal import echo
 
 # -- audit ---------------------------------------------------------------------------------
 
@@ -30,10 +31,10 @@ def audit_verify(ctx, noted, as_json, as_user):
         _emit_json({"ok": r.ok, "entries": r.entries, "problems": r.problems, "notes": r.notes})
     else:
         for n in r.notes:
-            click.echo(f"note: {n}")
+            echo(f"note: {n}")
         for p in r.problems:
-            click.echo(f"TAMPERED: {p}")
-        click.echo(f"{r.entries} entries; chain {'intact' if r.ok else 'BROKEN'}.")
+            echo(f"TAMPERED: {p}")
+        echo(f"{r.entries} entries; chain {'intact' if r.ok else 'BROKEN'}.")
     if not r.ok:
         ctx.exit(1)
 
@@ -75,7 +76,7 @@ def audit_list(ctx, pupil, since, until, as_json, as_user):
         return
     for e in rows:
         details = " ".join(f"{k}={v}" for k, v in e["details"].items())
-        click.echo(
+        echo(
             f"{e['seq']:>6} {e['ts'][:19]} {e['actor']:<12} {e['action']:<22}"
             f" {e['subject'] or '-':<10} {details}"
         )

@@ -6,6 +6,7 @@ import click
 
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _no_search_after_biometric, _run, _signed
+from safeguard.terminal import echo
 
 
 @click.group()
@@ -27,7 +28,7 @@ def bio_notify(ctx, pupil_id, parent, on, as_user):
             pupil_id, parent, date=_date(on, "--date"), actor=who.user
         )
     )
-    click.echo(f"Notification of {parent} recorded for {pupil_id}.")
+    echo(f"Notification of {parent} recorded for {pupil_id}.")
 
 
 @biometric.command("consent")
@@ -46,7 +47,7 @@ def bio_consent(ctx, pupil_id, parent, on, evidence, as_user):
         )
     )
     st = store.biometric_status(pupil_id)
-    click.echo(
+    echo(
         f"Consent recorded for {pupil_id}; biometric processing "
         f"{'allowed' if st.allowed else 'NOT allowed: ' + st.reason}."
     )
@@ -77,7 +78,7 @@ def bio_object(ctx, pupil_id, parent, child, form, on, note, as_user):
             actor=who.user,
         )
     )
-    click.echo(f"Objection recorded for {pupil_id}; {n} encoding(s) destroyed.")
+    echo(f"Objection recorded for {pupil_id}; {n} encoding(s) destroyed.")
     _no_search_after_biometric(ctx, pupil_id)
 
 
@@ -96,5 +97,5 @@ def bio_withdraw(ctx, pupil_id, by, on, note, as_user):
             pupil_id, by, date=_date(on, "--date"), note=note, actor=who.user
         )
     )
-    click.echo(f"Withdrawal recorded for {pupil_id}; {n} encoding(s) destroyed.")
+    echo(f"Withdrawal recorded for {pupil_id}; {n} encoding(s) destroyed.")
     _no_search_after_biometric(ctx, pupil_id)

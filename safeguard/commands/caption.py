@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP
+from safeguard.terminal import echo
 
 
 @click.command()
@@ -46,14 +47,14 @@ def caption(app, text, path, channel, as_json, as_user):
     store, _ = signed_in(app, "photos", as_user)
     findings = check_caption(text, store)
     if as_json:
-        click.echo(json.dumps({"channel": channel, "ok": not findings,
-                               "findings": [f.public() for f in findings]}))
+        echo(json.dumps({"channel": channel, "ok": not findings,
+                         "findings": [f.public() for f in findings]}))
     elif not findings:
-        click.echo("Nothing in the caption identifies a child.")
+        echo("Nothing in the caption identifies a child.")
     else:
         for f in findings:
             shown = f" \"{f.text}\"" if f.public()["text"] else ""
-            click.echo(f"characters {f.start}-{f.end}: {f.what}{shown}")
-        click.echo(f"{len(findings)} thing(s) in the caption identify a child: change it before "
-                   "posting.")
+            echo(f"characters {f.start}-{f.end}: {f.what}{shown}")
+        echo(f"{len(findings)} thing(s) in the caption identify a child: change it before "
+             "posting.")
     sys.exit(3 if findings else 0)

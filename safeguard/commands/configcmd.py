@@ -6,6 +6,8 @@ import json
 
 import click
 
+from safeguard.terminal import echo
+
 
 @click.group()
 def config() -> None:
@@ -20,16 +22,16 @@ def show(app, as_json: bool) -> None:
     values = app.config.as_dict()
     values.pop("extra", None)
     if as_json:
-        click.echo(json.dumps(values, indent=2))
+        echo(json.dumps(values, indent=2))
         return
     src = app.home.config_file
-    click.echo(f"# from {src}" if src.exists() else f"# defaults ({src} does not exist)")
+    echo(f"# from {src}" if src.exists() else f"# defaults ({src} does not exist)")
     for k, v in values.items():
-        click.echo(f"{k} = {json.dumps(v)}")
+        echo(f"{k} = {json.dumps(v)}")
 
 
 @config.command("path")
 @click.pass_obj
 def path(app) -> None:
     """Print the path of the configuration file."""
-    click.echo(str(app.home.config_file))
+    echo(str(app.home.config_file))

@@ -7,6 +7,7 @@ import click
 from safeguard import after_change
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _run, _search_published, _signed
+from safeguard.terminal import echo
 
 
 @click.group()
@@ -37,7 +38,7 @@ def consent_grant(ctx, pupil_id, channel, given_by, on, evidence, expires, as_us
             actor=who.user,
         )
     )
-    click.echo(f"Consent for {channel} recorded for {pupil_id}.")
+    echo(f"Consent for {channel} recorded for {pupil_id}.")
 
 
 @consent.command("refuse")
@@ -63,7 +64,7 @@ def consent_refuse(ctx, pupil_id, channel, given_by, on, evidence, as_user):
             actor=who.user,
         )
     )
-    click.echo(f"Refusal for {channel} recorded for {pupil_id}.")
+    echo(f"Refusal for {channel} recorded for {pupil_id}.")
     if after_change.needs_search(before, "refused"):
         _search_published(ctx, pupil_id, after_change.refused(channel))
 
@@ -83,5 +84,5 @@ def consent_withdraw(ctx, pupil_id, channel, by, on, as_user):
             pupil_id, channel, by=by, date=_date(on, "--date"), actor=who.user
         )
     )
-    click.echo(f"Consent for {channel} withdrawn for {pupil_id}.")
+    echo(f"Consent for {channel} withdrawn for {pupil_id}.")
     _search_published(ctx, pupil_id, after_change.withdrawn(channel))

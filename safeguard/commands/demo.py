@@ -12,6 +12,7 @@ import click
 
 from safeguard import shipped
 from safeguard.home import Home
+from safeguard.terminal import echo
 
 SAMPLES = shipped.path("samples")  # samples/, shipped with the package
 DEMO_MARK = ".safeguard-demo"
@@ -38,7 +39,7 @@ def demo(where: Path, jobs: int | None) -> None:
     home, out = Home(where / "home").ensure(), where / "ready"
     photos = SAMPLES / "photos"
 
-    say = lambda s="": click.echo(s)
+    say = lambda s="": echo(s)
     say(click.style("0. The admin creates the store and staff accounts", bold=True))
     store = ConsentStore.open(home, create=True)
     # demo accounts with a random password that lives only in this process

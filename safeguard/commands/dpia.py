@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP, signed_in
+from safeguard.terminal import echo
 
 
 @click.command()
@@ -46,7 +47,7 @@ def dpia(app, out: Path, report: Path | None, as_json: bool, as_user: str | None
         raise click.ClickException(f"cannot write the pack to {out}: {e.strerror or e}") from e
     if as_json:
         bench = pack["benchmark"] or {}
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "files": [str(p) for p in paths],
@@ -60,6 +61,6 @@ def dpia(app, out: Path, report: Path | None, as_json: bool, as_user: str | None
         )
         return
     for p in paths:
-        click.echo(f"wrote {p}")
+        echo(f"wrote {p}")
     for w in pack["warnings"]:
-        click.echo(f"warning: {w}", err=True)
+        echo(f"warning: {w}", err=True)

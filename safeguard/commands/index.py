@@ -15,6 +15,7 @@ import click
 
 from safeguard.commands.signin import AS_HELP, signed_in
 from safeguard.exitcodes import ExitStatus
+from safeguard.terminal import console, echo
 
 INDEX_EXIT_HELP = """\b
 Exit codes:
@@ -62,9 +63,9 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
             click.confirm("Erase the published-photo index and its key?", abort=True, err=True)
         existed = PhotoIndex(app.home).erase()
         if as_json:
-            click.echo(json.dumps({"erased": existed}))
+            echo(json.dumps({"erased": existed}))
         else:
-            click.echo("Index erased." if existed else "There was no index to erase.")
+            echo("Index erased." if existed else "There was no index to erase.")
         return
     if not archives:
         raise click.UsageError("give one or more ARCHIVE folders (or --erase)")
@@ -78,14 +79,14 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
     finally:
         bar.close()
     for w in summary.warnings:
-        click.echo(f"warning: {w}", err=True)
+        echo(f"warning: {w}", err=True)
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=1))
+        echo(json.dumps(summary.as_dict(), indent=1))
     else:
         _print_summary(summary)
     if summary.interrupted:
-        click.echo("Interrupted: finished photos are committed; run the same command to resume.",
-                   err=True)
+        echo("Interrupted: finished photos are committed; run the same command to resume.",
+             err=True)
         sys.exit(ExitStatus.INTERRUPTED)
     if summary.errors:
         sys.exit(ExitStatus.REJECTED)
@@ -94,16 +95,16 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
 def _print_summary(s) -> None:
     parts = [f"{s.found} photo(s) found", f"{s.unchanged} unchanged", f"{s.new} new",
              f"{s.changed} changed"]
-    click.echo(", ".join(parts) + f"; {s.encoded} encoded ({s.faces_added} face(s)), "
-               f"{s.touched + s.copied} with content already indexed, {s.removed} removed.")
+    echo(", ".join(parts) + f"; {s.encoded} encoded ({s.faces_added} face(s)), "
+         f"{s.touched + s.copied} with content already indexed, {s.removed} removed.")
     for e in s.error_files[:50]:
-        click.echo(f"could not index {e['path']}: {e['error']}", err=True)
+        echo(f"could not index {e['path']}: {e['error']}", err=True)
     for e in s.skipped[:50]:
-        click.echo(f"skipped {e['path']}: {e['reason']}", err=True)
-    click.echo(f"The index holds {s.photos_indexed} photo(s), {s.faces_indexed} face(s)"
-               + (f"; {s.unscanned_indexed} file(s) could not be scanned"
-                  if s.unscanned_indexed else "")
-               + f". ({s.seconds:.1f} s, {s.workers} {s.backend} worker(s))")
+        echo(f"skipped {e['path']}: {e['reason']}", err=True)
+    echo(f"The index holds {s.photos_indexed} photo(s), {s.faces_indexed} face(s)"
+         + (f"; {s.unscanned_indexed} file(s) could not be scanned"
+            if s.unscanned_indexed else "")
+         + f". ({s.seconds:.1f} s, {s.workers} {s.backend} worker(s))")
 
 
 class _Bar:
@@ -118,12 +119,11 @@ class _Bar:
         if not self.enabled:
             return
         if self.progress is None:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             self.progress = Progress("[progress.description]{task.description}", BarColumn(),
                                      MofNCompleteColumn(), TimeRemainingColumn(),
-                                     console=Console(stderr=True), transient=True)
+                                     console=console(stderr=True), transient=True)
             self.progress.start()
             self.task = self.progress.add_task("Indexing", total=total)
         elif total is not None:
@@ -188,7 +188,7 @@ def find(app, pupil_id, tolerance, as_json, html_out, as_user):
         html_out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(html_out.absolute(), page.encode("utf-8"))  # 0600
     if as_json:
-        click.echo(json.dumps({
+        echo(json.dumps({
             "pupil": pupil_id,
             "tolerance": tol,
             "photos_searched": snap.photos,
@@ -200,13 +200,13 @@ def find(app, pupil_id, tolerance, as_json, html_out, as_user):
         }, indent=1))
         return
     for h in hits:
-        click.echo(f"{h.distance:.3f}  {h.faces[0].box}  {h.path}")
-    click.echo(f"{len(hits)} photo(s) of {pupil_id} among {snap.photos} indexed photo(s) "
-               f"(tolerance {tol:.2f}; search {1000 * (t2 - t1):.0f} ms).")
+        echo(f"{h.distance:.3f}  {h.faces[0].box}  {h.path}")
+    echo(f"{len(hits)} photo(s) of {pupil_id} among {snap.photos} indexed photo(s) "
+         f"(tolerance {tol:.2f}; search {1000 * (t2 - t1):.0f} ms).")
     if unscanned:
-        click.echo(f"{len(unscanned)} indexed file(s) could not be scanned; {pupil_id} may be in "
-                   "them:", err=True)
+        echo(f"{len(unscanned)} indexed file(s) could not be scanned; {pupil_id} may be in "
+             "them:", err=True)
         for p, e in unscanned[:50]:
-            click.echo(f"  {p}: {e}", err=True)
+            echo(f"  {p}: {e}", err=True)
     if html_out is not None:
-        click.echo(f"Contact sheet (DSL only) written to {html_out}.")
+        echo(f"Contact sheet (DSL only) written to {html_out}.")

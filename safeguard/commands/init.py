@@ -6,6 +6,8 @@ import os
 
 import click
 
+from safeguard.terminal import echo, shown
+
 
 @click.command()
 @click.option("--admin", "admin_user", required=True, metavar="USER",
@@ -27,7 +29,7 @@ def init(app, admin_user, academy):
         raise click.ClickException(problem.message)
     password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
     if password is None:
-        password = click.prompt(f"Password for {admin_user}", hide_input=True,
+        password = click.prompt(f"Password for {shown(admin_user)}", hide_input=True,
                                 confirmation_prompt=True, err=True)
     from consent_db.staff import MIN_PASSWORD
 
@@ -38,7 +40,7 @@ def init(app, admin_user, academy):
         store.add_staff(admin_user, "admin", password, actor=admin_user, academy=academy)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"Created the consent store in {home.root} with admin account {admin_user}.")
-    click.echo(f"Back up the key {home.keys_dir} apart from the store (docs/deploy.md); add "
-               "staff with `safeguard staff add USER --role dsl|data|comms --as "
-               f"{admin_user}`.")
+    echo(f"Created the consent store in {home.root} with admin account {admin_user}.")
+    echo(f"Back up the key {home.keys_dir} apart from the store (docs/deploy.md); add "
+         "staff with `safeguard staff add USER --role dsl|data|comms --as "
+         f"{admin_user}`.")

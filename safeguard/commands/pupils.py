@@ -19,6 +19,7 @@ from safeguard import after_change
 from safeguard.access import may
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _emit_json, _run, _say, _signed, _summary
+from safeguard.terminal import echo, shown
 
 # -- pupils --------------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ def add(
             actor=who.user,
         )
     )
-    click.echo(f"Added {pupil_id} ({name}).")
+    echo(f"Added {pupil_id} ({name}).")
 
 
 @pupils.command("update")
@@ -125,7 +126,7 @@ def update(ctx, pupil_id, name, academy, year, leaving_date, groups, no_groups, 
             actor=who.user,
         )
     )
-    click.echo(f"Updated {pupil_id}.")
+    echo(f"Updated {pupil_id}.")
 
 
 @pupils.command("show")
@@ -157,11 +158,11 @@ def show(ctx, pupil_id, as_json, as_user):
     if as_json:
         _emit_json(detail)
         return
-    click.echo(f"{p['id']}  {p['name']}")
+    echo(f"{p['id']}  {p['name']}")
     for k in ("academy", "year", "leaving_date"):
         if p.get(k):
-            click.echo(f"  {k.replace('_', ' ')}: {p[k]}")
-    click.echo("  photo consent:")
+            echo(f"  {k.replace('_', ' ')}: {p[k]}")
+    echo("  photo consent:")
     for ch, state in summary["consents"].items():
         rec = p["consents"].get(ch) or {}
         extra = ", ".join(
@@ -169,12 +170,12 @@ def show(ctx, pupil_id, as_json, as_user):
             for k in ("by", "date", "expires", "evidence", "withdrawn_on")
             if rec.get(k)
         )
-        click.echo(f"    {ch:<11} {state}{'  (' + extra + ')' if extra else ''}")
-    click.echo(
+        echo(f"    {ch:<11} {state}{'  (' + extra + ')' if extra else ''}")
+    echo(
         f"  biometric: {'allowed' if summary['biometric'] else 'not allowed'}"
         f" ({detail['biometric_status']})"
     )
-    click.echo(
+    echo(
         f"  encodings: {summary['encodings']}"
         f" ({summary['stale_encodings']} older than {stale_days} days)"
     )
@@ -186,7 +187,7 @@ def show(ctx, pupil_id, as_json, as_user):
             )
             or "none"
         )
-        click.echo(f"  registers (DSL only): {regs}")
+        echo(f"  registers (DSL only): {regs}")
 
 
 @pupils.command("list")
@@ -242,14 +243,14 @@ def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_use
         rows = [p for p in rows
                 if not consent_state((p.get("consents") or {}).get(restricted_for), restricted_for,
                                      today)[0]]
-        click.echo("(pupils restricted for other reasons are listed to a DSL only: add --as USER)",
-                   err=True)
+        echo("(pupils restricted for other reasons are listed to a DSL only: add --as USER)",
+             err=True)
     out = [_summary(store, p, today, dsl, stale_days) for p in rows]
     if as_json:
         _emit_json(out)
         return
     if not out:
-        click.echo("No pupils.")
+        echo("No pupils.")
         return
     for s in out:
         consent = " ".join(f"{ch}:{v}" for ch, v in s["consents"].items())
@@ -260,7 +261,7 @@ def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_use
             line += f" (stale {s['stale_encodings']})"
         if dsl and s["registers"]:
             line += f"  REG:{','.join(s['registers'])}"
-        click.echo(line)
+        echo(line)
 
 
 @pupils.command("enrol")
@@ -316,33 +317,33 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
         pid = res.pupil
         results.append(res)
         if as_json and folder is not None:
-            click.echo(json.dumps(res.as_dict(), ensure_ascii=False))
+            echo(json.dumps(res.as_dict(), ensure_ascii=False))
         elif folder is not None:
             for w in res.warnings:
-                click.echo(f"warning {pid}: {w}", err=True)
-            click.echo(f"{pid}: enrolled {res.enrolled} photo(s)" if res.ok
-                       else f"{pid}: refused: {'; '.join(res.refused)}")
+                echo(f"warning {pid}: {w}", err=True)
+            echo(f"{pid}: enrolled {res.enrolled} photo(s)" if res.ok
+                 else f"{pid}: refused: {'; '.join(res.refused)}")
     refused = [r for r in results if not r.ok]
     if folder is None:
         res = results[0]
         if as_json:
-            click.echo(json.dumps(res.as_dict(), ensure_ascii=False))
+            echo(json.dumps(res.as_dict(), ensure_ascii=False))
         for w in res.warnings:
-            click.echo(f"warning {w}", err=True)
+            echo(f"warning {w}", err=True)
         if not res.ok:
             for line in res.refused:
-                click.echo(f"refused {line}", err=True)
+                echo(f"refused {line}", err=True)
             raise click.ClickException(f"nothing enrolled for {pupil_id}")
         if not as_json:
-            click.echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}.")
+            echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}.")
         return
     summary = {"summary": True, "pupils": len(results), "enrolled": len(results) - len(refused),
                "refused": len(refused), "encodings": sum(r.enrolled for r in results)}
     if as_json:
-        click.echo(json.dumps(summary))
+        echo(json.dumps(summary))
     else:
-        click.echo(f"{summary['pupils']} pupils: {summary['enrolled']} enrolled, "
-                   f"{summary['refused']} refused ({summary['encodings']} photos stored).")
+        echo(f"{summary['pupils']} pupils: {summary['enrolled']} enrolled, "
+             f"{summary['refused']} refused ({summary['encodings']} photos stored).")
     if refused:
         ctx.exit(3)
 
@@ -376,7 +377,7 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
                             registers_allowed=who.role == "dsl")
     except CsvImportError as e:
         for line in e.problems:
-            click.echo(line, err=True)
+            echo(line, err=True)
         raise click.ClickException(f"{csv_file}: {len(e.problems)} bad row(s); nothing imported")
     reasons = {"withdrawn": after_change.withdrawn, "refused": after_change.refused,
                "register": lambda _: after_change.REGISTER_ADDED}
@@ -390,9 +391,9 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
         _emit_json(report)
         return
     for ch in report["changes"]:
-        click.echo(f"line {ch['line']}: {ch['pupil']}: {'; '.join(ch['what'])}")
+        echo(f"line {ch['line']}: {ch['pupil']}: {'; '.join(ch['what'])}")
     verb = "would change" if dry_run else "changed"
-    click.echo(f"{len(report['changes'])} pupil(s) {verb}; {report['unchanged']} unchanged.")
+    echo(f"{len(report['changes'])} pupil(s) {verb}; {report['unchanged']} unchanged.")
     for n in notes:
         _say(n)
 
@@ -409,9 +410,9 @@ def erase(ctx, pupil_id, yes, reason, as_user):
     if store.get_pupil(pupil_id) is None:
         raise click.ClickException(f"no pupil {pupil_id}")
     if not yes:
-        click.confirm(f"Erase everything held about {pupil_id}?", abort=True, err=True)
+        click.confirm(f"Erase everything held about {shown(pupil_id)}?", abort=True, err=True)
     n = _run(lambda: store.erase(pupil_id, reason=reason, actor=who.user))
-    click.echo(f"Erased {pupil_id} ({n} encoding(s) destroyed).")
+    echo(f"Erased {pupil_id} ({n} encoding(s) destroyed).")
 
 
 @pupils.command("export")
@@ -439,9 +440,9 @@ def export(ctx, pupil_id, output, as_user):
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
-        click.echo(f"Subject access report for {pupil_id} written to {output}.")
+        echo(f"Subject access report for {pupil_id} written to {output}.")
     else:
-        click.echo(text)
+        echo(text)
 
 
 @pupils.command("purge")
@@ -470,11 +471,11 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
         _emit_json(plan)
         return
     verb = "would be" if dry_run else "were"
-    click.echo(
+    echo(
         f"{len(plan['encodings_destroyed'])} leaver(s)' encodings {verb} destroyed"
         + (f": {', '.join(plan['encodings_destroyed'])}" if plan["encodings_destroyed"] else "")
     )
-    click.echo(
+    echo(
         f"{len(plan['erased'])} leaver(s) {verb} erased"
         + (f": {', '.join(plan['erased'])}" if plan["erased"] else "")
     )

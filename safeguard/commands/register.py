@@ -7,6 +7,7 @@ import click
 from safeguard import after_change
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _run, _search_published, _signed
+from safeguard.terminal import echo
 
 
 @click.group()
@@ -32,7 +33,7 @@ def register_add(ctx, pupil_id, register_name, note, since, as_user):
             pupil_id, register_name, note=note, since=_date(since, "--since"), actor=who.user
         )
     )
-    click.echo(f"Recorded {register_name} for {pupil_id}.")
+    echo(f"Recorded {register_name} for {pupil_id}.")
     _search_published(ctx, pupil_id, after_change.REGISTER_ADDED)
 
 
@@ -45,4 +46,4 @@ def register_remove(ctx, pupil_id, register_name, as_user):
     """Take a pupil off a protected register."""
     store, who = _signed(ctx, as_user, "registers")
     _run(lambda: store.remove_register(pupil_id, register_name, actor=who.user))
-    click.echo(f"Removed {register_name} for {pupil_id}.")
+    echo(f"Removed {register_name} for {pupil_id}.")

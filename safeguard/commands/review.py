@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from safeguard.terminal import echo
+
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -119,7 +121,7 @@ def serve(app, host, port, ready, allow_host):
             raise click.ClickException(str(e)) from e
     hosts = sorted(LOOPBACK_NAMES - {"::1"}) + ["[::1]"] + list(allow_host)
     if not is_loopback(host):
-        click.echo(
+        echo(
             f"WARNING: serving on {host}, not loopback: anyone who can reach this machine "
             "can try to sign in to DSL-only data, and traffic is not encrypted (plain "
             "HTTP). Prefer the default 127.0.0.1.",
@@ -137,7 +139,7 @@ def serve(app, host, port, ready, allow_host):
             hosts.append(host)
     web = create_app(app.home, app.config, store=store, allowed_hosts=hosts, ready_dir=ready)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"safeguard review: http://{shown}:{port}/  (Ctrl-C to stop)", err=True)
+    echo(f"safeguard review: http://{shown}:{port}/  (Ctrl-C to stop)", err=True)
     uvicorn.run(
         web, host=host, port=port, log_level="warning", server_header=False, access_log=False
     )
@@ -159,14 +161,16 @@ def list_(app, as_user, as_json):
     store, _ = _sign_in(app, as_user)
     items = queue(HeldQueue(app.home.held_dir), app.config.held_review_days, store=store)
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in items], indent=1))
+        echo(json.dumps([i.as_dict() for i in items], indent=1))
         return
     if not items:
-        click.echo("Nothing is waiting for review.")
+        echo("Nothing is waiting for review.")
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from safeguard.terminal import console
+    from safeguard.terminal import shown as one_line
 
     table = Table(title=f"held photos ({len(items)})")
     for col in ("id", "held", "file", "faces", "why held"):
@@ -175,8 +179,8 @@ def list_(app, as_user, as_json):
         held = f"{i.held_at:%Y-%m-%d}" + (f" [red]OVERDUE {i.age_days}d[/]" if i.overdue else "")
         faces = f"{i.faces} ({i.restricted} restricted, {i.unknown} unknown)"
         why = "; ".join(t for k, t in i.badges if k != "channel") + f" [for {i.channel}]"
-        table.add_row(i.id, held, escape(i.name), faces, escape(why))
-    Console().print(table)
+        table.add_row(i.id, held, escape(one_line(i.name)), faces, escape(why))
+    console().print(table)
 
 
 @review.command()
@@ -208,17 +212,17 @@ def show(app, held_id, as_user, as_json):
         "flags": rec.get("flags", []),
     }
     if as_json:
-        click.echo(json.dumps(out, indent=1))
+        echo(json.dumps(out, indent=1))
         return
-    click.echo(
+    echo(
         f"{item.id}  held {item.held_at:%Y-%m-%d %H:%M} UTC for {item.channel}"
         + (f"  OVERDUE ({item.age_days} days)" if item.overdue else "")
     )
-    click.echo(f"file: {rec.get('input')}")
+    echo(f"file: {rec.get('input')}")
     for f in rows:
         mark = "redact" if f["redact"] else "keep"
         dist = f" d={f['distance']:.2f}" if f["distance"] is not None else ""
-        click.echo(
+        echo(
             f"  face {f['n']}: {f['label']:<10} {f['title']}"
             + (f" ({f['pupil']})" if f["pupil"] else "")
             + (f" - {f['detail']}" if f["detail"] else "")
@@ -296,9 +300,9 @@ def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_jso
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
     if as_json:
-        click.echo(json.dumps(done.as_dict()))
+        echo(json.dumps(done.as_dict()))
     else:
-        click.echo(
+        echo(
             f"Released {done.id} ({done.decision}) as {done.output}; faces redacted: "
             f"{', '.join(map(str, done.redacted)) or 'none'}. The held original is "
             "destroyed."
@@ -321,7 +325,7 @@ def reject(app, held_id, reason, as_user, as_json):
         done = do_reject(app.home, store, _check_id(held_id), who.user, reason)
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
+    echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
 
 
 @review.command("takedowns")
@@ -336,18 +340,18 @@ def takedowns(app, as_user, as_json):
     store, _ = _sign_in(app, as_user)
     items = takedown.list_items(app.home, open_only=True)
     if as_json:
-        click.echo(json.dumps(items, indent=1))
+        echo(json.dumps(items, indent=1))
         return
     if not items:
-        click.echo("No published photos waiting to be taken down.")
+        echo("No published photos waiting to be taken down.")
         return
     names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
     for t in items:
-        click.echo(f"{t['id']}  {names.get(t['pupil'], t['pupil'])} ({t['pupil']}): {t['reason']}")
+        echo(f"{t['id']}  {names.get(t['pupil'], t['pupil'])} ({t['pupil']}): {t['reason']}")
         for h in t.get("hits", []):
-            click.echo(f"    {h['path']}  (distance {h['distance']:.2f})")
+            echo(f"    {h['path']}  (distance {h['distance']:.2f})")
         for u in t.get("unscanned", []):
-            click.echo(f"    {u['path']}  (could not be scanned: check by hand)")
+            echo(f"    {u['path']}  (could not be scanned: check by hand)")
 
 
 @review.command("close-takedown")
@@ -365,7 +369,7 @@ def close_takedown(app, item_id, note, as_user, as_json):
         item = takedown.close(app.home, item_id, who.user, note, audit=store.audit)
     except takedown.TakedownError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(json.dumps(item) if as_json else f"Closed takedown list {item_id}.")
+    echo(json.dumps(item) if as_json else f"Closed takedown list {item_id}.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,7 +436,7 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
         {"photos": len(outcomes), "file": target.name, "channel": channel, "pupils": pupils},
     )
     held = sum(o.status == "held" for o in outcomes)
-    click.echo(
+    echo(
         f"Wrote {target} (owner-only): {len(outcomes)} photos, {held} would be held. "
         "It names pupils: keep it to the DSL and delete it after use.",
         err=True,

@@ -12,6 +12,8 @@ import click
 from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
+from safeguard.terminal import console, echo
+from safeguard.terminal import shown as one_line
 
 
 def open_matrix(app, channel: str, store=None):
@@ -128,12 +130,12 @@ def _caption_report(findings: list[dict] | None, as_json: bool) -> None:
     if findings is None or as_json:
         return
     if not findings:
-        click.echo("Caption: nothing in it identifies a child.")
+        echo("Caption: nothing in it identifies a child.")
         return
     for f in findings:
         shown = f' "{f["text"]}"' if f.get("text") else ""
-        click.echo(f"Caption, characters {f['start']}-{f['end']}: {f['what']}{shown}")
-    click.echo("The caption identifies a child: change it before posting.")
+        echo(f"Caption, characters {f['start']}-{f['end']}: {f['what']}{shown}")
+    echo("The caption identifies a child: change it before posting.")
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
@@ -224,7 +226,7 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
             report.one(o)
     except KeyboardInterrupt:
         report.close()
-        click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
+        echo("Interrupted: finished photos are in place; none is partial.", err=True)
         return ExitStatus.INTERRUPTED
     report.close()
     if post is not None:
@@ -249,9 +251,9 @@ def _finish_post(app, store, post: dict, as_json: bool) -> None:
         return
     approvals.submit(app.home, post, store.audit)
     if not as_json:
-        click.echo(f"{len(post['files'])} cop{'y' if len(post['files']) == 1 else 'ies'} awaiting "
-                   f"approval as post {post['id']} (safeguard approvals status {post['id']}); "
-                   f"once approved they land in {post['out_dir']}.")
+        echo(f"{len(post['files'])} cop{'y' if len(post['files']) == 1 else 'ies'} awaiting "
+             f"approval as post {post['id']} (safeguard approvals status {post['id']}); "
+             f"once approved they land in {post['out_dir']}.")
 
 
 def _with_caption(status: ExitStatus, findings: list | None) -> int:
@@ -314,7 +316,7 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
         raise click.ClickException(f"the service stopped the batch: {e}") from None
     except KeyboardInterrupt:
         report.close()
-        click.echo("Interrupted: finished photos are in place; none is partial.", err=True)
+        echo("Interrupted: finished photos are in place; none is partial.", err=True)
         return ExitStatus.INTERRUPTED
     finally:
         client.close()
@@ -333,12 +335,11 @@ class _Reporter:
         self.caption = caption
         self.progress = None
         if not as_json and sys.stderr.isatty() and total > 1:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             self.progress = Progress("[progress.description]{task.description}", BarColumn(),
                                      MofNCompleteColumn(), TimeRemainingColumn(),
-                                     console=Console(stderr=True), transient=True)
+                                     console=console(stderr=True), transient=True)
             self.progress.start()
             self.task = self.progress.add_task("Checking photos" if not write else "Processing",
                                                total=total)
@@ -351,8 +352,7 @@ class _Reporter:
             if self.caption is not None:
                 public = {**public, "caption": {"ok": not self.caption,
                                                 "findings": self.caption}}
-            sys.stdout.write(json.dumps(public) + "\n")
-            sys.stdout.flush()
+            echo(json.dumps(public))
         elif self.progress is not None:
             self.progress.advance(self.task)
 
@@ -362,11 +362,10 @@ class _Reporter:
 
 
 def _summary(outcomes, write: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    out = console()
     table = Table(title="safeguard: " + ("blur" if write else "scan (nothing written)"))
     table.add_column("photo", overflow="fold")
     table.add_column("result")
@@ -389,8 +388,8 @@ def _summary(outcomes, write: bool) -> None:
         if any("pupil's name" in f for f in o.flags):
             shown_name = "(name withheld: it contains a pupil's name)"
         # file names and reasons are text, never Rich markup ("[/bold].jpg" would crash it)
-        table.add_row(escape(shown_name), result, str(len(o.faces)), str(redacted), escape(note))
-    console.print(table)
+        table.add_row(escape(one_line(shown_name)), result, str(len(o.faces)), str(redacted), escape(note))
+    out.print(table)
     n = len(outcomes)
     exp = sum(o.status == "exported" for o in outcomes)
     held = sum(o.status == "held" for o in outcomes)
@@ -398,8 +397,8 @@ def _summary(outcomes, write: bool) -> None:
     faces = sum(len(o.faces) for o in outcomes)
     red = sum(f.action == "redact" for o in outcomes for f in o.faces)
     verb = "exported" if write else "ready to export"
-    console.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for safeguarding review, "
-                  f"{rej} rejected; {faces} faces found, {red} redacted.")
+    out.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for safeguarding review, "
+              f"{rej} rejected; {faces} faces found, {red} redacted.")
 
 
 def _display(path: str) -> str:

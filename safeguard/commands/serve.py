@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from safeguard.exitcodes import EXIT_CODES_HELP
+from safeguard.terminal import Formatter, echo
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -46,8 +47,9 @@ def serve(app, socket_path, mode, jobs):
         ConsentStore.open(app.home, channels=app.config.channels)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)  # a user name in a line is shown, not obeyed
+    handler.setFormatter(Formatter("%(asctime)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     service = PhotoService(app.home, app.config, jobs or os.cpu_count() or 1)
     try:
         server = listen(service, socket_path.expanduser().absolute(), mode_bits)
@@ -61,7 +63,7 @@ def serve(app, socket_path, mode, jobs):
 
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, on_signal)
-    click.echo(f"safeguard service listening on {socket_path}", err=True)
+    echo(f"safeguard service listening on {socket_path}", err=True)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:

@@ -46,7 +46,9 @@ def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
             raise click.ClickException(
                 f"no password for {user}: set SAFEGUARD_PASSWORD (scripts, services) or run "
                 "in a terminal to be asked")
-        password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+        from safeguard.terminal import shown
+
+        password = click.prompt(f"Password for {shown(user)}", hide_input=True, err=True)
     return user, password
 
 

@@ -8,6 +8,7 @@ import click
 
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _emit_json, _run, _signed
+from safeguard.terminal import echo, shown
 
 # -- staff ---------------------------------------------------------------------------------
 
@@ -31,10 +32,10 @@ def staff_add(ctx, user, role, academy, as_user):
     password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
     if password is None:
         password = click.prompt(
-            f"Password for {user}", hide_input=True, confirmation_prompt=True, err=True
+            f"Password for {shown(user)}", hide_input=True, confirmation_prompt=True, err=True
         )
     _run(lambda: store.add_staff(user, role, password, actor=who.user, academy=academy))
-    click.echo(f"Added {role} account {user}.")
+    echo(f"Added {role} account {user}.")
 
 
 @staff.command("list")
@@ -49,11 +50,11 @@ def staff_list(ctx, as_json, as_user):
         _emit_json(rows)
         return
     if not rows:
-        click.echo("No staff accounts.")
+        echo("No staff accounts.")
     for r in rows:
         locked = f"  locked until {r['locked_until']}" if r.get("locked_until") else ""
         scope = f"  academy {r['academy']}" if r.get("academy") else ""
-        click.echo(f"{r['user']:<20} {r['role']}{scope}{locked}")
+        echo(f"{r['user']:<20} {r['role']}{scope}{locked}")
 
 
 @staff.command("remove")
@@ -64,4 +65,4 @@ def staff_remove(ctx, user, as_user):
     """Remove an account."""
     store, who = _signed(ctx, as_user, "staff")
     _run(lambda: store.remove_staff(user, actor=who.user))
-    click.echo(f"Removed {user}.")
+    echo(f"Removed {user}.")

@@ -4,11 +4,12 @@ steps after a change (the published-photo search)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
 import click
+
+from safeguard.terminal import echo, echo_json
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -39,7 +40,7 @@ def _date(value: str | None, what: str) -> dt.date | None:
 
 
 def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    echo_json(obj)
 
 
 def _summary(store, p: dict, today: dt.date, dsl: bool, stale_days: int) -> dict:
@@ -60,7 +61,7 @@ def _search_published(ctx: click.Context, pupil_id: str, reason: str) -> None:
 
 def _say(note) -> None:
     if note.message:
-        click.echo(note.message, err=note.warning)
+        echo(note.message, err=note.warning)
 
 
 def _no_search_after_biometric(ctx: click.Context, pupil_id: str) -> None:
@@ -69,7 +70,7 @@ def _no_search_after_biometric(ctx: click.Context, pupil_id: str) -> None:
     from safeguard.index import PhotoIndex
 
     if PhotoIndex(ctx.find_root().obj.home).exists():
-        click.echo(
+        echo(
             f"{pupil_id}'s face encodings are destroyed, so published photos cannot be searched"
             " for them automatically; if photos must come down, ask the DSL to check by hand."
         )

@@ -16,6 +16,7 @@ from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 from safeguard.home import overlaps
+from safeguard.terminal import Formatter, echo
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -102,8 +103,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     handlers = _setup_logging(home.logs_dir / "watch.log")
 
     def emit(record: dict) -> None:
-        sys.stdout.write(json.dumps(record) + "\n")
-        sys.stdout.flush()
+        echo(json.dumps(record))
 
     from safeguard.scope import academy_of_submitter
 
@@ -136,7 +136,8 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
 
 
 def _setup_logging(logfile: Path) -> list[logging.Handler]:
-    """One line per photo, to stderr and HOME/logs/watch.log (owner-only)."""
+    """One line per photo, to stderr and HOME/logs/watch.log (owner-only), names in it with their
+    control characters escaped (safeguard.terminal.Formatter)."""
     fmt = _IsoFormatter("%(asctime)s %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     try:
@@ -145,7 +146,7 @@ def _setup_logging(logfile: Path) -> list[logging.Handler]:
         os.close(fd)
         handlers.append(logging.FileHandler(logfile, encoding="utf-8"))
     except OSError as e:
-        click.echo(f"warning: cannot write {logfile}: {e.strerror or e}", err=True)
+        echo(f"warning: cannot write {logfile}: {e.strerror or e}", err=True)
     log = logging.getLogger("safeguard.watch")
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -155,7 +156,7 @@ def _setup_logging(logfile: Path) -> list[logging.Handler]:
     return handlers
 
 
-class _IsoFormatter(logging.Formatter):
+class _IsoFormatter(Formatter):
     def formatTime(self, record, datefmt=None):
         import datetime as dt
 
@@ -179,24 +180,24 @@ def status(app, as_json):
     counts = status_counts(app.home)
     counts["matching"] = _matching(app)
     if as_json:
-        click.echo(json.dumps(counts))
+        echo(json.dumps(counts))
         return
-    click.echo(f"inbox:        {counts['inbox']} waiting")
-    click.echo(f"processing:   {counts['processing']}")
-    click.echo(f"ready today:  {counts['ready_today']}")
-    click.echo(f"held:         {counts['held']} waiting for the DSL")
+    echo(f"inbox:        {counts['inbox']} waiting")
+    echo(f"processing:   {counts['processing']}")
+    echo(f"ready today:  {counts['ready_today']}")
+    echo(f"held:         {counts['held']} waiting for the DSL")
     if counts.get("awaiting_approval"):
-        click.echo(f"sign-off:     {counts['awaiting_approval']} post(s) awaiting approval")
-    click.echo(f"rejected:     {counts['rejected']}")
+        echo(f"sign-off:     {counts['awaiting_approval']} post(s) awaiting approval")
+    echo(f"rejected:     {counts['rejected']}")
     for ch, m in counts["matching"].items():
-        click.echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "
-                   f"strangers cleared {100 * m['predicted_false_clear']:.3f}% (target "
-                   f"{100 * m['target']:.3f}%, {m['candidates']} consenting pupils enrolled)")
+        echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "
+             f"strangers cleared {100 * m['predicted_false_clear']:.3f}% (target "
+             f"{100 * m['target']:.3f}%, {m['candidates']} consenting pupils enrolled)")
     for w in counts["watchers"]:
         state = "running" if w["running"] else "not running"
         waiting = "?" if w["waiting"] is None else w["waiting"]
-        click.echo(f"  {w['inbox']} -> {w['ready']} ({w['channel']}): {state}; {waiting} "
-                   f"waiting, {w['processing']} processing, {w['ready_today']} ready today")
+        echo(f"  {w['inbox']} -> {w['ready']} ({w['channel']}): {state}; {waiting} "
+             f"waiting, {w['processing']} processing, {w['ready_today']} ready today")
 
 
 def _matching(app) -> dict:

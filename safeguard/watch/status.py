@@ -20,7 +20,13 @@ from safeguard.watch.target import Ledger, is_running
 
 def publish_status(master: Path, inbox: Path, line: str) -> None:
     """Append `line` to `master` (owner-only, under the home; trimmed to its last 2,000 lines
-    past STATUS_MAX_BYTES) and copy it to INBOX/STATUS_FILE without following any link."""
+    past STATUS_MAX_BYTES) and copy it to INBOX/STATUS_FILE without following any link. Comms
+    staff read the file in a terminal as often as in an editor: whatever reached `line` (a name,
+    a worker's error), its control characters are written as visible escapes and it stays one
+    line."""
+    from safeguard.terminal import shown
+
+    line = shown(line)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(master, flags, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as f:
