@@ -53,9 +53,9 @@ def audit_head(ctx, as_json, as_user):
     if as_json:
         _emit_json({"head": digest})
     elif digest is None:
-        click.echo("the audit log is empty")
+        echo("the audit log is empty")
     else:
-        click.echo(f"audit head: {digest}")
+        echo(f"audit head: {digest}")
 
 
 @audit.command("list")
