@@ -22,6 +22,7 @@ SAMPLES = REPO / "samples"
 # hashes use the defaults is tested with the hasher kept here
 # (tests/access/test_passwords_are_hashed_at_full_cost.py).
 from argon2 import PasswordHasher
+from support import model_guard  # a fast test that runs a model fails: see the markers below
 
 # The shared test data: SAFEGUARD_TESTDATA, else ../shared/testdata beside the repository
 # (support.data: its cases join the repository's own when it is there).
@@ -115,34 +116,26 @@ def photos(tmp_path) -> Path:
     return dst
 
 
-# Markers (pyproject.toml): by the fixtures a test uses and the module it is in, so a new test is
-# marked without anyone remembering to.
-MODEL_FIXTURES = {"shared_testdata", "photos"}  # (demo_home's encodings: once a session)
-MODEL_MODULES = ("detect", "redact", "encoder", "enrol", "watch", "blur", "strip", "output",
-                 "hostile", "halves", "weak", "text_naming", "planted", "release", "review",
-                 "index", "find", "held", "register_pupil", "service", "keys", "every_picture",
-                 "roster", "academy", "status_file", "fuzz", "jpeg", "fifo", "dpia",
-                 "restricted_face", "unknown_face", "distinct", "comms", "sealed", "text_detector",
-                 "sign_off")
-SLOW_MODULES = ("kill9", "four_processes", "resumes_after_kill", "survive", "comms_blur",
-                "lockout", "end_to_end", "every_output_is_stripped", "hostile", "fuzz",
-                "running_process")
-BROWSER_MODULES = ("browser",)
-RAY_MODULES = ("on_ray",)
+# Markers (pyproject.toml). A module that runs the face or OCR models, processes, a browser or
+# Ray says so itself (`pytestmark = pytest.mark.model`, or on one test); everything else is marked
+# `fast` here, the quick loop (`./run tests -m fast`). A fast test whose body runs a model fails,
+# naming the marker to declare (support.model_guard), so the loop cannot quietly grow slow.
+SLOWER = ("model", "slow", "browser", "ray")
+model_guard.install()
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        name = item.module.__name__ if item.module else ""
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or any(
-                m in name for m in MODEL_MODULES):
-            item.add_marker(pytest.mark.model)
-        if any(m in name for m in SLOW_MODULES):
-            item.add_marker(pytest.mark.slow)
-        if any(m in name for m in BROWSER_MODULES):
-            item.add_marker(pytest.mark.browser)
-        if any(m in name for m in RAY_MODULES):
-            item.add_marker(pytest.mark.ray)
+        if not any(item.get_closest_marker(m) for m in SLOWER):
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with model_guard.armed(item.nodeid):
+        return (yield)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import build_demo_home
 from support.helpers import TEST_PASSWORD, open_store, run_cli_as
+
+pytestmark = pytest.mark.model
 
 
 def _home(tmp_path, reference_encodings, photos):

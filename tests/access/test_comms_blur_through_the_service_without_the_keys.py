@@ -28,6 +28,8 @@ from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_env
 from safeguard.config import Config
 from safeguard.service import PhotoService, serve
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -8,6 +8,8 @@ import pytest
 from conftest import build_demo_home
 from support.helpers import new_home, run_cli, run_cli_env, signed_in_as
 
+pytestmark = pytest.mark.model
+
 REPORT = """# Benchmark report
 
 <!-- safeguard-benchmark {"measured": "2031-02-03", "config": {"clear_tolerance": 0.45}} -->

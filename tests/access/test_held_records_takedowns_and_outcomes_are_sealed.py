@@ -15,6 +15,8 @@ from support.watch_helpers import run_once
 from safeguard import sealed, takedown
 from safeguard.held import HeldError, HeldQueue
 
+pytestmark = pytest.mark.model
+
 SECRETS = (b"P001", b"Ada Example", b"register", b"no consent")  # long enough not to turn up by chance in ciphertext
 
 

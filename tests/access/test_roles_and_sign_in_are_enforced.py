@@ -36,6 +36,7 @@ def test_init_creates_the_store_and_first_admin_once(tmp_path):
     assert again.exit_code == 1 and "already has a consent store" in again.output
 
 
+@pytest.mark.model
 def test_no_command_but_init_creates_a_store(tmp_path, photos):
     missing = tmp_path / "typo-home"
     out = tmp_path / "out"
@@ -102,6 +103,7 @@ def test_a_data_manager_cannot_see_or_change_registers(demo_home):
             for x in json.loads(r.stdout)["registers"]] == ["cp"]
 
 
+@pytest.mark.model
 def test_comms_can_blur_but_not_read_pupils_or_the_audit(demo_home, photos, tmp_path):
     home = demo_home.root
     r = cli_as("test-comms", "--home", home, "blur", photos / "assembly.jpg", "--out",
@@ -129,6 +131,7 @@ def test_the_audit_actor_is_the_signed_in_account_not_a_typed_name(demo_home):
     assert [(e["action"], e["actor"]) for e in entries][-1] == ("consent.withdraw", "test-data")
 
 
+@pytest.mark.model
 def test_a_store_with_its_file_gone_is_refused_not_read_as_empty(demo_home, photos, tmp_path):
     # finding 6: store.json moved away gave an empty match matrix, and photos were exported with
     # every restricted face unrecognised
@@ -139,6 +142,7 @@ def test_a_store_with_its_file_gone_is_refused_not_read_as_empty(demo_home, phot
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.model
 def test_a_missing_encodings_file_is_refused_not_read_as_no_encodings(demo_home, photos, tmp_path):
     for shard in (demo_home.store_dir / "encodings").glob("*.bin"):
         shard.unlink()
@@ -162,6 +166,7 @@ def test_a_csv_that_adds_a_register_needs_a_dsl(demo_home, tmp_path):
     assert [x["register"] for x in open_store(demo_home).get_pupil("P002")["registers"]] == ["lac"]
 
 
+@pytest.mark.model
 def test_finding_5_comms_cannot_tell_a_register_hold_from_any_other(tmp_path, photos,
                                                                      reference_encodings):
     """A register pupil's photo and a photo held for an unknown face look the same to comms

@@ -4,9 +4,12 @@ process, because the counter lives in the store."""
 import datetime as dt
 import json
 
+import pytest
 from support.store_fixtures import make_home, run_python
 
 from consent_db import ConsentStore
+
+pytestmark = pytest.mark.slow
 
 FAIL = """
 import sys

@@ -34,6 +34,8 @@ from safeguard.policy import (
     weak_box_on,
 )
 
+pytestmark = pytest.mark.model
+
 CFG = Config()
 
 

@@ -20,6 +20,8 @@ from support.synthetic import faceless_scene
 from safeguard.detect import DetectorConfig, detect_faces, upright
 from safeguard.faces import Box
 
+pytestmark = pytest.mark.model
+
 SHARED = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 OBAMA = SAMPLES / "references" / "ada-1.jpg"  # 910x1137, public domain (shared fr__obama.jpg)
 LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face

@@ -19,6 +19,8 @@ from safeguard.detect import DetectorConfig, detect_faces, profile_detect
 from safeguard.faces import Box
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 SHARED = SHARED_TESTDATA  # honours SAFEGUARD_TESTDATA (conftest)
 IDS = SHARED / "identities"
 LANDSCAPE = SHARED / "negatives" / "if__view.jpg"  # no face

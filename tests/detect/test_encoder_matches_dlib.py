@@ -20,6 +20,8 @@ from safeguard.identify import encode_faces, face_chip, model_path
 from safeguard.images import load_image
 from tests.conftest import SAMPLES, SHARED_TESTDATA
 
+pytestmark = pytest.mark.model
+
 
 def _dlib_descriptors(chips: list[np.ndarray]) -> np.ndarray:
     import dlib

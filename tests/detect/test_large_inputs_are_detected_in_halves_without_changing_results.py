@@ -18,6 +18,8 @@ from support.synthetic import collage as make_collage
 from safeguard import detect
 from safeguard.detect import _maps, _resize_long, detect_faces
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def collage():

@@ -5,10 +5,13 @@ than different children lie (the same child twice, the wrong child's photo)."""
 
 import shutil
 
+import pytest
 from conftest import SAMPLES
 from support.helpers import json_lines, open_store, run_cli
 
 from safeguard.home import Home
+
+pytestmark = pytest.mark.model
 
 
 def _home(tmp_path, ids):

@@ -12,10 +12,13 @@ import datetime as dt
 import os
 import shutil
 
+import pytest
 from conftest import SAMPLES
 from PIL import Image
 
 from safeguard.enrolment import photo_date
+
+pytestmark = pytest.mark.model
 
 MTIME = dt.datetime(2024, 3, 4, 12, 0).timestamp()
 

@@ -21,6 +21,8 @@ from safeguard.detect import detect_faces
 from safeguard.enrolment import check_photos, facing, reference_problem
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 NONE_HELD = np.zeros((0, 128), np.float32)
 
 

@@ -24,6 +24,8 @@ from safeguard.enrolment import DOMINANT_RATIO, check_photos, main_face
 from safeguard.faces import Box
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 NONE_HELD = np.zeros((0, 128), np.float32)
 
 

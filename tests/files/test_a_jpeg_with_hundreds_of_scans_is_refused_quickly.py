@@ -5,10 +5,13 @@ markers before any pixel is decoded, and a file with more than MAX_JPEG_SCANS is
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 from support.helpers import json_lines, run_cli
 
 from safeguard.images import MAX_JPEG_SCANS, decode_image, jpeg_scans
+
+pytestmark = pytest.mark.model
 
 
 def _progressive(repeat_last_scan: int = 0) -> bytes:

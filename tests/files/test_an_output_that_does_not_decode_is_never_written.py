@@ -11,6 +11,8 @@ from safeguard.images import load_image
 from safeguard.metadata import StripError, encode_clean, verify_clean
 from tests.conftest import SAMPLES
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def clean():

@@ -29,6 +29,8 @@ from support.stripped_checks import (
     exiftool_leftovers,
 )
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 FOLDERS = ("derived", "metadata", "broken")
 SHARED_BROKEN = {"obama2_png_named_jpg.jpg": "exported", "cf__corrupted.png": "rejected",
                  "cf__empty.png": "rejected", "cf__truncated.jpg": "rejected",

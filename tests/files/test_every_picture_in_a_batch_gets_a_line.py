@@ -4,8 +4,11 @@ safeguard cannot read it, rejected with a reason. Files that look like no pictur
 
 import shutil
 
+import pytest
 from conftest import SAMPLES
 from support.helpers import json_lines, run_cli
+
+pytestmark = pytest.mark.model
 
 
 def test_pictures_safeguard_cannot_read_are_rejected_with_a_reason(demo_home, tmp_path):

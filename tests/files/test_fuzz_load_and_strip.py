@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -27,6 +28,8 @@ from support.stripped_checks import assert_container_clean, assert_pillow_and_ex
 
 from safeguard.images import LoadError, decode_image
 from safeguard.metadata import caption_text, encode_clean, inventory, verify_clean
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "photos" / "visit.jpg"
 MAX_PIXELS = 4_000_000  # fuzzed headers may claim any size; keep CI memory small

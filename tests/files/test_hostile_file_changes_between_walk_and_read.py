@@ -20,6 +20,8 @@ from safeguard.config import Config
 from safeguard.images import LoadError, decode_image
 from safeguard.pipeline import Job, collect_inputs, process_batch
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 
 def _job(out: Path) -> Job:
     empty = MatchMatrix(

@@ -18,6 +18,8 @@ from support import hostile_corpus as hc
 
 from safeguard.config import Config
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[2]
 
 _PROBE = r"""

@@ -28,6 +28,8 @@ from support.stripped_checks import (
 
 from safeguard.exitcodes import ExitStatus
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory, reference_encodings):

@@ -3,8 +3,11 @@ outputs were written. Names and reasons are printed as text."""
 
 import shutil
 
+import pytest
 from conftest import SAMPLES
 from support.helpers import run_cli_env
+
+pytestmark = pytest.mark.model  # the blur runs the face detector
 
 
 def test_a_name_full_of_markup_is_printed_as_it_is(demo_home, tmp_path):

@@ -11,6 +11,8 @@ from support.helpers import HARMLESS_GROUPS, exiftool_groups, json_lines, new_ho
 from safeguard.detect import detect_faces
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 
 def _photo_with_gps(path, size=(1600, 1200)):
     """A faceless landscape-ish picture carrying camera EXIF, GPS and a caption."""

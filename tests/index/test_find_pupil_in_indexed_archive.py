@@ -9,9 +9,12 @@ import re
 import stat
 
 import numpy as np
+import pytest
 from PIL import Image
 from support.helpers import run_cli
 from support.index_support import find_json, indexed_template, names_of
+
+pytestmark = pytest.mark.model
 
 
 def test_ada_is_found_in_her_photos_and_not_in_ben_only_photos(tmp_path_factory,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import stat
 
 import numpy as np
+import pytest
 from support.helpers import run_cli
 from support.index_support import home_copy, indexed_template
 
 from safeguard.home import Home
 from safeguard.index import PhotoIndex
+
+pytestmark = pytest.mark.model
 
 
 def _index_bytes(home_root) -> bytes:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 
+import pytest
 from support.helpers import run_cli
 from support.index_support import find_json, index_json, make_archive, names_of
+
+pytestmark = pytest.mark.model
 
 
 def test_only_new_or_changed_files_are_encoded(demo_home, tmp_path):

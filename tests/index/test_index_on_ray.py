@@ -13,6 +13,8 @@ from support.index_support import find_json, index_json, indexed_template, make_
 from safeguard.home import Home
 from safeguard.index import PhotoIndex
 
+pytestmark = [pytest.mark.model, pytest.mark.ray]
+
 pytest.importorskip("ray", reason="ray is not installed (optional extra: uv sync --extra ray)")
 
 

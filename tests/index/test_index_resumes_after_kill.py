@@ -10,9 +10,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from support.index_support import SAMPLES
 
 from safeguard.index import PhotoIndex
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 N = 8
 

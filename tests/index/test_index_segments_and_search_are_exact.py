@@ -10,6 +10,8 @@ import pytest
 from safeguard.home import Home
 from safeguard.index import FileResult, PhotoIndex, nearest, search
 
+pytestmark = pytest.mark.model
+
 
 def _result(path: str, encs: np.ndarray, sha: str | None = None) -> FileResult:
     n = len(encs)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from support.helpers import run_cli
 from support.index_support import home_copy, indexed_template
 
 from safeguard import takedown
+
+pytestmark = pytest.mark.model
 
 
 def _names(item: dict) -> set[str]:

@@ -5,7 +5,10 @@ column, replaced like other fields) or `pupils add/update --group`."""
 import json
 import shutil
 
+import pytest
 from support.helpers import json_lines, open_store, run_cli
+
+pytestmark = pytest.mark.model
 
 
 def _groups(home, csv_path, text):

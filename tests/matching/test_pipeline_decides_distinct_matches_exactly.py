@@ -10,6 +10,7 @@ pupils are placed around its encoding: one consenting pupil at 0.53, one whose t
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from consent_db.store import MatchMatrix
 from safeguard.config import Config
@@ -19,6 +20,8 @@ from safeguard.images import load_image
 from safeguard.pipeline import Job, analyse
 from safeguard.policy import decide_face, decision_cutoff
 from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.model
 
 
 def _directions(n: int, seed: int) -> np.ndarray:

@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+import pytest
 from support.helpers import json_lines, min_distance, open_store, region_encoding, run_cli
 
 from safeguard.images import load_image
+
+pytestmark = pytest.mark.model
 
 
 def test_restricted_face_is_redacted_and_consenting_face_is_kept(demo_home, photos, tmp_path,

@@ -20,6 +20,7 @@ def test_a_setting_that_would_clear_strangers_is_refused(tmp_path, text):
         load_config(path)
 
 
+@pytest.mark.model
 def test_every_command_refuses_to_run_on_it(demo_home, photos, tmp_path):
     demo_home.config_file.write_text("clear_margin = -0.2\n")
     r = run_cli("--home", demo_home.root, "blur", photos, "--out", tmp_path / "out")

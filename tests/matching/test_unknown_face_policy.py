@@ -6,6 +6,8 @@ from support.helpers import json_lines, min_distance, new_home, region_encoding,
 from safeguard.exitcodes import ExitStatus
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def empty_home(tmp_path):

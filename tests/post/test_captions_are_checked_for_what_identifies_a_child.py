@@ -76,6 +76,7 @@ def test_accents_and_case_fold():
     assert check_text("Zoë won", persons) == []
 
 
+@pytest.mark.model
 def test_blur_checks_the_caption_posted_with_the_photos(demo_home, photos, tmp_path):
     from support.helpers import json_lines
 
@@ -95,6 +96,7 @@ def test_blur_checks_the_caption_posted_with_the_photos(demo_home, photos, tmp_p
     assert r.exit_code == 0 and "Caption: nothing in it identifies a child" in r.output
 
 
+@pytest.mark.model
 def test_the_watcher_reads_a_caption_beside_a_photo(demo_home, photos, tmp_path):
     """INBOX/visit.txt is visit.jpg's caption: checked when the photo is taken, the result on the
     photo's status line (what kind of thing, never whose); the .txt is never taken as a photo."""

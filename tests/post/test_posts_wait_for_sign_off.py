@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
+
+pytestmark = pytest.mark.model
 
 
 def _home(demo_home):

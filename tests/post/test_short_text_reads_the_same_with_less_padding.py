@@ -11,6 +11,8 @@ from support.synthetic import photo_with_signs
 
 from safeguard import text
 
+pytestmark = pytest.mark.model  # reads text with the OCR models
+
 WORDS = ["4O", "6B", "Year 4 Oak", "Ada Example", "EXIT", "Class 3", "Lovelace"]
 
 

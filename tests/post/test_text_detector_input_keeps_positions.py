@@ -7,6 +7,8 @@ import pytest
 
 from safeguard import text
 
+pytestmark = pytest.mark.model
+
 
 @pytest.mark.parametrize("size", [(4000, 3000), (4031, 3023), (3000, 4000), (1900, 1400),
                                   (1000, 700)])

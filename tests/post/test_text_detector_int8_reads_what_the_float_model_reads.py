@@ -12,6 +12,8 @@ from support.synthetic import photo_with_signs
 
 from safeguard import quantised, text, text_detector
 
+pytestmark = pytest.mark.model
+
 # (text, x, y, capital height px) on a 4000x3000 copy of a sample photo
 SIGNS = [("Ada Example", 300, 2500, 20), ("Year 4 Oak", 2300, 300, 64),
          ("Sports Day", 1500, 1800, 28), ("Class 6B", 3100, 2650, 40)]

@@ -18,6 +18,8 @@ from support.helpers import json_lines, open_store, run_cli
 from safeguard.naming import people
 from safeguard.text import read_text
 
+pytestmark = pytest.mark.model
+
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TESSERACT = shutil.which("tesseract")
 

@@ -13,6 +13,8 @@ from safeguard.identify import encode_faces
 from safeguard.images import load_image
 from safeguard.redact import STYLES, redact
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def originals():

@@ -30,6 +30,8 @@ from safeguard.detect import detect_faces
 from safeguard.images import load_image
 from safeguard.redact import STYLES, redact, redact_checked
 
+pytestmark = pytest.mark.model
+
 
 def _shared_faces():
     for path in sorted((SHARED_TESTDATA / "identities").glob("*/*.jp*g"))[:14]:

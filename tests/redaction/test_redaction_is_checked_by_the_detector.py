@@ -22,6 +22,8 @@ from safeguard.images import load_image
 from safeguard.redact import CHECK_DETECTOR_PIXELS, STYLES, on_face, redact, redact_checked
 from tests.conftest import SAMPLES, SHARED_TESTDATA
 
+pytestmark = pytest.mark.model
+
 SKY = (190, 210, 235)
 HAVE_SHARED = (SHARED_TESTDATA / "manifest.csv").exists()
 

@@ -8,6 +8,8 @@ import pytest
 from safeguard.faces import Box
 from safeguard.redact import FEATHER, STYLES, redact
 
+pytestmark = pytest.mark.model
+
 SCALE = 1.5
 
 

@@ -19,6 +19,8 @@ from safeguard.faces import Box
 from safeguard.images import load_image
 from safeguard.redact import CHECK_GROWTH, reach, redact
 
+pytestmark = pytest.mark.model
+
 
 def _photo(w: int, h: int) -> np.ndarray:
     rgb = load_image(SAMPLES / "photos" / "assembly.jpg").rgb

@@ -3,11 +3,14 @@
 import json
 import stat
 
+import pytest
 from conftest import build_demo_home
 from support.helpers import json_lines, run_cli
 
 from safeguard.exitcodes import ExitStatus
 from safeguard.held import HeldQueue
+
+pytestmark = pytest.mark.model
 
 
 def test_register_pupil_photo_is_held_under_the_home_not_exported(tmp_path, photos,

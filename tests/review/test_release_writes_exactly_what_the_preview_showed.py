@@ -25,6 +25,8 @@ from safeguard.metadata import encode_clean
 from safeguard.redact import on_face, redact_chosen
 from safeguard.review.decisions import face_boxes, previewed
 
+pytestmark = pytest.mark.model
+
 # a blurred 48 px face that scores low in crops centred on it but that the whole detector finds
 # again: plain redaction leaves it findable (tests/test_redaction_is_checked_by_the_detector.py)
 PHOTO = "dl__2008_002079.jpg"

@@ -21,7 +21,7 @@ from support.review_support import (
     review_template,
 )
 
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.model, pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from support.review_support import (
 from safeguard.held import HeldQueue
 from safeguard.images import load_image
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def setup(tmp_path, tmp_path_factory, reference_encodings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
 from conftest import SAMPLES
 from support.helpers import open_store
 from support.review_support import (
@@ -16,6 +17,8 @@ from support.review_support import (
     review_template,
     run_cli_env,
 )
+
+pytestmark = pytest.mark.model
 
 
 def test_contact_sheet_names_pupils_is_private_and_logged(

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from support.helpers import run_cli
 from support.review_support import copy_home, review_template
+
+pytestmark = pytest.mark.model
 
 
 def _serve(monkeypatch, *args):

@@ -1,9 +1,12 @@
 """A consent withdrawal finds already-published photos; the DSL sees them on the review page and
 closes the list, with an audit entry."""
 
+import pytest
 from support.helpers import open_store
 from support.index_support import home_copy, indexed_template
 from support.review_support import DSL, PASSWORD, client, csrf_of, sign_in
+
+pytestmark = pytest.mark.model
 
 
 def test_withdrawal_hits_appear_on_the_review_page_and_can_be_closed(

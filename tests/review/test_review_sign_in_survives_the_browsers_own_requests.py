@@ -11,6 +11,8 @@ from support.review_support import DSL, PASSWORD, client, copy_home, csrf_of, re
 
 from safeguard.review.app import COOKIE
 
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.browser]
+
 IMAGE = {"sec-fetch-dest": "image", "sec-fetch-mode": "no-cors", "sec-fetch-site": "same-origin"}
 PAGE = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate"}
 

@@ -18,6 +18,8 @@ from support.review_support import (
     sign_in,
 )
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def home_ids(tmp_path, tmp_path_factory, reference_encodings):

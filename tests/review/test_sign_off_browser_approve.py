@@ -8,7 +8,7 @@ import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, review_server, submit, watch
 from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
 
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.model, pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture

@@ -5,8 +5,11 @@ highlighted, and approves (the copies land where they were meant to) or declines
 
 from __future__ import annotations
 
+import pytest
 from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
 from support.review_support import client, csrf_of, sign_in
+
+pytestmark = pytest.mark.model
 
 
 def _post(home, photos, tmp_path, caption="Well done Ada Example at the museum!"):

@@ -12,6 +12,8 @@ from support.helpers import new_home, open_store, run_cli
 
 from consent_db import ConsentStore, StoreError
 
+pytestmark = pytest.mark.model
+
 
 def test_an_old_store_json_put_back_alone_is_refused(tmp_path, photos):
     home = new_home(tmp_path / "home")

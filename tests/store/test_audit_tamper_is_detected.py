@@ -10,6 +10,8 @@ from support.store_fixtures import make_home, make_store, vec
 from consent_db.audit import AuditError
 from safeguard.cli import cli
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def store(tmp_path):

@@ -3,9 +3,12 @@ has one intact entry per add."""
 
 from pathlib import Path
 
+import pytest
 from support.store_fixtures import make_home, popen_python
 
 from consent_db import ConsentStore
+
+pytestmark = pytest.mark.slow
 
 WRITER = """
 import sys

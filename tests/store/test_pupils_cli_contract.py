@@ -77,6 +77,7 @@ def test_add_contract_and_owner_only_home(tmp_path):
     assert dup.exit_code == 1 and "already exists" in dup.output
 
 
+@pytest.mark.model
 def test_enrol_contract_with_real_photos(tmp_path, photos):
     home = new_home(tmp_path / "DATA").root
     run(home, "pupils", "add", "P001", "--name", "Ada Example", "--biometric-consent")
@@ -104,6 +105,7 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
     assert refused.exit_code == 1 and "no written parental consent" in refused.output
 
 
+@pytest.mark.model
 def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photos):
     # the same child under a second record (or the wrong child's photo): one could be cleared as
     # the other, a register child as a consenting one

@@ -9,6 +9,8 @@ from support.store_fixtures import TODAY, make_home, vec
 
 from consent_db import StoreError
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def home(tmp_path):

@@ -7,8 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from support.helpers import open_store
 from support.store_fixtures import make_home, popen_python
+
+pytestmark = pytest.mark.slow
 
 WRITER = """
 import sys, datetime as dt

@@ -4,8 +4,11 @@ its next read: no cache survives between reads."""
 import time
 from pathlib import Path
 
+import pytest
 from support.helpers import open_store
 from support.store_fixtures import make_home, popen_python, vec
+
+pytestmark = pytest.mark.slow
 
 WATCHER = """
 import sys, time

@@ -12,6 +12,8 @@ import pytest
 from conftest import SAMPLES
 from support.watch_helpers import drop, resized_jpeg, run_once, status_lines
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def other_fs_inbox(tmp_path):

@@ -5,10 +5,13 @@ that is never a link, renamed over whatever stood at the status file's name."""
 
 import os
 
+import pytest
 from conftest import SAMPLES
 from support.watch_helpers import drop, resized_jpeg, run_once
 
 from safeguard.watch import STATUS_FILE
+
+pytestmark = pytest.mark.model
 
 
 def test_links_planted_in_the_inbox_are_replaced_not_written_through(demo_home, tmp_path):

@@ -26,6 +26,8 @@ from safeguard.watch import (
     release_back,
 )
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 
 @pytest.fixture
 def area(tmp_path):

@@ -33,6 +33,8 @@ from safeguard.images import load_image
 from safeguard.metadata import inventory
 from safeguard.watch import claim_file, publish, record_outcome, target_dir
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 FAST = ("--settle", "0.3", "--give-up", "2", "--jobs", "1")
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from conftest import build_demo_home
 from support.helpers import open_store
 from support.watch_helpers import (
@@ -35,6 +36,8 @@ from safeguard.held import HeldQueue
 from safeguard.images import load_image
 from safeguard.metadata import verify_clean
 from safeguard.watch import target_dir
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 KILLS = 20
 ARGS = ("--settle", "0.2", "--give-up", "1", "--jobs", "2")

@@ -7,9 +7,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from support.watch_helpers import faceless_jpeg
 
 from safeguard.watch import Settler, Sig, is_ignored, quick_decodes, settled_files
+
+pytestmark = pytest.mark.model
 
 
 def sig(size, mtime=1, ctime=None, regular=True):
