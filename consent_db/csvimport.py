@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consent_db.records import cannot_add
 from consent_db.store import REGISTERS, StoreError, clean_groups
 
 if TYPE_CHECKING:
@@ -166,24 +167,35 @@ def import_csv(
     registers_allowed: bool = True,
 ) -> dict:
     """Check every row, then apply all of them in one transaction (or none). With
-    `registers_allowed` False (a data manager, not a DSL), a row that adds a protected register
-    is a bad row. Returns {"changes": [{"line", "pupil", "what": [...]}], "unchanged": n,
-    "notes": [...], "searches": [...]}: `searches` lists the applied changes after which the
-    published photos must be searched (safeguard.after_change does it)."""
+    `registers_allowed` False (a data manager, not a DSL), a row with anything in its registers
+    column is a bad row, whoever the pupil: the answer must not depend on whether a pupil is
+    already on a register (or a data manager could ask the import, with --dry-run, who is).
+    Returns {"changes": [{"line", "pupil", "what": [...]}], "unchanged": n, "notes": [...],
+    "searches": [...]}: `searches` lists the applied changes after which the published photos
+    must be searched (safeguard.after_change does it)."""
     day = today or dt.date.today()
     rows, notes = parse(Path(path), store.channels, renames)
     current = {p["id"]: p for p in store.pupils()}
     problems = []
+    reinstated = []
     for row in rows:
-        if row["pupil_id"] not in current and not row["name"]:
-            problems.append(f"line {row['line']}: new pupil {row['pupil_id']} needs a name")
-        p = current.get(row["pupil_id"])
-        have = {r["register"] for r in p["registers"]} if p else set()
-        if not registers_allowed and set(row["registers"]) - have:
-            problems.append(f"line {row['line']}: adds a protected register, which only a DSL "
-                            "may record")
+        pid = row["pupil_id"]
+        if pid not in current:
+            why = _refusal(store, pid, registers_allowed)
+            if why:
+                problems.append(f"line {row['line']}: {why}")
+                continue
+            if registers_allowed and store.tombstone(pid):
+                reinstated.append(pid)
+        if pid not in current and not row["name"]:
+            problems.append(f"line {row['line']}: new pupil {pid} needs a name")
+        if not registers_allowed and row["registers"]:
+            problems.append(f"line {row['line']}: registers: only a DSL may record a protected "
+                            "register (leave the column empty)")
     if problems:
         raise CsvImportError(problems)
+    notes += [f"{pid} was on a protected register when it was erased: record the register "
+              "again if it still applies" for pid in reinstated]
     plan = [(row, _diff(row, current.get(row["pupil_id"]), day)) for row in rows]
     changes = [
         {"line": row["line"], "pupil": row["pupil_id"], "what": what} for row, what in plan if what
@@ -201,9 +213,20 @@ def import_csv(
     with store.batch():
         for row, what in plan:
             if what:
-                searches += _apply(store, row, current.get(row["pupil_id"]), actor)
+                searches += _apply(store, row, current.get(row["pupil_id"]), actor,
+                                   reinstate=registers_allowed)
     report["searches"] = searches
     return report
+
+
+def _refusal(store, pupil_id: str, registers_allowed: bool) -> str | None:
+    """Why this account may not add `pupil_id`, in the one wording that never says why (the id
+    is another academy's, or was erased from a register): safeguard.door decides when the store
+    comes through it; a bare store refuses register tombstones to a non-DSL."""
+    check = getattr(store, "refusal_to_add", None)
+    if check is not None:
+        return check(pupil_id)
+    return cannot_add(pupil_id) if not registers_allowed and store.tombstone(pupil_id) else None
 
 
 def _diff(row: dict, p: dict | None, day: dt.date) -> list[str]:
@@ -222,7 +245,7 @@ def _diff(row: dict, p: dict | None, day: dt.date) -> list[str]:
         if not _same_consent(p["consents"].get(ch) or {}, state, row):
             cur = p["consents"].get(ch) or {}
             what.append(f"consent {ch}: {cur.get('state', 'none')} -> {state}")
-    have = {r["register"] for r in p["registers"]}
+    have = {r["register"] for r in p.get("registers") or ()}
     for reg in row["registers"]:
         if reg not in have:
             what.append("register added (DSL only)")
@@ -246,7 +269,8 @@ def _same_consent(cur: dict, state: str, row: dict) -> bool:
     return not row["consent_date"] or cur.get("date") == row["consent_date"]
 
 
-def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> list[dict]:
+def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str,
+           reinstate: bool = False) -> list[dict]:
     """Apply one row; returns the changes after which published photos must be searched
     ({"pupil", "why": "withdrawn" | "refused" | "register", "channel"})."""
     pid = row["pupil_id"]
@@ -260,6 +284,7 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> list[d
             leaving_date=row["leaving_date"],
             groups=row["groups"] or (),
             actor=actor,
+            reinstate=reinstate,
         )
         p = store.get_pupil(pid)
     else:
@@ -309,7 +334,7 @@ def _apply(store: ConsentStore, row: dict, p: dict | None, actor: str) -> list[d
             )
             if cur.get("state") == "granted":
                 searches.append({"pupil": pid, "why": "refused", "channel": ch})
-    have = {r["register"] for r in p["registers"]}
+    have = {r["register"] for r in p.get("registers") or ()}
     for reg in row["registers"]:
         if reg not in have:
             store.add_register(pid, reg, actor=actor)

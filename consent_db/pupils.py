@@ -12,15 +12,19 @@ from consent_db.errors import StoreError
 from consent_db.records import (
     _ID_RE,
     STALE_DAYS,
+    TOMBSTONES,
     Q,
     _check_register,
     _iso,
     _today,
+    cannot_add,
     clean_groups,
     consent_state,
     default_actor,
     expiring_consents,
     stale_encodings,
+    tombstone_in,
+    tombstone_mark,
 )
 
 
@@ -44,10 +48,15 @@ class PupilRecords:
         groups: Iterable[str] = (),
         actor: str | None = None,
         today: dt.date | None = None,
+        reinstate: bool = False,
     ) -> dict:
         """Add a pupil. `consents` maps channel -> given (True) or refused (False), recorded as
         given "at add" today with no expiry. `biometric_consent` records written parental
-        consent ("recorded at add", today)."""
+        consent ("recorded at add", today).
+
+        An id erased while on a protected register (a register tombstone) comes back only with
+        `reinstate` (a DSL's add, safeguard.door): otherwise erasing and adding again would take
+        a child off a register without the DSL."""
         actor = actor or default_actor()
         day = _today(today).isoformat()
         if not _ID_RE.fullmatch(pupil_id or ""):
@@ -95,6 +104,7 @@ class PupilRecords:
         with self._change() as t:
             if self._find(pupil_id) is not None:
                 raise StoreError(f"pupil {pupil_id} already exists")
+            reinstated = self._unbury(t, pupil_id, reinstate)
             self._insert(record)
             t.log(
                 actor,
@@ -103,8 +113,21 @@ class PupilRecords:
                 consents={ch: ("granted" if g else "refused") for ch, g in consents.items()},
                 registers=len(registers),
                 biometric_consent=biometric_consent,
+                **({"register_tombstone": reinstated} if reinstated else {}),
             )
         return copy.deepcopy(record)
+
+    def _unbury(self, t, pupil_id: str, reinstate: bool) -> str | None:
+        """Remove the register tombstone of `pupil_id` for a DSL's add (returns the date it was
+        erased); refuse the add without `reinstate`; None when there is no tombstone."""
+        found = tombstone_in(t.data, tombstone_mark(self._tomb_key, pupil_id))
+        if found is None:
+            return None
+        if not reinstate:
+            raise StoreError(cannot_add(pupil_id))
+        del t.data[TOMBSTONES][found[0]]
+        self._storage.mark_dirty()
+        return found[1].get("erased") or "?"
 
     def update_pupil(
         self,

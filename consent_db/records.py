@@ -23,6 +23,9 @@ REGISTERS = {
     "other": "other protected register",
 }
 STALE_DAYS = 365
+# Ids of pupils erased while on a protected register (sealed in the store, no name): adding the id
+# again is for a DSL, who is told it was on a register.
+TOMBSTONES = "register_tombstones"
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always fullmatch
 Q = Query()
 _GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,39}")
@@ -107,6 +110,31 @@ def expiring_consents(p: dict, today: dt.date, within_days: int) -> list[str]:
         ):
             out.append(ch)
     return out
+
+
+def cannot_add(pupil_id: str) -> str:
+    """The one refusal for adding an id that this account may not add, whatever the cause (the id
+    belongs to another academy, or it was erased from a protected register): the words never say
+    which, so a refusal tells nobody anything about a pupil they may not see."""
+    return f"cannot add {pupil_id} from this account: ask a trust-wide DSL"
+
+
+def tombstone_mark(key: bytes, pupil_id: str) -> str:
+    """What a register tombstone keeps of the id: a keyed hash (HMAC-SHA256 with a key derived
+    from the store's), so that even the opened store holds no erased pupil's id in the clear,
+    yet the id is known again when someone adds it."""
+    import hashlib
+    import hmac
+
+    return hmac.new(key, pupil_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def tombstone_in(data: dict | None, mark: str) -> tuple[str, dict] | None:
+    """(key, record) of the register tombstone with `mark` in the store's data, or None."""
+    for key, rec in ((data or {}).get(TOMBSTONES) or {}).items():
+        if rec.get("mark") == mark:
+            return key, rec
+    return None
 
 
 class _MissingEncodings(StoreError):

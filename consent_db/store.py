@@ -83,6 +83,7 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self.keyfile = keyfile
         self._lock = store_lock(folder)
         self._gen_key = generation_key(key)
+        self._tomb_key = _derived(key, b"safeguard register tombstones v1")
         self._db = TinyDB(folder / "store.json", self._lock, key=key, storage=AtomicJSONStorage,
                           check=self._check_generation, before_read=self._recorded_generation)
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
@@ -413,6 +414,13 @@ __all__ = [
 
 
 GEN_FILE = "store.gen"
+
+
+def _derived(store_key: bytes, purpose: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(store_key, purpose, hashlib.sha256).digest()
 
 
 def generation_key(store_key: bytes) -> bytes:

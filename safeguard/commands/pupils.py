@@ -82,6 +82,8 @@ def add(
             )
         parsed[ch.strip()] = val in ("yes", "y", "true")
     store, who = _signed(ctx, as_user, "registers" if registers else "pupils.write")
+    dsl = may(who.role, "registers")
+    was = store.tombstone(pupil_id) if dsl else None
     _run(
         lambda: store.add_pupil(
             pupil_id,
@@ -94,9 +96,13 @@ def add(
             leaving_date=_date(leaving_date, "--leaving-date"),
             groups=groups,
             actor=who.user,
+            reinstate=dsl,
         )
     )
     echo(f"Added {pupil_id} ({name}).")
+    if was:
+        echo(f"{pupil_id} was on a protected register when it was erased ({was['erased']}): "
+             "record the register again if it still applies (`safeguard pupils register add`).")
 
 
 @pupils.command("update")
@@ -411,6 +417,9 @@ def erase(ctx, pupil_id, yes, reason, as_user):
         raise click.ClickException(f"no pupil {pupil_id}")
     if not yes:
         click.confirm(f"Erase everything held about {shown(pupil_id)}?", abort=True, err=True)
+    if store.get_pupil(pupil_id).get("registers") and not may(who.role, "registers"):
+        # a register is the DSL's: erasing the pupil (and adding them again) would remove it
+        raise click.ClickException(f"cannot erase {pupil_id} from this account: ask a DSL")
     n = _run(lambda: store.erase(pupil_id, reason=reason, actor=who.user))
     echo(f"Erased {pupil_id} ({n} encoding(s) destroyed).")
 
@@ -437,9 +446,12 @@ def export(ctx, pupil_id, output, as_user):
     report = _run(lambda: store.export(pupil_id))
     text = json.dumps(report, indent=2, ensure_ascii=False, default=str)
     if output:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        from consent_db.storage import atomic_write_bytes
+
+        # a new owner-only file renamed over the old one: never written into an existing file,
+        # whose mode (say 0644) would leave the report readable by others
+        _run_os(lambda: atomic_write_bytes(output.absolute(), (text + "\n").encode("utf-8")),
+                output)
         echo(f"Subject access report for {pupil_id} written to {output}.")
     else:
         echo(text)
@@ -466,11 +478,17 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
         else int(cfg.extra.get("leaver_retention_days", cfg.leaver_retention_days))
     )
     store, who = _signed(ctx, as_user, "pupils.erase")
-    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user))
+    records = may(who.role, "registers")  # a leaver's record may be a register: the DSL's
+    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user,
+                                    records=records))
     if as_json:
         _emit_json(plan)
         return
     verb = "would be" if dry_run else "were"
+    if not records:
+        left = plan["records_for_dsl"]
+        echo(f"{len(left)} leaver(s) past retention: a DSL erases their records "
+             "(`safeguard pupils purge` as a DSL)" + (f": {', '.join(left)}" if left else ""))
     echo(
         f"{len(plan['encodings_destroyed'])} leaver(s)' encodings {verb} destroyed"
         + (f": {', '.join(plan['encodings_destroyed'])}" if plan["encodings_destroyed"] else "")
@@ -479,6 +497,13 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
         f"{len(plan['erased'])} leaver(s) {verb} erased"
         + (f": {', '.join(plan['erased'])}" if plan["erased"] else "")
     )
+
+
+def _run_os(fn, path: Path) -> None:
+    try:
+        fn()
+    except OSError as e:
+        raise click.ClickException(f"cannot write {path}: {e.strerror or e}") from e
 
 
 def _subgroups() -> None:

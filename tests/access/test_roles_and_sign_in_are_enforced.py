@@ -158,7 +158,7 @@ def test_a_csv_that_adds_a_register_needs_a_dsl(demo_home, tmp_path):
     csv_path = tmp_path / "export.csv"
     csv_path.write_text("pupil_id,name,registers\nP002,Ben Example,lac\nP009,New Pupil,\n")
     r = cli_as("test-data", "--home", demo_home.root, "pupils", "import", csv_path)
-    assert r.exit_code == 1 and "line 2: adds a protected register" in r.output, r.output
+    assert r.exit_code == 1 and "line 2: registers: only a DSL may record a protected register" in r.output, r.output
     store = open_store(demo_home)
     assert store.get_pupil("P009") is None and not store.get_pupil("P002")["registers"]
     r = cli_as("test-dsl", "--home", demo_home.root, "pupils", "import", csv_path)
