@@ -11,8 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from conftest import SAMPLES, build_demo_home
 from support.helpers import json_lines, open_store, run_cli_as
+
+pytestmark = pytest.mark.model  # enrols and scans: the face models
 
 
 def _registers(home, pupil_id):
