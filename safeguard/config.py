@@ -19,6 +19,12 @@ class ConfigError(ValueError):
     pass
 
 
+# The share of photos that would be exported which are held for the DSL to check anyway (see
+# `Config.spot_check_rate`). A module value so that a test session can start from 0 (the test
+# suite's own photos must come out the same every run); a school sets it in config.toml.
+DEFAULT_SPOT_CHECK_RATE = 0.05
+
+
 # Safe bounds of the settings that decide whether a face is published. Past them a setting clears
 # strangers or misses restricted pupils (benchmarks/REPORT.md); a school that means it names the
 # setting in `unsafe_overrides`, and the DPIA pack says so.
@@ -109,6 +115,17 @@ class Config:
     jpeg_quality: int = 90
     # Pillow's decompression-bomb limit, set deliberately: larger images are rejected.
     max_pixels: int = 100_000_000
+    # The share of photos that would be exported which are held for the DSL to check anyway
+    # (0..1; a DSL or admin setting in config.toml, no per-batch option). Comms staff know whom
+    # they photographed: were a register pupil the only reason a photo is held, a hold would tell
+    # them the child is on one. Spot checks give a hold another cause, and comms staff see a spot
+    # check exactly as any other hold; the DSL sees "spot check" and releases it in one click.
+    # Each photo is drawn once, keyed by its content with a secret comms staff never hold, so
+    # submitting the same photo again draws the same. One hold is then weak evidence, not none:
+    # benchmarks/bench_hold_inference.py measures what repeated photos of one child still tell
+    # (docs/threat-model.md). More spot checks make a hold weaker evidence and the DSL's queue
+    # longer: at 0.05, one photo in twenty that would have been exported waits for the DSL.
+    spot_check_rate: float = field(default_factory=lambda: DEFAULT_SPOT_CHECK_RATE)
     # Held originals undecided after this many days are flagged at the top of the DSL queue.
     held_review_days: int = 30
     stale_encoding_days: int = 365
@@ -181,6 +198,11 @@ class Config:
             raise ConfigError("min_identifiable_face must be >= 0 and mask_scale 1.0..3.0")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError("jpeg_quality must be 1..100")
+        if (isinstance(self.spot_check_rate, bool)
+                or not isinstance(self.spot_check_rate, int | float)
+                or not 0.0 <= self.spot_check_rate <= 1.0):
+            raise ConfigError("spot_check_rate must be between 0 and 1 (the share of photos that "
+                              "would be exported which the DSL checks anyway)")
         for ch, mode in (self.approval or {}).items():
             if ch not in self.channels or mode not in ("none", "slt"):
                 raise ConfigError(f"approval: {ch} = {mode!r}: a channel, and none or slt")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safeguard import spot_check
 from safeguard.config import Config
 from safeguard.faces import Box
 from safeguard.images import UNSUPPORTED, LoadError, decode_image, read_bytes, write_atomic
@@ -53,7 +54,9 @@ def starts_like_an_image(path: Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"msf1")
 
 
-HELD_MESSAGE = "held for safeguarding review"
+# What comms staff are told of every held photo, whatever held it (a register pupil, an unknown
+# face, text, a spot check): the cause is the DSL's to know.
+HELD_MESSAGE = "held for the DSL to check"
 
 
 @dataclass
@@ -99,19 +102,22 @@ class Outcome:
     flags: list[str] = field(default_factory=list)
     texts: list[TextOutcome] = field(default_factory=list)
     approval: str | None = None  # the post waiting for sign-off (safeguard.approvals)
+    spot_check: bool = False  # DSL only: held by a spot check (safeguard.spot_check)
 
     def public(self) -> dict:
         """What comms staff may see: no names, no registers, no reasons.
 
-        In a held photo every face that is not cleared shows "restricted" and "hold", so which
-        face caused the hold (a register pupil, or an unknown face) cannot be told apart."""
+        In a held photo every face that is not cleared shows "restricted" and "hold", and every
+        region of text "hold", so what caused the hold (a register pupil, an unknown face, text,
+        a spot check) cannot be told apart."""
         faces = [f.public() for f in self.faces]
+        texts = [t.public() for t in self.texts]
         if self.status == "held":
-            # Which face caused the hold (a register pupil, an unknown face under the hold
-            # policy) and why cannot be told apart: every face not cleared reads the same.
             for f in faces:
                 if f["label"] != "cleared":
                     f["label"], f["action"] = "restricted", "hold"
+            for t in texts:
+                t["action"] = "hold"
         return {
             "input": self.input,
             "status": self.status,
@@ -123,7 +129,7 @@ class Outcome:
             "message": HELD_MESSAGE if self.status == "held" else (
                 "awaiting approval" if self.approval else None),
             "flags": self.flags,
-            "texts": [t.public() for t in self.texts],
+            "texts": texts,
             "approval": self.approval,
             "seconds": round(self.seconds, 3),
         }
@@ -142,6 +148,7 @@ class Outcome:
             "flags": self.flags,
             "texts": [{**t.public(), "kind": t.kind, "read": t.read, "pupil": t.pupil}
                       for t in self.texts],
+            **({"spot_check": True} if self.spot_check else {}),
         }
 
 
@@ -164,6 +171,7 @@ class Job:
     people: tuple[tuple[str, str], ...] = ()  # (pupil id, full name): text in photos is checked
     all_groups: tuple[str, ...] = ()  # every group of the store (class names in photos)
     on_register: frozenset = frozenset()  # pupil ids on a protected register
+    spot_key: bytes | None = None  # the home's spot-check key (safeguard.spot_check)
     # Worked out from the matrix, the config and the groups when the job is made:
     clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
     calibration: object = None  # safeguard.calibration.Calibration
@@ -186,6 +194,7 @@ class StoreInputs:
     people: tuple[tuple[str, str], ...]  # (pupil id, full name) of every pupil (text in photos)
     groups: tuple[str, ...]  # every group of the store
     on_register: frozenset  # pupil ids on a protected register
+    spot_key: bytes | None = None  # the home's spot-check key (safeguard.spot_check)
 
     def __iter__(self):  # (matrix, names), as callers unpack it
         return iter((self.matrix, self.names))
@@ -193,7 +202,8 @@ class StoreInputs:
     def job_fields(self) -> dict:
         """What a Job takes from the store."""
         return {"matrix": self.matrix, "names": self.names, "people": self.people,
-                "all_groups": self.groups, "on_register": self.on_register}
+                "all_groups": self.groups, "on_register": self.on_register,
+                "spot_key": self.spot_key}
 
 
 def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
@@ -214,6 +224,7 @@ def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
         people=named,
         groups=groups,
         on_register=frozenset(p["id"] for p in pupils if p.get("registers")),
+        spot_key=spot_check.key_for(getattr(home, "root", home)),
     )
 
 
@@ -375,6 +386,9 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     outcome.status = image_status([f.decision for f in outcome.faces])
     if any(t.action == "hold" for t in outcome.texts):
         outcome.status = "held"
+    if outcome.status == "exported" and spot_check.drawn(cfg.spot_check_rate, outcome.sha256,
+                                                         job.spot_key):
+        outcome.status, outcome.spot_check = "held", True  # the DSL checks it anyway
     if outcome.status == "held":
         return _hold(data, outcome, job)
     # Exported: redact, encode fresh, verify, then (and only then) write.

@@ -33,6 +33,14 @@ import consent_db.staff
 PRODUCTION_HASHER = consent_db.staff._ph
 consent_db.staff._ph = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
+# Spot checks hold a random share of photos that would be exported (safeguard.spot_check): the
+# suite's photos must come out the same every run, so its Configs start with none (homes made by
+# support.helpers say so in their config.toml, for the CLI run in subprocesses too). The tests of
+# spot checks set the rate themselves.
+import safeguard.config
+
+safeguard.config.DEFAULT_SPOT_CHECK_RATE = 0.0
+
 
 @pytest.fixture(autouse=True, scope="session")
 def signed_in_for_the_session():

@@ -25,7 +25,7 @@ def caption(app, text, path, channel, as_json, as_user):
     initial, with typos), a class name ("4O", "Year 4 Oak", "Class 6B"), a phone number, an email
     address, a home street, or a child's age beside their full name. A first name alone is fine.
 
-    It says what kind of thing was found and where, never whose consent or register.
+    It says what kind of thing was found and where, and nothing else about the child.
 
     \b
     Exit codes:

@@ -62,7 +62,7 @@ CAPTION_HELP = ("The caption to be posted with the photos (a text file): checked
 
 TEXT_HELP = ("Text in a photo that names a pupil (full name) or a class: covered solid (redact), "
              "the photo held for the DSL (hold), or not read (keep). Default from config: redact. "
-             "A register pupil's name always holds the photo.")
+             "A photo may be held for the DSL whatever this says.")
 
 
 def _common(f):
@@ -113,9 +113,10 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
          service, caption_file, text):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
-    PATHS are files or folders (walked recursively). Photos that need the DSL (a pupil on a
-    protected register, or unknown faces with --unknown hold) are held under the home, never
-    written to --out."""
+    PATHS are files or folders (walked recursively). A photo the DSL is to check first is held
+    under the home, never written to --out, and reads "held for the DSL to check". Many things
+    hold a photo (unknown faces with --unknown hold, text, and spot checks of photos chosen at
+    random, among others); which one is for the DSL to know, so every hold reads the same."""
     sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
                   out=out, groups=groups, as_user=as_user, service=service,
                   caption=_read_caption(caption_file), text=text))
@@ -365,6 +366,8 @@ def _summary(outcomes, write: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from safeguard.pipeline import HELD_MESSAGE
+
     out = console()
     table = Table(title="safeguard: " + ("blur" if write else "scan (nothing written)"))
     table.add_column("photo", overflow="fold")
@@ -379,7 +382,7 @@ def _summary(outcomes, write: bool) -> None:
             result = "[green]exported[/]" if write else "[green]ok to export[/]"
             note = o.output or ("; ".join(o.removed[:3]) + ("..." if len(o.removed) > 3 else ""))
         elif o.status == "held":
-            result, note = "[yellow]held[/]", f"held for safeguarding review ({o.held_id or 'scan'})"
+            result, note = "[yellow]held[/]", f"{HELD_MESSAGE} ({o.held_id or 'scan'})"
         else:
             result, note = "[red]rejected[/]", o.error or ""
         if o.flags:
@@ -397,7 +400,7 @@ def _summary(outcomes, write: bool) -> None:
     faces = sum(len(o.faces) for o in outcomes)
     red = sum(f.action == "redact" for o in outcomes for f in o.faces)
     verb = "exported" if write else "ready to export"
-    out.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for safeguarding review, "
+    out.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for the DSL to check, "
               f"{rej} rejected; {faces} faces found, {red} redacted.")
 
 

@@ -82,11 +82,15 @@ def _held_at(rec: dict) -> dt.datetime:
 
 
 def badges(rec: dict) -> list[tuple[str, str]]:
-    """Reason badges: the channel, each distinct register / consent reason, unknown faces."""
+    """Reason badges: the channel, "spot check" for a photo held only by one (nothing in it needed
+    the DSL: safeguard.spot_check), each distinct register / consent reason, unknown faces."""
     from consent_db.store import REGISTERS
+    from safeguard.spot_check import LABEL
 
     registers = set(REGISTERS.values())
     out: list[tuple[str, str]] = [("channel", rec.get("channel") or "?")]
+    if rec.get("spot_check"):
+        out.append(("spot", LABEL))
     seen: set[str] = set()
     for f in rec.get("faces", []):
         if f.get("label") != "restricted":
@@ -422,6 +426,7 @@ def release(
         "ready_dir": str(ready),
         "file": name,
         "faces": _face_details(rec, chosen),
+        **({"spot_check": True} if rec.get("spot_check") else {}),
     }
     _audit(store, actor, "held.release", rec, details)
     try:
@@ -465,6 +470,7 @@ def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) 
             "reason": why,
             "channel": rec.get("channel"),
             "faces": _face_details(rec, None),
+            **({"spot_check": True} if rec.get("spot_check") else {}),
         },
     )
     held.settle(held_id, "rejected", decided_by=actor)

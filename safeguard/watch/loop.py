@@ -274,7 +274,7 @@ class Watcher:
     def _record(self, claim: Claim, o) -> dict:
         rec = {"status": o.status, "seconds": round(o.seconds, 3), "error": o.error,
                "staged": Path(o.output).name if o.output else None,
-               "faces": [f.public() for f in o.faces], "flags": o.flags,
+               "faces": o.public()["faces"], "flags": o.flags,  # as comms staff may see them
                "removed": o.removed}
         if o.status == "exported" and not o.output:
             rec.update(status="rejected", error="no verified copy was written")
@@ -376,7 +376,9 @@ class Watcher:
             text = f"ready as {where}"
             self.counts.exported += 1
         elif status == "held":
-            text = "held for safeguarding review"
+            from safeguard.pipeline import HELD_MESSAGE
+
+            text = HELD_MESSAGE
             self.counts.held += 1
         elif status == "rejected":
             text = f"rejected: {self._reason(claim, rec.get('error'))}"

@@ -84,6 +84,9 @@ def open_store(home, channels=None):
     from consent_db import ConsentStore
 
     store = ConsentStore.open(home, channels=channels, create=True)
+    config = Path(home.root) / "config.toml"
+    if not config.exists():  # no spot checks: the suite's photos come out the same every run
+        config.write_text("spot_check_rate = 0.0\n")
     if not store.has_staff():
         for user, role in STAFF.items():
             store.add_staff(user, role, TEST_PASSWORD, actor="test-setup")
