@@ -39,6 +39,7 @@ consent_db.staff._ph = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 # spot checks set the rate themselves.
 import safeguard.config
 
+PRODUCTION_SPOT_CHECK_RATE = safeguard.config.DEFAULT_SPOT_CHECK_RATE
 safeguard.config.DEFAULT_SPOT_CHECK_RATE = 0.0
 
 

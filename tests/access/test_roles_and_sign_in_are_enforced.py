@@ -188,6 +188,6 @@ def test_finding_5_comms_cannot_tell_a_register_hold_from_any_other(tmp_path, ph
         return (x["status"], x["message"], [(f["label"], f["action"]) for f in x["faces"]])
 
     assert seen(by_register) == seen(by_unknown) == (
-        "held", "held for safeguarding review", [("restricted", "hold")])
+        "held", "held for the DSL to check", [("restricted", "hold")])
     r = cli_as("test-comms", "--home", reg.root, "pupils", "show", "P001")
     assert r.exit_code == 1 and "may not do this" in r.output

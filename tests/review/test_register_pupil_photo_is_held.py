@@ -22,7 +22,7 @@ def test_register_pupil_photo_is_held_under_the_home_not_exported(tmp_path, phot
     assert r.exit_code == ExitStatus.HELD, r.output
     results = json_lines(r.stdout)
     assert [x["status"] for x in results] == ["held", "held"]
-    assert all(x["output"] is None and x["message"] == "held for safeguarding review"
+    assert all(x["output"] is None and x["message"] == "held for the DSL to check"
                for x in results)
     assert not out.exists() or not any(out.iterdir())
 

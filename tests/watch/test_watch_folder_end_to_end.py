@@ -245,7 +245,7 @@ def test_once_exits_with_the_batch_code_and_a_second_watcher_is_refused(
         assert r.returncode == 1 and "already running" in r.stderr
     finally:
         assert stop(proc) == 0
-    assert status_lines(inbox)[0].endswith("assembly.jpg  ->  held for safeguarding review")
+    assert status_lines(inbox)[0].endswith("assembly.jpg  ->  held for the DSL to check")
     assert ready_files(ready) == []
     from safeguard.held import HeldQueue
 
