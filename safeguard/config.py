@@ -120,11 +120,14 @@ class Config:
     # they photographed: were a register pupil the only reason a photo is held, a hold would tell
     # them the child is on one. Spot checks give a hold another cause, and comms staff see a spot
     # check exactly as any other hold; the DSL sees "spot check" and releases it in one click.
-    # Each photo is drawn once, keyed by its content with a secret comms staff never hold, so
-    # submitting the same photo again draws the same. One hold is then weak evidence, not none:
-    # benchmarks/bench_hold_inference.py measures what repeated photos of one child still tell
-    # (docs/threat-model.md). More spot checks make a hold weaker evidence and the DSL's queue
-    # longer: at 0.05, one photo in twenty that would have been exported waits for the DSL.
+    # The draw is keyed with a secret comms staff never hold, and asking again draws the same: a
+    # pupil restricted but not on a register is drawn for a week at a time (all their photos
+    # that week held, like a register child's, or none), any other photo once by its content
+    # (safeguard/spot_check.py). One hold is then weak evidence, not none: benchmarks/
+    # bench_hold_inference.py measures what weeks of photos of one child still tell (docs/
+    # threat-model.md). More spot checks make a hold weaker evidence and the DSL's queue longer:
+    # at 0.05, about one photo in twenty that would have been exported waits for the DSL (more
+    # for photos with several restricted pupils: any one of them drawn holds the photo).
     spot_check_rate: float = field(default_factory=lambda: DEFAULT_SPOT_CHECK_RATE)
     # Held originals undecided after this many days are flagged at the top of the DSL queue.
     held_review_days: int = 30

@@ -386,8 +386,10 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
     outcome.status = image_status([f.decision for f in outcome.faces])
     if any(t.action == "hold" for t in outcome.texts):
         outcome.status = "held"
-    if outcome.status == "exported" and spot_check.drawn(cfg.spot_check_rate, outcome.sha256,
-                                                         job.spot_key):
+    if outcome.status == "exported" and spot_check.photo_drawn(
+            cfg.spot_check_rate, job.spot_key, outcome.sha256,
+            [f.decision.pupil for f in outcome.faces if f.label == "restricted" and f.decision.pupil]
+            + [t.pupil for t in outcome.texts if t.pupil]):
         outcome.status, outcome.spot_check = "held", True  # the DSL checks it anyway
     if outcome.status == "held":
         return _hold(data, outcome, job)

@@ -60,6 +60,26 @@ def test_the_share_drawn_is_the_rate_and_another_school_draws_other_photos():
     assert all(spot_check.drawn(1.0, h, key) for h in hashes[:1000])
 
 
+def test_a_restricted_childs_photos_in_one_week_are_all_held_or_none_like_a_register_childs():
+    """Many photos of one child (or one photo saved many times over) in a week draw once."""
+    import datetime as dt
+
+    key = os.urandom(32)
+    monday = dt.date(2026, 12, 7)
+    week = [monday + dt.timedelta(days=i) for i in range(7)]
+    for pupil in (f"P{i:03d}" for i in range(200)):
+        draws = {spot_check.photo_drawn(0.3, key, os.urandom(32).hex(), [pupil], day)
+                 for day in week}
+        assert len(draws) == 1
+    weeks = [spot_check.photo_drawn(0.3, key, None, ["P001"], monday + dt.timedelta(weeks=w))
+             for w in range(400)]
+    assert 0.2 < sum(weeks) / len(weeks) < 0.4  # a fresh draw each week
+    # with no restricted pupil recognised, each photo is drawn by its content
+    shares = [spot_check.photo_drawn(0.3, key, os.urandom(32).hex(), [], monday)
+              for _ in range(2000)]
+    assert 0.25 < sum(shares) / len(shares) < 0.35
+
+
 def test_the_rate_is_a_share_from_0_to_1_and_starts_at_one_in_twenty():
     assert PRODUCTION_SPOT_CHECK_RATE == 0.05
     for bad in (-0.01, 1.01, float("nan"), True):
