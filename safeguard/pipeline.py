@@ -442,7 +442,7 @@ def mentions_pupil(text: str, names: Iterable[str]) -> bool:
 def output_name(path: Path, fmt: str, sha256: str, names: Iterable[str]) -> str:
     """A safe output name: the input's stem reduced to [A-Za-z0-9._-], or photo-<hash> when the
     stem is empty or holds a pupil's full name."""
-    ext = ".jpg" if fmt == "jpeg" else ".png"
+    ext = {"jpeg": ".jpg", "png": ".png", "mp4": ".mp4"}[fmt]
     raw = path.stem
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
