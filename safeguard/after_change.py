@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 REGISTER_ADDED = "protected register added"
+# On the DSL's takedown list when the search could not run over the whole index: never "0 found".
+NOT_SEARCHED = "archive index incomplete: search not done"
 
 
 def withdrawn(channel: str) -> str:
@@ -44,14 +46,23 @@ def needs_search(before: str | None, after: str) -> bool:
 
 
 def search_published(home, pupil_id: str, reason: str) -> SearchNote:
-    """Search what has been published for `pupil_id` and list the hits for takedown."""
+    """Search what has been published for `pupil_id` and list the hits for takedown. A search
+    that cannot read the whole index puts NOT_SEARCHED on the DSL's takedown list in place of
+    hits: the DSL must check the published photos by hand."""
+    from safeguard import takedown
     from safeguard.index import IndexProblem, on_consent_change
+    from safeguard.sealed import SealedError
 
     try:
         result = on_consent_change(home, pupil_id, reason)
     except IndexProblem as e:
-        return SearchNote(pupil_id, reason, f"warning: published photos not searched: {e}",
-                          warning=True)
+        try:
+            item = takedown.add(home, pupil_id, reason, [], problem=NOT_SEARCHED, detail=str(e))
+            listed = f"; on the DSL's takedown list ({item})"
+        except (OSError, SealedError) as why:
+            item, listed = None, f"; and it could not be put on the DSL's list ({why}): tell the DSL"
+        return SearchNote(pupil_id, reason, f"warning: {NOT_SEARCHED} ({e}){listed}",
+                          warning=True, takedown_item=item)
     if result is None:
         return SearchNote(pupil_id, reason, None)
     return SearchNote(pupil_id, reason, result.message, takedown_item=result.item_id)

@@ -42,8 +42,10 @@ def _write(home: Any, item: dict) -> None:
 
 
 def add(home: Any, pupil_id: str, reason: str, hits: list[dict], *, photos_searched: int = 0,
-        unscanned: list[dict] | None = None, tolerance: float | None = None) -> str:
-    """Record one search's hits for the DSL; returns the new item's id."""
+        unscanned: list[dict] | None = None, tolerance: float | None = None,
+        problem: str | None = None, detail: str | None = None) -> str:
+    """Record one search's hits for the DSL; returns the new item's id. `problem`: the search
+    was not done (why, in `detail`): the DSL checks the published photos by hand."""
     d = folder(home)
     old = os.umask(0o077)
     try:
@@ -62,6 +64,8 @@ def add(home: Any, pupil_id: str, reason: str, hits: list[dict], *, photos_searc
         "hits": hits,
         # files in the index that could not be scanned: the pupil may be in them too
         "unscanned": unscanned or [],
+        "problem": problem,
+        "detail": detail,
     }
     _write(home, item)
     return item_id

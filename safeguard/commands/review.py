@@ -348,6 +348,8 @@ def takedowns(app, as_user, as_json):
     names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
     for t in items:
         echo(f"{t['id']}  {names.get(t['pupil'], t['pupil'])} ({t['pupil']}): {t['reason']}")
+        if t.get("problem"):  # the search could not run: never read as "nothing found"
+            echo(f"    {t['problem']}: check the published photos by hand ({t.get('detail')})")
         for h in t.get("hits", []):
             echo(f"    {h['path']}  (distance {h['distance']:.2f})")
         for u in t.get("unscanned", []):

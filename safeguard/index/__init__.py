@@ -14,6 +14,8 @@ folder and its key.
 
 Files under HOME/index/ (folder 0700, files 0600):
     meta.json       schema and key check (a known plaintext sealed with the key)
+    manifest.bin    the sealed list of the segments the index is made of, with their digests and
+                    counts (`manifest`): one missing, altered or replaced is IndexProblem
     seg-<seq>.bin   AES-GCM sealed segments, one per committed batch, never changed once written
     index.lock      taken by every writer (one `safeguard index` at a time)
 

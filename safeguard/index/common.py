@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 DIM = 128
-SCHEMA = 1
+SCHEMA = 2  # 2: a sealed list of the segments (manifest.bin) beside them
 INDEX_KEY_NAME = "index.key"
 SEGMENT_PREFIX = "seg-"
 MAX_SEGMENTS = 64  # more than this after a run: compact into one

@@ -67,13 +67,18 @@ def on_consent_change(home: Any, pupil_id: str, reason: str,
     """After a consent withdrawal or a new register flag: find the pupil in everything already
     published and put the hits on the DSL's takedown list (safeguard.takedown).
 
-    Returns None when there is no index (nothing published has been indexed). Needs the pupil's
-    stored encodings: after a withdrawal of *biometric* consent (or an objection) they have been
-    destroyed, as the law requires, and no search is possible (`searched` False)."""
+    Returns None when there is no index (nothing published has been indexed; an index whose key
+    is still in place was made, so its absence is IndexProblem like any index that cannot be read
+    whole). Needs the pupil's stored encodings: after a withdrawal of *biometric* consent (or an
+    objection) they have been destroyed, as the law requires, and no search is possible
+    (`searched` False)."""
     from safeguard import takedown
 
     index = PhotoIndex(home)
     if not index.exists():
+        if index.key_file.exists():
+            raise IndexProblem(f"the published-photo index is missing from {index.folder} (its "
+                               "key is in place); index the archive again")
         return None
     queries = pupil_queries(home, pupil_id)
     if len(queries) == 0:

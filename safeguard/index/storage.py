@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from safeguard.index import manifest
 from safeguard.index.common import _AAD, INDEX_KEY_NAME, SCHEMA, IndexProblem
 from safeguard.index.photo import FileResult
 from safeguard.index.segments import _pack, _Segment, _segment_name, _segment_seq, _unpack
@@ -62,6 +63,7 @@ class PhotoIndex:
                     key = self._load_key()
                     meta = {"schema": SCHEMA, "created": dt.datetime.now(dt.UTC).isoformat(),
                             "key_check": make_key_check(key)}
+                    manifest.write(self.folder, key, {})  # before meta: no index without it
                     atomic_write_bytes(self.meta_file, json.dumps(meta).encode())
         return self.open()
 
@@ -114,36 +116,57 @@ class PhotoIndex:
                 out.append((seq, p))
         return sorted(out)
 
-    def _read_segment(self, seq: int, path: Path) -> _Segment:
+    def _read_segment(self, want: manifest.Entry) -> _Segment:
+        """The segment the index's list names, checked against the list: its size and digest
+        before it is opened, its counts after."""
         from consent_db.crypto import KeyProblem, unseal
 
         assert self._key is not None, "open() first"
-        sealed = path.read_bytes()
+        name = _segment_name(want.seq)
+        sealed = (self.folder / name).read_bytes()
+        want.check(name, sealed)
         try:
-            plain = unseal(self._key, sealed, _AAD + str(seq).encode())
+            plain = unseal(self._key, sealed, _AAD + str(want.seq).encode())
         except KeyProblem as e:
-            raise IndexProblem(f"index segment {path.name}: {e}") from e
+            raise IndexProblem(f"index segment {name}: {e}") from e
         seg = _unpack(plain)
-        if seg.seq != seq:
-            raise IndexProblem(f"index segment {path.name} does not match its name")
+        if seg.seq != want.seq:
+            raise IndexProblem(f"index segment {name} does not match its name")
+        want.check_counts(name, len(seg.path), len(seg.encodings))
         return seg
 
-    def load(self) -> Snapshot:
-        """The whole index, read fresh. Retries if a compaction removed a segment meanwhile."""
-        from consent_db.storage import gc_paused
-
+    def segments(self) -> dict[int, manifest.Entry]:
+        """The segments the index is made of now (its sealed list), by sequence number."""
         if self._key is None:
             self.open()
-        for attempt in range(5):
+        assert self._key is not None
+        return manifest.read(self.folder, self._key)
+
+    def load(self) -> Snapshot:
+        """The whole index, read fresh: every segment its sealed list names, or IndexProblem (one
+        missing or altered is never read as an index without it). A segment gone because a
+        compaction replaced it meanwhile is not missing: the list has changed, and it is read
+        again."""
+        from consent_db.storage import gc_paused
+
+        want = self.segments()
+        for _attempt in range(5):
             try:
                 with gc_paused():
-                    segs = [self._read_segment(seq, p) for seq, p in self._segment_files()]
-                    return _merge(segs)
-            except FileNotFoundError:
-                if attempt == 4:
-                    raise
+                    return _merge([self._read_segment(e) for _, e in sorted(want.items())])
+            except FileNotFoundError as e:
+                now = self.segments()
+                if now == want:
+                    name = Path(e.filename or "").name or "a segment"
+                    raise IndexProblem(
+                        f"index segment {name} is missing; the index is incomplete: "
+                        f"{manifest.REBUILD}") from None
+                want = now
                 time.sleep(0.05)
-        raise AssertionError("unreachable")
+            except OSError as e:
+                raise IndexProblem(f"an index segment is unreadable ({e.strerror or e}); "
+                                   f"{manifest.REBUILD}") from None
+        raise IndexProblem("the index kept changing while it was read; try again")
 
     def write_segment(self, seq: int, results: list[FileResult], gone: list[str],
                       replaces_through: int = 0) -> Path:
@@ -154,27 +177,37 @@ class PhotoIndex:
         assert self._key is not None, "open() first"
         plain = _pack(seq, replaces_through, results, gone)
         path = self.folder / _segment_name(seq)
-        atomic_write_bytes(path, seal(self._key, plain, _AAD + str(seq).encode()))
+        sealed = seal(self._key, plain, _AAD + str(seq).encode())
+        atomic_write_bytes(path, sealed)
+        entries = {s: e for s, e in self.segments().items() if s > replaces_through}
+        entries[seq] = manifest.entry(seq, sealed, len(results),
+                                      sum(r.faces for r in results))
+        manifest.write(self.folder, self._key, entries)  # the batch counts from here
         return path
 
     def compact(self) -> int:
         """Rewrite the index as one segment, then delete the others (the caller holds the lock).
         Returns the number of segments replaced."""
-        files = self._segment_files()
-        if len(files) <= 1:
+        replaced = len(self.segments())
+        if replaced <= 1:
             return 0
         snap = self.load()
-        last = files[-1][0]
+        last = max([*self.segments(), *(s for s, _ in self._segment_files())])
         self.write_segment(last + 1, [snap.result(i) for i in range(snap.photos)], [],
                            replaces_through=last)
-        for _seq, p in files:
-            p.unlink(missing_ok=True)
-        return len(files)
+        self.clean_temp_files()
+        return replaced
 
     def clean_temp_files(self) -> None:
-        """Remove temp files left by a crash mid-write (the caller holds the lock)."""
+        """Remove temp files left by a crash mid-write, and segments the index's list does not
+        name (a batch whose commit did not finish, segments a compaction replaced): they are
+        not part of the index (the caller holds the lock)."""
         for p in self.folder.glob(".*.tmp"):
             p.unlink(missing_ok=True)
+        keep = self.segments()
+        for seq, p in self._segment_files():
+            if seq not in keep:
+                p.unlink(missing_ok=True)
 
     def erase(self) -> bool:
         """Remove the index and its key. Returns False when there was nothing to erase."""
