@@ -62,11 +62,16 @@ def claim_file(inbox: Path, rel: str, processing: Path) -> Claim | None:
     are on one filesystem; otherwise copy to a temp name, fsync, rename, then remove the
     original (a crash in between leaves the original in the inbox, taken again later as a
     duplicate of this claim). None when the file is gone."""
+    from safeguard.watch import inbox as _inbox
+
+    _inbox.step("claiming", rel)
     src = inbox / rel
     cid = new_claim_id()
     d = processing / cid
     (d / "in").mkdir(parents=True, mode=0o700)
     dst = d / "in" / src.name
+    _inbox.step("folder-open", rel)
+    _inbox.step("checked", rel)
     try:
         os.rename(src, dst)
     except FileNotFoundError:
@@ -79,6 +84,7 @@ def claim_file(inbox: Path, rel: str, processing: Path) -> Claim | None:
         if not _copy_across(src, dst):
             shutil.rmtree(d, ignore_errors=True)
             return None
+    _inbox.step("claimed", rel)
     fsync_dir(dst.parent)
     fsync_dir(src.parent)
     claim = _describe(d, cid, rel)

@@ -167,7 +167,13 @@ def settled_files(inbox: Path, stop: threading.Event, *, settle: float = 1.0,
     case events were lost. Ends when `stop` is set; with `once`, when every file seen has been
     yielded."""
     exclude = list(exclude)
-    settler = Settler(settle, give_up, lambda rel: quick_decodes(inbox / rel, max_pixels))
+    from safeguard.watch import inbox as _inbox
+
+    def _decodes(rel):
+        _inbox.step("decoding", rel)
+        return quick_decodes(inbox / rel, max_pixels)
+
+    settler = Settler(settle, give_up, _decodes)
     wake = threading.Event()
     observer = None if poll else _start_observer(inbox, wake)
     interval = poll if poll else (rescan if observer is not None else min(rescan, 2.0))
