@@ -129,6 +129,11 @@ class Config:
     # at 0.05, about one photo in twenty that would have been exported waits for the DSL (more
     # for photos with several restricted pupils: any one of them drawn holds the photo).
     spot_check_rate: float = field(default_factory=lambda: DEFAULT_SPOT_CHECK_RATE)
+    # Files larger than this are refused from their size, before a byte is read (the watcher's
+    # completeness check, the loader, the rejected copy): a 100-megapixel photo stored
+    # uncompressed (8-bit RGB TIFF, 300 MB) with room for its metadata. A file of many GB, even
+    # a sparse one that takes no disk, costs neither memory nor disk.
+    max_file_bytes: int = 320 * 1024 * 1024
     # Held originals undecided after this many days are flagged at the top of the DSL queue.
     held_review_days: int = 30
     stale_encoding_days: int = 365
@@ -197,6 +202,8 @@ class Config:
             )
         if not 1_000_000 <= self.max_pixels <= 1_000_000_000:
             raise ConfigError("max_pixels must be between 1 MP and 1000 MP")
+        if not 1024 * 1024 <= self.max_file_bytes <= 3 * 1024 ** 3:
+            raise ConfigError("max_file_bytes must be between 1 MB (1048576) and 3 GB")
         if self.min_identifiable_face < 0 or not 1.0 <= self.mask_scale <= 3.0:
             raise ConfigError("min_identifiable_face must be >= 0 and mask_scale 1.0..3.0")
         if not 1 <= self.jpeg_quality <= 100:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile
 
 from consent_db.storage import fsync_dir
+from safeguard.config import Config
 
 try:  # HEIC/HEIF support (iPhone photos)
     import pillow_heif
@@ -33,8 +34,9 @@ ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP",
 # The only Pillow plugins ever asked to identify a file (MPO comes through the JPEG plugin). The
 # others (EPS runs Ghostscript, and dozens of rarely used parsers) never see untrusted bytes.
 _OPEN_WITH = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF")
-# Files larger than this are refused before reading (a photo is a few MB; a RAW-size TIFF tens).
-MAX_FILE_BYTES = 200 * 1024 * 1024
+# Files larger than this are refused from fstat, before reading (config.max_file_bytes: a
+# 100-megapixel photo stored uncompressed; a photo is a few MB, a RAW-size TIFF tens).
+MAX_FILE_BYTES = Config.max_file_bytes
 DEFAULT_MAX_PIXELS = 100_000_000
 
 

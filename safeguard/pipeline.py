@@ -337,7 +337,7 @@ def process_data(data: bytes | None, path: Path, job: Job) -> Outcome:
     outcome = Outcome(input=str(path), status="rejected")
     try:
         if data is None:
-            data = read_bytes(path)
+            data = read_bytes(path, job.config.max_file_bytes)
         outcome.sha256 = hashlib.sha256(data).hexdigest()
         outcome = _process_bytes(data, path, job, outcome)
     except LoadError as e:

@@ -80,7 +80,11 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     if overlaps(ready, inbox):
         raise click.ClickException("the ready folder and the inbox must not be inside each other")
     if overlaps(home.root, inbox):
-        raise click.ClickException("the home and the inbox must not be inside each other")
+        raise click.ClickException(
+            f"keep the inbox and safeguard's home folder apart: {inbox} and {home.root} are one "
+            "inside the other, so staff who drop photos could reach the keys, the pupils' "
+            "records and the held photos. Choose an inbox outside the home (and the home "
+            "outside the inbox)")
     cfg = app.config
     channel = channel or cfg.default_channel
     store, who = signed_in(app, "photos", as_user)  # once, at the start: comms up

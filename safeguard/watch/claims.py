@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import glob
@@ -17,6 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from consent_db.storage import atomic_write_bytes, fsync_dir
+from safeguard.config import Config
+from safeguard.watch import inbox as _inbox
+from safeguard.watch.common import log
+from safeguard.watch.settle import Sig
+
+# Files larger than this are not read (settings: max_file_bytes)
+MAX_FILE_BYTES = Config.max_file_bytes
 
 # ---------------------------------------------------------------------------------------------
 # Claims
@@ -57,77 +65,152 @@ def new_claim_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
 
 
-def claim_file(inbox: Path, rel: str, processing: Path) -> Claim | None:
-    """Move `inbox/rel` into a new claim folder under `processing`: an atomic rename when both
-    are on one filesystem; otherwise copy to a temp name, fsync, rename, then remove the
-    original (a crash in between leaves the original in the inbox, taken again later as a
-    duplicate of this claim). None when the file is gone."""
-    from safeguard.watch import inbox as _inbox
+def claim_file(inbox: Path | int, rel: str, processing: Path, expect: Sig | None = None,
+               max_bytes: int | None = None) -> Claim | None:
+    """Move INBOX/rel into a new claim folder under `processing`, and only the file that was
+    looked at (`expect`, when given). None when it is gone, out of reach or changed since.
 
-    _inbox.step("claiming", rel)
-    src = inbox / rel
-    cid = new_claim_id()
-    d = processing / cid
-    (d / "in").mkdir(parents=True, mode=0o700)
-    dst = d / "in" / src.name
-    _inbox.step("folder-open", rel)
-    _inbox.step("checked", rel)
+    Inbox users can swap any subfolder for a link while this runs, so no path through the inbox
+    is used: the file's folder is opened level by level from the inbox's descriptor (never
+    through a link), and the file is moved out of that open folder by name. What arrived is
+    then checked to be the file that was looked at (device, inode, size); anything else is put
+    back where it was. Within one filesystem the move is one atomic rename; across filesystems
+    the file is copied from its opened descriptor to a temp name, fsynced and renamed, then
+    the original is removed (a crash in between leaves the original in the inbox, taken again
+    later as a duplicate of this claim). `inbox` is the inbox's descriptor, or its path."""
+    inbox_fd = _inbox.open_inbox(inbox) if not isinstance(inbox, int) else inbox
     try:
-        os.rename(src, dst)
+        return _claim(inbox_fd, rel, processing, expect, max_bytes or MAX_FILE_BYTES)
+    finally:
+        if inbox_fd is not inbox:
+            os.close(inbox_fd)
+
+
+def _claim(inbox_fd: int, rel: str, processing: Path, expect: Sig | None,
+           max_bytes: int) -> Claim | None:
+    _inbox.step("claiming", rel)
+    try:
+        parents, name = _inbox.split(rel)
+        dfd = _inbox.open_folder(inbox_fd, parents)
     except FileNotFoundError:
-        shutil.rmtree(d, ignore_errors=True)
         return None
-    except OSError as e:
-        if e.errno != errno.EXDEV:
-            shutil.rmtree(d, ignore_errors=True)
-            raise
-        if not _copy_across(src, dst):
-            shutil.rmtree(d, ignore_errors=True)
+    try:
+        _inbox.step("folder-open", rel)
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
             return None
-    _inbox.step("claimed", rel)
-    fsync_dir(dst.parent)
-    fsync_dir(src.parent)
-    claim = _describe(d, cid, rel)
+        if expect is not None and not _inbox.same_file(st, expect):
+            return None  # changed since it was looked at: it is looked at again
+        _inbox.step("checked", rel)
+        cid = new_claim_id()
+        d = processing / cid
+        (d / "in").mkdir(parents=True, mode=0o700)
+        ifd = os.open(d / "in", _inbox.DIR_FLAGS)
+        try:
+            try:
+                os.rename(name, name, src_dir_fd=dfd, dst_dir_fd=ifd)
+            except OSError as e:
+                if e.errno == errno.EXDEV:
+                    moved = _copy_across(dfd, name, ifd, expect or _sig(st), max_bytes)
+                else:
+                    moved = False
+                    if e.errno != errno.ENOENT:
+                        shutil.rmtree(d, ignore_errors=True)
+                        raise
+                if not moved:
+                    shutil.rmtree(d, ignore_errors=True)
+                    return None
+            else:
+                _inbox.step("claimed", rel)
+                got = os.stat(name, dir_fd=ifd, follow_symlinks=False)
+                if expect is not None and not _inbox.same_file(got, expect):
+                    if _put_back(ifd, name, dfd, cid):
+                        shutil.rmtree(d, ignore_errors=True)
+                        return None
+                    log.warning("a file changed while it was taken and could not be put back: "
+                                "it is processed as it is now")
+            os.fsync(ifd)
+            os.fsync(dfd)
+        finally:
+            os.close(ifd)
+    finally:
+        os.close(dfd)
+    claim = _describe(d, cid, rel, max_bytes)
     claim.save()
     return claim
 
 
-def _copy_across(src: Path, dst: Path) -> bool:
-    """Copy `src` to `dst` across filesystems without ever blocking on it: the source is opened
-    non-blocking and without following links, and only a regular file's bytes are copied. A FIFO
-    or a device in the inbox (an open would wait for a writer for good) is recreated as a FIFO,
-    or an empty file, so that the loader rejects it as it would on one filesystem."""
-    tmp = dst.with_name(".partial-" + dst.name)
+def _sig(st: os.stat_result) -> Sig:
+    return Sig(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, _stat.S_ISREG(st.st_mode),
+               st.st_dev)
+
+
+def _put_back(ifd: int, name: str, dfd: int, cid: str) -> bool:
+    """Return what a claim moved but did not look at to the folder it came from, under its name
+    or, when that was taken meanwhile, beside it; never replacing anything there."""
+    return any(_inbox.rename_noreplace(name, ifd, new, dfd)
+               for new in (name, f"{name}.returned-{cid[-6:]}"))
+
+
+def _copy_across(dfd: int, name: str, ifd: int, expect: Sig, max_bytes: int) -> bool:
+    """Copy `name` from the inbox folder `dfd` into the claim folder `ifd` across filesystems,
+    never blocking, and only if it is the file that was looked at. The source is opened
+    non-blocking and without following links, and only a regular file's bytes are copied, from
+    that descriptor. A FIFO or a device in the inbox (an open would wait for a writer for good)
+    is recreated as a FIFO, or an empty file, so that the loader rejects it as it would on one
+    filesystem; a file over `max_bytes` as an empty file of its size (no disk used), refused by
+    its size. The original is removed only while it is still that file."""
+    tmp = ".partial-" + name
     try:
-        if src.is_symlink():
-            os.symlink(os.readlink(src), tmp)
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if not _inbox.same_file(st, expect):
+            return False
+        if _stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=dfd), tmp, dir_fd=ifd)
         else:
-            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            st = os.fstat(fd)
-            if _stat.S_ISREG(st.st_mode):
-                with os.fdopen(fd, "rb") as fi, open(tmp, "wb") as fo:
-                    shutil.copyfileobj(fi, fo, 1024 * 1024)
-                    fo.flush()
-                    os.fsync(fo.fileno())
-                shutil.copystat(src, tmp)
-            else:
-                os.close(fd)
+            fd = os.open(name, _inbox.FILE_FLAGS, dir_fd=dfd)
+            try:
+                st = os.fstat(fd)
+                if not _inbox.same_file(st, expect):
+                    return False
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
                 if _stat.S_ISFIFO(st.st_mode):
-                    os.mkfifo(tmp, 0o600)
+                    os.mkfifo(tmp, 0o600, dir_fd=ifd)
                 else:
-                    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.rename(tmp, dst)
-        fsync_dir(dst.parent)
-        os.unlink(src)
+                    out = os.open(tmp, flags, 0o600, dir_fd=ifd)
+                    try:
+                        if _stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
+                            os.ftruncate(out, st.st_size)
+                        elif _stat.S_ISREG(st.st_mode):
+                            with os.fdopen(fd, "rb", closefd=False) as fi, \
+                                    os.fdopen(out, "wb", closefd=False) as fo:
+                                shutil.copyfileobj(fi, fo, 1024 * 1024)
+                        os.fsync(out)
+                    finally:
+                        os.close(out)
+                    if _stat.S_ISREG(st.st_mode):
+                        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=ifd)
+            finally:
+                os.close(fd)
+        os.rename(tmp, name, src_dir_fd=ifd, dst_dir_fd=ifd)
+        os.fsync(ifd)
+        if _inbox.same_file(os.stat(name, dir_fd=dfd, follow_symlinks=False), expect):
+            os.unlink(name, dir_fd=dfd)
     except FileNotFoundError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=ifd)
         return False
     return True
 
 
-def _describe(d: Path, cid: str, rel: str) -> Claim:
+def _describe(d: Path, cid: str, rel: str, max_bytes: int | None = None) -> Claim:
+    """The claim of the file in `d`; its content hash (for duplicates) only when it is a regular
+    file the pipeline would read at all, so that an oversize file is never read through."""
     p = d / "in" / Path(rel).name
     st = os.stat(p, follow_symlinks=False)
-    sha = file_sha256(p) if _stat.S_ISREG(st.st_mode) else None
+    small = st.st_size <= (max_bytes or MAX_FILE_BYTES)
+    sha = file_sha256(p) if _stat.S_ISREG(st.st_mode) and small else None
     return Claim(cid, d, rel, sha, st.st_size, st.st_mtime_ns)
 
 
@@ -212,8 +295,12 @@ def hold(claim: Claim, record: dict, held_dir: Path, recovering: bool) -> str:
     return q.hold(claim.input.read_bytes(), dict(record, watch_claim=claim.id))
 
 
-def reject(claim: Claim, reason: str, rejected_dir: Path, extra: dict) -> str:
-    """Keep the original under HOME/rejected/<claim id>/ with reason.json; idempotent."""
+def reject(claim: Claim, reason: str, rejected_dir: Path, extra: dict,
+           max_bytes: int | None = None) -> str:
+    """Keep the original under HOME/rejected/<claim id>/ with reason.json; idempotent. Only a
+    regular file of at most `max_bytes` is copied (the most the pipeline would read); of
+    anything larger only the record is kept (`size`, `kept` false), so that a huge or sparse
+    file dropped in the inbox cannot fill the home's disk."""
     final = rejected_dir / claim.id
     if (final / "reason.json").exists():
         return claim.id
@@ -221,13 +308,27 @@ def reject(claim: Claim, reason: str, rejected_dir: Path, extra: dict) -> str:
     staging = rejected_dir / f".staging-{claim.id}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
-    if _stat.S_ISREG(os.stat(claim.input, follow_symlinks=False).st_mode):
-        with open(claim.input, "rb") as fi, open(staging / "original", "wb") as fo:
-            shutil.copyfileobj(fi, fo, 1024 * 1024)
-            fo.flush()
-            os.fsync(fo.fileno())
-        os.chmod(staging / "original", 0o600)
+    kept, size = False, None
+    try:
+        fd = os.open(claim.input, _inbox.FILE_FLAGS)
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            if _stat.S_ISREG(st.st_mode) and st.st_size <= (max_bytes or MAX_FILE_BYTES):
+                out = os.open(staging / "original",
+                              os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "rb", closefd=False) as fi, os.fdopen(out, "wb") as fo:
+                    shutil.copyfileobj(fi, fo, 1024 * 1024)
+                    fo.flush()
+                    os.fsync(fo.fileno())
+                kept = True
+        finally:
+            os.close(fd)
     info = {"id": claim.id, "name": claim.rel, "sha256": claim.sha256, "reason": reason,
+            "size": size, "kept": kept,
             "rejected_at": dt.datetime.now(dt.UTC).isoformat(), **extra}
     write_json_atomic(staging / "reason.json", info)
     os.rename(staging, final)
@@ -242,15 +343,26 @@ def release(claim: Claim) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
-def release_back(claim: Claim, inbox: Path) -> bool:
-    """Put an unfinished claim back in the inbox (shutting down in a hurry). False when the name
-    is taken again or the inbox is on another filesystem: the claim then stays and is resumed."""
-    target = inbox / claim.rel
+def release_back(claim: Claim, inbox: Path | int) -> bool:
+    """Put an unfinished claim back in the inbox (shutting down in a hurry), through the inbox's
+    open folder and never through a link. False when the name is taken again or the inbox is on
+    another filesystem: the claim then stays and is resumed."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(claim.input, target, follow_symlinks=False)
+        inbox_fd = _inbox.open_inbox(inbox) if not isinstance(inbox, int) else inbox
     except OSError:
         return False
+    try:
+        parents, name = _inbox.split(claim.rel)
+        dfd = _inbox.open_folder(inbox_fd, parents, create=True)
+        try:
+            os.link(claim.input, name, dst_dir_fd=dfd, follow_symlinks=False)
+        finally:
+            os.close(dfd)
+    except OSError:
+        return False
+    finally:
+        if inbox_fd is not inbox:
+            os.close(inbox_fd)
     shutil.rmtree(claim.dir, ignore_errors=True)
     return True
 

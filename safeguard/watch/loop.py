@@ -32,7 +32,8 @@ from safeguard.watch.claims import (
     release_back,
 )
 from safeguard.watch.common import MAX_FAILURES, RETRY_SECONDS, log
-from safeguard.watch.settle import settled_files
+from safeguard.watch.inbox import FILE_FLAGS, open_folder, open_inbox, split
+from safeguard.watch.settle import Looks, settled_files
 from safeguard.watch.status import display_name, public_reason, publish_status
 from safeguard.watch.target import Target
 from safeguard.watch.worker import (
@@ -100,6 +101,9 @@ class Watcher:
         self._later: list[tuple[float, Claim, dict]] = []
         self._scanner_done = False
         self._pool: ProcessPoolExecutor | None = None
+        self._inbox_fd: int | None = None  # the inbox, opened once: every look and claim uses it
+        self._looks = Looks()
+        self.max_bytes = settings.config.max_file_bytes
 
     # -- control ------------------------------------------------------------------------------
 
@@ -111,9 +115,17 @@ class Watcher:
         self.stop_event.set()
 
     def run(self) -> Counts:
+        self._inbox_fd = open_inbox(self.t.inbox)
+        try:
+            return self._run()
+        finally:
+            os.close(self._inbox_fd)
+            self._inbox_fd = None
+
+    def _run(self) -> Counts:
         self.t.ledger.load()
         self.t.clean_ready_temps()
-        self.t.clean_inbox_temps()
+        self.t.clean_inbox_temps(self._inbox_fd)
         self._start_pool()
         self._recover()
         scanner = threading.Thread(target=self._scan, name="safeguard-watch-scan", daemon=True)
@@ -153,7 +165,9 @@ class Watcher:
             for batch in settled_files(self.t.inbox, self.stop_event, settle=self.settle,
                                        give_up=self.give_up, poll=self.poll, once=self.once,
                                        exclude=exclude,
-                                       max_pixels=self.settings.config.max_pixels):
+                                       max_pixels=self.settings.config.max_pixels,
+                                       max_bytes=self.max_bytes, inbox_fd=self._inbox_fd,
+                                       looks=self._looks):
                 self._q.put(("settled", batch))
         except Exception as e:  # noqa: BLE001 - reported, and the loop stops cleanly
             log.error("the inbox watcher failed: %s", e)
@@ -202,12 +216,18 @@ class Watcher:
                 claim = self._resume.popleft()
             elif self._pending:
                 rel = self._pending.popleft()
+                expect = self._looks.sigs.pop(rel, None)
                 try:
-                    claim = claim_file(self.t.inbox, rel, self.t.processing)
+                    claim = claim_file(self._inbox_fd, rel, self.t.processing, expect,
+                                       self.max_bytes)
                 except OSError as e:
                     log.warning("could not take %s: %s", self._display(rel), e.strerror or e)
+                    self._looks.again.put(rel)
                     continue
-                if claim is None or self._duplicate(claim):
+                if claim is None:  # gone, out of reach or changed: looked at afresh
+                    self._looks.again.put(rel)
+                    continue
+                if self._duplicate(claim):
                     continue
             else:
                 return
@@ -261,7 +281,7 @@ class Watcher:
             self._failed(claim, f"{type(e).__name__}: {e}")
             return
         if claim.changed():  # someone was still writing into it: start again
-            fresh = _describe(claim.dir, claim.id, claim.rel)
+            fresh = _describe(claim.dir, claim.id, claim.rel, self.max_bytes)
             flight.claim = fresh
             fresh.save()
             self._submit(fresh)
@@ -346,7 +366,7 @@ class Watcher:
             where = hold(claim, rec["dsl"], self.t.home.held_dir, recovering)
         elif status == "rejected":
             where = reject(claim, rec.get("error") or "rejected", self.t.home.rejected_dir,
-                           {"channel": self.t.channel})
+                           {"channel": self.t.channel}, self.max_bytes)
         if claim.id not in self.t.ledger.claims:
             self._note(claim, rec, where)
         release(claim)
@@ -422,12 +442,18 @@ class Watcher:
 
     def _caption_text(self, claim: Claim) -> str | None:
         """The caption beside the photo (INBOX/<same name>.txt), or None when there is none.
-        Read without following links, 64 KB at most."""
-        path = self.t.inbox / Path(claim.rel).with_suffix(".txt")
+        Read through the inbox's open folder without following links, 64 KB at most."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            parents, name = split(str(Path(claim.rel).with_suffix(".txt")))
+            dfd = open_folder(self._inbox_fd, parents)
+        except (OSError, ValueError):
+            return None
+        try:
+            fd = os.open(name, FILE_FLAGS, dir_fd=dfd)
         except OSError:
             return None
+        finally:
+            os.close(dfd)
         try:
             if not _stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
@@ -438,7 +464,7 @@ class Watcher:
     def _give_back(self) -> None:
         """Second signal: put the photos in hand back in the inbox and leave now."""
         for flight in list(self._flight.values()):
-            back = release_back(flight.claim, self.t.inbox)
+            back = release_back(flight.claim, self._inbox_fd)
             log.info("%s | %s", self._display(flight.claim.rel),
                      "put back in the inbox" if back else "left in processing: resumed next start")
         self._flight.clear()

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
-import glob
+import fnmatch
 import hashlib
 import json
 import os
@@ -77,15 +78,24 @@ class Target:
             except FileNotFoundError:
                 pass
 
-    def clean_inbox_temps(self) -> None:
+    def clean_inbox_temps(self, inbox_fd: int | None = None) -> None:
         """Status-file temp copies a killed watcher left in the inbox (the inbox is ours while
-        we hold the lock, so any of them is stale)."""
-        for p in self.inbox.glob(f".{glob.escape(STATUS_FILE)}.*.tmp"):
-            try:
-                if not p.is_symlink() and p.is_file():
-                    p.unlink()
-            except FileNotFoundError:
-                pass
+        we hold the lock, so any of them is stale), found and removed through the inbox's open
+        folder (`inbox_fd`, else opened here without following a link)."""
+        from safeguard.watch.inbox import open_inbox
+
+        fd = open_inbox(self.inbox) if inbox_fd is None else inbox_fd
+        try:
+            with os.scandir(fd) as it:
+                stale = [e.name for e in it
+                         if fnmatch.fnmatchcase(e.name, f".{STATUS_FILE}.*.tmp")
+                         and e.is_file(follow_symlinks=False)]
+            for name in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=fd)
+        finally:
+            if fd is not inbox_fd:
+                os.close(fd)
 
     def claims(self) -> list[Path]:
         if not self.processing.is_dir():
