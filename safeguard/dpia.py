@@ -386,6 +386,10 @@ def gather(
                 "the live configuration differs from the measured one in: "
                 + ", ".join(f"{k} (live {live[k]}, measured {bench['config'][k]})" for k in differ)
             )
+    if config.spot_check_rate == 0:
+        warnings.append("spot checks are off (spot_check_rate = 0): only a pupil who needs the DSL "
+                        "holds a photo, so a held photo of one child tells comms staff about that "
+                        "child (docs/threat-model.md)")
     past = config.past_bounds()
     if past:
         warnings.append("settings past their safe bounds, allowed by unsafe_overrides: "

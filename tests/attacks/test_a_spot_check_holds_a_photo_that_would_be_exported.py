@@ -150,3 +150,26 @@ def test_the_dsl_sees_spot_check_and_releases_it_in_one_click(tmp_path, referenc
     assert out.name == "assembly.jpg"
     released = [e for e in open_store(home).audit.entries() if e["action"] == "held.release"]
     assert released and all(e["details"].get("spot_check") is True for e in released)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_watched_folder_shows_a_spot_check_exactly_as_a_register_hold(tmp_path,
+                                                                          reference_encodings):
+    from support.watch_helpers import run_once, status_lines
+
+    seen = []
+    for name, rate, registers in (("checked", 1.0, ()), ("register", 0.0, ("cp",))):
+        home = _home(tmp_path / name, reference_encodings, rate, registers)
+        inbox, ready = tmp_path / f"inbox-{name}", tmp_path / f"ready-{name}"
+        inbox.mkdir()
+        ready.mkdir()
+        (inbox / PHOTO.name).write_bytes(PHOTO.read_bytes())
+        proc = run_once(home.root, inbox, ready, "--jobs", "1", "--json")
+        assert proc.returncode == 3, proc.stderr
+        [line] = json_lines(proc.stdout)
+        seen.append(({k: line[k] for k in ("status", "message", "faces", "output")},
+                     status_lines(inbox)[0].split("  ", 1)[1]))
+        assert not any(ready.iterdir())
+    assert seen[0] == seen[1]
+    assert seen[0][0]["status"] == "held"
