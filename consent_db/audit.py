@@ -415,9 +415,9 @@ class AuditLog:
             last_hash = prev
             if seq_here in wanted:
                 seen[seq_here] = str(prev)
-            if isinstance(head, dict) and _is_position(head) and seq_here > head["seq"]:
-                if len(after_head) < 2:
-                    after_head.add(str(e.get("ts")))
+            past_head = isinstance(head, dict) and _is_position(head) and seq_here > head["seq"]
+            if past_head and len(after_head) < 2:
+                after_head.add(str(e.get("ts")))
             expect_seq = (e.get("seq") if isinstance(e.get("seq"), int) else expect_seq) + 1
         if head is None and count:
             problems.append("audit.head is missing (the log's end cannot be checked)")

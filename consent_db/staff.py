@@ -4,16 +4,25 @@ enrolment, import; no registers, no held photos), comms (the blur pass and the w
 no names, consents or reasons). What each role may do is safeguard.access's table; an account
 may be scoped to one academy of a trust.
 
-Passwords are argon2id hashes (argon2-cffi). Five consecutive failures lock the account for 15
-minutes; the counter and the lock live in the store, so they hold across processes (the CLI, the
-review app). Every login, failure and lock goes into the audit log (no passwords, no hashes).
+Passwords are argon2id hashes (argon2-cffi). A wrong password never locks the account: it slows
+down the source it came from (consent_db.throttle), so nobody can keep the DSL out by typing
+the DSL's name. Every login, failure at the command line and the review page, and every source
+made to wait goes into the audit log (no passwords, no hashes), and only once the user name has
+been checked: a name that cannot be an account's (too long, odd characters) is refused before
+anything is written.
+
+Each account carries a `stamp`, new at creation and with every change to it: a web session
+remembers the stamp it signed in with and ends at its next request once the account is removed,
+re-made or given another role or academy (`ConsentStore.staff_stamp`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,12 +30,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from tinydb import Query
 
+from consent_db import throttle as rules
 from consent_db.errors import StoreError
 
 ROLES = ("admin", "dsl", "slt", "data", "comms")
-MAX_FAILURES = 5
-LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
+MAX_USER = 64
 _USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # always fullmatch
 _ph = PasswordHasher()
 
@@ -40,6 +49,32 @@ def _dummy_hash() -> str:
 
 
 S = Query()
+T = Query()
+
+
+def valid_user_name(user: object) -> bool:
+    """Could `user` be an account's name? Checked before a name goes anywhere (the audit log, a
+    message, a log line): letters, digits, '.', '_', '@' and '-', at most MAX_USER."""
+    return isinstance(user, str) and bool(_USER_RE.fullmatch(user))
+
+
+class Throttled(StoreError):
+    """Too many failed sign-ins from this source: `wait` seconds before the next try."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many failed sign-ins from here: try again in {int(wait) + 1} s")
+        self.wait = wait
+
+
+def account_stamp(doc: dict) -> str:
+    """What a session checks on every request: changes when the account is re-made (its random
+    stamp) or its role or academy changes."""
+    body = f"{doc.get('user')}\0{doc.get('stamp', '')}\0{doc.get('role')}\0{doc.get('academy')}"
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def _ts(value: str | None) -> float | None:
+    return dt.datetime.fromisoformat(value).timestamp() if value else None
 
 
 @dataclass(frozen=True)
@@ -47,6 +82,7 @@ class Staff:
     user: str
     role: str
     academy: str | None = None  # None: trust-wide
+    stamp: str = ""  # account_stamp at sign-in (a web session ends when it changes)
 
     @property
     def is_dsl(self) -> bool:
@@ -63,17 +99,19 @@ class StaffAccounts:
     subject, **details)`, writing the audit entry with the change). The store's only seam to
     staff accounts; nothing here reaches into the store."""
 
-    def __init__(self, table, change: Callable) -> None:
+    def __init__(self, table, change: Callable, throttle_table=None) -> None:
         self._table = table
         self._change = change
+        self._sources = throttle_table  # the command line's sources (OS users), persisted
 
     def any(self) -> bool:
         return bool(self._table.all())
 
     def add(self, user: str, role: str, password: str, *, actor: str,
             academy: str | None = None) -> Staff:
-        if not _USER_RE.fullmatch(user or ""):
-            raise StoreError(f"user name {user!r}: letters, digits, '.', '_', '@' or '-'")
+        if not valid_user_name(user):
+            raise StoreError(f"user name {user!r}: letters, digits, '.', '_', '@' or '-', "
+                             f"at most {MAX_USER}")
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
@@ -88,8 +126,7 @@ class StaffAccounts:
                     "role": role,
                     "academy": academy or None,
                     "hash": hashed,
-                    "failures": 0,
-                    "locked_until": None,
+                    "stamp": secrets.token_hex(8),
                     "created": _now(None).isoformat(timespec="seconds"),
                 }
             )
@@ -103,7 +140,6 @@ class StaffAccounts:
                 "role": d["role"],
                 "academy": d.get("academy"),
                 "created": d.get("created"),
-                "locked_until": d.get("locked_until"),
             }
             for d in self._table.all()
         ]
@@ -115,46 +151,105 @@ class StaffAccounts:
                 raise StoreError(f"no staff account {user}")
             t.log(actor, "staff.remove", user)
 
-    def verify(self, user: str, password: str, now: dt.datetime | None = None,
-               max_failures: int = MAX_FAILURES) -> Staff | None:
-        """The account if `password` is right and the account is not locked; otherwise None.
+    def stamps(self) -> dict[str, str]:
+        """{user: account_stamp} of every account."""
+        return {d["user"]: account_stamp(d) for d in self._table.all()}
 
-        Exactly one argon2 verification runs, outside the store's lock (it takes a quarter of a
-        second; other writers must not wait on it), against the account's hash, or a dummy one
-        for an unknown user: an unknown user, a wrong password and a locked account take the same
-        time. The outcome is then recorded under the lock: `max_failures` consecutive failures
-        lock the account for LOCKOUT (the review page passes a higher number and throttles each
-        client itself, so a stranger at the login page cannot lock the DSL out)."""
-        now = _now(now)
-        doc = self._table.get(S.user == user) if user else None
+    def unlock(self, user: str, *, actor: str, now: dt.datetime | None = None) -> int:
+        """Clear every source made to wait by failures against `user` (an admin's decision,
+        audited): the command line's persisted sources now, the review app's and the service's
+        at their next try (they compare with the account's `unlocked`). Returns how many
+        persisted sources were cleared."""
+        when = _now(now).isoformat(timespec="microseconds")
+        with self._change() as t:
+            doc = self._table.get(S.user == user)
+            if doc is None:
+                raise StoreError(f"no staff account {user}")
+            self._table.update({"unlocked": when, "failures": 0, "locked_until": None},
+                               doc_ids=[doc.doc_id])
+            cleared = self._sources.remove(T.user == user) if self._sources is not None else []
+            t.log(actor, "staff.unlock", user, sources=len(cleared))
+        return len(cleared)
+
+    def verify(self, user: str, password: str, *, source: str = "local", throttle=None,
+               audit_failures: bool = True, now: dt.datetime | None = None) -> Staff | None:
+        """The account if `password` is right; None otherwise. Raises Throttled while `source`
+        must wait (nothing checked, nothing written).
+
+        `source` names where the try comes from ("uid:1001", "web:192.0.2.7"); `throttle` is
+        the door's in-memory consent_db.throttle.Throttle, or None to keep the source's count in
+        the store (the command line). `audit_failures=False` (the photo service) writes nothing
+        for a failure but the one that makes the source wait.
+
+        A name that cannot be an account's is refused first, with nothing written. Exactly one
+        argon2 verification runs, outside the store's lock (it takes a quarter of a second;
+        other writers must not wait on it), against the account's hash or a dummy one for an
+        unknown user: an unknown user and a wrong password take the same time."""
+        if not valid_user_name(user) or not isinstance(password, str):
+            return None
+        ts = _now(now).timestamp()
+        doc = self._table.get(S.user == user)
+        cleared = _ts(doc.get("unlocked")) if doc is not None else None
+        rec = throttle.get(source) if throttle is not None else self._persisted(source)
+        wait = rules.wait(rec, ts, cleared)
+        if wait > 0:
+            raise Throttled(wait)
         try:
             _ph.verify(doc["hash"] if doc is not None else _dummy_hash(), password)
             matched = doc is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             matched = False
-        with self._change() as t:
-            doc = self._table.get(S.user == user) if user else None  # fresh, under the lock
-            if doc is None:
-                t.log(user or "?", "staff.login_failed", user or None, reason="no such account")
-                return None
-            locked = doc.get("locked_until")
-            if locked and now < dt.datetime.fromisoformat(locked):
-                t.log(user, "staff.login_refused", user, reason="locked", until=locked)
-                return None
-            if not matched:
-                failures = int(doc.get("failures", 0)) + 1
-                update: dict = {"failures": failures}
-                if failures >= max_failures:
-                    until = (now + LOCKOUT).isoformat(timespec="seconds")
-                    update = {"failures": 0, "locked_until": until}
-                    t.log(user, "staff.locked", user, failures=failures, until=until)
-                else:
-                    t.log(user, "staff.login_failed", user, failures=failures)
+        if matched:
+            with self._change() as t:
+                doc = self._table.get(S.user == user)  # fresh, under the lock
+                if doc is None:  # removed meanwhile
+                    return None
+                update: dict = {"failures": 0, "locked_until": None}
+                if "stamp" not in doc:
+                    update["stamp"] = secrets.token_hex(8)
+                if _ph.check_needs_rehash(doc["hash"]):
+                    update["hash"] = _ph.hash(password)
                 self._table.update(update, doc_ids=[doc.doc_id])
-                return None
-            update = {"failures": 0, "locked_until": None}
-            if _ph.check_needs_rehash(doc["hash"]):
-                update["hash"] = _ph.hash(password)
-            self._table.update(update, doc_ids=[doc.doc_id])
-            t.log(user, "staff.login", user)
-            return Staff(doc["user"], doc["role"], doc.get("academy"))
+                doc = {**doc, **update}
+                if throttle is not None:
+                    throttle.put(source, None)
+                elif self._sources is not None:
+                    self._sources.remove(T.source == source)
+                t.log(user, "staff.login", user, source=source)
+                return Staff(doc["user"], doc["role"], doc.get("academy"), account_stamp(doc))
+        if throttle is not None:
+            new = rules.after_failure(rec, user, ts, cleared)
+            throttle.put(source, new)
+            if audit_failures or rules.starts_waiting(new):
+                with self._change() as t:
+                    self._log_failure(t, user, doc is not None, source, new, audit_failures)
+            return None
+        with self._change() as t:
+            fresh = self._persisted(source)  # under the lock: concurrent processes add up
+            new = rules.after_failure(fresh, user, ts, cleared)
+            if self._sources is not None:
+                self._sources.upsert({"source": source, "failures": new.failures,
+                                      "last": new.last, "user": user}, T.source == source)
+            self._log_failure(t, user, doc is not None, source, new)
+        return None
+
+    def _persisted(self, source: str) -> rules.Record | None:
+        if self._sources is None:
+            return None
+        d = self._sources.get(T.source == source)
+        return None if d is None else rules.Record(int(d["failures"]), float(d["last"]),
+                                                    str(d.get("user", "")))
+
+    @staticmethod
+    def _log_failure(t, user: str, known: bool, source: str, rec: rules.Record,
+                     each: bool = True) -> None:
+        if not each:
+            pass
+        elif known:
+            t.log(user, "staff.login_failed", user, source=source, failures=rec.failures)
+        else:
+            t.log(user, "staff.login_failed", None, reason="no such account", source=source,
+                  failures=rec.failures)
+        if rules.starts_waiting(rec):
+            t.log(user, "staff.throttled", user if known else None, source=source,
+                  failures=rec.failures, wait=rules.delay(rec.failures))

@@ -62,7 +62,6 @@ from consent_db.records import (  # re-exported: the store's public names stay i
     expiring_consents,
     stale_encodings,
 )
-from consent_db.staff import MAX_FAILURES as _MAX_LOGIN_FAILURES
 from consent_db.staff import StaffAccounts
 from consent_db.storage import (
     AtomicJSONStorage,
@@ -89,7 +88,9 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self._storage: AtomicJSONStorage = self._db.storage  # type: ignore[assignment]
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
-        self.staff = StaffAccounts(self._staff, self._change)  # the staff accounts' one seam
+        self._sources = self._db.table("throttle", cache_size=0)  # sign-in sources (staff.py)
+        self.staff = StaffAccounts(self._staff, self._change, self._sources)  # accounts' seam
+        self._stamps: tuple[int | None, dict[str, str]] | None = None
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
         self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
@@ -225,7 +226,7 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         try:
             with self._storage.transaction() as data:
                 _check_schema(_meta_of(data), self.folder)
-                for table in (self._pupils, self._staff, self._meta):
+                for table in (self._pupils, self._staff, self._meta, self._sources):
                     # TinyDB caches the next document id per Table object; another process may
                     # have used it since. Forget it so each insert recomputes from fresh data.
                     table._next_id = None
@@ -244,10 +245,10 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         meta = _meta_of(data)
         recorded = (meta or {}).get("audit_head")
         written = self.audit.append_locked(t.audit, witness=recorded)
-        if written and meta is not None:
-            # only ever forward: the record never follows a log that went backwards
-            if not recorded or written[-1]["seq"] > int(recorded.get("seq", 0)):
-                meta["audit_head"] = {"seq": written[-1]["seq"], "hash": written[-1]["hash"]}
+        # only ever forward: the record never follows a log that went backwards
+        forward = written and (not recorded or written[-1]["seq"] > int(recorded.get("seq", 0)))
+        if forward and meta is not None:
+            meta["audit_head"] = {"seq": written[-1]["seq"], "hash": written[-1]["hash"]}
         if written and meta is not None and "audit_keyed_from" not in meta:
             # anchored in the sealed store: from this seq on every entry must be keyed, so the
             # log cannot be passed off as an earlier version's by rewriting it without the key
@@ -335,12 +336,30 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
     def remove_staff(self, user: str, *, actor: str | None = None) -> None:
         self.staff.remove(user, actor=actor or default_actor())
 
-    def verify_staff(self, user: str, password: str, now: dt.datetime | None = None,
-                     max_failures: int | None = None):
-        """-> consent_db.staff.Staff, or None (wrong password, unknown user, or locked out:
-        5 consecutive failures lock the account for 15 minutes, across processes; the review page
-        passes a higher number and throttles each client)."""
-        return self.staff.verify(user, password, now, max_failures or _MAX_LOGIN_FAILURES)
+    def verify_staff(self, user: str, password: str, *, source: str | None = None,
+                     throttle=None, audit_failures: bool = True, now: dt.datetime | None = None):
+        """-> consent_db.staff.Staff, or None (wrong password, unknown user, or not a user name).
+        Raises staff.Throttled while the source must wait: failures slow down where they come
+        from (by default this process's OS user), never lock the account (consent_db.throttle)."""
+        import os
+
+        return self.staff.verify(user, password, source=source or f"uid:{os.getuid()}",
+                                 throttle=throttle, audit_failures=audit_failures, now=now)
+
+    def unlock_staff(self, user: str, *, actor: str) -> int:
+        return self.staff.unlock(user, actor=actor)
+
+    def staff_stamp(self, user: str) -> str | None:
+        """The account's current stamp (None: no such account), checked by the review app on
+        every request. Recomputed only when the store's generation moved: a small sealed file
+        read, not the whole store, on most requests."""
+        gen = read_generation(self.folder, self._gen_key)
+        cached = self._stamps
+        if cached is None or gen is None or cached[0] != gen:
+            with self._storage.snapshot():
+                stamps = self.staff.stamps()
+            cached = self._stamps = (gen, stamps)
+        return cached[1].get(user)
 
     # -- bulk ------------------------------------------------------------------------------
 

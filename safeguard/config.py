@@ -146,6 +146,10 @@ class Config:
     # Sign-off per channel: "slt" makes a post wait for a DSL or senior leader's approval before
     # its copies land (safeguard/approvals.py); "none" (the default) publishes at once.
     approval: dict = field(default_factory=dict)
+    # Addresses of reverse proxies in front of `review serve` whose X-Forwarded-For is believed.
+    # Empty (the default): the review page knows a client only by the address it connects from,
+    # so a guesser cannot appear as a new client on every try by changing a header.
+    review_trusted_proxies: tuple[str, ...] = ()
     # Settings allowed past their SAFE_BOUNDS, by name: a deliberate choice, reported by `dpia`.
     unsafe_overrides: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -231,6 +235,7 @@ class Config:
         d["channels"] = list(self.channels)
         d["unsafe_overrides"] = list(self.unsafe_overrides)
         d["release_folders"] = list(self.release_folders)
+        d["review_trusted_proxies"] = list(self.review_trusted_proxies)
         return d
 
 
@@ -248,7 +253,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: unknown settings {', '.join(sorted(unknown_keys))}")
     if "channels" in data:
         data["channels"] = tuple(data["channels"])
-    for key in ("unsafe_overrides", "release_folders"):
+    for key in ("unsafe_overrides", "release_folders", "review_trusted_proxies"):
         if key in data:
             data[key] = tuple(data[key])
     return replace(Config(), **data).check()

@@ -17,9 +17,17 @@ gives their `size`):
     server: {"ok": true, "outcome": {...public outcome...}, "size": M} + M bytes (the copy; 0
             when nothing is exported or nothing is written)
 
-The client signs in once per batch with the same account rules as everywhere else (comms up,
-lockout); the server answers each photo with what `blur` would print, never a name or a reason.
-The server also records the OS user on the other end of the socket (SO_PEERCRED) in its log.
+The client signs in once per batch with the same account rules as everywhere else (comms up);
+the server answers each photo with what `blur` would print, never a name or a reason. The OS
+user on the other end of the socket (SO_PEERCRED) is the sign-in's source: failed sign-ins slow
+down that OS user's further tries (kept in this process's memory), never lock the account.
+
+Bounded, because every member of the comms group can open the socket: at most MAX_CONNECTIONS
+batches at once (one more is told the service is busy), a connection that sends nothing for
+IDLE_TIMEOUT is closed, and a refused `hello` (a wrong password, an unknown user, a name that
+cannot be an account's) leaves nothing in the home: no failure count, no audit entry, except the
+one entry when a source starts having to wait (consent_db.throttle), so the DSL sees guessing
+without a guesser being able to grow the log at will.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from safeguard.images import MAX_FILE_BYTES
 PROTOCOL = 1
 SCRATCH_PREFIX = ".service-"  # a batch's scratch folder in the home; left by a crash: removed
 MAX_LINE = 64 * 1024
+MAX_CONNECTIONS = 16  # batches served at once; each may hold a photo of MAX_FILE_BYTES in memory
+IDLE_TIMEOUT = 120.0  # seconds a connection may send nothing before it is closed
 log = logging.getLogger("safeguard.service")
 
 
@@ -113,13 +123,16 @@ class PhotoService:
     """What the server does with a batch: sign in, build the job, process each photo."""
 
     def __init__(self, home, config, jobs: int = 1) -> None:
+        from consent_db.throttle import Throttle
+
         self.home = home
         self.config = config
         self.slots = threading.BoundedSemaphore(max(1, jobs))
+        self.throttle = Throttle()  # failed sign-ins per peer OS user, in memory only
         for stale in home.root.glob(SCRATCH_PREFIX + "*"):
             shutil.rmtree(stale, ignore_errors=True)
 
-    def hello(self, msg: dict) -> Batch:
+    def hello(self, msg: dict, source: str = "socket") -> Batch:
         from consent_db import ConsentStore, StoreError
         from safeguard.access import Refused, check
         from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
@@ -131,6 +144,11 @@ class PhotoService:
         if not isinstance(user, str) or not isinstance(password, str) or not user:
             raise ServiceError("sign in first: --as USER or SAFEGUARD_USER, with "
                                "SAFEGUARD_PASSWORD or a password prompt")
+        from consent_db.staff import valid_user_name
+
+        if not valid_user_name(user) or len(password) > 1024:  # before it goes anywhere
+            raise ServiceError("sign-in failed: that is not a staff user name (letters, digits, "
+                               "'.', '_', '@' or '-', at most 64)")
         cfg = self.config
         quality = msg.get("quality")
         if quality is not None:
@@ -151,10 +169,11 @@ class PhotoService:
             raise ServiceError("groups must be names", usage=True)
         try:
             store = ConsentStore.open(self.home, channels=cfg.channels)
-            who = store.verify_staff(user, password)
+            who = store.verify_staff(user, password, source=source, throttle=self.throttle,
+                                     audit_failures=False)
             if who is None:
-                raise ServiceError(f"sign-in as {user} failed (wrong password, no such account, "
-                                   "or locked after repeated failures)")
+                raise ServiceError(f"sign-in as {user} failed (wrong password or no such "
+                                   "account)")
             try:
                 check(who.role, "photos")
             except Refused as e:
@@ -260,7 +279,23 @@ def _post_out_error(channel: str, allowed: set) -> Exception:
 class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # every read and write; then the socket closes
+        super().setup()
+
     def handle(self) -> None:
+        if not self.server.connections.acquire(blocking=False):
+            try:
+                send(self.wfile, {"ok": False, "error": "the service is busy: try again shortly"})
+            except OSError:
+                pass
+            return
+        try:
+            self._serve()
+        finally:
+            self.server.connections.release()
+
+    def _serve(self) -> None:
         service = self.server.service
         uid = peer_uid(self.connection)
         batch = None
@@ -269,7 +304,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if msg is None:
                 return
             try:
-                batch = service.hello(msg)
+                batch = service.hello(msg, source=f"socket-uid:{uid}")
             except ServiceError as e:
                 log.info("refused a batch from uid %s: %s", uid, e)
                 send(self.wfile, {"ok": False, "error": str(e), "usage": e.usage})
@@ -296,10 +331,13 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     service: PhotoService
+    idle_timeout: float = IDLE_TIMEOUT
+    connections: threading.BoundedSemaphore
 
 
 def serve(service: PhotoService, path: Path, mode: int = 0o660,
-          ready: threading.Event | None = None) -> _Server:
+          ready: threading.Event | None = None, *, max_connections: int = MAX_CONNECTIONS,
+          idle_timeout: float = IDLE_TIMEOUT) -> _Server:
     """Listen on the Unix socket `path` (mode `mode`: the comms group's door) until shut down.
     A stale socket left by a crash is replaced; a live one is an error."""
     if path.exists() or path.is_symlink():
@@ -320,6 +358,8 @@ def serve(service: PhotoService, path: Path, mode: int = 0o660,
         os.umask(old)
     os.chmod(path, mode)
     server.service = service
+    server.connections = threading.BoundedSemaphore(max(1, max_connections))
+    server.idle_timeout = idle_timeout
     if ready is not None:
         ready.set()
     return server

@@ -140,8 +140,12 @@ def serve(app, host, port, ready, allow_host):
     web = create_app(app.home, app.config, store=store, allowed_hosts=hosts, ready_dir=ready)
     shown = f"[{host}]" if ":" in host else host
     echo(f"safeguard review: http://{shown}:{port}/  (Ctrl-C to stop)", err=True)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a guesser on this machine
+    # would be a new client on every try. Only the proxies a school names are believed.
+    proxies = list(app.config.review_trusted_proxies)
     uvicorn.run(
-        web, host=host, port=port, log_level="warning", server_header=False, access_log=False
+        web, host=host, port=port, log_level="warning", server_header=False, access_log=False,
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
     )
 
 

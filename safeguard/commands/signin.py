@@ -62,11 +62,16 @@ def signed_in(app, action: str, as_user: str | None = None, store=None):
     who = getattr(app, "signed", None)
     if who is None or user is None or who.user != user:
         user, password = credentials(app, as_user, action)
-        who = store.verify_staff(user, password)
+        from consent_db.staff import valid_user_name
+
+        if not valid_user_name(user):  # checked before it is shown or written anywhere
+            raise click.ClickException("sign-in failed: that is not a staff user name (letters, "
+                                       "digits, '.', '_', '@' or '-', at most 64)")
+        # failures slow down this OS user's further tries, never lock the account
+        who = store.verify_staff(user, password, source=f"uid:{os.getuid()}")
         if who is None:
             raise click.ClickException(
-                f"sign-in as {user} failed (wrong password, no such account, or locked after "
-                "repeated failures)")
+                f"sign-in as {user} failed (wrong password or no such account)")
         if hasattr(app, "signed"):
             app.signed = who
     try:

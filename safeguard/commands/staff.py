@@ -52,9 +52,8 @@ def staff_list(ctx, as_json, as_user):
     if not rows:
         echo("No staff accounts.")
     for r in rows:
-        locked = f"  locked until {r['locked_until']}" if r.get("locked_until") else ""
         scope = f"  academy {r['academy']}" if r.get("academy") else ""
-        echo(f"{r['user']:<20} {r['role']}{scope}{locked}")
+        echo(f"{r['user']:<20} {r['role']}{scope}")
 
 
 @staff.command("remove")
@@ -66,3 +65,17 @@ def staff_remove(ctx, user, as_user):
     store, who = _signed(ctx, as_user, "staff")
     _run(lambda: store.remove_staff(user, actor=who.user))
     echo(f"Removed {user}.")
+
+
+@staff.command("unlock")
+@click.argument("user")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def staff_unlock(ctx, user, as_user):
+    """Let USER sign in again at once from wherever failed sign-ins made them wait (audited).
+
+    Wrong passwords never lock an account: they slow down the computer or OS user they came
+    from. When a colleague shares that computer with whoever guessed, this clears the wait."""
+    store, who = _signed(ctx, as_user, "staff")
+    n = _run(lambda: store.unlock_staff(user, actor=who.user))
+    echo(f"Unlocked {user}" + (f" ({n} waiting source(s) cleared)." if n else "."))

@@ -42,6 +42,7 @@ from safeguard.review.auth import (
     Session,
     Sessions,
     Throttle,
+    TooManyTries,
     csrf_ok,
     sign_in,
 )
@@ -131,7 +132,17 @@ def create_app(
     # -- helpers ------------------------------------------------------------------------------
 
     def session_of(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(COOKIE))
+        """The request's session; a signed-in one ends here, at once, when its account was
+        removed or re-made or its role or academy changed since it signed in."""
+        s = sessions.get(request.cookies.get(COOKIE))
+        if s is not None and s.reviewer is not None and not account_unchanged(s.reviewer):
+            sessions.drop(s.id)
+            return None
+        return s
+
+    def account_unchanged(who: Any) -> bool:
+        stamp_of = getattr(store, "staff_stamp", None)
+        return stamp_of is None or stamp_of(who.user) == who.stamp
 
     def reviewer_session(request: Request) -> Session | None:
         """A signed-in DSL: held photos, registers, takedowns, the audit log."""
@@ -200,27 +211,17 @@ def create_app(
         form = await request.form()
         if not csrf_ok(s, form.get("csrf")):
             return PlainTextResponse("form expired or forged: reload the login page", 403)
+        # the address the connection came from: uvicorn replaces it from X-Forwarded-For only
+        # for the proxies named in review_trusted_proxies (safeguard.commands.review)
         client = request.client.host if request.client else "?"
-        wait = throttle.wait(client)
-        if wait > 0:
-            return page(request, s, "login.html", status=429,
-                        error=f"too many failed sign-ins from this computer: try again in "
-                              f"{int(wait) + 1} s", user=str(form.get("user", ""))[:64])
+        user = str(form.get("user", ""))[:64]
         try:
             who = await run_in_threadpool(
-                sign_in, store, str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
-            )
+                lambda: sign_in(store, user, str(form.get("password", ""))[:1024],
+                                source=f"web:{client}", throttle=throttle))
         except AuthError as e:
-            throttle.failed(client)
-            return page(
-                request,
-                s,
-                "login.html",
-                status=401,
-                error=str(e),
-                user=str(form.get("user", ""))[:64],
-            )
-        throttle.succeeded(client)
+            return page(request, s, "login.html", status=429 if isinstance(e, TooManyTries)
+                        else 401, error=str(e), user=user)
         sessions.drop(s.id)  # a fresh id on sign-in: no session fixation
         fresh = sessions.new(who)
         return set_cookie(RedirectResponse(start_page(fresh), status_code=303), fresh)

@@ -1,6 +1,8 @@
 """Who may review: staff accounts live in the consent store (consent_db.staff: argon2 hashes,
-five failures lock an account for 15 minutes, every login in the audit log). This module only
-signs staff in through it, keeps web sessions and CSRF tokens, and checks the role.
+every login in the audit log). Wrong passwords slow down the client they came from (its own
+address: proxy headers are believed only from the proxies named in `review_trusted_proxies`),
+never lock the account (consent_db.throttle). This module only signs staff in through it, keeps
+web sessions and CSRF tokens, and checks the role.
 
 Only the DSL role reviews held images: an admin manages staff accounts but does not see who is
 on a protected register (need to know). A senior leader (role slt) signs in only to sign off
@@ -8,7 +10,8 @@ posts (safeguard.review.signoff), and sees nothing else.
 
 Web sessions are random server-side ids (32 bytes from `secrets`) held in this process's memory:
 the cookie carries nothing else, a restart signs everyone out, and a session ends after
-`IDLE` without a request or `LIFETIME` in all.
+`IDLE` without a request or `LIFETIME` in all, and at once when its account is removed or its
+role or academy changes (the account's stamp is checked on every request).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from consent_db.throttle import Throttle  # the review app's per-client throttle
 
 REVIEW_ROLE = "dsl"
 SIGN_IN_ROLES = (REVIEW_ROLE, "slt")  # slt: the sign-off pages only
@@ -36,32 +41,37 @@ class Reviewer:
     user: str
     role: str
     academy: str | None = None  # scoped to one academy of a trust (safeguard.scope); None: all
+    stamp: str = ""  # the account's stamp at sign-in: the session ends when it changes
 
 
-# The review page counts failures toward the account's lock only at this many (the CLI at 5):
-# a stranger who can reach the login page must not be able to lock the DSL out. Each client is
-# throttled instead (Throttle), so one source gets a few tries a minute at most.
-WEB_MAX_FAILURES = 50
+def sign_in(store: Any, user: str, password: str, *, source: str,
+            throttle: Throttle | None = None) -> Reviewer:
+    """The reviewer if the password is right and the role is dsl (or slt, for sign-off only).
+    Raises TooManyTries while `source` (the client) must wait after failures."""
+    from consent_db.staff import Throttled
 
-
-def sign_in(store: Any, user: str, password: str) -> Reviewer:
-    """The reviewer if the password is right, the account not locked, and the role is dsl (or
-    slt, for sign-off only)."""
     user = (user or "").strip()
     if not user or not password:
         raise AuthError("enter your user name and password")
-    staff = store.verify_staff(user, password, max_failures=WEB_MAX_FAILURES)
+    try:
+        staff = store.verify_staff(user, password, source=source, throttle=throttle)
+    except Throttled as e:
+        raise TooManyTries(e.wait) from None
     if staff is None:
-        raise AuthError(
-            "wrong user name or password, or the account is locked "
-            "(5 failed attempts lock it for 15 minutes)"
-        )
+        raise AuthError("wrong user name or password")
     if staff.role not in SIGN_IN_ROLES:
         raise AuthError(
             f"{staff.user} has the {staff.role} role: only the dsl role may review held images "
             "(and the slt role sign off posts)"
         )
-    return Reviewer(staff.user, staff.role, staff.academy)
+    return Reviewer(staff.user, staff.role, staff.academy, staff.stamp)
+
+
+class TooManyTries(AuthError):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many failed sign-ins from this computer: try again in "
+                         f"{int(wait) + 1} s")
+        self.wait = wait
 
 
 @dataclass
@@ -72,42 +82,6 @@ class Session:
     created: float = field(default_factory=time.monotonic)
     seen: float = field(default_factory=time.monotonic)
     flash: str | None = None
-
-
-class Throttle:
-    """Failed sign-ins per client (its address): after FREE failures in a row, each further
-    attempt must wait twice as long as the one before (1 s, 2 s, 4 s ... up to MAX_WAIT), and is
-    answered at once without a password check until then. A success clears the client. Memory is
-    bounded: beyond MAX_CLIENTS the clients seen longest ago are forgotten."""
-
-    FREE = 3
-    MAX_WAIT = 300.0
-    MAX_CLIENTS = 10_000
-
-    def __init__(self, clock=time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._fails: dict[str, tuple[int, float]] = {}  # client -> (failures, last failure)
-
-    def wait(self, client: str) -> float:
-        """Seconds before `client` may try again (0: now)."""
-        with self._lock:
-            n, last = self._fails.get(client, (0, 0.0))
-            if n < self.FREE:
-                return 0.0
-            delay = min(2.0 ** (n - self.FREE), self.MAX_WAIT)
-            return max(0.0, last + delay - self._clock())
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            n, _ = self._fails.pop(client, (0, 0.0))
-            self._fails[client] = (n + 1, self._clock())
-            while len(self._fails) > self.MAX_CLIENTS:
-                self._fails.pop(next(iter(self._fails)))
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._fails.pop(client, None)
 
 
 class Sessions:
