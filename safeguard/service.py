@@ -331,6 +331,7 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     service: PhotoService
+    request_queue_size = 64  # connections waiting to be accepted, past the served ones
     idle_timeout: float = IDLE_TIMEOUT
     connections: threading.BoundedSemaphore
 

@@ -214,14 +214,15 @@ def create_app(
         # the address the connection came from: uvicorn replaces it from X-Forwarded-For only
         # for the proxies named in review_trusted_proxies (safeguard.commands.review)
         client = request.client.host if request.client else "?"
-        user = str(form.get("user", ""))[:64]
+        # not cut to length before the check: a long name is refused, never taken as its start
+        user = str(form.get("user", ""))[:1024]
         try:
             who = await run_in_threadpool(
                 lambda: sign_in(store, user, str(form.get("password", ""))[:1024],
                                 source=f"web:{client}", throttle=throttle))
         except AuthError as e:
             return page(request, s, "login.html", status=429 if isinstance(e, TooManyTries)
-                        else 401, error=str(e), user=user)
+                        else 401, error=str(e), user=user[:64])
         sessions.drop(s.id)  # a fresh id on sign-in: no session fixation
         fresh = sessions.new(who)
         return set_cookie(RedirectResponse(start_page(fresh), status_code=303), fresh)
