@@ -32,7 +32,8 @@ from safeguard.policy import (
     image_status,
     merge_weak_boxes,
 )
-from safeguard.suffixes import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES
+from safeguard.suffixes import TAKEN_SUFFIXES
+from safeguard.video import inputs as clips
 
 # The first bytes of image files, whatever their names (a photo saved without an extension):
 # the formats read, and those recognised but not read (images.UNSUPPORTED).
@@ -333,6 +334,8 @@ def process_file(path: Path, job: Job) -> Outcome:
 def process_data(data: bytes | None, path: Path, job: Job) -> Outcome:
     """Process one photo's bytes (read from `path` when `data` is None; `path` names the photo
     in the outcome and the output either way); never raises for a bad photo."""
+    if clips.is_clip(path, data):
+        return clips.process(data, path, job)
     start = time.perf_counter()
     outcome = Outcome(input=str(path), status="rejected")
     try:
@@ -480,7 +483,7 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
                     if n.startswith((".", "~$")):
                         continue
                     f = Path(root) / n
-                    named = f.suffix.lower() in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES
+                    named = f.suffix.lower() in TAKEN_SUFFIXES
                     if f.is_symlink():
                         if named:
                             early.append(Outcome(str(f), "rejected",
@@ -488,7 +491,8 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Outcome]]:
                         continue
                     # by name whatever it is (a FIFO named .jpg is rejected by the loader with
                     # its reason); otherwise only a regular file whose first bytes are a picture's
-                    if named or (f.is_file() and starts_like_an_image(f)):
+                    if named or (f.is_file() and (starts_like_an_image(f)
+                                                  or clips.starts_like_a_clip(f))):
                         files.append(f)
         elif p.exists() or p.is_symlink():
             files.append(p)

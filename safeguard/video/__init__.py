@@ -22,4 +22,6 @@ A clip goes through the same decisions as a photo, with faces followed from fram
    for faces: one found outside every kept track holds the clip.
 """
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm"})
+from safeguard.suffixes import VIDEO_SUFFIXES
+
+__all__ = ["VIDEO_SUFFIXES"]

@@ -166,16 +166,19 @@ def look(path: Path, info: ClipInfo, job: Job, limits: Limits) -> _Look:
     return _Look(linker.tracks(), texts, n)
 
 
-def process_clip(path: Path, job: Job, limits: Limits | None = None) -> ClipOutcome:
-    """Process one clip; never raises for a bad clip (it becomes a rejection)."""
+def process_clip(path: Path, job: Job, limits: Limits | None = None,
+                 name: Path | None = None) -> ClipOutcome:
+    """Process one clip; never raises for a bad clip (it becomes a rejection). `name`: what
+    the clip is called in the outcome and its output's name (default `path`)."""
     start = time.perf_counter()
-    outcome = ClipOutcome(input=str(path), status="rejected")
+    name = name or path
+    outcome = ClipOutcome(input=str(name), status="rejected")
     limits = limits or Limits()
     try:
         info = probe(path, limits)
         outcome.fps = float(info.fps)
         outcome.sha256 = _sha256(path)
-        _process(path, info, job, limits, outcome)
+        _process(path, name, info, job, limits, outcome)
     except LoadError as e:
         outcome.status, outcome.error = "rejected", str(e)
     except StripError as e:
@@ -190,7 +193,8 @@ def process_clip(path: Path, job: Job, limits: Limits | None = None) -> ClipOutc
     return outcome
 
 
-def _process(path: Path, info: ClipInfo, job: Job, limits: Limits, outcome: ClipOutcome) -> None:
+def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
+             outcome: ClipOutcome) -> None:
     seen = look(path, info, job, limits)
     outcome.frames = seen.frames
     outcome.removed = ["everything but the picture (dates, place, camera, sound) removed"
@@ -227,8 +231,8 @@ def _process(path: Path, info: ClipInfo, job: Job, limits: Limits, outcome: Clip
             solid |= seen_again  # those tracks again, covered solid
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        name = output_name(path, "mp4", outcome.sha256 or "", job.names)
-        outcome.output = str(_link_new(tmp, out_dir, name))
+        outcome.output = str(_link_new(
+            tmp, out_dir, output_name(name, "mp4", outcome.sha256 or "", job.names)))
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -249,8 +253,9 @@ class _Plan:
         keep: dict[int, list[Box]] = {}
         for t in tracks:
             kept = t.action == "keep"
-            for f, box in coverage(t.track, total, 0 if kept else pad, info.width,
-                                   info.height).items():
+            # a kept face goes on to the frames between its last detection and the next search
+            for f, box in coverage(t.track, total, DETECT_EVERY - 1 if kept else pad,
+                                   info.width, info.height).items():
                 if kept:
                     keep.setdefault(f, []).append(box)
                 else:
