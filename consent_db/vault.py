@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from consent_db.crypto import seal, unseal
-from consent_db.storage import atomic_write_bytes
+from consent_db.crypto import KeyProblem, seal, unseal
+from consent_db.storage import StorageError, atomic_write_bytes
 
 DIM = 128
 N_SHARDS = 64
@@ -50,9 +50,16 @@ class Vault:
             sealed = self._path(shard).read_bytes()
         except FileNotFoundError:
             return [], np.zeros((0, DIM), np.float32)
-        plain = unseal(self.key, sealed, _AAD + shard.encode())
+        try:
+            plain = unseal(self.key, sealed, _AAD + shard.encode())
+        except KeyProblem as e:
+            # a shard put there by someone without the key (or another key's): never used, and
+            # never rewritten by the next enrolment (which reads it first)
+            raise StorageError(f"encoding shard {self._path(shard)} is not sealed with the "
+                               "store's key (altered or put in place): refused. Restore the "
+                               "encodings folder from your backup") from e
         if plain[:4] != _MAGIC:
-            raise ValueError(f"encoding shard {shard} has an unknown format")
+            raise StorageError(f"encoding shard {self._path(shard)} has an unknown format")
         (n,) = struct.unpack_from("<I", plain, 4)
         ids_end = 8 + 16 * n
         raw_ids = plain[8:ids_end]

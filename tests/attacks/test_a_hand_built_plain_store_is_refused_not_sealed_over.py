@@ -35,3 +35,25 @@ def test_a_plain_store_with_a_chosen_dsl_account_is_refused(tmp_path):
     assert r.exit_code == 1, r.output
     assert "not sealed" in r.output and "P001" not in r.output
     assert path.read_bytes() == before and not before.startswith(MAGIC)
+
+
+def test_an_encoding_shard_not_sealed_with_the_key_is_refused_clearly(tmp_path):
+    import datetime as dt
+
+    import pytest
+    from support.store_fixtures import vec
+
+    from consent_db import StoreError
+    from consent_db.vault import shard_of
+
+    store = open_store(make_home(tmp_path))
+    store.add_pupil("P001", "Ada Example", biometric_consent=True, actor="test-setup")
+    store.enrol("P001", [vec(1)], [dt.date(2025, 1, 1)])
+    shard = store.folder / "encodings" / f"{shard_of('P001')}.bin"
+    shard.write_bytes(b"SGE1" + bytes(600))  # a shard built without the key
+    before = shard.read_bytes()
+    with pytest.raises(StoreError, match="not sealed"):
+        store.enrol("P001", [vec(2)], [dt.date(2025, 1, 2)])
+    with pytest.raises(StoreError, match="not sealed"):
+        store.match_matrix("social")
+    assert shard.read_bytes() == before
