@@ -206,6 +206,14 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
         outcome.status = "held"
         _hold(path, info, outcome, job)
         return
+    from safeguard import spot_check
+
+    if spot_check.photo_drawn(job.config.spot_check_rate, job.spot_key, outcome.sha256,
+                              [t.decision.pupil for t in outcome.tracks
+                               if t.label == "restricted" and t.decision.pupil]):
+        outcome.status, outcome.spot_check = "held", True  # as a photo: a hold names nobody
+        _hold(path, info, outcome, job)
+        return
     outcome.status = "exported"
     if job.out_dir is None:  # scan: what blur would do, nothing written
         return
@@ -346,7 +354,7 @@ def _hold(path: Path, info: ClipInfo, outcome: ClipOutcome, job: Job) -> None:
     if job.held_dir is None:
         return
     if info.bytes > HOLD_MAX_BYTES:
-        raise ClipError("held for safeguarding review, but too large to keep for review: "
+        raise ClipError("held for the DSL to check, but too large to keep for them: "
                         "shorten the clip")
     from safeguard.held import HeldQueue
     from safeguard.images import read_bytes

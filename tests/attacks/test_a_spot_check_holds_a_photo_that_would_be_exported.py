@@ -173,3 +173,32 @@ def test_the_watched_folder_shows_a_spot_check_exactly_as_a_register_hold(tmp_pa
         assert not any(ready.iterdir())
     assert seen[0] == seen[1]
     assert seen[0][0]["status"] == "held"
+
+
+@pytest.mark.model
+def test_a_clip_is_spot_checked_like_a_photo(demo_home, tmp_path):
+    """A clip of one child held only when a register child is in it would name them too."""
+    from support.clips import Motion, camera_frames, write_phone_clip
+
+    from safeguard.images import load_image
+    from safeguard.pipeline import Job
+    from safeguard.video.process import process_clip
+
+    photo = load_image(PHOTO).rgb
+    frames = list(camera_frames(photo, (960, 540), 45, Motion(pan=0.2, shake=1.5, centre=0.4)))
+    clip = write_phone_clip(tmp_path / "clip.mp4", frames, 30, rotation=90)
+    store = open_store(demo_home)
+    outcomes = {}
+    for rate in (0.0, 1.0):
+        out = tmp_path / f"ready-{rate}"
+        out.mkdir()
+        cfg = Config(spot_check_rate=rate)
+        job = Job(config=cfg, channel="social", unknown="redact", style=cfg.style,
+                  matrix=store.match_matrix("social"), out_dir=out, held_dir=demo_home.held_dir,
+                  spot_key=spot_check.key_for(demo_home.root))
+        outcomes[rate] = process_clip(clip, job)
+    assert outcomes[0.0].status == "exported", outcomes[0.0].public()
+    held = outcomes[1.0]
+    assert held.status == "held" and held.spot_check and held.held_id
+    assert "spot" not in json.dumps({k: v for k, v in held.public().items() if k != "input"})
+    assert HeldQueue(demo_home.held_dir).record(held.held_id)["spot_check"] is True
