@@ -145,6 +145,28 @@ class StaffAccounts:
         ]
         return sorted(out, key=lambda d: d["user"])
 
+    def change(self, user: str, *, actor: str, role: str | None = None,
+               academy: str | None = None, trust_wide: bool = False) -> Staff:
+        """Give `user` another role or academy (`trust_wide`: no academy). A new stamp ends the
+        account's web sessions at their next request: they were signed in as the old role."""
+        if role is not None and role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}")
+        with self._change() as t:
+            doc = self._table.get(S.user == user)
+            if doc is None:
+                raise StoreError(f"no staff account {user}")
+            update: dict = {"stamp": secrets.token_hex(8)}
+            if role is not None:
+                update["role"] = role
+            if trust_wide:
+                update["academy"] = None
+            elif academy:
+                update["academy"] = academy
+            self._table.update(update, doc_ids=[doc.doc_id])
+            doc = {**doc, **update}
+            t.log(actor, "staff.change", user, role=doc["role"], academy=doc.get("academy"))
+        return Staff(doc["user"], doc["role"], doc.get("academy"), account_stamp(doc))
+
     def remove(self, user: str, *, actor: str) -> None:
         with self._change() as t:
             if not self._table.remove(S.user == user):

@@ -346,6 +346,11 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         return self.staff.verify(user, password, source=source or f"uid:{os.getuid()}",
                                  throttle=throttle, audit_failures=audit_failures, now=now)
 
+    def change_staff(self, user: str, *, actor: str, role: str | None = None,
+                     academy: str | None = None, trust_wide: bool = False):
+        return self.staff.change(user, actor=actor, role=role, academy=academy,
+                                 trust_wide=trust_wide)
+
     def unlock_staff(self, user: str, *, actor: str) -> int:
         return self.staff.unlock(user, actor=actor)
 

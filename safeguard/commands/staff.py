@@ -67,6 +67,27 @@ def staff_remove(ctx, user, as_user):
     echo(f"Removed {user}.")
 
 
+@staff.command("change")
+@click.argument("user")
+@click.option("--role", type=click.Choice(["admin", "dsl", "slt", "data", "comms"]),
+              help="The account's new role.")
+@click.option("--academy", help="Scope the account to this academy.")
+@click.option("--trust-wide", is_flag=True, help="No academy: the whole trust.")
+@click.option("--as", "as_user", help=AS_HELP)
+@click.pass_context
+def staff_change(ctx, user, role, academy, trust_wide, as_user):
+    """Give an account another role or academy (audited). Its review-page sessions end at once."""
+    if academy and trust_wide:
+        raise click.UsageError("--academy and --trust-wide are each other's opposite: give one")
+    if not (role or academy or trust_wide):
+        raise click.UsageError("nothing to change: give --role, --academy or --trust-wide")
+    store, who = _signed(ctx, as_user, "staff")
+    s = _run(lambda: store.change_staff(user, actor=who.user, role=role, academy=academy,
+                                        trust_wide=trust_wide))
+    scope = f", academy {s.academy}" if s.academy else ", trust-wide"
+    echo(f"{s.user} is now {s.role}{scope}.")
+
+
 @staff.command("unlock")
 @click.argument("user")
 @click.option("--as", "as_user", help=AS_HELP)

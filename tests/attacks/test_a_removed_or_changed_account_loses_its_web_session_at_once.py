@@ -46,6 +46,23 @@ def test_a_dsl_re_made_with_another_role_loses_the_old_session(signed_in):
     assert c.get("/approvals").status_code == 303  # signed out, not an slt session
 
 
+def test_a_dsl_given_another_role_or_academy_loses_the_old_session(signed_in):
+    store, c = signed_in
+    store.change_staff(DSL, actor="test-admin", role="data")
+    assert c.get("/audit").status_code == 303
+
+
+def test_a_dsl_moved_to_one_academy_loses_the_trust_wide_session(signed_in, tmp_path):
+    from support.helpers import run_cli_env
+
+    store, c = signed_in
+    r = run_cli_env({"SAFEGUARD_USER": "test-admin", "SAFEGUARD_PASSWORD": TEST_PASSWORD},
+                    "--home", store.folder.parent, "staff", "change", DSL, "--academy", "North")
+    assert r.exit_code == 0 and "academy North" in r.output, r.output
+    assert c.get("/audit").status_code == 303
+    assert "staff.change" in [e["action"] for e in store.audit.entries(pupil=DSL)]
+
+
 def test_an_unchanged_account_keeps_its_session(signed_in):
     store, c = signed_in
     store.add_pupil("P001", "Ada Example", actor="test-admin")  # other changes do not sign out
