@@ -62,6 +62,7 @@ from consent_db.records import (  # re-exported: the store's public names stay i
     expiring_consents,
     stale_encodings,
 )
+from consent_db.settings import AcceptedSettings
 from consent_db.staff import StaffAccounts
 from consent_db.storage import (
     AtomicJSONStorage,
@@ -91,6 +92,8 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self._sources = self._db.table("throttle", cache_size=0)  # sign-in sources (staff.py)
         self.staff = StaffAccounts(self._staff, self._change, self._sources)  # accounts' seam
         self._stamps: tuple[int | None, dict[str, str]] | None = None
+        self._settings = self._db.table("settings", cache_size=0)
+        self.settings = AcceptedSettings(self._settings, self._change)  # accepted config.toml
         self._meta = self._db.table("meta", cache_size=0)
         self._vault = Vault(folder / "encodings", key)
         self.audit = AuditLog(folder / "audit.jsonl", self._lock, key=key,
@@ -226,7 +229,8 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         try:
             with self._storage.transaction() as data:
                 _check_schema(_meta_of(data), self.folder)
-                for table in (self._pupils, self._staff, self._meta, self._sources):
+                for table in (self._pupils, self._staff, self._meta, self._sources,
+                              self._settings):
                     # TinyDB caches the next document id per Table object; another process may
                     # have used it since. Forget it so each insert recomputes from fresh data.
                     table._next_id = None
@@ -365,6 +369,17 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
                 stamps = self.staff.stamps()
             cached = self._stamps = (gen, stamps)
         return cached[1].get(user)
+
+    # -- settings --------------------------------------------------------------------------
+
+    def settings_digest(self) -> str | None:
+        """The sha256 of config.toml as an admin or the DSL last accepted it; None if never."""
+        record = self.settings.current()
+        return record["digest"] if record else None
+
+    def accept_settings(self, digest: str, values: dict, by: str,
+                        changed: list[str] = ()) -> dict:
+        return self.settings.accept(digest, values, by=by, changed=list(changed))
 
     # -- bulk ------------------------------------------------------------------------------
 

@@ -24,7 +24,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "index": frozenset({DSL, ADMIN}),  # index the published archive (no names)
     "staff": frozenset({ADMIN}),
     "dpia": frozenset({ADMIN, DSL}),
+    "settings": frozenset({ADMIN, DSL}),  # accept config.toml (safeguard.accepted_settings)
 }
+
+# Actions that check, publish or release photos: they run only on the settings an admin or the
+# DSL accepted (safeguard.accepted_settings), checked where every sign-in for them goes through
+# (safeguard.commands.signin), so a command added for them cannot leave the check out.
+NEED_ACCEPTED_SETTINGS = frozenset({"photos", "approvals", "held"})
 
 
 class Refused(Exception):

@@ -25,6 +25,34 @@ class ConfigError(ValueError):
 DEFAULT_SPOT_CHECK_RATE = 0.05
 
 
+# What a photo command says when config.toml is not the file an admin or the DSL accepted
+# (safeguard.accepted_settings).
+SETTINGS_CHANGED = ("the safety settings were changed outside safeguard (or are missing); an "
+                    "admin or the DSL must check them: safeguard config accept")
+
+
+# How strict each value of a setting that a batch may choose for itself is (higher is stricter).
+# The trust's setting is the floor: a batch may choose a stricter value, never a laxer one, unless
+# the signed-in role is in MAY_RELAX (safeguard.batch_choices). Faces that match nobody and text
+# naming a pupil: kept < covered < held for the DSL. How a face is covered: blur and pixelate
+# leave its outline and colours (both are checked against the encoder), solid leaves nothing.
+# Not here, because no value is laxer than another: --format and --quality (the copy is
+# stripped and its redaction checked whatever they are), --group (a roster only narrows who can
+# clear a face; every restricted pupil still restricts) and --caption (it only adds a check).
+STRICTNESS: dict[str, dict[str, int]] = {
+    "unknown": {"keep": 0, "redact": 1, "hold": 2},
+    "text": {"keep": 0, "redact": 1, "hold": 2},
+    "style": {"blur": 0, "pixelate": 0, "solid": 1},
+}
+# The roles that may relax a setting for one batch: they may change and accept the settings
+# themselves (`safeguard config accept`), so refusing them per batch would protect nothing.
+MAY_RELAX = frozenset({"admin", "dsl"})
+
+
+class TooLax(ConfigError):
+    """A per-batch choice laxer than the trust's setting, by a role that may not relax it."""
+
+
 # Safe bounds of the settings that decide whether a face is published. Past them a setting clears
 # strangers or misses restricted pupils (benchmarks/REPORT.md); a school that means it names the
 # setting in `unsafe_overrides`, and the DPIA pack says so.
@@ -230,6 +258,27 @@ class Config:
         kw = {k: v for k, v in kw.items() if v is not None}
         return replace(self, **kw).check()
 
+    def batch_choices(self, role: str, **chosen: str | None) -> dict[str, str]:
+        """The values in force for one batch: each choice (`unknown="hold"`), or the setting
+        where none was made (None). A choice laxer than the setting (STRICTNESS) raises TooLax
+        unless `role` may relax it (MAY_RELAX)."""
+        out = {}
+        for name, value in chosen.items():
+            setting = getattr(self, name)
+            if value is None:
+                out[name] = setting
+                continue
+            rank = STRICTNESS[name]
+            if value not in rank:
+                raise ConfigError(f"{name} = {value!r}: choose one of {', '.join(rank)}")
+            if rank[value] < rank[setting] and role not in MAY_RELAX:
+                raise TooLax(
+                    f"--{name} {value} is less strict than this school's setting ({name} = "
+                    f"\"{setting}\"); a batch may only be stricter. An admin or the DSL "
+                    "changes the setting (safeguard config accept)")
+            out[name] = value
+        return out
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
@@ -240,12 +289,22 @@ class Config:
 
 
 def load_config(path: Path | None) -> Config:
-    """Defaults, overlaid with the TOML file at `path` when it exists."""
+    """Defaults, overlaid with the TOML file at `path` when it exists. Photo commands read the
+    file through safeguard.accepted_settings instead, which refuses a missing or changed file."""
     if path is None or not path.exists():
         return Config().check()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{SETTINGS_CHANGED} ({path}: {e.strerror or e})") from e
+    return parse_config(raw, path)
+
+
+def parse_config(raw: bytes, path: Path | str = "config.toml") -> Config:
+    """The settings in `raw` (config.toml's bytes) over the defaults, checked."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
     known = {f.name for f in fields(Config)}
     unknown_keys = set(data) - known

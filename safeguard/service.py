@@ -135,7 +135,8 @@ class PhotoService:
     def hello(self, msg: dict, source: str = "socket") -> Batch:
         from consent_db import ConsentStore, StoreError
         from safeguard.access import Refused, check
-        from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
+        from safeguard.accepted_settings import accepted_config
+        from safeguard.config import ConfigError
         from safeguard.pipeline import Job, store_inputs
 
         if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
@@ -149,26 +150,8 @@ class PhotoService:
         if not valid_user_name(user) or len(password) > 1024:  # before it goes anywhere
             raise ServiceError("sign-in failed: that is not a staff user name (letters, digits, "
                                "'.', '_', '@' or '-', at most 64)")
-        cfg = self.config
-        quality = msg.get("quality")
-        if quality is not None:
-            if not isinstance(quality, int) or not 1 <= quality <= 100:
-                raise ServiceError("quality must be 1-100", usage=True)
-            cfg = cfg.with_overrides(jpeg_quality=quality)
-        channel = msg.get("channel") or cfg.default_channel
-        if channel not in cfg.channels:
-            raise ServiceError(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
-                               usage=True)
-        unknown = msg.get("unknown") or cfg.unknown
-        style = msg.get("style") or cfg.style
-        fmt = msg.get("format") or cfg.output_format
-        if unknown not in UNKNOWN_POLICIES or style not in STYLES or fmt not in ("jpeg", "png"):
-            raise ServiceError("unknown --unknown, --style or --format value", usage=True)
-        groups = msg.get("groups") or []
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise ServiceError("groups must be names", usage=True)
         try:
-            store = ConsentStore.open(self.home, channels=cfg.channels)
+            store = ConsentStore.open(self.home, channels=self.config.channels)
             who = store.verify_staff(user, password, source=source, throttle=self.throttle,
                                      audit_failures=False)
             if who is None:
@@ -178,6 +161,36 @@ class PhotoService:
                 check(who.role, "photos")
             except Refused as e:
                 raise ServiceError(f"{who.user}: {e}") from None
+            # read for every batch: a file changed since the service started stops the next
+            # batch; settings accepted since then apply to it
+            cfg = accepted_config(self.home, store)
+            if cfg.channels != store.channels:
+                store = ConsentStore.open(self.home, channels=cfg.channels)
+        except (StoreError, ConfigError) as e:
+            raise ServiceError(str(e)) from e
+        quality = msg.get("quality")
+        if quality is not None:
+            if not isinstance(quality, int) or not 1 <= quality <= 100:
+                raise ServiceError("quality must be 1-100", usage=True)
+            cfg = cfg.with_overrides(jpeg_quality=quality)
+        channel = msg.get("channel") or cfg.default_channel
+        if channel not in cfg.channels:
+            raise ServiceError(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
+                               usage=True)
+        fmt = msg.get("format") or cfg.output_format
+        chosen = {k: msg.get(k) or None for k in ("unknown", "text", "style")}
+        if fmt not in ("jpeg", "png") or not all(v is None or isinstance(v, str)
+                                                 for v in chosen.values()):
+            raise ServiceError("unknown --unknown, --text, --style or --format value", usage=True)
+        try:  # a batch may be stricter than the settings, never laxer (config.STRICTNESS)
+            choices = cfg.batch_choices(who.role, **chosen)
+        except ConfigError as e:
+            raise ServiceError(str(e), usage=True) from None
+        unknown, style, text = choices["unknown"], choices["style"], choices["text"]
+        groups = msg.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ServiceError("groups must be names", usage=True)
+        try:
             inputs = store_inputs(self.home, cfg, channel, store)
             matrix = inputs.matrix
         except StoreError as e:
@@ -197,9 +210,6 @@ class PhotoService:
         write = bool(msg.get("write"))
         self.home.ensure()
         work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
-        text = msg.get("text") or cfg.text
-        if text not in TEXT_POLICIES:
-            raise ServiceError("unknown --text value", usage=True)
         job = Job(config=cfg, channel=channel, unknown=unknown, style=style,
                   out_dir=work if write else None,
                   held_dir=self.home.held_dir if write else None,

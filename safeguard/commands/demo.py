@@ -47,6 +47,9 @@ def demo(where: Path, jobs: int | None) -> None:
     for user, role in (("demo-admin", "admin"), ("demo-data", "data"), ("demo-dsl", "dsl"),
                        ("demo-comms", "comms")):
         store.add_staff(user, role, password, actor="demo-admin")
+    from safeguard.accepted_settings import record_initial
+
+    record_initial(home, store, "demo-admin")  # as `init` does: the default settings, accepted
     say(f"   safeguard --home {home.root} init --admin demo-admin; staff add demo-data --role data;"
         " demo-dsl --role dsl; demo-comms --role comms")
     say()

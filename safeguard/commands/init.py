@@ -38,6 +38,11 @@ def init(app, admin_user, academy):
     try:
         store = ConsentStore.open(home, channels=app.config.channels, create=True)
         store.add_staff(admin_user, "admin", password, actor=admin_user, academy=academy)
+        # the settings in force from now on are these (HOME/config.toml, written with every
+        # default if there is none): photo commands refuse any other until someone accepts it
+        from safeguard.accepted_settings import record_initial
+
+        record_initial(home, store, admin_user)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
     echo(f"Created the consent store in {home.root} with admin account {admin_user}.")

@@ -415,6 +415,8 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     from safeguard.pipeline import Job, collect_inputs, process_batch
     from safeguard.review.contact import contact_sheet
 
+    from safeguard.commands.scan import batch_choices
+
     store, who = _sign_in(app, as_user)
     cfg = app.config
     channel = channel or cfg.default_channel
@@ -422,7 +424,7 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     job = Job(
         config=cfg,
         channel=channel,
-        unknown=unknown or cfg.unknown,
+        unknown=batch_choices(cfg, who, unknown=unknown)["unknown"],
         style=cfg.style,
         output_format=cfg.output_format,
         text=cfg.text,

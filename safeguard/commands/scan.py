@@ -33,6 +33,18 @@ def open_matrix(app, channel: str, store=None):
         raise click.ClickException(str(e)) from e
 
 
+def batch_choices(cfg, who, **chosen) -> dict[str, str]:
+    """The batch's own choices (--unknown, --text, --style) over the settings: stricter only,
+    unless the signed-in role may relax them (safeguard.config.STRICTNESS); a laxer one is a
+    usage error (exit 2)."""
+    from safeguard.config import ConfigError
+
+    try:
+        return cfg.batch_choices(who.role, **chosen)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
 def check_groups(matrix, groups) -> tuple[str, ...]:
     """`groups` as given, once each; a group no enrolled pupil belongs to is a usage error (a
     typo would otherwise clear nobody, or a roster would silently widen)."""
@@ -177,9 +189,10 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
     from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, process_batch
 
+    store, who = signed_in(app, "photos", as_user)  # and app.config is the accepted settings
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
-    store, who = signed_in(app, "photos", as_user)
+    choices = batch_choices(cfg, who, unknown=unknown, style=style, text=text)
     if write:
         app.home.ensure()
     inputs = open_matrix(app, channel, store)
@@ -195,14 +208,14 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
     job = Job(
         config=cfg,
         channel=channel,
-        unknown=unknown or cfg.unknown,
-        style=style or cfg.style,
+        unknown=choices["unknown"],
+        style=choices["style"],
         out_dir=(out if post is None else approvals.folder(app.home) / post["id"] / "staging")
         if write else None,
         held_dir=app.home.held_dir if write else None,
         output_format=fmt or cfg.output_format,
         groups=check_groups(inputs.matrix, groups),
-        text=text or cfg.text,
+        text=choices["text"],
         **inputs.job_fields(),
     )
     findings = None

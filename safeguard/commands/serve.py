@@ -43,14 +43,18 @@ def serve(app, socket_path, mode, jobs):
     if mode_bits & ~0o770:
         raise click.BadParameter("the socket must not be open to everyone (no 'other' bits)",
                                  param_hint="--mode")
-    try:  # fail now on a missing or damaged store, not at the first photo
-        ConsentStore.open(app.home, channels=app.config.channels)
-    except StoreError as e:
+    from safeguard.accepted_settings import accepted_config
+    from safeguard.config import ConfigError
+
+    try:  # fail now on a missing or damaged store or unaccepted settings, not at the first photo
+        config = accepted_config(app.home, ConsentStore.open(app.home,
+                                                             channels=app.config.channels))
+    except (StoreError, ConfigError) as e:
         raise click.ClickException(str(e)) from e
     handler = logging.StreamHandler(sys.stderr)  # a user name in a line is shown, not obeyed
     handler.setFormatter(Formatter("%(asctime)s %(name)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    service = PhotoService(app.home, app.config, jobs or os.cpu_count() or 1)
+    service = PhotoService(app.home, config, jobs or os.cpu_count() or 1)
     try:
         server = listen(service, socket_path.expanduser().absolute(), mode_bits)
     except (ServiceError, OSError) as e:

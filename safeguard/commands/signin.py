@@ -55,7 +55,7 @@ def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
 def signed_in(app, action: str, as_user: str | None = None, store=None):
     """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
     sign-in per process: a second call checks the role only."""
-    from safeguard.access import Refused, check
+    from safeguard.access import NEED_ACCEPTED_SETTINGS, Refused, check
 
     store = store if store is not None else open_store(app)
     user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
@@ -78,8 +78,29 @@ def signed_in(app, action: str, as_user: str | None = None, store=None):
         check(who.role, action)
     except Refused as e:
         raise click.ClickException(f"{who.user}: {e}") from None
+    if action in NEED_ACCEPTED_SETTINGS:
+        use_accepted_settings(app, store)
     if action in SCOPED_ACTIONS:  # an account scoped to an academy sees only its pupils
         from safeguard.scope import scoped
 
         store = scoped(store, who)
     return store, who
+
+
+def use_accepted_settings(app, store) -> None:
+    """Make `app.config` the accepted settings (safeguard.accepted_settings), or exit 1 with
+    the one-line reason. A configuration the command read earlier must be the same: it then
+    came from the same file (never the defaults put in the place of a file that vanished)."""
+    from safeguard.accepted_settings import SettingsNotAccepted, accepted_config
+
+    try:
+        checked = accepted_config(app.home, store)
+    except SettingsNotAccepted as e:
+        raise click.ClickException(str(e)) from None
+    earlier = getattr(app, "__dict__", {}).get("config")
+    if earlier is not None and earlier != checked:
+        from safeguard.accepted_settings import SETTINGS_CHANGED
+
+        raise click.ClickException(SETTINGS_CHANGED)
+    if hasattr(app, "__dict__"):
+        app.__dict__["config"] = checked  # AppContext.config (a cached property) from now on

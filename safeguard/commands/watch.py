@@ -68,7 +68,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
 
     A photo in a first-level subfolder named for a group (INBOX/4O/...) is checked against that
     group's roster, as with --group 4O; other photos use --group, or the whole school."""
-    from safeguard.commands.scan import check_groups, open_matrix
+    from safeguard.commands.scan import batch_choices, check_groups, open_matrix
     from safeguard.commands.signin import signed_in
     from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
 
@@ -85,9 +85,10 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
             "inside the other, so staff who drop photos could reach the keys, the pupils' "
             "records and the held photos. Choose an inbox outside the home (and the home "
             "outside the inbox)")
-    cfg = app.config
-    channel = channel or cfg.default_channel
     store, who = signed_in(app, "photos", as_user)  # once, at the start: comms up
+    cfg = app.config  # the accepted settings (signin)
+    channel = channel or cfg.default_channel
+    choices = batch_choices(cfg, who, unknown=unknown, style=style, text=text)
     home.ensure()
     matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later
     groups = check_groups(matrix, groups)
@@ -96,9 +97,9 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     except OSError as e:
         raise click.ClickException(f"cannot create the ready folder: {e.strerror or e}") from e
     settings = WatchSettings(home=home.root, channel=channel, config=cfg,
-                             unknown=unknown or cfg.unknown, style=style or cfg.style,
+                             unknown=choices["unknown"], style=choices["style"],
                              output_format=fmt or cfg.output_format, groups=groups,
-                             text=text or cfg.text)
+                             text=choices["text"])
     target = Target(home, inbox, ready, channel)
     try:
         target.lock()

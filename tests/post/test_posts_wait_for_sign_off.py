@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
+from support.helpers import TEST_PASSWORD, accept_settings, json_lines, open_store, run_cli_as
 
 pytestmark = pytest.mark.model
 
 
 def _home(demo_home):
     demo_home.config_file.write_text('[approval]\nsocial = "slt"\n')
+    accept_settings(demo_home)
     open_store(demo_home).add_staff("test-slt", "slt", TEST_PASSWORD, actor="test")
     return demo_home
 
@@ -165,6 +166,8 @@ def test_through_the_service_an_approved_post_lands_only_in_a_release_folder(
     home = _home(demo_home)
     shared = tmp_path / "to-post"
     shared.mkdir()
+    home.config_file.write_text(f'release_folders = ["{shared}"]\n[approval]\nsocial = "slt"\n')
+    accept_settings(home)
     cfg = Config(approval={"social": "slt"}, release_folders=(str(shared),))
     sock = tmp_path / "photos.sock"
     server = serve(PhotoService(home, cfg, jobs=1), sock)

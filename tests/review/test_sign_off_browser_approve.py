@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, review_server, submit, watch
-from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
+from support.helpers import TEST_PASSWORD, accept_settings, json_lines, open_store, run_cli_as
 
 pytestmark = [pytest.mark.model, pytest.mark.browser, needs_chromium]
 
@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.model, pytest.mark.browser, needs_chromium]
 @pytest.fixture
 def waiting_post(demo_home, photos, tmp_path):
     demo_home.config_file.write_text('[approval]\nsocial = "slt"\n')
+    accept_settings(demo_home)
     open_store(demo_home).add_staff("test-slt", "slt", TEST_PASSWORD, actor="test")
     (tmp_path / "caption.txt").write_text("Ada Example and friends in the garden")
     out = tmp_path / "out"

@@ -6,7 +6,7 @@ highlighted, and approves (the copies land where they were meant to) or declines
 from __future__ import annotations
 
 import pytest
-from support.helpers import TEST_PASSWORD, json_lines, open_store, run_cli_as
+from support.helpers import TEST_PASSWORD, accept_settings, json_lines, open_store, run_cli_as
 from support.review_support import client, csrf_of, sign_in
 
 pytestmark = pytest.mark.model
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.model
 
 def _post(home, photos, tmp_path, caption="Well done Ada Example at the museum!"):
     home.config_file.write_text('[approval]\nsocial = "slt"\n')
+    accept_settings(home)
     open_store(home).add_staff("test-slt", "slt", TEST_PASSWORD, actor="test")
     (tmp_path / "caption.txt").write_text(caption)
     out = tmp_path / "out"

@@ -90,7 +90,20 @@ def open_store(home, channels=None):
     if not store.has_staff():
         for user, role in STAFF.items():
             store.add_staff(user, role, TEST_PASSWORD, actor="test-setup")
+        accept_settings(home, store)
     return store
+
+
+def accept_settings(home, store=None):
+    """Accept HOME/config.toml as it is now (written with every default if there is none), as
+    `safeguard init` and then `safeguard config accept` do: a test that writes its own settings
+    calls this after writing them."""
+    from safeguard import accepted_settings as acc
+
+    store = store if store is not None else open_store(home)
+    if not Path(home.config_file).exists():
+        Path(home.config_file).write_bytes(acc.NEW_FILE)
+    acc.accept(store, acc.propose(home, store), "test-admin", home)
 
 
 def signed_in_as(user: str) -> dict:
