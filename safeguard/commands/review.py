@@ -108,7 +108,10 @@ def serve(app, host, port, ready, allow_host):
     from safeguard.review.app import create_app
     from safeguard.review.decisions import DecisionError, check_ready_dir
 
+    from safeguard.commands.signin import use_accepted_settings
+
     store = _open_store(app)
+    use_accepted_settings(app, store)  # the page releases photos: only on accepted settings
     if not any(s.get("role") == "dsl" for s in store.list_staff()):
         raise click.ClickException(
             "no staff account has the dsl role: create one with "

@@ -168,3 +168,15 @@ def test_init_starts_with_its_settings_accepted(tmp_path, monkeypatch):
     assert Home(home).config_file.exists()  # every default, written down
     r = run_cli_env({"SAFEGUARD_USER": "first-admin"}, "--home", home, "config", "accept", "--yes")
     assert r.exit_code == 0 and "already accepted" in r.output, r.output
+
+
+def test_the_review_page_does_not_start_on_changed_settings(tmp_path, monkeypatch):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    home = new_home(tmp_path / "home")
+    _edit(home, 'release_folders = ["/tmp"]\n')
+    r = run_cli_as("test-dsl", "--home", home.root, "review", "serve")
+    assert r.exit_code == 1 and SETTINGS_CHANGED in r.output, r.output
+    assert served == []
