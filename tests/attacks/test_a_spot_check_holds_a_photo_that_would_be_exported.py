@@ -15,7 +15,7 @@ import os
 
 import pytest
 from conftest import PRODUCTION_SPOT_CHECK_RATE, SAMPLES, build_demo_home
-from support.helpers import json_lines, new_home, open_store, run_cli_as
+from support.helpers import accept_settings, json_lines, new_home, open_store, run_cli_as
 from support.review_support import PASSWORD, client, csrf_of, sign_in
 
 from safeguard import spot_check
@@ -29,6 +29,7 @@ UNSEEN = ("held_id", "seconds", "input", "output")  # differ from any one run to
 def _home(root, encodings, rate: float, registers=()):
     home = build_demo_home(root, encodings, ada_registers=registers)
     home.config_file.write_text(f"spot_check_rate = {rate}\n")
+    accept_settings(home)
     return home
 
 
