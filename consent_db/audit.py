@@ -284,7 +284,8 @@ class AuditLog:
     def head_digest(self) -> str | None:
         """A short digest of the log's end, "SEQ:HASH16", for a DSL to note down or copy off
         the machine; `verify(expect=...)` checks the log still holds it. None for an empty log."""
-        seq, last = self._tail_repair()
+        with self.lock:  # the tail is repaired under the lock only: never cut a line being written
+            seq, last = self._tail_repair()
         return None if seq == 0 else f"{seq}:{last[:16]}"
 
     def _tail_repair(self) -> tuple[int, str]:

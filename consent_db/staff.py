@@ -212,8 +212,10 @@ class StaffAccounts:
         ts = _now(now).timestamp()
         doc = self._table.get(S.user == user)
         cleared = _ts(doc.get("unlocked")) if doc is not None else None
-        rec = throttle.get(source) if throttle is not None else self._persisted(source)
-        wait = rules.wait(rec, ts, cleared)
+        if throttle is not None:  # this try is counted now, in one step with the look
+            wait, counted = throttle.begin(source, user, ts, cleared)
+        else:
+            wait = rules.wait(self._persisted(source), ts, cleared)
         if wait > 0:
             raise Throttled(wait)
         try:
@@ -240,8 +242,7 @@ class StaffAccounts:
                 t.log(user, "staff.login", user, source=source)
                 return Staff(doc["user"], doc["role"], doc.get("academy"), account_stamp(doc))
         if throttle is not None:
-            new = rules.after_failure(rec, user, ts, cleared)
-            throttle.put(source, new)
+            new = counted
             if audit_failures or rules.starts_waiting(new):
                 with self._change() as t:
                     self._log_failure(t, user, doc is not None, source, new, audit_failures)

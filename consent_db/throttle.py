@@ -95,11 +95,29 @@ class Throttle:
 
     def put(self, source: str, rec: Record | None) -> None:
         with self._lock:
-            self._recs.pop(source, None)
-            if rec is not None:
-                self._recs[source] = rec
-                while len(self._recs) > self._max:
-                    self._recs.pop(next(iter(self._recs)))
+            self._put(source, rec)
+
+    def _put(self, source: str, rec: Record | None) -> None:
+        self._recs.pop(source, None)
+        if rec is not None:
+            self._recs[source] = rec
+            while len(self._recs) > self._max:
+                self._recs.pop(next(iter(self._recs)))
+
+    def begin(self, source: str, user: str, now: float,
+              cleared: float | None = None) -> tuple[float, Record | None]:
+        """(seconds to wait, None), or (0, the record counting this try as failed). A try is
+        counted before its password is checked, in one step with the look at the wait: many
+        tries sent at once from one source are each counted, not all let through on a count
+        that none of them has added to yet. A success clears the source again."""
+        with self._lock:
+            rec = self._recs.get(source)
+            w = wait(rec, now, cleared)
+            if w > 0:
+                return w, None
+            new = after_failure(rec, user, now, cleared)
+            self._put(source, new)
+            return 0.0, new
 
     # the review app's short forms
     def wait(self, source: str, cleared: float | None = None) -> float:

@@ -94,3 +94,40 @@ def test_command_line_failures_slow_this_os_user_and_an_admin_can_clear_them(hom
     assert r.exit_code == 0, r.output
     actions = [e["action"] for e in open_store(home).audit.entries(pupil=DSL)]
     assert "staff.throttled" in actions and actions.count("staff.unlock") == 2
+
+
+def test_guesses_sent_all_at_once_from_one_source_are_each_counted(home, monkeypatch):
+    """A throttle that looks at the count before the password check and adds to it after lets a
+    burst of tries sent at once through on a count none of them has added to yet."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import consent_db.staff as staff
+    from consent_db.throttle import FREE, Throttle
+
+    real = staff._ph
+
+    class Slow:
+        """The account's hasher, taking as long as a real argon2 check (0.3 s)."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def verify(self, hash_, password):
+            time.sleep(0.3)
+            return real.verify(hash_, password)
+
+    monkeypatch.setattr(staff, "_ph", Slow())
+    store, throttle = open_store(home), Throttle()
+
+    def guess(_):
+        try:
+            return store.verify_staff(DSL, "wrong password!", source="web:203.0.113.9",
+                                      throttle=throttle)
+        except Exception as e:  # noqa: BLE001 - told to wait
+            return type(e).__name__
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(guess, range(8)))
+    assert outcomes.count(None) == FREE, outcomes
+    assert outcomes.count("Throttled") == 8 - FREE
