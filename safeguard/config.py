@@ -262,21 +262,27 @@ class Config:
         """The values in force for one batch: each choice (`unknown="hold"`), or the setting
         where none was made (None). A choice laxer than the setting (STRICTNESS) raises TooLax
         unless `role` may relax it (MAY_RELAX)."""
+        for name, value in self.laxer(**chosen).items():
+            if role not in MAY_RELAX:
+                raise TooLax(
+                    f"--{name} {value} is less strict than this school's setting ({name} = "
+                    f"\"{getattr(self, name)}\"); a batch may only be stricter. An admin or the "
+                    "DSL changes the setting (safeguard config accept)")
+        return {name: getattr(self, name) if value is None else value
+                for name, value in chosen.items()}
+
+    def laxer(self, **chosen: str | None) -> dict[str, str]:
+        """The choices (name -> value) that are laxer than the settings (STRICTNESS); ConfigError
+        for a value that is no choice at all."""
         out = {}
         for name, value in chosen.items():
-            setting = getattr(self, name)
             if value is None:
-                out[name] = setting
                 continue
             rank = STRICTNESS[name]
             if value not in rank:
                 raise ConfigError(f"{name} = {value!r}: choose one of {', '.join(rank)}")
-            if rank[value] < rank[setting] and role not in MAY_RELAX:
-                raise TooLax(
-                    f"--{name} {value} is less strict than this school's setting ({name} = "
-                    f"\"{setting}\"); a batch may only be stricter. An admin or the DSL "
-                    "changes the setting (safeguard config accept)")
-            out[name] = value
+            if rank[value] < rank[getattr(self, name)]:
+                out[name] = value
         return out
 
     def as_dict(self) -> dict:

@@ -134,8 +134,8 @@ class PhotoService:
 
     def hello(self, msg: dict, source: str = "socket") -> Batch:
         from consent_db import ConsentStore, StoreError
-        from safeguard.access import Refused, check
         from safeguard.accepted_settings import accepted_config
+        from safeguard.access import Refused, check
         from safeguard.config import ConfigError
         from safeguard.pipeline import Job, store_inputs
 
@@ -186,6 +186,10 @@ class PhotoService:
             choices = cfg.batch_choices(who.role, **chosen)
         except ConfigError as e:
             raise ServiceError(str(e), usage=True) from None
+        if cfg.laxer(**chosen):  # an admin or the DSL relaxed it: on the record
+            store.audit.append(who.user, "batch.relaxed", None,
+                               {k: f"{getattr(cfg, k)} -> {v}"
+                                for k, v in cfg.laxer(**chosen).items()})
         unknown, style, text = choices["unknown"], choices["style"], choices["text"]
         groups = msg.get("groups") or []
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):

@@ -105,10 +105,9 @@ def serve(app, host, port, ready, allow_host):
     """Serve the review web app (loopback only by default)."""
     import uvicorn
 
+    from safeguard.commands.signin import use_accepted_settings
     from safeguard.review.app import create_app
     from safeguard.review.decisions import DecisionError, check_ready_dir
-
-    from safeguard.commands.signin import use_accepted_settings
 
     store = _open_store(app)
     use_accepted_settings(app, store)  # the page releases photos: only on accepted settings
@@ -414,11 +413,9 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     """Write a DSL contact sheet of a batch: a thumbnail per photo with every face outlined and
     labelled (pupil names and reasons). Analyses like `scan`; writes no photo. A DSL document:
     needs a dsl staff account, and the file is written owner-only."""
-    from safeguard.commands.scan import open_matrix
+    from safeguard.commands.scan import batch_choices, open_matrix
     from safeguard.pipeline import Job, collect_inputs, process_batch
     from safeguard.review.contact import contact_sheet
-
-    from safeguard.commands.scan import batch_choices
 
     store, who = _sign_in(app, as_user)
     cfg = app.config
@@ -427,7 +424,7 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     job = Job(
         config=cfg,
         channel=channel,
-        unknown=batch_choices(cfg, who, unknown=unknown)["unknown"],
+        unknown=batch_choices(cfg, who, store.audit, unknown=unknown)["unknown"],
         style=cfg.style,
         output_format=cfg.output_format,
         text=cfg.text,

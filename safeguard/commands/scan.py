@@ -33,16 +33,27 @@ def open_matrix(app, channel: str, store=None):
         raise click.ClickException(str(e)) from e
 
 
-def batch_choices(cfg, who, **chosen) -> dict[str, str]:
+def batch_choices(cfg, who, audit, **chosen) -> dict[str, str]:
     """The batch's own choices (--unknown, --text, --style) over the settings: stricter only,
     unless the signed-in role may relax them (safeguard.config.STRICTNESS); a laxer one is a
-    usage error (exit 2)."""
+    usage error (exit 2). A batch relaxed by an admin or the DSL goes in the audit log."""
     from safeguard.config import ConfigError
 
     try:
-        return cfg.batch_choices(who.role, **chosen)
+        choices = cfg.batch_choices(who.role, **chosen)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
+    audit_relaxed(audit, who, cfg, chosen)
+    return choices
+
+
+def audit_relaxed(audit, who, cfg, chosen: dict) -> None:
+    """Record a batch that an admin or the DSL made laxer than the settings (allowed: they can
+    change the settings; recorded, because the settings' own record would not show it)."""
+    laxer = cfg.laxer(**chosen)
+    if laxer:
+        audit.append(who.user, "batch.relaxed", None,
+                     {name: f"{getattr(cfg, name)} -> {value}" for name, value in laxer.items()})
 
 
 def check_groups(matrix, groups) -> tuple[str, ...]:
@@ -192,7 +203,7 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
     store, who = signed_in(app, "photos", as_user)  # and app.config is the accepted settings
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
-    choices = batch_choices(cfg, who, unknown=unknown, style=style, text=text)
+    choices = batch_choices(cfg, who, store.audit, unknown=unknown, style=style, text=text)
     if write:
         app.home.ensure()
     inputs = open_matrix(app, channel, store)

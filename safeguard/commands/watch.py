@@ -88,7 +88,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
     store, who = signed_in(app, "photos", as_user)  # once, at the start: comms up
     cfg = app.config  # the accepted settings (signin)
     channel = channel or cfg.default_channel
-    choices = batch_choices(cfg, who, unknown=unknown, style=style, text=text)
+    choices = batch_choices(cfg, who, store.audit, unknown=unknown, style=style, text=text)
     home.ensure()
     matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later
     groups = check_groups(matrix, groups)

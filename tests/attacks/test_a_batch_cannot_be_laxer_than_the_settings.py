@@ -109,3 +109,20 @@ def test_stricter_choices_are_allowed_and_the_dsl_may_relax():
     for role in ("admin", "dsl"):
         assert cfg.batch_choices(role, unknown="keep", text="keep") == {"unknown": "keep",
                                                                         "text": "keep"}
+
+
+def test_a_batch_the_dsl_relaxes_is_on_the_record(tmp_path):
+    from support.helpers import open_store
+
+    from consent_db.staff import Staff
+    from safeguard.commands.scan import batch_choices
+
+    home = _home(tmp_path, 'unknown = "hold"\n')
+    store = open_store(home)
+    cfg = Config(unknown="hold").check()
+    assert batch_choices(cfg, Staff("test-dsl", "dsl"), store.audit, unknown="keep",
+                         text=None, style=None)["unknown"] == "keep"
+    batch_choices(cfg, Staff("test-dsl", "dsl"), store.audit, unknown="hold", text="hold",
+                  style=None)  # stricter: nothing to record
+    relaxed = [e for e in store.audit.entries() if e["action"] == "batch.relaxed"]
+    assert [(e["actor"], e["details"]) for e in relaxed] == [("test-dsl", {"unknown": "hold -> keep"})]
