@@ -23,8 +23,9 @@ user on the other end of the socket (SO_PEERCRED) is the sign-in's source: faile
 down that OS user's further tries (kept in this process's memory), never lock the account.
 
 Bounded, because every member of the comms group can open the socket: at most MAX_CONNECTIONS
-batches at once (one more is told the service is busy), a connection that sends nothing for
-IDLE_TIMEOUT is closed, and a refused `hello` (a wrong password, an unknown user, a name that
+batches at once and MAX_PER_PEER from one OS user (one more is told to wait), so one member
+cannot take every place; a connection that sends nothing for IDLE_TIMEOUT, or has not sent its
+whole `hello` by then (a byte now and then), is closed; and a refused `hello` (a wrong password, an unknown user, a name that
 cannot be an account's) leaves nothing in the home: no failure count, no audit entry, except the
 one entry when a source starts having to wait (consent_db.throttle), so the DSL sees guessing
 without a guesser being able to grow the log at will.
@@ -50,6 +51,7 @@ PROTOCOL = 1
 SCRATCH_PREFIX = ".service-"  # a batch's scratch folder in the home; left by a crash: removed
 MAX_LINE = 64 * 1024
 MAX_CONNECTIONS = 16  # batches served at once; each may hold a photo of MAX_FILE_BYTES in memory
+MAX_PER_PEER = 4  # of them from one OS user (a `blur --service` is one batch)
 IDLE_TIMEOUT = 120.0  # seconds a connection may send nothing before it is closed
 log = logging.getLogger("safeguard.service")
 
@@ -298,23 +300,37 @@ class _Handler(socketserver.StreamRequestHandler):
         super().setup()
 
     def handle(self) -> None:
-        if not self.server.connections.acquire(blocking=False):
+        uid = peer_uid(self.connection)
+        refused = self.server.admit(uid)
+        if refused:
             try:
-                send(self.wfile, {"ok": False, "error": "the service is busy: try again shortly"})
+                send(self.wfile, {"ok": False, "error": refused})
             except OSError:
                 pass
             return
         try:
-            self._serve()
+            self._serve(uid)
         finally:
-            self.server.connections.release()
+            self.server.leave(uid)
 
-    def _serve(self) -> None:
+    def _hang_up(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _serve(self, uid: int | None) -> None:
         service = self.server.service
-        uid = peer_uid(self.connection)
         batch = None
         try:
-            msg, _ = receive(self.rfile, max_size=0)
+            # the whole hello within the idle timeout: not one byte now and then for ever
+            deadline = threading.Timer(self.server.idle_timeout, self._hang_up)
+            deadline.daemon = True
+            deadline.start()
+            try:
+                msg, _ = receive(self.rfile, max_size=0)
+            finally:
+                deadline.cancel()
             if msg is None:
                 return
             try:
@@ -347,12 +363,30 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     service: PhotoService
     request_queue_size = 64  # connections waiting to be accepted, past the served ones
     idle_timeout: float = IDLE_TIMEOUT
-    connections: threading.BoundedSemaphore
+    max_connections: int = MAX_CONNECTIONS
+    max_per_peer: int = MAX_PER_PEER
+
+    def admit(self, uid: int | None) -> str | None:
+        """Take a place for a connection from `uid`; or why not (told to the client)."""
+        with self._places_lock:
+            if sum(self._places.values()) >= self.max_connections:
+                return "the service is busy: try again shortly"
+            if self._places.get(uid, 0) >= self.max_per_peer:
+                return (f"{self.max_per_peer} batches from your account are already running: "
+                        "wait for one to finish")
+            self._places[uid] = self._places.get(uid, 0) + 1
+            return None
+
+    def leave(self, uid: int | None) -> None:
+        with self._places_lock:
+            self._places[uid] -= 1
+            if not self._places[uid]:
+                del self._places[uid]
 
 
 def serve(service: PhotoService, path: Path, mode: int = 0o660,
           ready: threading.Event | None = None, *, max_connections: int = MAX_CONNECTIONS,
-          idle_timeout: float = IDLE_TIMEOUT) -> _Server:
+          max_per_peer: int = MAX_PER_PEER, idle_timeout: float = IDLE_TIMEOUT) -> _Server:
     """Listen on the Unix socket `path` (mode `mode`: the comms group's door) until shut down.
     A stale socket left by a crash is replaced; a live one is an error."""
     if path.exists() or path.is_symlink():
@@ -373,7 +407,9 @@ def serve(service: PhotoService, path: Path, mode: int = 0o660,
         os.umask(old)
     os.chmod(path, mode)
     server.service = service
-    server.connections = threading.BoundedSemaphore(max(1, max_connections))
+    server._places_lock = threading.Lock()
+    server._places = {}  # peer uid -> connections being served
+    server.max_connections, server.max_per_peer = max(1, max_connections), max(1, max_per_peer)
     server.idle_timeout = idle_timeout
     if ready is not None:
         ready.set()

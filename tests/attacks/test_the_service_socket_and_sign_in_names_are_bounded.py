@@ -70,18 +70,46 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
 
 
-def test_one_connection_past_the_cap_is_told_the_service_is_busy(service):
-    sock = service()
+def _fill(sock: Path, n: int) -> list[socket.socket]:
     held = []
-    for _ in range(CAP):
+    for _ in range(n):
         held.append(_connect(sock))
         time.sleep(0.02)
     time.sleep(0.3)  # each is being served, waiting for its hello
+    return held
+
+
+def test_one_connection_past_the_cap_is_told_the_service_is_busy(service):
+    sock = service(max_per_peer=CAP)  # (this test has one OS user to connect as)
+    held = _fill(sock, CAP)
     extra = _connect(sock)
     answer, _ = svc.receive(extra.makefile("rb"), max_size=0)
     assert answer is not None and not answer["ok"] and "busy" in answer["error"]
     for s in held:
         s.close()
+
+
+def test_one_os_user_cannot_take_every_place(service):
+    sock = service()
+    held = _fill(sock, getattr(svc, "MAX_PER_PEER", CAP))
+    extra = _connect(sock)
+    answer, _ = svc.receive(extra.makefile("rb"), max_size=0)
+    assert answer is not None and not answer["ok"] and "wait for one" in answer["error"]
+    for s in held:
+        s.close()
+
+
+def test_a_hello_sent_a_byte_now_and_then_is_cut_off(service):
+    sock = service(idle_timeout=1.0)
+    s = _connect(sock, timeout=10)
+    t0 = time.monotonic()
+    with pytest.raises(OSError):
+        for byte in b'{"op": "hello", "v": 1, "user": "test-comms"':
+            s.sendall(bytes([byte]))
+            time.sleep(0.3)  # under the idle timeout each time
+            if time.monotonic() - t0 > 8:
+                break
+    assert time.monotonic() - t0 < 5
 
 
 def test_a_silent_connection_is_closed_after_the_idle_timeout(service):

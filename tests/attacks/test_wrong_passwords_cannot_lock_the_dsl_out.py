@@ -102,7 +102,7 @@ def test_guesses_sent_all_at_once_from_one_source_are_each_counted(home, monkeyp
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import consent_db.staff as staff
+    from consent_db import staff
     from consent_db.throttle import FREE, Throttle
 
     real = staff._ph
