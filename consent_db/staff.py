@@ -266,13 +266,11 @@ class StaffAccounts:
     @staticmethod
     def _log_failure(t, user: str, known: bool, source: str, rec: rules.Record,
                      each: bool = True) -> None:
-        if not each:
-            pass
-        elif known:
-            t.log(user, "staff.login_failed", user, source=source, failures=rec.failures)
-        else:
-            t.log(user, "staff.login_failed", None, reason="no such account", source=source,
-                  failures=rec.failures)
+        """The failure (when every failure is audited at this door), and the source starting
+        to wait (always: once per run of failures)."""
+        if each:
+            t.log(user, "staff.login_failed", user if known else None, source=source,
+                  failures=rec.failures, **({} if known else {"reason": "no such account"}))
         if rules.starts_waiting(rec):
             t.log(user, "staff.throttled", user if known else None, source=source,
                   failures=rec.failures, wait=rules.delay(rec.failures))
