@@ -99,10 +99,12 @@ class StaffAccounts:
     subject, **details)`, writing the audit entry with the change). The store's only seam to
     staff accounts; nothing here reaches into the store."""
 
-    def __init__(self, table, change: Callable, throttle_table=None) -> None:
+    def __init__(self, table, change: Callable, throttle_table=None,
+                 audit: Callable | None = None) -> None:
         self._table = table
         self._change = change
         self._sources = throttle_table  # the command line's sources (OS users), persisted
+        self._audit = audit  # () -> the store's AuditLog: entries that change nothing else
 
     def any(self) -> bool:
         return bool(self._table.all())
@@ -244,8 +246,15 @@ class StaffAccounts:
         if throttle is not None:
             new = counted
             if audit_failures or rules.starts_waiting(new):
-                with self._change() as t:
-                    self._log_failure(t, user, doc is not None, source, new, audit_failures)
+                # the entry alone: a guess at a door that counts in memory does not rewrite the
+                # whole store (on a machine at load 6 with 20,000 pupils, the same cost as an
+                # unaudited guess, where a store rewrite took it from 0.25 s to 0.7 s)
+                if self._audit is not None:
+                    self._log_failure(_Entries(self._audit()), user, doc is not None, source, new,
+                                      audit_failures)
+                else:
+                    with self._change() as t:
+                        self._log_failure(t, user, doc is not None, source, new, audit_failures)
             return None
         with self._change() as t:
             fresh = self._persisted(source)  # under the lock: concurrent processes add up
@@ -274,3 +283,13 @@ class StaffAccounts:
         if rules.starts_waiting(rec):
             t.log(user, "staff.throttled", user if known else None, source=source,
                   failures=rec.failures, wait=rules.delay(rec.failures))
+
+
+class _Entries:
+    """Audit entries written on their own, in the shape of a store transaction's `log`."""
+
+    def __init__(self, audit) -> None:
+        self._audit = audit
+
+    def log(self, actor: str, action: str, subject: str | None, **details) -> None:
+        self._audit.append(actor, action, subject, details)

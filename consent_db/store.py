@@ -90,7 +90,9 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasu
         self._pupils = self._db.table("pupils", cache_size=0)
         self._staff = self._db.table("staff", cache_size=0)
         self._sources = self._db.table("throttle", cache_size=0)  # sign-in sources (staff.py)
-        self.staff = StaffAccounts(self._staff, self._change, self._sources)  # accounts' seam
+        # the staff accounts' seam; their in-memory doors audit failures straight to the log
+        self.staff = StaffAccounts(self._staff, self._change, self._sources,
+                                   audit=lambda: self.audit)
         self._stamps: tuple[int | None, dict[str, str]] | None = None
         self._settings = self._db.table("settings", cache_size=0)
         self.settings = AcceptedSettings(self._settings, self._change)  # accepted config.toml
