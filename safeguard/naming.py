@@ -10,6 +10,12 @@ patterns "Year 4", "Y4", "Class 6B", "Form 7X"), and personal details (a phone n
 address, a home street, a child's age beside a full name). A first name alone is not enough:
 "Well done Ada!" or a sign saying "Grace" must not flag every post.
 
+A name is read however it is written down: with its letters set apart by dots or spaces
+("B.E.N. E.X.A.M.P.L.E", "B E N  E X A M P L E": the words they spell), or run together as one
+word ("BenExample", "BENEXAMPLE": a reader that drops the spaces); an ordinary word that happens
+to spell two names ("sunshine") is not run together, and initials and abbreviations ("U.K.",
+"A.B.C.") spell no name.
+
 Matching folds case and accents and allows slips (an edit distance that grows with the word's
 length: 0 up to 3 letters, 1 up to 7, 2 beyond), because captions have typos and OCR misreads.
 Findings say what kind of thing was found and where; which pupil is for the DSL only
@@ -22,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 KINDS = {
     "full_name": "a pupil's full name",
@@ -161,16 +168,93 @@ _EXACT_ONLY = frozenset({
 })
 
 
-def _word_is(word: str, target: str) -> bool:
-    """`word` (folded, from the text) is the name word `target`: exactly, as a possessive
-    ("Lovelace's"), or through a slip unless it is a common English word."""
-    for w in (word, word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else None):
-        if w is None:
-            continue
-        if w == target or (w not in _EXACT_ONLY and edit_distance(w, target, slips(target))
-                           <= slips(target)):
-            return True
-    return False
+class _Targets:
+    """Name words (folded) and whose they are, by length: a word of text is compared only with
+    the name words its slips allow (a length within two of its own)."""
+
+    def __init__(self, pairs: Iterable[tuple[str, int]], exact_below: int = 0):
+        exact: dict[str, set[int]] = {}
+        for target, k in pairs:
+            exact.setdefault(target, set()).add(k)
+        self.exact = {t: frozenset(ks) for t, ks in exact.items()}
+        self.by_len: dict[int, list[tuple[str, frozenset[int]]]] = {}
+        for t, ks in self.exact.items():
+            self.by_len.setdefault(len(t), []).append((t, ks))
+        self.exact_below = exact_below  # targets shorter than this match letter for letter
+
+    def match(self, word: str) -> frozenset[int]:
+        """Whose name word `word` (folded, from the text) is: exactly, as a possessive
+        ("Lovelace's"), or through a slip unless it is a common English word."""
+        out: set[int] = set()
+        possessive = word[:-2] if word.endswith(("'s", "’s")) and len(word) > 3 else None
+        for w in (word, possessive):
+            if w is None:
+                continue
+            out |= self.exact.get(w, frozenset())
+            if w in _EXACT_ONLY:
+                continue
+            for n in range(len(w) - 2, len(w) + 3):
+                for t, ks in self.by_len.get(n, ()):
+                    allowed = 0 if len(t) < self.exact_below else slips(t)
+                    if allowed and edit_distance(w, t, allowed) <= allowed:
+                        out |= ks
+        return frozenset(out)
+
+
+# A full name run together as one word ("BenExample", "BENEXAMPLE": a reader that drops the
+# spaces, letters spelled out) is matched through slips only from this length: "Al Li" run
+# together is one slip from "ally".
+WHOLE_SLIPS_FROM = 8
+
+
+class Names:
+    """The store's names, ready for matching text against: which pupils a word can be the first
+    name, the surname or (run together) the whole name of, each distinct word worked out once.
+    A school has hundreds of names and a photo's text is matched in several groupings (its
+    lines, lines stacked on a sign, boxes near each other): a word is compared with the names
+    of a similar length once, however many groupings it is part of."""
+
+    def __init__(self, persons: Iterable[Person]):
+        self.persons = list(persons)
+        ps = list(enumerate(self.persons))
+        self._first = _Targets((p.first, k) for k, p in ps)
+        self._last = _Targets((p.last, k) for k, p in ps)
+        self._whole = _Targets([(p.first + p.last, k) for k, p in ps]
+                               + [(p.last + p.first, k) for k, p in ps], WHOLE_SLIPS_FROM)
+        initials: dict[tuple[str, bool], set[int]] = {}
+        for k, p in ps:
+            initials.setdefault((p.first[:1], False), set()).add(k)
+            if len(p.last) >= 3:
+                initials.setdefault((p.first[:1], True), set()).add(k)
+        self._initials = {key: frozenset(ks) for key, ks in initials.items()}
+        self._seen: dict[tuple[str, str], frozenset[int]] = {}
+
+    def _look(self, kind: str, word: str, targets: _Targets) -> frozenset[int]:
+        key = (kind, word)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = targets.match(word)
+        return found
+
+    def first(self, word: str) -> frozenset[int]:
+        return self._look("first", word, self._first)
+
+    def last(self, word: str) -> frozenset[int]:
+        return self._look("last", word, self._last)
+
+    def whole(self, word: str) -> frozenset[int]:
+        return self._look("whole", word, self._whole)
+
+    def initial(self, letter: str, dotted: bool) -> frozenset[int]:
+        """Whose first name `letter` is the initial of, before their surname: an initial before
+        a surname of three letters or more ("A Lovelace"), or written as one ("N. Li")."""
+        if dotted:
+            return self._initials.get((letter, False), frozenset())
+        return self._initials.get((letter, True), frozenset())
+
+
+def names_of(persons: list[Person] | Names) -> Names:
+    return persons if isinstance(persons, Names) else Names(persons)
 
 
 def _between_ok(original: str, word: str) -> bool:
@@ -180,44 +264,125 @@ def _between_ok(original: str, word: str) -> bool:
     return (original[:1].isupper() and word not in _EXACT_ONLY) or word in _PARTICLES
 
 
-def find_names(text: str, persons: list[Person]) -> list[Finding]:
+def _run_together(original: str) -> bool:
+    """Is this word written as words run together ("BenExample", "BENEXAMPLE"), rather than an
+    ordinary word that happens to spell two names ("sunshine" for Sun Shine)?"""
+    return len(original) > 1 and (original.isupper() or any(c.isupper() for c in original[1:]))
+
+
+def find_names(text: str, persons: list[Person] | Names) -> list[Finding]:
     """Full names in `text`: the first name or its initial, then the surname (with up to two
     capitalised words or surname particles between: a middle name, the first part of a two-word
-    surname); or the surname, then the first name ("Lovelace, Ada", "LOVELACE Ada")."""
+    surname); or the surname, then the first name ("Lovelace, Ada", "LOVELACE Ada"); or both
+    run together as one word ("AdaLovelace", "ADALOVELACE")."""
+    names = names_of(persons)
     matches = list(_WORD.finditer(text))
     spans = [(m.start(), m.end(), fold(m.group())) for m in matches]
     joins = [_between_ok(m.group(), w) for m, (_, _, w) in zip(matches, spans)]  # once a word
     out: list[Finding] = []
-    i = 0
-    while i < len(spans) - 1:
+    i, n = 0, len(spans)
+    while i < n:
         hit = None
         s1, e1, w1 = spans[i]
-        # an initial before a surname of three letters or more ("A Lovelace"), or written as one
-        # ("N. Li"): "a li" in running text is not a name
-        dotted = text[e1:e1 + 1] == "."
-        for p in persons:
-            if _word_is(w1, p.last) and _word_is(spans[i + 1][2], p.first):
-                hit = (i + 1, p)
+        if i + 1 < n:  # (the last word can only be a whole name)
+            firsts, lasts = names.first(w1), names.last(w1)
+            initials = names.initial(w1, text[e1:e1 + 1] == ".") if len(w1) == 1 else frozenset()
+        else:
+            firsts = lasts = initials = frozenset()
+        # in the store's order: the first pupil whose name this is wins, as ever
+        for k in sorted(firsts | lasts | initials):
+            if k in lasts and k in names.first(spans[i + 1][2]):
+                hit = (i + 1, k)
                 break
-            initial = len(w1) == 1 and w1 == p.first[0] and (len(p.last) >= 3 or dotted)
-            if not (initial or _word_is(w1, p.first)):
+            if k not in firsts and k not in initials:
                 continue
-            for j in range(i + 1, min(i + 2 + _BETWEEN, len(spans))):
-                if _word_is(spans[j][2], p.last):
-                    hit = (j, p)
+            for j in range(i + 1, min(i + 2 + _BETWEEN, n)):
+                if k in names.last(spans[j][2]):
+                    hit = (j, k)
                     break
                 if not joins[j]:
                     break
             if hit:
                 break
+        if hit is None and _run_together(matches[i].group()):
+            whole = names.whole(w1)
+            if whole:
+                hit = (i, min(whole))
         if hit:
-            j, p = hit
+            j, k = hit
             e2 = spans[j][1]
-            out.append(Finding("full_name", s1, e2, text[s1:e2], p.pupil))
+            out.append(Finding("full_name", s1, e2, text[s1:e2], names.persons[k].pupil))
             i = j + 1
         else:
             i += 1
     return out
+
+
+# Letters set apart by dots or spaces ("B.E.N.", "B E N", "B. E. N."): two single letters or
+# more, each with no letter or digit beside it but the separators.
+_LETTER = r"[^\W\d_](?![^\W_])"
+_SPELLED = re.compile(rf"(?<![^\W_])(?:{_LETTER}(?:\s*[.·•]\s*|\s+)(?={_LETTER}))+{_LETTER}\.?")
+
+
+def respelled(text: str, split: bool) -> tuple[str, list[int]] | None:
+    """`text` with each run of letters set apart written as words, and where each character of
+    the result comes from in `text`; None when there is no such run. With `split`, a run is
+    broken into words where its letters are set further apart than its closest ones ("B.E.N.
+    E.X.A.M.P.L.E", "B E N  E X A M P L E": BEN EXAMPLE); without, it is one word (BENEXAMPLE:
+    a name run together). Its letters are written as capitals, as a word spelled out is one."""
+    runs = list(_SPELLED.finditer(text))
+    if not runs:
+        return None
+    out: list[str] = []
+    where: list[int] = []
+    pos = 0
+    for m in runs:
+        out.append(text[pos:m.start()])
+        where.extend(range(pos, m.start()))
+        letters = [m.start() + k for k, c in enumerate(m.group()) if c.isalpha()]
+        gaps = [text[a + 1:b] for a, b in pairwise(letters)]
+        keys = [(sum(c.isspace() for c in g), len(g)) for g in gaps]
+        closest = min(keys)
+        for k, a in enumerate(letters):
+            if k and split and keys[k - 1] > closest:
+                out.append(" ")
+                where.append(a - 1)
+            up = text[a].upper()
+            out.append(up if len(up) == 1 else text[a])
+            where.append(a)
+        pos = m.end()
+    out.append(text[pos:])
+    where.extend(range(pos, len(text)))
+    return "".join(out), where
+
+
+def name_words(text: str) -> list[str]:
+    """The words of `text` as names are matched (folded), with those spelled out letter by
+    letter ("B.E.N.") as the words they spell."""
+    again = respelled(text, split=True)
+    return [fold(w) for w in _WORD.findall(again[0] if again else text)]
+
+
+def find_full_names(text: str, persons: list[Person] | Names) -> list[Finding]:
+    """Full names in `text` as written (find_names), and as spelled where its letters are set
+    apart ("B.E.N. E.X.A.M.P.L.E"), each with its span in `text`; overlapping ones merged to the
+    first found."""
+    names = names_of(persons)
+    found = find_names(text, names)
+    for split in (True, False):
+        again = respelled(text, split)
+        if again is None:
+            break
+        spelled, where = again
+        for f in find_names(spelled, names):
+            s, e = where[f.start], where[f.end - 1] + 1
+            found.append(Finding("full_name", s, e, text[s:e], f.pupil))
+    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
+    kept: list[Finding] = []
+    for f in found:
+        if not kept or f.start >= kept[-1].end:
+            kept.append(f)
+    return kept
 
 
 # Characters OCR (and hurried typing) confuses; a store's class name matches through them, so
@@ -267,12 +432,12 @@ def find_details(text: str) -> list[Finding]:
     return out
 
 
-def check_text(text: str, persons: list[Person], groups: Iterable[str] = (),
+def check_text(text: str, persons: list[Person] | Names, groups: Iterable[str] = (),
                details: bool = True) -> list[Finding]:
     """Every finding in `text`, in order, overlapping ones merged to the widest (a full name
     wins over a class pattern inside it). `details`: also phone numbers, emails, streets and
     ages beside a full name (captions; text in a photo is checked for names and classes)."""
-    names = find_names(text, persons)
+    names = find_full_names(text, persons)
     found = names + find_classes(text, groups)
     if details:
         found += find_details(text)

@@ -297,7 +297,9 @@ def check_text_in(rgb: np.ndarray, job: Job, angle: int = 0) -> list[TextOutcome
 
     h, w = rgb.shape[:2]
     out = []
-    for hit in check_photo(rgb, people(job.people), job.all_groups, job.threads, angle).hits:
+    found = check_photo(rgb, people(job.people), job.all_groups, job.threads, angle,
+                        close=frozenset(job.on_register))
+    for hit in found.hits:
         pupil = hit.finding.pupil
         action = "hold" if job.text == "hold" or pupil in job.on_register else "redact"
         for box in hit.cover_boxes(w, h):

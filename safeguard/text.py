@@ -13,8 +13,12 @@ and upside down ones through PP-OCR's orientation classifier), so small print re
 the camera allows.
 
 Which regions name a child is safeguard.naming's rule (full names, class names; a first name
-alone is not enough). Words of one name are often found as separate regions ("Ada" "Lovelace"):
-regions on one line are read together, and every region a finding spans is flagged.
+alone is not enough). Words of one name are often found as separate regions, and a name is read
+however it is laid out: regions on one line are read together ("Ada" "Lovelace"), so are lines
+stacked one above the other ("Ada" over "Lovelace" on a name card), and a register pupil's first
+name near their surname in any layout is their name. Every region a name spans is flagged, so
+covering the finding covers every part of the name. The joins work on the regions' boxes and
+the names index (naming.Names) matches each word once, so they add next to nothing to reading.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ import cv2
 import numpy as np
 
 from safeguard.faces import Box
-from safeguard.naming import Finding, Person, check_text
+from safeguard.naming import (
+    Finding,
+    Names,
+    Person,
+    check_text,
+    find_full_names,
+    name_words,
+    names_of,
+)
 
 # px, long side of the image the text detector sees: where the issue's smallest print (capitals
 # 20 px high in a 12 MP photo) is about 9 px, enough for the detector to find a two-character
@@ -42,6 +54,12 @@ MIN_SCORE = 0.5  # recogniser confidence below which a reading is ignored
 # (docs/benchmarks.md, "Text in the picture")
 REC_MIN_WIDTH = 48
 LINE_GAP = 1.5  # regions this many heights apart or less, on one line, are read together
+# Lines one above the other are read together (a name set on two lines) when the taller's text
+# is at most this many times the other's, and the lower starts within this many heights of the
+# upper's foot (a sign's lines are 0.2-0.5 apart; a card may leave a line's height between)
+STACK_HEIGHTS = 1.6
+STACK_GAP = 1.2
+NEAR_GAP = 3.0  # heights: a register pupil's first name and surname this near are their name
 COVER_MARGIN = 0.3  # a covered region grows by this share of its height on every side
 
 _engines: dict[int, object] = {}
@@ -216,30 +234,125 @@ def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:
     return [sorted(line, key=lambda x: x.box.x0) for line in lines]
 
 
-def find_naming(regions: list[TextRegion], persons: list[Person],
-                groups=()) -> list[TextHit]:
-    """The regions (alone, or read together with their line) that name a child or a class."""
-    hits: list[TextHit] = []
-    for line in _lines(regions):
-        text, spans = "", []
-        for r in line:
-            if text:
-                text += " "
-            spans.append((len(text), len(text) + len(r.text), r))
-            text += r.text
-        for f in check_text(text, persons, groups, details=False):
-            covered = [r for s, e, r in spans if s < f.end and e > f.start]
-            hits.append(TextHit(covered, f, text))
+def _read_together(regions: list[TextRegion]) -> tuple[str, list[tuple[int, int, TextRegion]]]:
+    """The regions' text joined by spaces, in the order given, and each region's span in it."""
+    text, spans = "", []
+    for r in regions:
+        if text:
+            text += " "
+        spans.append((len(text), len(text) + len(r.text), r))
+        text += r.text
+    return text, spans
+
+
+def _spanned(spans, f: Finding) -> list[TextRegion]:
+    return [r for s, e, r in spans if s < f.end and e > f.start]
+
+
+def _extent(line: list[TextRegion]) -> tuple[Box, float]:
+    """A line's box (the union of its regions') and its text's height (its tallest region's)."""
+    boxes = [r.box for r in line]
+    return (Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes),
+                max(b.y1 for b in boxes)), max(r.height for r in line))
+
+
+def _stacked(lines: list[list[TextRegion]]) -> list[tuple[list[TextRegion], list[TextRegion]]]:
+    """Pairs of lines one directly above the other, as a name card or a certificate sets a name
+    on two lines ("Ada" / "Example"): of similar height (STACK_HEIGHTS), the lower starting
+    within STACK_GAP heights of the upper's foot, and overlapping across by half the narrower
+    line at least (left-aligned, centred or right-aligned). Lines side by side in two columns,
+    or a small caption far under a heading, are not."""
+    ext = [_extent(line) for line in lines]
+    pairs = []
+    for a, (ba, ha) in enumerate(ext):
+        for b, (bb, hb) in enumerate(ext):
+            if a == b or max(ha, hb) > STACK_HEIGHTS * min(ha, hb):
+                continue
+            h = max(ha, hb)
+            gap = bb.y0 - ba.y1
+            across = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
+            if (-0.5 * h <= gap <= STACK_GAP * h and (ba.y0 + ba.y1) < (bb.y0 + bb.y1)
+                    and across >= 0.5 * min(ba.width, bb.width)):
+                pairs.append((lines[a], lines[b]))
+    return pairs
+
+
+def _near(a: TextRegion, b: TextRegion) -> bool:
+    """Within NEAR_GAP heights (of the taller text) of each other, across and down."""
+    ba, bb, h = a.box, b.box, max(a.height, b.height)
+    across = max(0, bb.x0 - ba.x1, ba.x0 - bb.x1)
+    down = max(0, bb.y0 - ba.y1, ba.y0 - bb.y1)
+    return max(across, down) <= NEAR_GAP * h
+
+
+def _beside(regions: list[TextRegion], names: Names, close: frozenset) -> list[TextHit]:
+    """A register pupil's first name and surname in two regions near each other, in any layout
+    and either order (two cards side by side, a first name above and to one side): their name.
+    For them a miss is the costly mistake, and a photo held by it goes to the DSL, who sees why.
+    """
+    mine = frozenset(k for k, p in enumerate(names.persons) if p.pupil in close)
+    if not mine:
+        return []
+    firsts: dict[int, list[TextRegion]] = {}
+    lasts: dict[int, list[TextRegion]] = {}
+    for r in regions:
+        for w in name_words(r.text):
+            for k in names.first(w) & mine:
+                firsts.setdefault(k, []).append(r)
+            for k in names.last(w) & mine:
+                lasts.setdefault(k, []).append(r)
+    hits = []
+    for k in sorted(firsts.keys() & lasts.keys()):
+        for a in firsts[k]:
+            for b in lasts[k]:
+                if a is b or not _near(a, b):
+                    continue
+                pair = sorted((a, b), key=lambda r: (r.box.y0, r.box.x0))  # reading order
+                text, _ = _read_together(pair)
+                f = Finding("full_name", 0, len(text), text, names.persons[k].pupil)
+                hits.append(TextHit(pair, f, text))
     return hits
 
 
-def check_photo(rgb: np.ndarray, persons: list[Person], groups=(), threads: int = 1,
-                angle: int = 0) -> TextCheck:
+def find_naming(regions: list[TextRegion], persons: list[Person] | Names, groups=(),
+                close: frozenset = frozenset()) -> list[TextHit]:
+    """The regions that name a child or a class: read alone or with their line (full names,
+    class names); read with the line stacked above or below (a name set on two lines); and, for
+    the pupils in `close` (on a protected register), a first name and surname near each other in
+    any layout. Every region a name spans is in its hit, so covering the hit covers the name."""
+    names = names_of(persons)
+    lines = _lines(regions)
+    hits: list[TextHit] = []
+    for line in lines:
+        text, spans = _read_together(line)
+        for f in check_text(text, names, groups, details=False):
+            hits.append(TextHit(_spanned(spans, f), f, text))
+    for upper, lower in _stacked(lines):
+        # the end of one line and the start of the next: a name across the two
+        text, spans = _read_together(upper[-2:] + lower[:2])
+        for f in find_full_names(text, names):
+            covered = _spanned(spans, f)
+            ids = {id(r) for r in covered}
+            if ids & {id(r) for r in upper} and ids & {id(r) for r in lower}:
+                hits.append(TextHit(covered, f, text))
+    hits += _beside(regions, names, close)
+    seen, out = set(), []
+    for h in hits:  # one hit for one name in the same regions, however it was found
+        key = (h.finding.kind, h.finding.pupil, frozenset(id(r) for r in h.regions))
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def check_photo(rgb: np.ndarray, persons: list[Person] | Names, groups=(), threads: int = 1,
+                angle: int = 0, close: frozenset = frozenset()) -> TextCheck:
     """Text read and matched with the photo turned `angle` clockwise (lines are found in that
-    frame), the regions then mapped back to the photo's own coordinates."""
+    frame), the regions then mapped back to the photo's own coordinates. `close`: the pupils on
+    a protected register (find_naming)."""
     h, w = rgb.shape[:2]
     regions = read_text(_turned(rgb, angle), threads)
-    hits = find_naming(regions, persons, groups)
+    hits = find_naming(regions, persons, groups, close)
     return TextCheck(_turned_back(regions, angle, w, h), hits)  # the hits hold these regions
 
 

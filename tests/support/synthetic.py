@@ -142,10 +142,11 @@ def collage(width: int = 1986, height: int = 1545, cols: int = 7, rows: int = 4,
     return canvas, boxes
 
 
-def photo_with_signs(photo: str, signs, font=None) -> np.ndarray:
+def photo_with_signs(photo: str, signs, font=None, align: str = "left") -> np.ndarray:
     """samples/photos/`photo` at 12 MP (4000x3000) with each sign (text, x, y, capital height px)
     on a panel reaching one capital height past its letters, dark on light and light on dark in
-    turn. `font(size)`: the font for a size (default Pillow's built-in one)."""
+    turn. `font(size)`: the font for a size (default Pillow's built-in one). A sign of several
+    lines ("Ada\nExample") has its lines aligned `align` ("left", "center", "right")."""
     from PIL import Image, ImageDraw, ImageFont
 
     im = Image.open(SAMPLES / "photos" / photo).convert("RGB").resize((4000, 3000))
@@ -153,9 +154,9 @@ def photo_with_signs(photo: str, signs, font=None) -> np.ndarray:
     for i, (words, x, y, cap) in enumerate(signs):
         size = int(cap / 0.73)
         f = font(size) if font else ImageFont.load_default(size=size)
-        box = d.textbbox((x, y), words, font=f)
+        box = d.textbbox((x, y), words, font=f, align=align)
         dark = i % 2 == 0
         d.rectangle((box[0] - cap, box[1] - cap, box[2] + cap, box[3] + cap),
                     fill="white" if dark else (20, 20, 30))
-        d.text((x, y), words, font=f, fill="black" if dark else "white")
+        d.text((x, y), words, font=f, fill="black" if dark else "white", align=align)
     return np.asarray(im)
