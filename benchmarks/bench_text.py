@@ -11,18 +11,29 @@ sign, a banner. Each sign is one of
   ("Year 4 Oak", "4O", "Class 6B"): these must be covered;
 - text that names nobody ("Sports Day", "Well done!", a first name alone, "EXIT"): must not be;
 
+and one more sign naming a child laid out as people lay names out to get past a reader (drawn with
+a second random stream, so the four signs above are exactly those of the runs before it):
+
+- on two lines, the first name above the surname or the surname above, left-aligned or centred;
+- its letters set apart by dots ("A.D.A. L.O.V.E.L.A.C.E") or by spaces ("A D A   L O V E ...");
+- a register pupil's first name and surname on two cards beside each other, in either order, or
+  one above and to one side of the other (PUPILS_ON_REGISTER: for them, names near each other
+  in any layout are their name);
+
 in one of several fonts (DejaVu Sans, Serif, Mono, Sans Bold), at capital heights from 20 px,
 dark on light or light on dark, and the whole photo turned 0/90/180/270 degrees. Each photo is
 checked as the pipeline does (safeguard.pipeline.check_text_in and cover_text_checked); then the
 covered copy is read by safeguard's own OCR and by tesseract (Debian's, when installed), which is
 independent of it. Reported: naming signs covered, naming signs still read afterwards by either
-reader, non-naming signs covered, and seconds per photo.
+reader, non-naming signs covered, and seconds per photo (and of them, matching what was read to
+names).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -43,6 +54,9 @@ PUPILS = [(f"P{i:03d}", n) for i, n in enumerate([
     "Marie Curie", "Nelson Mandela", "Amelia Earhart", "Frida Kahlo", "Chinua Achebe",
     "Malala Yousafzai", "Zoe Bronte", "Tariq Ahmed", "Priya Sharma", "Oliver Smith",
     "Amara Okafor", "Wei Chen", "Sofia Rossi", "Liam Murphy"])]
+# pupils on a protected register in the made-up school: the "beside" layout names one of them
+PUPILS_ON_REGISTER = frozenset({"P000", "P002", "P005", "P012", "P017"})
+LAYOUTS = ["two lines", "dotted letters", "spaced letters", "beside"]
 NAMING_CLASSES = {"Year 4 Oak", "4O", "Class 6B", "Year 2"}
 SCHOOL_GROUPS = ("4O", "6B", "Year 4 Oak", "choir", "u11-football")  # the made-up school's groups
 OTHER = ["Sports Day", "Well done!", "Grace", "EXIT", "Science Fair", "Library", "Music",
@@ -53,7 +67,7 @@ CAPS = [20, 28, 40, 64]  # capital height, px, in the 12 MP photo
 def _photos(n: int) -> list[Path]:
     from safeguard.shipped import path as shipped
 
-    shared = Path(ROOT.parent / "shared" / "testdata")
+    shared = Path(os.environ.get("SAFEGUARD_TESTDATA") or ROOT.parent / "shared" / "testdata")
     found = sorted((shared / "groups").glob("*.jpg")) + sorted((shared / "singles").glob("*.jpg"))
     found += sorted((shipped("samples") / "photos").glob("*.jpg"))
     return found[:n]
@@ -93,6 +107,72 @@ def _draw(rgb: Image.Image, signs, rng: random.Random):
     return placed
 
 
+def _layout_sign(rng: random.Random, k: int) -> dict:
+    """Photo `k`'s laid-out name: the layout (each in turn, offset so that each meets every turn
+    of the photo), the pupil, and the lines or cards to draw."""
+    layout = LAYOUTS[(k + k // 4) % len(LAYOUTS)]
+    pool = [p for p in PUPILS if p[0] in PUPILS_ON_REGISTER] if layout == "beside" else PUPILS
+    pupil, name = rng.choice(pool)
+    first, last = name.split()
+    if layout == "two lines":
+        parts = rng.choice([[first, last], [last.upper(), first]])
+    elif layout == "dotted letters":
+        parts = [" ".join(".".join(w.upper()) + "." for w in (first, last))]
+    elif layout == "spaced letters":
+        parts = ["   ".join(" ".join(w.upper()) for w in (first, last))]
+    else:
+        parts = rng.choice([[first, last], [last, first]])
+    return {"layout": layout, "pupil": pupil, "name": name, "parts": parts,
+            "align": rng.choice(["left", "center"]),
+            "arrangement": rng.choice(["side by side", "side by side", "below, to one side"])}
+
+
+def _draw_layout(rgb: Image.Image, sign: dict, rng: random.Random, taken: list) -> tuple:
+    """The laid-out name drawn where its panels overlap none of the boxes `taken`: each line's
+    or card's letters, the boxes that must be covered, and its capital height."""
+    d = ImageDraw.Draw(rgb)
+    cap = rng.choice(CAPS)
+    font = ImageFont.truetype(str(FONT_DIR / rng.choice(FONTS)), int(cap / 0.73))
+    dark = rng.random() < 0.5
+    hgt = int(cap / 0.73 * 1.3)
+    widths = [int(d.textlength(t, font=font)) for t in sign["parts"]]
+    if sign["layout"] == "beside":  # two cards, each with its own panel
+        gap = int(rng.uniform(0.5, 3.5) * cap)  # between the cards
+        if sign["arrangement"] == "side by side":
+            offsets = [(0, 0), (widths[0] + cap + gap, 0)]
+        else:
+            offsets = [(0, 0), (widths[0] + cap + gap // 2, hgt + cap + gap // 2)]
+        panels = [[0], [1]]
+    else:  # one panel around its lines
+        offsets = [((max(widths) - w) // 2 if sign["align"] == "center" else 0,
+                    i * int(cap / 0.73 * 1.2)) for i, w in enumerate(widths)]
+        panels = [list(range(len(widths)))]
+    span_w = max(dx + w for (dx, _), w in zip(offsets, widths))
+    span_h = max(dy for _, dy in offsets) + hgt
+    for _ in range(50):
+        x = rng.randint(40, rgb.width - span_w - 80)
+        y = rng.randint(40, rgb.height - span_h - 80)
+        boxes = [(x + min(offsets[i][0] for i in panel) - cap // 2,
+                  y + min(offsets[i][1] for i in panel) - cap // 2,
+                  x + max(offsets[i][0] + widths[i] for i in panel) + cap // 2,
+                  y + max(offsets[i][1] for i in panel) + hgt + cap // 2) for panel in panels]
+        if all(b[2] < t[0] or b[0] > t[2] or b[3] < t[1] or b[1] > t[3]
+               for b in boxes for t in taken):
+            break
+    for box in boxes:
+        d.rectangle(box, fill="white" if dark else (20, 20, 30))
+    inks = []
+    for (dx, dy), t in zip(offsets, sign["parts"]):
+        d.text((x + dx, y + dy), t, font=font, fill=(10, 10, 10) if dark else "white")
+        inks.append(d.textbbox((x + dx, y + dy), t, font=font))
+    return inks, cap
+
+
+def _squashed(text: str) -> str:
+    """Text's letters alone, in capitals: a name spelled out or run together reads as itself."""
+    return "".join(c for c in text if c.isalpha()).upper()
+
+
 def _turn(img: Image.Image, turn: int) -> Image.Image:
     return img if turn == 0 else img.rotate(turn, expand=True)
 
@@ -110,7 +190,8 @@ def _turn_box(box, turn: int, w: int, h: int):
 
 
 def _covered(box, covers) -> bool:
-    """At least 90% of the sign's letters (their bounding box) lies under covering boxes."""
+    """At least 90% of the sign's letters (their bounding box) lies under covering boxes (a
+    laid-out name: of each line's or card's letters)."""
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), bool)
     for c in covers:
@@ -160,10 +241,11 @@ def main(argv=None) -> int:
     from safeguard.text import read_text
 
     rng = random.Random(args.seed)
+    laid_rng = random.Random(args.seed + 1)  # the laid-out names: the other signs stay as they were
     persons = people(PUPILS)
     job = Job(config=Config(), channel="social", unknown="redact", style="blur", matrix=None,
               calibration=object(), people=tuple(PUPILS), text="redact",
-              all_groups=SCHOOL_GROUPS)
+              all_groups=SCHOOL_GROUPS, on_register=PUPILS_ON_REGISTER)
     from consent_db.matrix import MatchMatrix
 
     empty = MatchMatrix(encodings=np.zeros((0, 128), np.float32), sq_norms=np.zeros(0, np.float32),
@@ -171,17 +253,31 @@ def main(argv=None) -> int:
                         on_register=np.zeros(0, bool), reasons=[], channel="social")
     face_job = Job(config=Config(), channel="social", unknown="redact", style="blur",
                    matrix=empty, text="keep")  # faces only: which way the people stand
+    matching = [0.0]  # CPU seconds spent matching what was read to names (find_naming)
+    find_naming = text_module.find_naming
+
+    def timed_find_naming(*a, **kw):
+        t = time.process_time()
+        try:
+            return find_naming(*a, **kw)
+        finally:
+            matching[0] += time.process_time() - t
+
+    text_module.find_naming = timed_find_naming
     photos = _photos(args.photos)
-    rows, secs = [], []
+    rows, secs, match_secs = [], [], []
     tmp = Path(tempfile.mkdtemp())
     tess = bool(shutil.which("tesseract"))
     for k, src in enumerate(photos):
         turn = (0, 90, 180, 270)[k % 4]
         base = Image.open(src).convert("RGB").resize((4000, 3000))
         signs = _draw(base, _sign_texts(rng), rng)
+        laid = _layout_sign(laid_rng, k)
+        inks, laid_cap = _draw_layout(base, laid, laid_rng, [b for b, *_ in signs])
         img = _turn(base, turn)
         rgb = np.asarray(img)
         angle = upright_angle(analyse(rgb, face_job))  # as the pipeline turns it for reading
+        matching[0] = 0.0
         t = time.process_time()
         texts = check_text_in(rgb, job, angle)
         held = False
@@ -190,8 +286,10 @@ def main(argv=None) -> int:
         except TextStillReadable:
             out, held = rgb, True
         secs.append(time.process_time() - t)
+        match_secs.append(matching[0])
         covers = [x.box for x in texts]
-        after = " ".join(r.text for r in read_text(out, angle=angle)) if not held else ""
+        regions_after = read_text(out, angle=angle) if not held else []
+        after = " ".join(r.text for r in regions_after)
         path = tmp / f"{k}.png"
         Image.fromarray(np.ascontiguousarray(np.rot90(out, k=-angle // 90))).save(path)
         tread = _tesseract(path) if not held else ""
@@ -201,14 +299,32 @@ def main(argv=None) -> int:
                 w in after for w in text.replace(",", " ").replace(".", " ").split() if len(w) > 2)
             rows.append({
                 "photo": src.name, "turn": turn, "text": text, "names": names, "cap": cap,
+                "layout": "full name" if names and text not in NAMING_CLASSES else
+                          "class name" if names else "names nobody",
                 "covered": bool(held or _covered(tb, covers)),
                 "ours_after": (not held) and names and text.split()[-1] in after and flagged_after,
                 "tesseract_after": (not held) and names and bool(tess) and all(
                     w.lower() in tread.lower() for w in _words(text)),
                 "held": held,
             })
+        # the laid-out name: read afterwards when safeguard's reader, with every join, still
+        # finds that pupil's name, or tesseract's text holds both its names' letters
+        found_after = {h.finding.pupil for h in find_naming(
+            regions_after, persons, close=PUPILS_ON_REGISTER)} if regions_after else set()
+        squashed = _squashed(tread)
+        rows.append({
+            "photo": src.name, "turn": turn, "text": " / ".join(laid["parts"]), "names": True,
+            "cap": laid_cap, "layout": laid["layout"],
+            "covered": bool(held or all(_covered(_turn_box(i, turn, 4000, 3000), covers)
+                                        for i in inks)),
+            "ours_after": (not held) and laid["pupil"] in found_after,
+            "tesseract_after": (not held) and bool(tess) and all(
+                _squashed(w) in squashed for w in laid["name"].split()),
+            "held": held,
+        })
     naming = [r for r in rows if r["names"]]
     other = [r for r in rows if not r["names"]]
+    kinds = ["full name", "class name", *LAYOUTS]
     res = {
         "photos": len(photos), "signs": len(rows), "naming": len(naming),
         "naming_covered": sum(r["covered"] for r in naming),
@@ -218,11 +334,14 @@ def main(argv=None) -> int:
         "other": len(other), "other_covered": sum(r["covered"] for r in other),
         "held": sum(r["held"] for r in rows),
         "cpu_s_per_photo": round(float(np.mean(secs)), 2),
+        "matching_cpu_ms_per_photo": round(1000 * float(np.mean(match_secs)), 1),
         "det_side": text_module.DET_SIDE,
         "by_cap": {c: [sum(r["covered"] for r in naming if r["cap"] == c),
                        sum(1 for r in naming if r["cap"] == c)] for c in CAPS},
         "by_turn": {t: [sum(r["covered"] for r in naming if r["turn"] == t),
                         sum(1 for r in naming if r["turn"] == t)] for t in (0, 90, 180, 270)},
+        "by_layout": {x: [sum(r["covered"] for r in naming if r["layout"] == x),
+                          sum(1 for r in naming if r["layout"] == x)] for x in kinds},
         "missed": [f"{r['photo']} turn {r['turn']} cap {r['cap']}: {r['text']}"
                    for r in naming if not r["covered"]],
         "over": [f"{r['photo']} turn {r['turn']}: {r['text']}" for r in other if r["covered"]],
@@ -235,8 +354,11 @@ def main(argv=None) -> int:
         "",
         (f"{res['photos']} real photos at 12 MP, turned 0/90/180/270, each with two signs naming a "
          "child (a full name in either order or with an initial, or a class name) and two naming "
-         "nobody; four DejaVu fonts, capitals 20-64 px high, dark on light and light on dark. "
-         f"The text detector looks at the photo scaled to {res['det_side']} px on its long side."),
+         "nobody, and one more name laid out to get past a reader (on two lines, letters set "
+         "apart by dots or by spaces, or a register pupil's first name and surname on two cards "
+         "beside each other); four DejaVu fonts, capitals 20-64 px high, dark on light and light "
+         "on dark. The text detector looks at the photo scaled to "
+         f"{res['det_side']} px on its long side."),
         "",
         "| measure | result | goal |",
         "|---|---|---|",
@@ -251,6 +373,11 @@ def main(argv=None) -> int:
          f"({res['other_covered'] / o:.1%}) | <= 5% |"),
         f"| photos held (text that would not cover) | {res['held']} | |",
         f"| CPU seconds per photo for the text check (one thread) | {res['cpu_s_per_photo']} | |",
+        (f"| of which matching what was read to names, CPU ms per photo | "
+         f"{res['matching_cpu_ms_per_photo']} | |"),
+        "",
+        "By layout (covered / naming signs): "
+        + ", ".join(f"{x} {v[0]}/{v[1]}" for x, v in res["by_layout"].items()) + ".",
         "",
         "By capital height (covered / naming signs): "
         + ", ".join(f"{c} px {v[0]}/{v[1]}" for c, v in res["by_cap"].items())

@@ -168,19 +168,31 @@ _EXACT_ONLY = frozenset({
 })
 
 
+def _letters(word: str) -> int:
+    """The letters a word uses, as bits (letters sharing a bit only make the bound below looser)."""
+    mask = 0
+    for c in word:
+        mask |= 1 << (ord(c) % 61)
+    return mask
+
+
 class _Targets:
     """Name words (folded) and whose they are, by length: a word of text is compared only with
-    the name words its slips allow (a length within two of its own)."""
+    the name words its slips allow (a length within two of its own), and only where the letters
+    they use allow it: an edit changes at most one letter, so two words are at least as many
+    edits apart as the one has letters the other lacks. That check is one operation on bits and
+    leaves the full comparison to a few names in a school's hundreds."""
 
     def __init__(self, pairs: Iterable[tuple[str, int]], exact_below: int = 0):
         exact: dict[str, set[int]] = {}
         for target, k in pairs:
             exact.setdefault(target, set()).add(k)
         self.exact = {t: frozenset(ks) for t, ks in exact.items()}
-        self.by_len: dict[int, list[tuple[str, frozenset[int]]]] = {}
+        self.by_len: dict[int, list[tuple[str, frozenset[int], int, int]]] = {}
         for t, ks in self.exact.items():
-            self.by_len.setdefault(len(t), []).append((t, ks))
-        self.exact_below = exact_below  # targets shorter than this match letter for letter
+            allowed = 0 if len(t) < exact_below else slips(t)  # below: letter for letter
+            if allowed:
+                self.by_len.setdefault(len(t), []).append((t, ks, _letters(t), allowed))
 
     def match(self, word: str) -> frozenset[int]:
         """Whose name word `word` (folded, from the text) is: exactly, as a possessive
@@ -193,13 +205,17 @@ class _Targets:
             out |= self.exact.get(w, frozenset())
             if w in _EXACT_ONLY:
                 continue
+            mine = _letters(w)
             for n in range(len(w) - 2, len(w) + 3):
-                for t, ks in self.by_len.get(n, ()):
-                    allowed = 0 if len(t) < self.exact_below else slips(t)
-                    if allowed and edit_distance(w, t, allowed) <= allowed:
+                for t, ks, theirs, allowed in self.by_len.get(n, ()):
+                    if ((mine & ~theirs).bit_count() <= allowed
+                            and (theirs & ~mine).bit_count() <= allowed
+                            and edit_distance(w, t, allowed) <= allowed):
                         out |= ks
         return frozenset(out)
 
+
+SEEN_WORDS = 50_000  # words whose matches an index keeps
 
 # A full name run together as one word ("BenExample", "BENEXAMPLE": a reader that drops the
 # spaces, letters spelled out) is matched through slips only from this length: "Al Li" run
@@ -219,8 +235,7 @@ class Names:
         ps = list(enumerate(self.persons))
         self._first = _Targets((p.first, k) for k, p in ps)
         self._last = _Targets((p.last, k) for k, p in ps)
-        self._whole = _Targets([(p.first + p.last, k) for k, p in ps]
-                               + [(p.last + p.first, k) for k, p in ps], WHOLE_SLIPS_FROM)
+        self._whole: _Targets | None = None  # made when a word run together is first seen
         initials: dict[tuple[str, bool], set[int]] = {}
         for k, p in ps:
             initials.setdefault((p.first[:1], False), set()).add(k)
@@ -233,6 +248,8 @@ class Names:
         key = (kind, word)
         found = self._seen.get(key)
         if found is None:
+            if len(self._seen) >= SEEN_WORDS:  # a long-running watcher reads many words
+                self._seen.clear()
             found = self._seen[key] = targets.match(word)
         return found
 
@@ -243,6 +260,10 @@ class Names:
         return self._look("last", word, self._last)
 
     def whole(self, word: str) -> frozenset[int]:
+        if self._whole is None:
+            ps = list(enumerate(self.persons))
+            self._whole = _Targets([(p.first + p.last, k) for k, p in ps]
+                                   + [(p.last + p.first, k) for k, p in ps], WHOLE_SLIPS_FROM)
         return self._look("whole", word, self._whole)
 
     def initial(self, letter: str, dotted: bool) -> frozenset[int]:
@@ -253,8 +274,20 @@ class Names:
         return self._initials.get((letter, True), frozenset())
 
 
+_last_names: list[tuple[tuple[Person, ...], Names]] = []  # the last index made, and for whom
+
+
 def names_of(persons: list[Person] | Names) -> Names:
-    return persons if isinstance(persons, Names) else Names(persons)
+    """`persons` as an index; the same people as last time get the same index back (a caption
+    and a photo's text are checked against the whole school, again and again)."""
+    if isinstance(persons, Names):
+        return persons
+    key = tuple(persons)
+    if _last_names and _last_names[0][0] == key:
+        return _last_names[0][1]
+    names = Names(key)
+    _last_names[:] = [(key, names)]
+    return names
 
 
 def _between_ok(original: str, word: str) -> bool:

@@ -214,24 +214,27 @@ def _scaled(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[f
 
 def _lines(regions: list[TextRegion]) -> list[list[TextRegion]]:
     """Regions grouped into lines (left to right) where they sit side by side."""
-    order = sorted(regions, key=lambda r: (r.box.y0 + r.box.y1) / 2)
+    geo = {id(r): (r.box, r.height) for r in regions}  # each region's measured once
+    order = sorted(regions, key=lambda r: (geo[id(r)][0].y0 + geo[id(r)][0].y1) / 2)
     lines: list[list[TextRegion]] = []
+    rightmost: list[TextRegion] = []  # each line's region reaching furthest right
     for r in order:
-        placed = False
-        for line in lines:
-            last = max(line, key=lambda x: x.box.x1)
-            b, lb = r.box, last.box
+        b, rh = geo[id(r)]
+        for n, last in enumerate(rightmost):
+            lb, lh = geo[id(last)]
             overlap = min(b.y1, lb.y1) - max(b.y0, lb.y0)
-            hgt = max(r.height, last.height)
+            hgt = max(rh, lh)
             near = -LINE_GAP * hgt <= b.x0 - lb.x1 <= LINE_GAP * hgt or \
                 -LINE_GAP * hgt <= lb.x0 - b.x1 <= LINE_GAP * hgt
             if overlap > 0.5 * min(b.height, lb.height) and near:
-                line.append(r)
-                placed = True
+                lines[n].append(r)
+                if b.x1 > lb.x1:
+                    rightmost[n] = r
                 break
-        if not placed:
+        else:
             lines.append([r])
-    return [sorted(line, key=lambda x: x.box.x0) for line in lines]
+            rightmost.append(r)
+    return [sorted(line, key=lambda x: geo[id(x)][0].x0) for line in lines]
 
 
 def _read_together(regions: list[TextRegion]) -> tuple[str, list[tuple[int, int, TextRegion]]]:
@@ -262,16 +265,19 @@ def _stacked(lines: list[list[TextRegion]]) -> list[tuple[list[TextRegion], list
     within STACK_GAP heights of the upper's foot, and overlapping across by half the narrower
     line at least (left-aligned, centred or right-aligned). Lines side by side in two columns,
     or a small caption far under a heading, are not."""
-    ext = [_extent(line) for line in lines]
+    ext = sorted(((*_extent(line), n) for n, line in enumerate(lines)),
+                 key=lambda e: e[0].y0)  # top to bottom
+    tallest = max((h for _, h, _ in ext), default=0.0)
     pairs = []
-    for a, (ba, ha) in enumerate(ext):
-        for b, (bb, hb) in enumerate(ext):
-            if a == b or max(ha, hb) > STACK_HEIGHTS * min(ha, hb):
-                continue
+    for i, (ba, ha, a) in enumerate(ext):
+        for bb, hb, b in ext[i + 1:]:
+            if bb.y0 > ba.y1 + STACK_GAP * tallest:
+                break  # every line from here on starts too far below
             h = max(ha, hb)
             gap = bb.y0 - ba.y1
             across = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
-            if (-0.5 * h <= gap <= STACK_GAP * h and (ba.y0 + ba.y1) < (bb.y0 + bb.y1)
+            if (h <= STACK_HEIGHTS * min(ha, hb) and -0.5 * h <= gap <= STACK_GAP * h
+                    and (ba.y0 + ba.y1) < (bb.y0 + bb.y1)
                     and across >= 0.5 * min(ba.width, bb.width)):
                 pairs.append((lines[a], lines[b]))
     return pairs
