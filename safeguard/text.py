@@ -252,34 +252,32 @@ def _spanned(spans, f: Finding) -> list[TextRegion]:
     return [r for s, e, r in spans if s < f.end and e > f.start]
 
 
-def _extent(line: list[TextRegion]) -> tuple[Box, float]:
-    """A line's box (the union of its regions') and its text's height (its tallest region's)."""
-    boxes = [r.box for r in line]
-    return (Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes),
-                max(b.y1 for b in boxes)), max(r.height for r in line))
-
-
 def _stacked(lines: list[list[TextRegion]]) -> list[tuple[list[TextRegion], list[TextRegion]]]:
-    """Pairs of lines one directly above the other, as a name card or a certificate sets a name
-    on two lines ("Ada" / "Example"): of similar height (STACK_HEIGHTS), the lower starting
-    within STACK_GAP heights of the upper's foot, and overlapping across by half the narrower
-    line at least (left-aligned, centred or right-aligned). Lines side by side in two columns,
-    or a small caption far under a heading, are not."""
-    ext = sorted(((*_extent(line), n) for n, line in enumerate(lines)),
-                 key=lambda e: e[0].y0)  # top to bottom
-    tallest = max((h for _, h, _ in ext), default=0.0)
+    """The ends of two lines where a region of one lies directly above a region of the other, as
+    a name card or a certificate sets a name on two lines ("Ada" / "Example"): the upper line up
+    to that region (its last two regions) and the lower from its region (its first two). The
+    two regions are of similar height (STACK_HEIGHTS), the lower starts within STACK_GAP heights
+    of the upper's foot, and they overlap across by half the narrower at least (left-aligned,
+    centred or right-aligned). Regions, not whole lines, are compared, so that a stray mark read
+    on the same line does not stretch a line out of shape. Lines side by side in two columns,
+    or a small caption far under a heading, are not joined."""
+    where = {id(r): (n, i) for n, line in enumerate(lines) for i, r in enumerate(line)}
+    geo = sorted(((r.box, r.height, r) for line in lines for r in line),
+                 key=lambda g: g[0].y0)  # top to bottom
+    tallest = max((h for _, h, _ in geo), default=0.0)
     pairs = []
-    for i, (ba, ha, a) in enumerate(ext):
-        for bb, hb, b in ext[i + 1:]:
+    for k, (ba, ha, ra) in enumerate(geo):
+        for bb, hb, rb in geo[k + 1:]:
             if bb.y0 > ba.y1 + STACK_GAP * tallest:
-                break  # every line from here on starts too far below
+                break  # every region from here on starts too far below
+            (la, ia), (lb, ib) = where[id(ra)], where[id(rb)]
             h = max(ha, hb)
             gap = bb.y0 - ba.y1
             across = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
-            if (h <= STACK_HEIGHTS * min(ha, hb) and -0.5 * h <= gap <= STACK_GAP * h
+            if (la != lb and h <= STACK_HEIGHTS * min(ha, hb) and -0.5 * h <= gap <= STACK_GAP * h
                     and (ba.y0 + ba.y1) < (bb.y0 + bb.y1)
                     and across >= 0.5 * min(ba.width, bb.width)):
-                pairs.append((lines[a], lines[b]))
+                pairs.append((lines[la][:ia + 1][-2:], lines[lb][ib:][:2]))
     return pairs
 
 

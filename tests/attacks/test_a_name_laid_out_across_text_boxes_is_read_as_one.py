@@ -32,6 +32,9 @@ def test_a_name_on_two_stacked_lines_is_one_name_in_either_order():
     # centred lines of a certificate, with a line of other text above
     assert named([box("Certificate of Merit", 40, 40), box("Ada", 250, 100),
                   box("Example", 200, 150)]) == {("P1", ("Ada", "Example"))}
+    # a stray mark read beside the first name (as a tall region) does not hide the name
+    assert named([box("k", 20, 60, w=60, h=150), box("Ada", 100, 100),
+                  box("Example", 100, 150)]) == {("P1", ("Ada", "Example"))}
 
 
 def test_stacked_lines_of_other_text_are_not_joined_into_a_name():
