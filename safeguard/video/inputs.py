@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from safeguard.suffixes import (
@@ -19,7 +20,8 @@ HEIF_BRANDS = (b"heic", b"heix", b"mif1", b"avif", b"msf1")  # pictures in an IS
 EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 
 
-def _looks_like_a_clip(head: bytes) -> bool:
+def looks_like_a_clip(head: bytes) -> bool:
+    """Are these a clip's first 16 bytes?"""
     return head.startswith(EBML) or (head[4:8] == b"ftyp" and head[8:12] not in HEIF_BRANDS)
 
 
@@ -28,7 +30,7 @@ def starts_like_a_clip(path: Path) -> bool:
     picture, or a Matroska/WebM file)?"""
     try:
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW | os.O_NONBLOCK)) as fh:
-            return _looks_like_a_clip(fh.read(16))
+            return looks_like_a_clip(fh.read(16))
     except OSError:
         return False
 
@@ -40,7 +42,7 @@ def is_clip(path: Path, data: bytes | None = None) -> bool:
         return True
     if suffix in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES:
         return False
-    return _looks_like_a_clip(data[:16]) if data is not None else starts_like_a_clip(path)
+    return looks_like_a_clip(data[:16]) if data is not None else starts_like_a_clip(path)
 
 
 def process(data: bytes | None, path: Path, job):
@@ -52,6 +54,9 @@ def process(data: bytes | None, path: Path, job):
     if path.suffix.lower() in OTHER_VIDEO_SUFFIXES:
         return Outcome(input=str(path), status="rejected",
                        error="a clip format this does not take (MP4, MOV or WebM only)")
+    # A clip is long work on one input: its detector and encoder run on every core (a pool's
+    # worker has one thread per photo), and x264 encodes on threads of its own.
+    job = replace(job, threads=max(job.threads, len(os.sched_getaffinity(0))))
     if data is None:
         return process_clip(path, job)
     with tempfile.TemporaryDirectory(prefix="safeguard-clip-") as tmp:
@@ -59,3 +64,33 @@ def process(data: bytes | None, path: Path, job):
         with open(copy, "xb", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
             fh.write(data)
         return process_clip(copy, job, name=path)
+
+
+def complete(fd: int, size: int) -> bool:
+    """Is the open clip whole, from its structure alone (nothing decoded, a few bytes read)? An
+    MP4 or MOV is whole when its top-level boxes tile the file exactly and hold both the index
+    (`moov`) and the media (`mdat`): a copy still arriving ends inside its last box. A WebM has
+    no such outline (a camera may write its length as unknown): it is whole once it is stable,
+    and a clip cut short is refused when its frames are decoded."""
+    import struct
+
+    head = os.pread(fd, 16, 0)
+    if head.startswith(EBML):
+        return True
+    pos, seen = 0, set()
+    while pos < size:
+        box = os.pread(fd, 16, pos)
+        if len(box) < 8:
+            return False
+        n, kind = struct.unpack(">I4s", box[:8])
+        if n == 1:
+            if len(box) < 16:
+                return False
+            n = struct.unpack(">Q", box[8:16])[0]
+        elif n == 0:
+            n = size - pos
+        if n < 8:
+            return False
+        seen.add(kind)
+        pos += n
+    return pos == size and {b"moov", b"mdat"} <= seen

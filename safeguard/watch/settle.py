@@ -156,6 +156,10 @@ def decodes_open(fd: int, max_pixels: int | None = None, max_bytes: int | None =
         return False
     if not _stat.S_ISREG(st.st_mode):
         return False
+    from safeguard.video import inputs as clips
+
+    if clips.looks_like_a_clip(os.pread(fd, 16, 0)):  # a clip has limits of its own
+        return clips.complete(fd, st.st_size)  # its outline, not its frames
     if st.st_size > max_bytes:
         return True  # complete enough to know it is too big: refused by its size, unread
     # process-wide Pillow settings, as decode_image sets them: a half-copied file must not pass
