@@ -218,6 +218,7 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
     if job.out_dir is None:  # scan: what blur would do, nothing written
         return
     out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".safeguard-", suffix=".mp4", dir=out_dir)
     os.close(fd)
     tmp = Path(tmp)
@@ -336,15 +337,29 @@ def _check(path: Path, tmp: Path, info: ClipInfo, job: Job, limits: Limits,
 
 
 def _link_new(tmp: Path, directory: Path, name: str) -> Path:
-    """Hard-link `tmp` to `name` in `directory` (or `stem-2.mp4`, ...): never overwrites."""
+    """Give the verified `tmp` its name in `directory` (or `stem-2.mp4`, ...), as
+    images.write_atomic does for photos: a hard link that never overwrites, or on a share
+    without hard links a rename onto a name not yet taken."""
+    import errno
+
+    from consent_db.storage import fsync_dir
+
+    os.chmod(tmp, 0o644)
     stem, ext = os.path.splitext(name)
     for n in range(1, 10_000):
         target = directory / (name if n == 1 else f"{stem}-{n}{ext}")
         try:
             os.link(tmp, target)
-            return target
         except FileExistsError:
             continue
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            if os.path.lexists(target):
+                continue
+            os.rename(tmp, target)
+        fsync_dir(directory)
+        return target
     raise StripError("no free name for the clip")
 
 

@@ -9,9 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLES
-
 from support.clips import Motion, camera_frames, write_phone_clip
 from support.helpers import json_lines, run_cli
 

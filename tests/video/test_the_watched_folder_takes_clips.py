@@ -8,9 +8,7 @@ import os
 import signal
 
 import pytest
-
 from conftest import SAMPLES
-
 from support.clips import Motion, camera_frames, write_phone_clip
 from support.watch_helpers import (
     ready_files,
