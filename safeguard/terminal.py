@@ -53,6 +53,12 @@ def echo(message: object = None, err: bool = False, nl: bool = True) -> None:
     click.echo(None if message is None else lines(message), err=err, nl=nl)
 
 
+def heading(text: object) -> None:
+    """A heading the program wrote, in bold: escaped first, then styled (the style's own
+    escape sequence is the one control that reaches the terminal)."""
+    click.echo(click.style(lines(text), bold=True))
+
+
 def echo_json(obj: Any, indent: int | None = 2) -> None:
     """`obj` as JSON, letters kept as they are (a name with an accent stays readable), and the
     characters JSON leaves raw (DEL, C1, bidi controls) escaped as JSON escapes."""

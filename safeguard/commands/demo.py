@@ -12,7 +12,7 @@ import click
 
 from safeguard import shipped
 from safeguard.home import Home
-from safeguard.terminal import echo
+from safeguard.terminal import echo, heading
 
 SAMPLES = shipped.path("samples")  # samples/, shipped with the package
 DEMO_MARK = ".safeguard-demo"
@@ -37,10 +37,10 @@ def demo(where: Path, jobs: int | None) -> None:
     where.mkdir(parents=True)
     (where / DEMO_MARK).write_text("made by safeguard demo\n")
     home, out = Home(where / "home").ensure(), where / "ready"
-    photos = SAMPLES / "photos"
+    photos, clips = SAMPLES / "photos", SAMPLES / "clips"
 
     say = lambda s="": echo(s)
-    say(click.style("0. The admin creates the store and staff accounts", bold=True))
+    heading("0. The admin creates the store and staff accounts")
     store = ConsentStore.open(home, create=True)
     # demo accounts with a random password that lives only in this process
     password = secrets.token_urlsafe(18)
@@ -49,11 +49,16 @@ def demo(where: Path, jobs: int | None) -> None:
         store.add_staff(user, role, password, actor="demo-admin")
     from safeguard.accepted_settings import record_initial
 
-    record_initial(home, store, "demo-admin")  # as `init` does: the default settings, accepted
+    # As `init` does: the settings written and accepted; spot checks (a random share of
+    # photos held for the DSL) are off, so that the demo shows the same on every run.
+    home.config_file.write_text("# the demo's settings: every default but spot checks\n"
+                                "spot_check_rate = 0.0\n")
+    record_initial(home, store, "demo-admin")
     say(f"   safeguard --home {home.root} init --admin demo-admin; staff add demo-data --role data;"
         " demo-dsl --role dsl; demo-comms --role comms")
+    say("   (spot checks off in this demo: spot_check_rate = 0.0 in its settings)")
     say()
-    say(click.style("1. The data manager records two pupils and enrols reference photos", bold=True))
+    heading("1. The data manager records two pupils and enrols reference photos")
     store.add_pupil("P001", "Ada Example", consents={"social": False, "website": True},
                     biometric_consent=True, actor="demo-data")
     store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},
@@ -64,18 +69,18 @@ def demo(where: Path, jobs: int | None) -> None:
         say(f"   {pid}: enrolled from {', '.join(p.name for p in refs)}")
     say("   Ada: no consent for social media. Ben: consent for social media and the website.")
     say()
-    say(click.style("2. Comms staff run the blur pass for social media", bold=True))
-    say(f"   safeguard --home {home.root} --as demo-comms blur {_rel(photos)} --out {out} "
-        "--channel social")
-    code = _blur(home, [photos], out, "social", jobs, password)
+    heading("2. Comms staff run the blur pass for social media, on photos and a clip")
+    say(f"   safeguard --home {home.root} --as demo-comms blur {_rel(photos)} {_rel(clips)} "
+        f"--out {out} --channel social")
+    code = _blur(home, [photos, clips], out, "social", jobs, password)
     say()
-    say(click.style("3. The DSL puts Ada on the child protection register; the same photo again",
-                    bold=True))
+    heading("3. The DSL puts Ada on the child protection register; the same photo again")
     store.add_register("P001", "cp", actor="demo-dsl")
     _blur(home, [photos / "assembly.jpg"], out, "social", jobs, password)
     say()
     say(f"Exported copies are in {out}/; held originals wait for the DSL under {home.root}/held/.")
-    say("Look at the copies: Ada's face is blurred, Ben's is not, and no metadata is left.")
+    say("Look at the copies: Ada's face is blurred, Ben's is not, and no metadata is left; in the")
+    say("clip her face is blurred in every frame, and the phone's place, dates and sound are gone.")
     sys.exit(0 if code in (0, 3, 4, 5) else code)
 
 
