@@ -316,7 +316,8 @@ def _run_remote(app, socket_path, paths, settings, as_json, out, as_user):
                             output=public.get("output"), error=public.get("error"),
                             held_id=public.get("held_id"), flags=public.get("flags") or [],
                             removed=public.get("metadata_removed") or [],
-                            faces=[SimpleNamespace(**f) for f in public.get("faces") or []])
+                            faces=[SimpleNamespace(**f) for f in public.get("faces") or []],
+                            kind=public.get("kind", "photo"))
         outcomes.append(o)
         report.emit(public)
 
@@ -424,8 +425,14 @@ def _summary(outcomes, write: bool) -> None:
     faces = sum(len(o.faces) for o in outcomes)
     red = sum(f.action == "redact" for o in outcomes for f in o.faces)
     verb = "exported" if write else "ready to export"
-    out.print(f"{n} photo{'s' if n != 1 else ''}: {exp} {verb}, {held} held for the DSL to check, "
+    clips = sum(getattr(o, "kind", "photo") == "video" for o in outcomes)
+    out.print(f"{_count(n - clips, 'photo')}{' and ' + _count(clips, 'clip') if clips else ''}: "
+              f"{exp} {verb}, {held} held for the DSL to check, "
               f"{rej} rejected; {faces} faces found, {red} redacted.")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
 
 
 def _display(path: str) -> str:

@@ -28,7 +28,15 @@ from pathlib import Path
 from safeguard.faces import Box
 from safeguard.images import LoadError
 from safeguard.metadata import StripError
-from safeguard.pipeline import HELD_MESSAGE, Job, Outcome, TextOutcome, _decide, output_name
+from safeguard.pipeline import (
+    HELD_MESSAGE,
+    FaceOutcome,
+    Job,
+    Outcome,
+    TextOutcome,
+    _decide,
+    output_name,
+)
 from safeguard.policy import FaceDecision, decision_cutoff
 from safeguard.video.clip import ClipError, ClipInfo, Limits, frames, probe
 from safeguard.video.container import Writer, verify_container
@@ -201,6 +209,9 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
                        if info.audio else "everything but the picture (dates, place, camera) removed"]
     outcome.tracks = [TrackOutcome(t, decide_track(t.samples, job.unknown), len(t.samples))
                       for t in seen.tracks]
+    # each track is one face of the clip: its best box, as a photo's face is listed
+    outcome.faces = [FaceOutcome(t.track.best_box(), t.label, t.action, t.decision)
+                     for t in outcome.tracks]
     outcome.texts = [replace(t, action="hold") for t in seen.texts]
     if any(t.action == "hold" for t in outcome.tracks) or outcome.texts:
         outcome.status = "held"
