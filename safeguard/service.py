@@ -135,11 +135,11 @@ class PhotoService:
             shutil.rmtree(stale, ignore_errors=True)
 
     def hello(self, msg: dict, source: str = "socket") -> Batch:
-        from consent_db import ConsentStore, StoreError
+        from consent_db import StoreError
         from safeguard.accepted_settings import accepted_config
-        from safeguard.access import Refused, check
         from safeguard.config import ConfigError
-        from safeguard.pipeline import Job, store_inputs
+        from safeguard.door import Entrance, Refused
+        from safeguard.pipeline import Job
 
         if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
             raise ServiceError(f"this service speaks protocol {PROTOCOL}; update safeguard")
@@ -153,21 +153,23 @@ class PhotoService:
             raise ServiceError("sign-in failed: that is not a staff user name (letters, digits, "
                                "'.', '_', '@' or '-', at most 64)")
         try:
-            store = ConsentStore.open(self.home, channels=self.config.channels)
-            who = store.verify_staff(user, password, source=source, throttle=self.throttle,
-                                     audit_failures=False)
+            entrance = Entrance.open(self.home, self.config)
+            who = entrance.verify_staff(user, password, source=source, throttle=self.throttle,
+                                        audit_failures=False)
             if who is None:
                 raise ServiceError(f"sign-in as {user} failed (wrong password or no such "
                                    "account)")
+            door = entrance.door(who)  # the batch reaches the store only through it
             try:
-                check(who.role, "photos")
+                door.need("photos")
             except Refused as e:
-                raise ServiceError(f"{who.user}: {e}") from None
+                raise ServiceError(str(e)) from None
             # read for every batch: a file changed since the service started stops the next
             # batch; settings accepted since then apply to it
-            cfg = accepted_config(self.home, store)
-            if cfg.channels != store.channels:
-                store = ConsentStore.open(self.home, channels=cfg.channels)
+            cfg = accepted_config(self.home, entrance)
+            if cfg.channels != entrance.channels:
+                entrance = Entrance.open(self.home, cfg)
+            door = entrance.door(who, cfg)  # the batch reaches the store only through it
         except (StoreError, ConfigError) as e:
             raise ServiceError(str(e)) from e
         quality = msg.get("quality")
@@ -189,7 +191,7 @@ class PhotoService:
         except ConfigError as e:
             raise ServiceError(str(e), usage=True) from None
         if cfg.laxer(**chosen):  # an admin or the DSL relaxed it: on the record
-            store.audit.append(who.user, "batch.relaxed", None,
+            door.audit.append(who.user, "batch.relaxed", None,
                                {k: f"{getattr(cfg, k)} -> {v}"
                                 for k, v in cfg.laxer(**chosen).items()})
         unknown, style, text = choices["unknown"], choices["style"], choices["text"]
@@ -197,7 +199,7 @@ class PhotoService:
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise ServiceError("groups must be names", usage=True)
         try:
-            inputs = store_inputs(self.home, cfg, channel, store)
+            inputs = door.photo_inputs(channel)
             matrix = inputs.matrix
         except StoreError as e:
             raise ServiceError(str(e)) from e
@@ -210,9 +212,7 @@ class PhotoService:
         caption = msg.get("caption")
         findings = None
         if isinstance(caption, str):
-            from safeguard.caption import check_caption
-
-            findings = [f.public() for f in check_caption(caption, store)]
+            findings = [f.public() for f in door.check_caption(caption)]
         write = bool(msg.get("write"))
         self.home.ensure()
         work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
@@ -234,7 +234,7 @@ class PhotoService:
                 post = approvals.start(self.home, channel, out,
                                        caption if isinstance(caption, str) else None, who.user,
                                        academy=academy_of_submitter(who))
-        return Batch(job, write, work, findings, post, store.audit)
+        return Batch(job, write, work, findings, post, door.audit)
 
     def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:
         from safeguard.pipeline import process_data

@@ -67,7 +67,6 @@ def list_(app, as_json, as_user):
 def show(app, post_id, save, as_user):
     """One post: channel, caption (with what identifies a child flagged), the copies."""
     from safeguard import approvals as ap
-    from safeguard.caption import check_caption
     from safeguard.scope import academy_of
 
     store, who = _signed(app, as_user)
@@ -77,7 +76,7 @@ def show(app, post_id, save, as_user):
     caption = post.get("caption")
     if caption:
         echo(f"caption: {caption}")
-        for f in check_caption(caption, store):
+        for f in store.check_caption(caption):
             echo(f"  characters {f.start}-{f.end}: {f.what}")
     for name, data in _run(lambda: ap.copies(app.home, post)):
         echo(f"  {name} ({len(data)} bytes)")

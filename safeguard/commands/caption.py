@@ -33,7 +33,6 @@ def caption(app, text, path, channel, as_json, as_user):
       1  error (store, sign-in)
       2  usage error
       3  something in the caption identifies a child: change it before posting"""
-    from safeguard.caption import check_caption
     from safeguard.commands.signin import signed_in
 
     if path is not None:
@@ -45,7 +44,7 @@ def caption(app, text, path, channel, as_json, as_user):
     if channel not in cfg.channels:
         raise click.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
     store, _ = signed_in(app, "photos", as_user)
-    findings = check_caption(text, store)
+    findings = store.check_caption(text)
     if as_json:
         echo(json.dumps({"channel": channel, "ok": not findings,
                          "findings": [f.public() for f in findings]}))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -152,35 +151,14 @@ def find(app, pupil_id, tolerance, as_json, html_out, as_user):
     Compares every indexed face with the pupil's stored encodings; a photo is listed when one of
     its faces is within the tolerance of the closest of them. Files that could not be scanned are
     listed too: the pupil may be in them."""
-    from safeguard.index import (
-        IndexProblem,
-        PhotoIndex,
-        default_tolerance,
-        pupil_queries,
-        render_contact_sheet,
-        search,
-    )
+    from safeguard.index import IndexProblem, render_contact_sheet
 
-    store, who = signed_in(app, "find", as_user)
-    tol = default_tolerance(app.home) if tolerance is None else tolerance
-    index = PhotoIndex(app.home)
-    try:
-        index.open()
-        queries = pupil_queries(app.home, pupil_id)
-        if len(queries) == 0:
-            raise click.ClickException(
-                f"{pupil_id} has no stored face encodings (no biometric consent, or they were "
-                "destroyed), so the index cannot be searched for them")
-        t0 = time.perf_counter()
-        snap = index.load()
-        t1 = time.perf_counter()
-        hits = search(snap, queries, tol)
-        t2 = time.perf_counter()
+    door, _ = signed_in(app, "find", as_user)
+    try:  # the pupil must be in the account's academy (safeguard.door); the search is audited
+        found = door.find(pupil_id, tolerance, html=html_out is not None)
     except IndexProblem as e:
         raise click.ClickException(str(e)) from e
-    unscanned = snap.unscanned()
-    store.audit.append(who.user, "index.find", pupil_id,
-                       {"hits": len(hits), "html": bool(html_out)})
+    snap, hits, tol, unscanned = found.snapshot, found.hits, found.tolerance, found.unscanned
     if html_out is not None:
         from consent_db.storage import atomic_write_bytes
 
@@ -196,13 +174,14 @@ def find(app, pupil_id, tolerance, as_json, html_out, as_user):
             "hits": [h.as_dict() for h in hits],
             "unscanned": [{"path": p, "error": e} for p, e in unscanned],
             "html": str(html_out) if html_out else None,
-            "seconds": {"load": round(t1 - t0, 4), "search": round(t2 - t1, 4)},
+            "seconds": {"load": round(found.load_seconds, 4),
+                        "search": round(found.search_seconds, 4)},
         }, indent=1))
         return
     for h in hits:
         echo(f"{h.distance:.3f}  {h.faces[0].box}  {h.path}")
     echo(f"{len(hits)} photo(s) of {pupil_id} among {snap.photos} indexed photo(s) "
-         f"(tolerance {tol:.2f}; search {1000 * (t2 - t1):.0f} ms).")
+         f"(tolerance {tol:.2f}; search {1000 * found.search_seconds:.0f} ms).")
     if unscanned:
         echo(f"{len(unscanned)} indexed file(s) could not be scanned; {pupil_id} may be in "
              "them:", err=True)

@@ -82,8 +82,7 @@ def add(
             )
         parsed[ch.strip()] = val in ("yes", "y", "true")
     store, who = _signed(ctx, as_user, "registers" if registers else "pupils.write")
-    dsl = may(who.role, "registers")
-    was = store.tombstone(pupil_id) if dsl else None
+    was = store.tombstone(pupil_id)  # only a DSL is told (safeguard.door)
     _run(
         lambda: store.add_pupil(
             pupil_id,
@@ -96,7 +95,6 @@ def add(
             leaving_date=_date(leaving_date, "--leaving-date"),
             groups=groups,
             actor=who.user,
-            reinstate=dsl,
         )
     )
     echo(f"Added {pupil_id} ({name}).")
@@ -417,9 +415,6 @@ def erase(ctx, pupil_id, yes, reason, as_user):
         raise click.ClickException(f"no pupil {pupil_id}")
     if not yes:
         click.confirm(f"Erase everything held about {shown(pupil_id)}?", abort=True, err=True)
-    if store.get_pupil(pupil_id).get("registers") and not may(who.role, "registers"):
-        # a register is the DSL's: erasing the pupil (and adding them again) would remove it
-        raise click.ClickException(f"cannot erase {pupil_id} from this account: ask a DSL")
     n = _run(lambda: store.erase(pupil_id, reason=reason, actor=who.user))
     echo(f"Erased {pupil_id} ({n} encoding(s) destroyed).")
 
@@ -478,14 +473,13 @@ def purge(ctx, dry_run, retention_days, as_json, as_user):
         else int(cfg.extra.get("leaver_retention_days", cfg.leaver_retention_days))
     )
     store, who = _signed(ctx, as_user, "pupils.erase")
-    records = may(who.role, "registers")  # a leaver's record may be a register: the DSL's
-    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user,
-                                    records=records))
+    # a leaver's record may be a register: only a DSL's purge erases records (safeguard.door)
+    plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user))
     if as_json:
         _emit_json(plan)
         return
     verb = "would be" if dry_run else "were"
-    if not records:
+    if "records_for_dsl" in plan:
         left = plan["records_for_dsl"]
         echo(f"{len(left)} leaver(s) past retention: a DSL erases their records "
              "(`safeguard pupils purge` as a DSL)" + (f": {', '.join(left)}" if left else ""))

@@ -20,14 +20,9 @@ from safeguard.terminal import echo
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
-def _open_store(app):
-    from safeguard.commands.signin import open_store
-
-    return open_store(app)
-
-
 def _sign_in(app, user):
-    """(store, staff account) of a signed-in DSL (safeguard.access: held photos are the DSL's)."""
+    """(door, staff account) of a signed-in DSL (safeguard.door: held photos, takedowns and
+    contact sheets are the DSL's, of their academy when their account has one)."""
     from safeguard.commands.signin import signed_in
 
     return signed_in(app, "held", user)
@@ -105,13 +100,13 @@ def serve(app, host, port, ready, allow_host):
     """Serve the review web app (loopback only by default)."""
     import uvicorn
 
-    from safeguard.commands.signin import use_accepted_settings
+    from safeguard.commands.signin import entrance, use_accepted_settings
     from safeguard.review.app import create_app
     from safeguard.review.decisions import DecisionError, check_ready_dir
 
-    store = _open_store(app)
+    store = entrance(app)  # the app signs each session in and gives it its own door
     use_accepted_settings(app, store)  # the page releases photos: only on accepted settings
-    if not any(s.get("role") == "dsl" for s in store.list_staff()):
+    if not store.has_role("dsl"):
         raise click.ClickException(
             "no staff account has the dsl role: create one with "
             "`safeguard staff add USER --role dsl`"
@@ -161,11 +156,8 @@ def serve(app, host, port, ready, allow_host):
 @click.pass_obj
 def list_(app, as_user, as_json):
     """Held photos waiting for a decision: overdue first, then newest first."""
-    from safeguard.held import HeldQueue
-    from safeguard.review.decisions import queue
-
-    store, _ = _sign_in(app, as_user)
-    items = queue(HeldQueue(app.home.held_dir), app.config.held_review_days, store=store)
+    door, _ = _sign_in(app, as_user)
+    items = door.held_queue(app.config.held_review_days)
     if as_json:
         echo(json.dumps([i.as_dict() for i in items], indent=1))
         return
@@ -196,15 +188,14 @@ def list_(app, as_user, as_json):
 @click.pass_obj
 def show(app, held_id, as_user, as_json):
     """One held photo: every face, who it matched and why, and what a release would redact."""
-    from safeguard.held import HeldQueue
-    from safeguard.review.decisions import DecisionError, face_rows, pending_record, queue_item
+    from safeguard.review.decisions import DecisionError, face_rows, queue_item
 
-    store, _ = _sign_in(app, as_user)
+    door, _ = _sign_in(app, as_user)
     try:
-        rec = pending_record(HeldQueue(app.home.held_dir), _check_id(held_id), store)
+        rec = door.held_record(_check_id(held_id))
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
-    names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+    names = door.names()
     item = queue_item(rec, app.config.held_review_days)
     rows = face_rows(rec, names)
     keys = ("n", "box", "label", "action", "pupil", "name", "reason", "distance")
@@ -283,20 +274,15 @@ def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_jso
     per-face choices, or unredacted. Stripped and verified like `blur`; the held original is then
     destroyed and the decision logged."""
     from safeguard.review.decisions import DecisionError, last_ready_dir
-    from safeguard.review.decisions import release as do_release
 
     if unredacted and redact_faces is not None:
         raise click.UsageError("--unredacted and --redact-faces exclude each other")
     choices = _faces_option(redact_faces)
-    store, who = _sign_in(app, as_user)
+    door, _ = _sign_in(app, as_user)
     target = out.absolute() if out is not None else last_ready_dir(app.home, app.config)
     try:
-        done = do_release(
-            app.home,
-            app.config,
-            store,
+        done = door.release(
             _check_id(held_id),
-            who.user,
             target,
             redact=choices,
             unredacted=unredacted,
@@ -324,11 +310,9 @@ def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_jso
 def reject(app, held_id, reason, as_user, as_json):
     """Reject a held photo: the original is destroyed at once and the decision logged."""
     from safeguard.review.decisions import DecisionError
-    from safeguard.review.decisions import reject as do_reject
-
-    store, who = _sign_in(app, as_user)
+    door, _ = _sign_in(app, as_user)
     try:
-        done = do_reject(app.home, store, _check_id(held_id), who.user, reason)
+        done = door.reject(_check_id(held_id), reason)
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
     echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
@@ -341,19 +325,17 @@ def reject(app, held_id, reason, as_user, as_json):
 def takedowns(app, as_user, as_json):
     """Published photos to take down: lists made when consent was withdrawn or a register flag
     added (see `safeguard index`)."""
-    from safeguard import takedown
-
-    store, _ = _sign_in(app, as_user)
-    items = takedown.list_items(app.home, open_only=True)
+    door, _ = _sign_in(app, as_user)
+    items = door.takedowns(open_only=True)  # of the pupils in the account's academy
     if as_json:
+        items = [{k: v for k, v in t.items() if k != "name"} for t in items]
         echo(json.dumps(items, indent=1))
         return
     if not items:
         echo("No published photos waiting to be taken down.")
         return
-    names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
     for t in items:
-        echo(f"{t['id']}  {names.get(t['pupil'], t['pupil'])} ({t['pupil']}): {t['reason']}")
+        echo(f"{t['id']}  {t['name']} ({t['pupil']}): {t['reason']}")
         if t.get("problem"):  # the search could not run: never read as "nothing found"
             echo(f"    {t['problem']}: check the published photos by hand ({t.get('detail')})")
         for h in t.get("hits", []):
@@ -372,9 +354,9 @@ def close_takedown(app, item_id, note, as_user, as_json):
     """Close a takedown list once its photos are taken down."""
     from safeguard import takedown
 
-    store, who = _sign_in(app, as_user)
+    door, _ = _sign_in(app, as_user)
     try:
-        item = takedown.close(app.home, item_id, who.user, note, audit=store.audit)
+        item = door.close_takedown(item_id, note)
     except takedown.TakedownError as e:
         raise click.ClickException(str(e)) from e
     echo(json.dumps(item) if as_json else f"Closed takedown list {item_id}.")
@@ -417,14 +399,14 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     from safeguard.pipeline import Job, collect_inputs, process_batch
     from safeguard.review.contact import contact_sheet
 
-    store, who = _sign_in(app, as_user)
+    door, who = _sign_in(app, as_user)
     cfg = app.config
     channel = channel or cfg.default_channel
-    inputs = open_matrix(app, channel, store)
+    inputs = open_matrix(app, channel, door)
     job = Job(
         config=cfg,
         channel=channel,
-        unknown=batch_choices(cfg, who, store.audit, unknown=unknown)["unknown"],
+        unknown=batch_choices(cfg, who, door.audit, unknown=unknown)["unknown"],
         style=cfg.style,
         output_format=cfg.output_format,
         text=cfg.text,
@@ -432,12 +414,13 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     )
     files, early = collect_inputs(paths)
     outcomes = list(early) + list(process_batch(files, job, jobs or os.cpu_count() or 1))
-    pupil_names = {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
-    html = contact_sheet(outcomes, pupil_names, channel, who.user, cfg)
+    # a scoped DSL's sheet: another academy's pupils are "another academy's pupil", unnamed
+    html = contact_sheet(outcomes, door.names(), channel, who.user, cfg, view=door.face_view)
     target = html_out.absolute()
     _write_private(target, html.encode("utf-8"))
-    pupils = sorted({f.decision.pupil for o in outcomes for f in o.faces if f.decision.pupil})
-    store.audit.append(
+    pupils = sorted({f.decision.pupil for o in outcomes for f in o.faces
+                     if f.decision.pupil and door.face_view({"pupil": f.decision.pupil})["pupil"]})
+    door.audit.append(
         who.user,
         "report.contact_sheet",
         None,

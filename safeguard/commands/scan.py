@@ -16,19 +16,18 @@ from safeguard.terminal import console, echo
 from safeguard.terminal import shown as one_line
 
 
-def open_matrix(app, channel: str, store=None):
-    """The match matrix for `channel` and the pupils' names (for file-name screening). A home
-    without a store (a mistyped --home), or with a damaged one, is an error: never an empty
-    matrix, which would match nobody."""
+def open_matrix(app, channel: str, door):
+    """The match matrix for `channel` and the pupils' names (for file-name screening), through
+    the signed-in account's door (safeguard.door: every academy's pupils, naming nobody). A
+    damaged store is an error: never an empty matrix, which would match nobody."""
     from consent_db import StoreError
-    from safeguard.pipeline import store_inputs
 
     cfg = app.config
     if channel not in cfg.channels:
         raise click.BadParameter(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
                                  param_hint="--channel")
     try:
-        return store_inputs(app.home, cfg, channel, store)
+        return door.photo_inputs(channel)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
 
@@ -231,9 +230,7 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
     )
     findings = None
     if caption is not None:
-        from safeguard.caption import check_caption
-
-        findings = [f.public() for f in check_caption(caption, store)]
+        findings = [f.public() for f in store.check_caption(caption)]
     if write and out is not None and post is None:
         out.mkdir(parents=True, exist_ok=True)
     outcomes = list(early)

@@ -32,7 +32,8 @@ def serve(app, socket_path, mode, jobs):
     as a comms account, their photos come here over the socket, and the publishable copies go
     back to them. They need no access to the home: store, keys, held originals and the audit log
     stay readable by this account only. SIGTERM or Ctrl-C stops it."""
-    from consent_db import ConsentStore, StoreError
+    from consent_db import StoreError
+    from safeguard.door import Entrance
     from safeguard.service import PhotoService, ServiceError
     from safeguard.service import serve as listen
 
@@ -47,8 +48,7 @@ def serve(app, socket_path, mode, jobs):
     from safeguard.config import ConfigError
 
     try:  # fail now on a missing or damaged store or unaccepted settings, not at the first photo
-        config = accepted_config(app.home, ConsentStore.open(app.home,
-                                                             channels=app.config.channels))
+        config = accepted_config(app.home, Entrance.open(app.home, app.config))
     except (StoreError, ConfigError) as e:
         raise click.ClickException(str(e)) from e
     handler = logging.StreamHandler(sys.stderr)  # a user name in a line is shown, not obeyed

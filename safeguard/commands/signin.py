@@ -14,20 +14,26 @@ AS_HELP = ("Sign in as this staff account (else `safeguard --as`, else SAFEGUARD
            "password from SAFEGUARD_PASSWORD or a prompt.")
 
 
-# Actions about particular pupils, held photos or the audit: an academy-scoped account gets the
-# store as safeguard.scope limits it.
-SCOPED_ACTIONS = frozenset({"pupils.read", "pupils.write", "pupils.erase", "registers", "held",
-                            "audit", "find"})
-
-
-def open_store(app):
-    """The consent store of `app.home`; never creates one (that is `safeguard init`)."""
-    from consent_db import ConsentStore, StoreError
+def entrance(app):
+    """The entrance of `app.home`'s store (safeguard.door: signs in, reads nothing); never
+    creates a store (that is `safeguard init`)."""
+    from consent_db import StoreError
+    from safeguard.door import Entrance
 
     try:
-        return ConsentStore.open(app.home, channels=app.config.channels)
+        return Entrance.open(app.home, app.config)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
+
+
+def command_path() -> str:
+    """The running command's path without the program name ("pupils add")."""
+    ctx = click.get_current_context(silent=True)
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
@@ -52,39 +58,52 @@ def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
     return user, password
 
 
-def signed_in(app, action: str, as_user: str | None = None, store=None):
-    """(store, staff account) for a caller allowed to do `action`; exit 1 otherwise. One
-    sign-in per process: a second call checks the role only."""
-    from safeguard.access import NEED_ACCEPTED_SETTINGS, Refused, check
+def signed_in(app, action: str | None = None, as_user: str | None = None):
+    """(door, staff account) for the running command (safeguard.door.Door: every read and change
+    goes through it, checked for the role and the academy scope); exit 1 otherwise.
 
-    store = store if store is not None else open_store(app)
+    The command's case in safeguard.cases decides what the account must be allowed to do; an
+    `action` the command asks for as well (a register given to `pupils add`) must be allowed
+    too. A command without a case cannot sign in. One sign-in per process: a second call checks
+    the role only."""
+    from safeguard.access import ALLOWED, NEED_ACCEPTED_SETTINGS
+    from safeguard.cases import command_case
+    from safeguard.door import Refused
+
+    path = command_path()
+    case = command_case(path)
+    if case is None or case.action is None or case.action not in ALLOWED:
+        raise click.ClickException(f"`{path}` has no access case (safeguard/cases.py): refused")
+    actions = list(dict.fromkeys(a for a in (case.action, action) if a))
+    gate = entrance(app)
     user = as_user or getattr(app, "user", None) or os.environ.get("SAFEGUARD_USER")
     who = getattr(app, "signed", None)
     if who is None or user is None or who.user != user:
-        user, password = credentials(app, as_user, action)
+        user, password = credentials(app, as_user, actions[-1])
         from consent_db.staff import valid_user_name
 
         if not valid_user_name(user):  # checked before it is shown or written anywhere
             raise click.ClickException("sign-in failed: that is not a staff user name (letters, "
                                        "digits, '.', '_', '@' or '-', at most 64)")
         # failures slow down this OS user's further tries, never lock the account
-        who = store.verify_staff(user, password, source=f"uid:{os.getuid()}")
+        who = gate.verify_staff(user, password, source=f"uid:{os.getuid()}")
         if who is None:
             raise click.ClickException(
                 f"sign-in as {user} failed (wrong password or no such account)")
         if hasattr(app, "signed"):
             app.signed = who
+    signed = gate.door(who)
     try:
-        check(who.role, action)
+        for a in actions:
+            signed.need(a)
+        if case.scope == "trust":
+            signed.trust_wide(f"`{path}`")
     except Refused as e:
-        raise click.ClickException(f"{who.user}: {e}") from None
-    if action in NEED_ACCEPTED_SETTINGS:
-        use_accepted_settings(app, store)
-    if action in SCOPED_ACTIONS:  # an account scoped to an academy sees only its pupils
-        from safeguard.scope import scoped
-
-        store = scoped(store, who)
-    return store, who
+        raise click.ClickException(str(e)) from None
+    if any(a in NEED_ACCEPTED_SETTINGS for a in actions):
+        use_accepted_settings(app, gate)
+        signed = gate.door(who, app.config)  # the accepted settings, from now on
+    return signed, who
 
 
 def use_accepted_settings(app, store) -> None:

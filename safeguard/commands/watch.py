@@ -208,12 +208,11 @@ def status(app, as_json):
 def _matching(app) -> dict:
     """The live calibration per channel (safeguard.calibration); {} without a store."""
     from consent_db import StoreError
-    from safeguard.calibration import for_store
-    from safeguard.commands.signin import open_store
+    from safeguard.commands.signin import entrance
 
     if not (app.home.store_dir / "store.json").exists():
         return {}
     try:
-        return {ch: c.as_dict() for ch, c in for_store(open_store(app), app.config).items()}
+        return entrance(app).calibration()
     except StoreError as e:
         raise click.ClickException(str(e)) from e

@@ -115,12 +115,18 @@ def create_app(
     sessions: Sessions | None = None,
     throttle: Throttle | None = None,
 ) -> Starlette:
-    """The review app for `home`. `allowed_hosts`: Host header values served (default the
-    loopback names); `ready_dir`: the ready folder offered first."""
-    if store is None:
-        from consent_db import ConsentStore
+    """The review app for `home`. `store`: its entrance (safeguard.door.Entrance; or the
+    consent store, given one) through which each session signs in and gets its own door: every
+    page reaches held photos, takedowns, names and the audit log only through the door of the
+    session's account, checked for its role and academy. `allowed_hosts`: Host header values
+    served (default the loopback names); `ready_dir`: the ready folder offered first."""
+    from safeguard.door import Entrance
 
-        store = ConsentStore.open(home, channels=config.channels)
+    if store is None:
+        store = Entrance.open(home, config)
+    elif not isinstance(store, Entrance):
+        store = Entrance(store, home, config)
+    entrance = store
     held = HeldQueue(home.held_dir)
     # the page releases only to these (finding 16): never to a path typed in the form
     release_folders = [*config.release_folders, *([str(ready_dir)] if ready_dir else [])]
@@ -172,14 +178,9 @@ def create_app(
         )
         return resp
 
-    def store_for(s: Session) -> Any:
-        """The store as the session's DSL may use it (safeguard.scope: their academy only)."""
-        from safeguard.scope import scoped
-
-        return scoped(store, s.reviewer)
-
-    def names() -> dict[str, str]:
-        return {p["id"]: p.get("name", p["id"]) for p in store.pupils()}
+    def door_of(s: Session) -> Any:
+        """The door of the session's account (safeguard.door: its role and academy)."""
+        return entrance.door(s.reviewer, config)
 
     def default_ready() -> str:
         p = ready_dir or decisions.last_ready_dir(home, config)
@@ -244,18 +245,15 @@ def create_app(
         if s is None:
             return to_login() if approver_session(request) is None else \
                 RedirectResponse("/approvals", status_code=303)
-        items = await run_in_threadpool(decisions.queue, held, config.held_review_days, None,
-                                        store_for(s))
+        door = door_of(s)
+        items = await run_in_threadpool(door.held_queue, config.held_review_days)
         counts = {
             "held": len(items),
             "overdue": sum(i.overdue for i in items),
             "restricted": sum(i.restricted for i in items),
             "unknown": sum(i.unknown for i in items),
         }
-        scoped_store = store_for(s)
-        visible = ({p["id"] for p in scoped_store.pupils()} if scoped_store is not store
-                   else None)
-        takedowns = await run_in_threadpool(_open_takedowns, home, names, visible)
+        takedowns = await run_in_threadpool(door.takedowns, True)
         return page(request, s, "queue.html", items=items, counts=counts, takedowns=takedowns)
 
     async def close_takedown(request: Request) -> Response:
@@ -268,15 +266,11 @@ def create_app(
             return PlainTextResponse("form expired or forged: reload the page", 403)
         from safeguard import takedown
 
-        try:
-            item = await run_in_threadpool(takedown.get, home, item_id)
+        note = str(form.get("note", "")).strip() or None
+        try:  # another academy's list is refused as if it did not exist
+            await run_in_threadpool(door_of(s).close_takedown, item_id, note)
         except takedown.TakedownError:
             return PlainTextResponse("no such takedown item", 404)
-        scoped_store = store_for(s)
-        if scoped_store is not store and scoped_store.get_pupil(item.get("pupil") or "") is None:
-            return PlainTextResponse("no such takedown item", 404)  # another academy's
-        note = str(form.get("note", "")).strip() or None
-        await run_in_threadpool(takedown.close, home, item_id, s.reviewer.user, note, store.audit)
         s.flash = f"Takedown list {item_id} closed."
         return RedirectResponse("/", status_code=303)
 
@@ -287,11 +281,12 @@ def create_app(
         held_id = request.path_params["held_id"]
         if not valid_id(held_id):
             return PlainTextResponse("no such held image", 404)
+        door = door_of(s)
         try:
-            rec = decisions.pending_record(held, held_id, store_for(s))
+            rec = door.held_record(held_id)
         except decisions.DecisionError as e:
             return PlainTextResponse(str(e), 404)
-        who = await run_in_threadpool(names)
+        who = await run_in_threadpool(door.names)
         faces = decisions.face_rows(rec, who)
         item = decisions.queue_item(rec, config.held_review_days)
         return page(
@@ -320,10 +315,11 @@ def create_app(
                     dt.date.fromisoformat(d)
         except ValueError:
             error, since, until = "dates are YYYY-MM-DD", "", ""
-        entries = await run_in_threadpool(store_for(s).audit.entries, pupil, since or None,
+        door = door_of(s)
+        entries = await run_in_threadpool(door.audit.entries, pupil, since or None,
                                           until or None)
         entries = list(reversed(entries))[:1000]
-        who = await run_in_threadpool(names)
+        who = await run_in_threadpool(door.names)
         rows = [
             {
                 **e,
@@ -355,12 +351,10 @@ def create_app(
         form = await request.form()
         if not csrf_ok(s, form.get("csrf")):
             return PlainTextResponse("form expired or forged: reload the page", 403)
-        actor = s.reviewer.user
         reason = str(form.get("reason", ""))
         try:
             if action == "reject":
-                await run_in_threadpool(decisions.reject, home, store_for(s), held_id, actor,
-                                        reason)
+                await run_in_threadpool(door_of(s).reject, held_id, reason)
                 drawn.cache_clear()  # no rendering of a destroyed original stays in memory
                 s.flash = f"Rejected {held_id}: the original is destroyed."
                 return RedirectResponse("/", status_code=303)
@@ -376,12 +370,8 @@ def create_app(
             elif mode != "redacted":
                 raise decisions.DecisionError("choose how to release")
             done = await run_in_threadpool(
-                decisions.release,
-                home,
-                config,
-                store_for(s),
+                door_of(s).release,
                 held_id,
-                actor,
                 str(form.get("out", "")),
                 allowed=release_folders,
                 **kw,
@@ -397,15 +387,18 @@ def create_app(
 
     # -- images -------------------------------------------------------------------------------
 
-    def draw(held_id: str, kind: str, scoped_store: Any = None) -> bytes:
+    def draw(held_id: str, kind: str, door: Any) -> bytes:
         """The JPEG for one held image, drawn once and kept in memory (a 12 MP preview takes
-        a second or two); only ever served after `pending_record` says it is still held (and,
-        for an academy-scoped DSL, in their academy)."""
-        rec = decisions.pending_record(held, held_id, scoped_store)
-        return drawn(held_id, kind, rec.get("sha256") or "")
+        a second or two); only ever served after the session's door says it is still held and
+        in the account's academy. The names drawn on it come from that door too."""
+        rec = door.held_record(held_id)
+        names = door.names()
+        labels = tuple(sorted({(f["pupil"], names.get(f["pupil"], f["pupil"]))
+                               for f in rec.get("faces", []) if f.get("pupil")}))
+        return drawn(held_id, kind, rec.get("sha256") or "", labels)
 
     @lru_cache(maxsize=64)
-    def drawn(held_id: str, kind: str, sha256: str) -> bytes:
+    def drawn(held_id: str, kind: str, sha256: str, labels: tuple) -> bytes:
         from safeguard.images import decode_image
 
         rec = decisions.pending_record(held, held_id)
@@ -421,7 +414,7 @@ def create_app(
             )
         else:
             side = render.THUMB_SIDE if kind == "thumb" else render.SCREEN_SIDE
-            im = render.annotate(rgb, rec.get("faces", []), names(), side)
+            im = render.annotate(rgb, rec.get("faces", []), dict(labels), side)
         return render.jpeg(im)
 
     async def image(request: Request) -> Response:
@@ -432,7 +425,7 @@ def create_app(
             return PlainTextResponse("no such image", 404)
         try:
             data = await run_in_threadpool(draw, held_id, kind,
-                                           store_for(reviewer_session(request)))
+                                           door_of(reviewer_session(request)))
         except (decisions.DecisionError, HeldError, OSError):
             return PlainTextResponse("no such image", 404)
         except Exception:  # noqa: BLE001 - an undecodable original: say so, show nothing
@@ -466,25 +459,10 @@ def create_app(
         Route("/static/review.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
-    routes += signoff.routes(home, store, approver_session, page, to_login)
+    routes += signoff.routes(home, door_of, approver_session, page, to_login)
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
-
-
-def _open_takedowns(home: Any, names, visible=None) -> list[dict]:
-    """Open takedown lists (published photos a consent change or register flag turned up),
-    with the pupil's name for the DSL; with `visible` (pupil ids), only those pupils' lists."""
-    from safeguard import takedown
-
-    items = takedown.list_items(home, open_only=True)
-    if visible is not None:
-        items = [i for i in items if i.get("pupil") in visible]
-    if items:
-        known = names()
-        for item in items:
-            item["name"] = known.get(item.get("pupil"), item.get("pupil"))
-    return items

@@ -15,7 +15,7 @@ from safeguard.review import render
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _card(outcome, names: Mapping[str, str], config: Config) -> dict:
+def _card(outcome, names: Mapping[str, str], config: Config, view=None) -> dict:
     from safeguard.images import LoadError, decode_image, read_bytes
 
     faces = [
@@ -28,6 +28,8 @@ def _card(outcome, names: Mapping[str, str], config: Config) -> dict:
         }
         for f in outcome.faces
     ]
+    if view is not None:  # the faces as the reader's account may see them (safeguard.door)
+        faces = [view(f) for f in faces]
     card = {
         "file": outcome.input.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         "status": outcome.status,
@@ -52,13 +54,16 @@ def _card(outcome, names: Mapping[str, str], config: Config) -> dict:
 
 
 def contact_sheet(
-    outcomes: list, names: Mapping[str, str], channel: str, user: str, config: Config
+    outcomes: list, names: Mapping[str, str], channel: str, user: str, config: Config,
+    view=None,
 ) -> str:
-    """The HTML text of the contact sheet for `outcomes` (pipeline Outcomes, scan mode)."""
+    """The HTML text of the contact sheet for `outcomes` (pipeline Outcomes, scan mode).
+    `view(face) -> face`: what the reader may see of each face (a DSL scoped to an academy sees
+    another academy's pupil as just that: safeguard.door.Door.face_view)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
     )
-    cards = [_card(o, names, config) for o in outcomes]
+    cards = [_card(o, names, config, view) for o in outcomes]
     counts = {s: sum(c["status"] == s for c in cards) for s in ("exported", "held", "rejected")}
     return env.get_template("report.html").render(
         cards=cards,

@@ -24,14 +24,12 @@ from safeguard.review.auth import csrf_ok
 from safeguard.scope import academy_of
 
 
-def caption_parts(caption: str | None, store: Any) -> list[tuple[str, str | None]]:
+def caption_parts(caption: str | None, door: Any) -> list[tuple[str, str | None]]:
     """The caption cut into (text, what was found there or None), in order, for highlighting."""
     if not caption:
         return []
-    from safeguard.caption import check_caption
-
     parts, at = [], 0
-    for f in sorted(check_caption(caption, store), key=lambda f: (f.start, -f.end)):
+    for f in sorted(door.check_caption(caption), key=lambda f: (f.start, -f.end)):
         if f.start < at:  # overlaps one already marked
             continue
         if f.start > at:
@@ -43,9 +41,10 @@ def caption_parts(caption: str | None, store: Any) -> list[tuple[str, str | None
     return parts
 
 
-def routes(home: Any, store: Any, approver: Callable[[Request], Any],
+def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request], Any],
            page: Callable[..., Response], to_login: Callable[[], Response]) -> list[Route]:
-    """`approver(request)`: the signed-in session of a DSL or a senior leader, or None."""
+    """`approver(request)`: the signed-in session of a DSL or a senior leader, or None;
+    `door_of(session)`: its account's door (safeguard.door)."""
 
     def valid(post_id: str) -> bool:
         return isinstance(post_id, str) and bool(approvals.ID_RE.fullmatch(post_id))
@@ -75,7 +74,7 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
                                            academy_of(s.reviewer))
         except approvals.ApprovalError:
             return PlainTextResponse("no such post", 404)
-        parts = await run_in_threadpool(caption_parts, post.get("caption"), store)
+        parts = await run_in_threadpool(caption_parts, post.get("caption"), door_of(s))
         return page(request, s, "post.html", post=post, parts=parts,
                     flagged=[what for _, what in parts if what],
                     error=request.query_params.get("error"))
@@ -116,13 +115,15 @@ def routes(home: Any, store: Any, approver: Callable[[Request], Any],
         who, scope = s.reviewer.user, academy_of(s.reviewer)
         try:
             if action == "approve":
-                post = await run_in_threadpool(approvals.approve, home, post_id, who, store.audit,
+                post = await run_in_threadpool(approvals.approve, home, post_id, who,
+                                               door_of(s).audit,
                                                str(form.get("note", "")), scope=scope)
                 s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
                            f"{post['out_dir']}.")
             else:
                 await run_in_threadpool(approvals.decline, home, post_id, who,
-                                        str(form.get("reason", "")), store.audit, scope=scope)
+                                        str(form.get("reason", "")), door_of(s).audit,
+                                        scope=scope)
                 s.flash = f"Declined {post_id}: its copies are destroyed."
         except approvals.ApprovalError as e:
             from urllib.parse import quote
