@@ -62,6 +62,11 @@ class Entrance:
     def verify_staff(self, user: str, password: str, *args, **kwargs):
         return self._store.verify_staff(user, password, *args, **kwargs)
 
+    def staff_stamp(self, user: str) -> str | None:
+        """The account's current stamp (consent_db.staff): the review app ends a session whose
+        account was removed, re-made or changed role or academy."""
+        return self._store.staff_stamp(user)
+
     def has_role(self, role: str) -> bool:
         """Whether any staff account has `role` (no names)."""
         return any(s.get("role") == role for s in self._store.list_staff())
@@ -416,6 +421,10 @@ class Door:
     def remove_staff(self, user: str, *, actor: str | None = None) -> None:
         self.need("staff")
         self._store.remove_staff(user, actor=self.user)
+
+    def unlock_staff(self, user: str, *, actor: str | None = None) -> int:
+        self.need("staff")
+        return self._store.unlock_staff(user, actor=self.user)
 
     # -- settings ----------------------------------------------------------------------------
 
