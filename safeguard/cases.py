@@ -82,6 +82,7 @@ COMMANDS: dict[str, Case] = {
     "staff list": Case("staff", "none"),
     "staff remove": Case("staff", "none"),
     "staff unlock": Case("staff", "none"),
+    "staff change": Case("staff", "none"),
 }
 
 # The review app's routes: (method, path) -> the action its session must allow, and the scope.

@@ -422,6 +422,10 @@ class Door:
         self.need("staff")
         self._store.remove_staff(user, actor=self.user)
 
+    def change_staff(self, user: str, *, actor: str | None = None, **changes):
+        self.need("staff")
+        return self._store.change_staff(user, actor=self.user, **changes)
+
     def unlock_staff(self, user: str, *, actor: str | None = None) -> int:
         self.need("staff")
         return self._store.unlock_staff(user, actor=self.user)
