@@ -1,4 +1,4 @@
-"""Captions (issue 17): does the caption check find every pupil's full name and class name in a
+"""Captions: does the caption check find every pupil's full name and class name in a
 post's caption, and flag nothing else?
 
     .venv/bin/python benchmarks/bench_caption.py [--captions 200] [--pupils 600] [--out benchmarks/out]

@@ -1,4 +1,4 @@
-"""Text in the picture (issue 17): are pupils' names and class names covered, and nothing else?
+"""Text in the picture: are pupils' names and class names covered, and nothing else?
 
     .venv/bin/python benchmarks/bench_text.py [--photos N] [--out benchmarks/out]
         [--det-side PX]      # compare detector sizes: --out another folder

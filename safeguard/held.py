@@ -116,7 +116,7 @@ class HeldQueue:
         os.rename(p, gone)
         shutil.rmtree(gone)
 
-    # -- decisions (added for the DSL review: issue 5) ---------------------------------------
+    # -- decisions (added for the DSL review) ---------------------------------------
 
     def pending(self) -> list[str]:
         """Ids still waiting for a decision (state "held"), newest first."""

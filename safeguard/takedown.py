@@ -1,5 +1,5 @@
 """The DSL's takedown list: published photos in which a pupil was found after their consent was
-withdrawn or they were put on a protected register (issue 8). DSL-only.
+withdrawn or they were put on a protected register. DSL-only.
 
 Each item is one search: HOME/takedown/<id>.json (folder 0700, file 0600, written atomically)
 holding the pupil's id (never a name), the trigger ("consent withdrawn: website", "protected

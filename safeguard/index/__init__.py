@@ -1,5 +1,5 @@
 """The published-photo index: every face in every published image, so that a pupil can be found
-across everything the trust has already published (issue 8, "living consent").
+across everything the trust has already published ("living consent").
 
     index_archive(home, roots)      walk, detect and encode new or changed photos, commit in batches
     PhotoIndex(home).load()         the whole index as arrays (a Snapshot)

@@ -128,7 +128,7 @@ def create_app(
         store = Entrance(store, home, config)
     entrance = store
     held = HeldQueue(home.held_dir)
-    # the page releases only to these (finding 16): never to a path typed in the form
+    # the page releases only to these: never to a path typed in the form
     release_folders = [*config.release_folders, *([str(ready_dir)] if ready_dir else [])]
     sessions = sessions or Sessions()
     throttle = throttle or Throttle()

@@ -1,4 +1,4 @@
-"""Comms staff never hold the keys (issue 15): the home (store, key, held originals, audit log)
+"""Comms staff never hold the keys: the home (store, key, held originals, audit log)
 belongs to the service account; comms staff run `blur --service SOCKET`, which sends their photos
 to `safeguard serve` and writes the publishable copies it sends back.
 

@@ -1,4 +1,4 @@
-"""Finding 4: held originals, their records (`held/<id>/record.json`: pupil id, register), the
+"""Held originals, their records (`held/<id>/record.json`: pupil id, register), the
 takedown list and the watcher's decided outcomes are sealed with a key derived from the store's
 key (safeguard/sealed.py). A copy of the home without the key reveals none of them; a sealed file
 moved to another item does not open; with the key the DSL's tools read them as before."""

@@ -3,7 +3,7 @@ staff, held photos or the audit log signs in with a role allowed to do it, and t
 names the signed-in account. Roles: admin (staff), dsl (pupils, registers, held photos, audit,
 find), data (pupils, consents, enrolment; no registers), comms (blur, scan, watch).
 
-Each refusal below was allowed on the main branch before sign-in was enforced (finding 2: anyone
+Each refusal below was allowed on the main branch before sign-in was enforced (anyone
 who could run the CLI could make themselves a DSL, take a pupil off a register, and have the audit
 log name someone else)."""
 
@@ -133,7 +133,7 @@ def test_the_audit_actor_is_the_signed_in_account_not_a_typed_name(demo_home):
 
 @pytest.mark.model
 def test_a_store_with_its_file_gone_is_refused_not_read_as_empty(demo_home, photos, tmp_path):
-    # finding 6: store.json moved away gave an empty match matrix, and photos were exported with
+    # store.json moved away gave an empty match matrix, and photos were exported with
     # every restricted face unrecognised
     shutil.move(demo_home.store_dir / "store.json", tmp_path / "store.json.bak")
     out = tmp_path / "out"

@@ -1,4 +1,4 @@
-"""The package reads no file outside itself once installed (issue 16): what the DPIA pack and the
+"""The package reads no file outside itself once installed: what the DPIA pack and the
 demo read at run time (the benchmark report, the sample photos) is force-included into the wheel
 under safeguard/_shipped/, and safeguard.shipped finds it there before the repository's copy."""
 

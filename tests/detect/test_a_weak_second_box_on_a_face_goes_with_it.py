@@ -2,7 +2,7 @@
 box matches nobody; redacted, it blurs half of a consenting pupil's face. On a cleared face it
 follows the face; on a restricted or unknown face it is redacted as before, and a second real
 face is never taken for one. Either way it is the same face seen twice, so a scan lists it with
-that face, not as a face of its own (issue 14, item 6: extra boxes), and the listed box covers it.
+that face, not as a face of its own (extra boxes), and the listed box covers it.
 
 Through the real detector and encoder: a poor grey copy of the samples' portrait of Ada (one weak
 box on her face), and, when the shared test data is there, its real photos `cd__04` (one face,

@@ -1,4 +1,4 @@
-"""Finding 10: a progressive JPEG is decoded once per scan, and a hostile one can carry thousands
+"""A progressive JPEG is decoded once per scan, and a hostile one can carry thousands
 (seconds to minutes of decoding, in the watcher's own thread too). The scans are counted from the
 markers before any pixel is decoded, and a file with more than MAX_JPEG_SCANS is rejected."""
 

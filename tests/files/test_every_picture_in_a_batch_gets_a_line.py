@@ -1,4 +1,4 @@
-"""Finding 17: every input gets a record. A .jxl file in a folder was passed over with no line at
+"""Every input gets a record. A .jxl file in a folder was passed over with no line at
 all; a file that looks like a picture, by its name or by its first bytes, is now taken and, when
 safeguard cannot read it, rejected with a reason. Files that look like no picture are skipped."""
 

@@ -1,4 +1,4 @@
-"""Finding 15: Rich markup in a file name ("[/bold].jpg") crashed the summary table after the
+"""Rich markup in a file name ("[/bold].jpg") crashed the summary table after the
 outputs were written. Names and reasons are printed as text."""
 
 import shutil

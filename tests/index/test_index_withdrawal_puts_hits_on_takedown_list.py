@@ -88,7 +88,7 @@ def test_a_csv_import_that_withdraws_consent_searches_the_index(
         tmp_path, tmp_path_factory, reference_encodings):
     """The after-change step lives below the CLI (safeguard.after_change): an import that
     withdraws a pupil's consent puts their published photos on the takedown list, as
-    `consent withdraw` does (issue 16's bug)."""
+    `consent withdraw` does (a withdrawal through the CLI once missed it)."""
     template, _ = indexed_template(tmp_path_factory, reference_encodings)
     home = home_copy(template, tmp_path / "home")
     csv_path = tmp_path / "mis.csv"

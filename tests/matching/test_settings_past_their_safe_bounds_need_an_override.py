@@ -1,4 +1,4 @@
-"""Finding 14: config.toml accepted settings that clear strangers (tolerances up to 0.95,
+"""`config.toml` accepted settings that clear strangers (tolerances up to 0.95,
 negative margins). Past a safe bound a setting is refused unless named in unsafe_overrides, and
 then the DPIA pack reports it."""
 

@@ -1,4 +1,4 @@
-"""Issue 17, the caption: `safeguard caption` flags a pupil's full name (either order, with an
+"""The caption: `safeguard caption` flags a pupil's full name (either order, with an
 initial, with a typo), a class name, and personal details, with their spans; exit 3 when
 something is flagged. It says what kind of thing, never whose consent or register. A first name
 alone, or a club that names nobody, is not flagged."""

@@ -1,4 +1,4 @@
-"""Issue 17, sign-off: with approval = {social = "slt"}, a blur pass for social does not write into
+"""With approval = {social = "slt"}, a blur pass for social does not write into
 --out: the post waits under the home, sealed, until a DSL or a senior leader (role slt) approves
 it (the copies land in --out) or declines it with a reason (they are destroyed). Comms staff see
 "awaiting approval", then the outcome; everything is in the audit log."""

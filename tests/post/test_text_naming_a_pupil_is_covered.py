@@ -1,4 +1,4 @@
-"""Issue 17, text in the picture: a pupil's full name (a certificate, a badge) or a class name (a
+"""A pupil's full name (a certificate, a badge) or a class name (a
 sign on the door) read in a photo is covered solid in the exported copy, with a margin; the copy
 is read again and names nobody. An independent OCR (tesseract, when installed) cannot read the
 name afterwards either. A first name alone is left. `--text hold` sends the photo to the DSL,

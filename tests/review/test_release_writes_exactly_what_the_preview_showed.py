@@ -1,4 +1,4 @@
-"""Finding 11: releasing a held photo redacted it with the plain redaction, while the preview and
+"""Releasing a held photo redacted it with the plain redaction, while the preview and
 `blur` use the checked one (the detector looks again and redacts again any face that still reads
 as one). On a photo that needs that second look the released copy could show a face the preview
 had covered. One function now makes both (redact.redact_chosen).

@@ -28,7 +28,7 @@ def test_serve_defaults_to_loopback_and_warns_otherwise(
     assert r.exit_code == 0, r.output
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8765
     assert "WARNING" not in r.stderr
-    # finding 13: a wildcard address answers only the host names it is given (DNS rebinding)
+    # a wildcard address answers only the host names it is given (DNS rebinding)
     r, calls = _serve(monkeypatch, "--home", home.root, "review", "serve", "--host", "0.0.0.0")
     assert r.exit_code == 2 and "--allow-host" in r.output and not calls
     r, calls = _serve(monkeypatch, "--home", home.root, "review", "serve", "--host", "0.0.0.0",

@@ -180,7 +180,7 @@ def test_ids_that_are_not_held_ids_are_refused(home_ids):
 
 
 def test_a_client_guessing_passwords_is_throttled_and_cannot_lock_the_dsl_out(home_ids):
-    # finding 8: six wrong passwords from anyone who could reach the login page locked the DSL
+    # six wrong passwords from anyone who could reach the login page locked the DSL
     # out. Each client is now slowed down (growing waits after three failures, answered without a
     # password check), and the DSL signing in from their own computer is not locked out.
     from starlette.testclient import TestClient
@@ -245,7 +245,7 @@ def test_logout_ends_the_session(home_ids):
 
 def test_the_page_releases_only_to_configured_folders(tmp_path, tmp_path_factory,
                                                       reference_encodings):
-    """Finding 16: a DSL (or whoever holds their session) cannot make the server write a
+    """A DSL (or whoever holds their session) cannot make the server write a
     released photo to a path typed into the form; only release_folders and `serve --ready`."""
     from support.review_support import client, copy_home, csrf_of, review_template, sign_in
 

@@ -1,4 +1,4 @@
-"""Issue 17, done when: with approval = "slt", nothing reaches the folder until approved; in real
+"""With approval = "slt", nothing reaches the folder until approved; in real
 headless Chromium against the real server a senior leader signs in, opens the post (caption
 flagged, copy drawn), approves it, and the copy lands stripped in the folder it was meant for."""
 

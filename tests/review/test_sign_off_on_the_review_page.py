@@ -1,4 +1,4 @@
-"""Issue 17, sign-off on the review page: a senior leader (role slt) signs in to the sign-off
+"""A senior leader (role slt) signs in to the sign-off
 pages only, sees each waiting post's redacted copies and its caption with what identifies a child
 highlighted, and approves (the copies land where they were meant to) or declines with a reason
 (they are destroyed). Held photos, registers and the audit log stay the DSL's."""

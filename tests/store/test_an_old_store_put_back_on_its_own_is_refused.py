@@ -1,4 +1,4 @@
-"""Finding 16 (rollback): store.json put back from an old copy on its own (a consent withdrawn
+"""Rollback: store.json put back from an old copy on its own (a consent withdrawn
 since would be forgotten, and a withdrawn pupil published) is refused at its first read, as is a
 store whose record of its last write (store.gen, sealed with a key derived from the store's) was
 removed. A whole home put back from one backup is consistent and opens."""

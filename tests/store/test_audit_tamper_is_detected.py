@@ -90,7 +90,7 @@ def test_review_app_api(store):
 
 
 def test_register_details_are_not_in_plain_text_on_disk(store):
-    """Finding 3: the file says who did something about whom and when, never what: a register
+    """The file says who did something about whom and when, never what: a register
     added, its name and any note are sealed; the DSL's reading (entries, audit list) opens them."""
     store.add_pupil("P30", "Pat Example")
     store.add_register("P30", "lac", note="placement with foster carers", actor="dsl1")

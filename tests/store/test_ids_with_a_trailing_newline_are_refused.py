@@ -1,4 +1,4 @@
-"""Finding 16: ids were checked with a pattern ending in `$`, which also accepts a trailing
+"""Ids were checked with a pattern ending in `$`, which also accepts a trailing
 newline, so "P009\n" was stored as a pupil id and "eve\n" as a staff account; every id is now
 checked whole (fullmatch)."""
 

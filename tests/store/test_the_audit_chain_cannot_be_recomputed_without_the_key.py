@@ -1,4 +1,4 @@
-"""Finding 12: `audit verify` accepted a log cut short with its head file rewritten, and a deleted
+"""`audit verify` accepted a log cut short with its head file rewritten, and a deleted
 entry with the plain SHA-256 chain recomputed after it. The chain is now keyed (HMAC under a key
 derived from the store's key), the head is sealed with it, the store records from which entry the
 log is keyed, and an unreadable head is a failure."""

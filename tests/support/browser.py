@@ -112,7 +112,7 @@ def review_server(root: Path, ready: Path, log_path: Path):
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "safeguard.cli", "review", "serve", "--port", str(port),
-             "--out", str(ready)],  # the page releases only here (finding 16)
+             "--out", str(ready)],  # the page releases only here
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

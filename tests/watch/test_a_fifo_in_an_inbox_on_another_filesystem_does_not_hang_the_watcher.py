@@ -1,4 +1,4 @@
-"""Finding 9: with the inbox on another filesystem than the home (an SMB or NFS mount), a claim
+"""With the inbox on another filesystem than the home (an SMB or NFS mount), a claim
 copies the file across; a FIFO dropped in the inbox made that copy's open() wait for a writer for
 good, and the watcher ignored SIGTERM. The copy never blocks now: the FIFO is rejected with a
 reason and the photos beside it are processed."""

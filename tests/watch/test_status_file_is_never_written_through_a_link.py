@@ -1,4 +1,4 @@
-"""Finding 1 (critical): an inbox user could point INBOX/_safeguard-status.txt (or its temp file)
+"""An inbox user could point INBOX/_safeguard-status.txt (or its temp file)
 at any file the watcher can write, such as the store's key, and the watcher appended to it or
 replaced it. The status log now lives under the home; the inbox gets a copy written to a new file
 that is never a link, renamed over whatever stood at the status file's name."""
