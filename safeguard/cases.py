@@ -3,8 +3,10 @@ each route of the review app has one case here, and a test fails for a command o
 has none (tests/attacks/test_every_command_and_page_has_a_role_and_scope_case.py).
 
 A command signs in with the action of its case and no other (safeguard.commands.signin looks it
-up: a command cannot choose a weaker one, and a command without a case cannot sign in at all);
-the Door (safeguard.door) then checks the finer actions and the scope in each method.
+up: a command cannot choose a weaker one, and a command without a case cannot sign in at all); a
+route of the review app answers only with a case, and only to a session whose role its case
+allows (safeguard.review.app). The Door (safeguard.door) then checks the finer actions and the
+scope in each method.
 
 Scope cases:
     academy   a scoped account (dsl, data, slt with an academy) reaches only its academy's

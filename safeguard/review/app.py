@@ -460,9 +460,38 @@ def create_app(
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
     routes += signoff.routes(home, door_of, approver_session, page, to_login)
+    routes = [_guarded(r, session_of, start_page) for r in routes]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
+
+
+def _guarded(route: Route, session_of, start_page) -> Route:
+    """`route` behind its case in safeguard.cases: a route without one answers nothing, and a
+    signed-in account whose role the case does not allow is turned away before the page runs
+    (to its own start page, or 401), whatever the page itself checks."""
+    from safeguard.access import may
+    from safeguard.cases import ROUTES
+
+    method = next(m for m in sorted(route.methods or ()) if m != "HEAD")
+    case = ROUTES.get((method, route.path))
+    inner = route.endpoint
+
+    async def endpoint(request: Request) -> Response:
+        if case is None:
+            return PlainTextResponse("not found", 404)
+        if case.action is not None:
+            s = session_of(request)
+            if s is not None and s.reviewer is not None and not may(s.reviewer.role,
+                                                                    case.action):
+                if request.method == "GET" and not route.path.startswith("/image") and \
+                        request.headers.get("sec-fetch-dest", "document") in ("document", ""):
+                    return RedirectResponse(start_page(s), status_code=303)
+                return PlainTextResponse("not allowed for this account", 401)
+        return await inner(request)
+
+    return Route(route.path, endpoint, methods=[method])
+
