@@ -427,8 +427,8 @@ def with_pupil(matrix, pupil_id: str, encodings: list[np.ndarray]):
 def folder_photos(folder: Path) -> dict[str, list[Path]]:
     """An MIS photo export: `DIR/<pupil_id>.<ext>` or `DIR/<pupil_id>/*.<ext>`, as
     {pupil id: photos}, in pupil-id order: files with the names of pictures safeguard reads
-    (pipeline.IMAGE_SUFFIXES). Hidden files and links are skipped."""
-    from safeguard.pipeline import IMAGE_SUFFIXES
+    (suffixes.IMAGE_SUFFIXES). Hidden files and links are skipped."""
+    from safeguard.suffixes import IMAGE_SUFFIXES
 
     out: dict[str, list[Path]] = {}
     for entry in sorted(Path(folder).iterdir()):
