@@ -12,6 +12,9 @@ this checkout, and face_recognition's CLI, in alternating turns on the same 8 ph
 benchmarks/out/speed, with nothing sampled meanwhile (bench_speed.run: reading memory slows the
 command measured). Prints each run and the ratios of the minimums: each code to
 face_recognition's CLI, and now to then.
+
+A worktree outside this one's parent folder does not find the test data beside it: set
+SAFEGUARD_TESTDATA for both bench_speed runs (without it bench_speed.py only says SKIP).
 """
 
 from __future__ import annotations
