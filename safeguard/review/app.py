@@ -147,8 +147,8 @@ def create_app(
         return s
 
     def account_unchanged(who: Any) -> bool:
-        stamp_of = getattr(store, "staff_stamp", None)
-        return stamp_of is None or stamp_of(who.user) == who.stamp
+        # fail closed: a store that cannot say what the account is now ends the session
+        return store.staff_stamp(who.user) == who.stamp
 
     def reviewer_session(request: Request) -> Session | None:
         """A signed-in DSL: held photos, registers, takedowns, the audit log."""
