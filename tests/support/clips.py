@@ -5,6 +5,7 @@ benchmarks/bench_video.py.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,17 +37,22 @@ class Motion:
     shake: float = 0.0  # pixels of hand shake
     blur: int = 0  # motion blur kernel, px (0: none)
     centre: float = 0.5  # height of the window's centre, as a fraction of the photo's
+    # The window's width at zoom 1 as a fraction of the photo's (0: as wide as the pan allows,
+    # so nobody leaves the frame). A narrow window panned far (pan near 1) takes the faces at one
+    # side out of the frame and brings those at the other side in.
+    window: float = 0.0
 
 
-def camera_frames(photo: np.ndarray, size: tuple[int, int], n: int, motion: Motion = Motion(),
-                  seed: int = 0):
-    """`n` frames of `size` (w, h) looking over `photo` with `motion`."""
-    import cv2
-
+def camera_matrices(shape: tuple[int, int], size: tuple[int, int], n: int,
+                    motion: Motion = Motion(), seed: int = 0):
+    """The 2x3 affine matrix from photo pixels (a photo of `shape` (h, w)) to frame pixels of
+    `size` (w, h), for each of `n` frames: where a face of the photo is in each frame."""
     rng = np.random.default_rng(seed)
-    ph, pw = photo.shape[:2]
+    ph, pw = shape[:2]
     w, h = size
     base = min(pw / w, ph / h) / (1 + motion.pan)  # the window at zoom 1
+    if motion.window:
+        base = min(motion.window * pw / w, ph / h)
     for t in range(n):
         u = t / max(1, n - 1)
         z = 1 + (motion.zoom - 1) * u
@@ -58,8 +64,16 @@ def camera_frames(photo: np.ndarray, size: tuple[int, int], n: int, motion: Moti
             cy += rng.normal(0, motion.shake)
         x0 = min(max(0.0, cx - cw / 2), pw - cw)
         y0 = min(max(0.0, cy - ch / 2), ph - ch)
-        m = np.array([[w / cw, 0, -x0 * w / cw], [0, h / ch, -y0 * h / ch]], dtype=np.float64)
-        frame = cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_AREA)
+        yield np.array([[w / cw, 0, -x0 * w / cw], [0, h / ch, -y0 * h / ch]], dtype=np.float64)
+
+
+def camera_frames(photo: np.ndarray, size: tuple[int, int], n: int, motion: Motion = Motion(),
+                  seed: int = 0):
+    """`n` frames of `size` (w, h) looking over `photo` with `motion`."""
+    import cv2
+
+    for m in camera_matrices(photo.shape, size, n, motion, seed):
+        frame = cv2.warpAffine(photo, m, size, flags=cv2.INTER_AREA)
         if motion.blur:
             k = np.zeros((motion.blur, motion.blur), np.float32)
             k[motion.blur // 2, :] = 1.0 / motion.blur
@@ -71,33 +85,37 @@ def write_phone_clip(path: Path, frames, fps: int = 30, codec: str = "libx264",
                      rotation: int = 0, tags: dict | None = None, audio: bool = True) -> Path:
     """Write upright `frames` as a phone would: stored turned, with a display matrix that turns
     them back (`rotation`: clockwise degrees a player turns the stored frames), the phone's tags,
-    and a second of tone per second of picture."""
+    and a second of tone per second of picture. Frames are encoded as they come (a 1080p clip
+    need not fit in memory)."""
     import av
 
-    frames = list(frames)
-    _h, _w = frames[0].shape[:2]
+    frames = iter(frames)
+    first = next(frames)
     k = (rotation // 90) % 4
-    stored = [np.ascontiguousarray(np.rot90(f, k=k)) for f in frames]  # undo a clockwise turn
-    sh, sw = stored[0].shape[:2]
+    sh, sw = np.rot90(first, k=k).shape[:2]
     tags = PHONE_TAGS if tags is None else tags
+    options = {"x265-params": "log-level=error"} if codec in ("libx265", "hevc") else {}
+    n = 0
     with av.open(str(path), mode="w", format="mp4",
                  options={"movflags": "+use_metadata_tags"}) as c:
         for key, value in tags.items():
             c.metadata[key] = value
-        v = c.add_stream(codec, rate=fps)
+        v = c.add_stream(codec, rate=fps, options=options)
         v.width, v.height, v.pix_fmt = sw, sh, "yuv420p"
         if rotation:
             v.set_display_rotation(-rotation)  # PyAV: counter-clockwise degrees
         a = None
         if audio:
             a = c.add_stream("aac", rate=48000)
-        for f in stored:
-            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+        for f in itertools.chain([first], frames):
+            stored = np.ascontiguousarray(np.rot90(f, k=k))  # undo a clockwise turn
+            for p in v.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
                 c.mux(p)
+            n += 1
         for p in v.encode():
             c.mux(p)
         if a is not None:
-            seconds = len(frames) / fps
+            seconds = n / fps
             samples = int(48000 * seconds)
             t = np.arange(samples) / 48000
             tone = (0.2 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
