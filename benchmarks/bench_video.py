@@ -18,8 +18,9 @@ so that clip must be held for the DSL, and it is counted apart.
 
 Each clip then goes through safeguard's `process_clip` (one child process per clip: a Job with
 threads=2, as `blur` makes it, model loading included) and through `deface CLIP -o OUT` at its
-defaults, one after the other, on the same cores: wall time, CPU time of the process tree and peak
-RSS (from wait4). The written clips are judged frame by frame, where the camera put each face
+defaults, one after the other, on the same cores: wall time, CPU time of the process tree (wait4)
+and peak memory (each process's VmHWM, summed over the tree: deface runs two ffmpeg processes).
+The held register clip is timed but left out of the totals (nothing is written for it). The written clips are judged frame by frame, where the camera put each face
 (its source box through the frame's transform):
 
 - a restricted face is *detectable* when safeguard's full detector (default config, whole frame)
@@ -41,10 +42,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the clip generator is the tests' own
 from montage import TESTDATA, have_testdata
 from support.clips import Motion, camera_frames, camera_matrices, write_phone_clip
 from video_container import exiftool_left, ffprobe_left
+from video_report import inside, lies_on, moved, summarise
 
 VENV_BIN = Path(sys.executable).parent
 FPS = 30
@@ -160,7 +162,8 @@ def make_home(home_dir: Path, clips: list[dict]):
     (home_dir / "config.toml").write_text("spot_check_rate = 0.0\n")
     store = ConsentStore.open(home, create=True)
     today = dt.date.today()
-    for ci, clip in enumerate(clips):
+    for clip in clips:
+        ci = clip["index"]
         clip["pupils"] = []
         for fi, (role, enc) in enumerate(zip(clip["roles"], clip["encodings"])):
             if role == "stranger":
@@ -180,15 +183,61 @@ def make_home(home_dir: Path, clips: list[dict]):
 # Running the tools
 
 
+def _tree(root: int) -> list[int]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+                kids.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                continue
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def _hwm_kb(pid: int) -> int:
+    """The peak resident size of one process since its exec (VmHWM), kB; 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_timed(cmd: list[str]) -> dict:
-    """Run `cmd`; wall seconds, CPU seconds of it and every child it waited for, peak RSS."""
+    """Run `cmd`; wall seconds, CPU seconds of it and every child it waited for, and peak memory:
+    each process's VmHWM, read five times a second (wait4's ru_maxrss would count this process's
+    own memory, which a forked child inherits as its high-water mark until it execs)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for pid in _tree(proc.pid):
+                peaks[pid] = max(peaks.get(pid, 0), _hwm_kb(pid))
+            done.wait(0.2)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
     out = proc.stdout.read()
+    done.set()  # the last reading is taken before the process is reaped
+    watcher.join()
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"wall": time.perf_counter() - t, "cpu": ru.ru_utime + ru.ru_stime,
-            "peak_mb": ru.ru_maxrss / 1024, "rc": proc.returncode,
+            "peak_mb": max(peaks.values(), default=0) / 1024,
+            "tree_peak_mb": sum(peaks.values()) / 1024, "rc": proc.returncode,
             "log": out.decode(errors="replace")[-3000:], "load": os.getloadavg()[0]}
 
 
@@ -220,27 +269,6 @@ def child(clip: Path, home_dir: Path, out_dir: Path, result: Path) -> int:
 # Judging the written clips
 
 
-def _moved(face, m: np.ndarray):
-    """`face` of the source photo where frame matrix `m` puts it."""
-    from safeguard.faces import Box, Face
-
-    (x0, y0), (x1, y1) = (m @ [face.box.x0, face.box.y0, 1]), (m @ [face.box.x1, face.box.y1, 1])
-    lm = [tuple(m @ [x, y, 1]) for x, y in face.landmarks]
-    return Face(Box(round(x0), round(y0), round(x1), round(y1)), 1.0, lm, face.angle)
-
-
-def _inside(box, w: int, h: int) -> float:
-    c = box.clip(w, h)
-    return max(0, c.width) * max(0, c.height) / max(1, box.width * box.height)
-
-
-def _on(found, true, w: int, h: int) -> bool:
-    from safeguard.redact import on_face
-
-    t = true.clip(w, h)
-    return found.iou(t) >= 0.3 or on_face(found, t, 1.0, w, h) or found.holds_centre_of(t)
-
-
 def judge(clip: dict, written: Path) -> dict:
     """Frame by frame, where each enrolled face is and what the written clip shows there."""
     from safeguard.detect import detect_faces
@@ -269,10 +297,10 @@ def judge(clip: dict, written: Path) -> dict:
             if role == "stranger":
                 continue
             r = per_face[fi]
-            true = _moved(clip["faces"][fi], mats[i])
+            true = moved(clip["faces"][fi], mats[i])
             ref = clip["encodings"][fi]
-            share = _inside(true.box, w, h)
-            near = [k for k, f in enumerate(found) if _on(f.box, true.box, w, h)]
+            share = inside(true.box, w, h)
+            near = [k for k, f in enumerate(found) if lies_on(f.box, true.box, w, h)]
             dists = [float(np.linalg.norm(enc_found[k] - ref)) for k in near]
             if role in ("restricted", "register"):
                 if share < SEEN:
@@ -296,34 +324,6 @@ def judge(clip: dict, written: Path) -> dict:
     if n != clip["frames"]:
         print(f"  {written.name}: {n} frames written, {clip['frames']} in the clip", flush=True)
     return {"frames_written": n, "faces": [r for r in per_face if r["role"] != "stranger"]}
-
-
-def tracks_near(tracks: list[dict], box, frame: int) -> list[str]:
-    """safeguard's tracks with a detection on `box` within a few frames of `frame`."""
-    from safeguard.faces import Box
-
-    out = []
-    for t in tracks:
-        for f, b in t["hits"]:
-            if abs(f - frame) <= 4 and (Box(*b).iou(box) >= 0.2 or Box(*b).holds_centre_of(box)):
-                out.append(f"track {t['id']} (frames {t['first']}-{t['last']}, {t['label']}/"
-                           f"{t['action']}, {t['samples']} samples)")
-                break
-    return out
-
-
-def spans(frames: list[int]) -> str:
-    if not frames:
-        return "-"
-    out, start, prev = [], frames[0], frames[0]
-    for f in frames[1:] + [None]:
-        if f is not None and f == prev + 1:
-            prev = f
-            continue
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if f is not None:
-            start = prev = f
-    return ", ".join(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,11 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     clips = []
     for spec in pick:
         clip = make_clip(spec, work)
+        clip["index"] = CLIPS.index(spec)
         from safeguard.images import load_image
 
         clip["photo_h"], clip["photo_w"] = load_image(TESTDATA / "groups" / spec.photo).rgb.shape[:2]
         clips.append(clip)
-    home = make_home(work / "home", clips)
+    # A register clip has a store of its own: its register pupil would otherwise be one more
+    # restricted pupil for every other clip, and this run counts it apart.
+    homes = {False: make_home(work / "home", [c for c in clips if not c["spec"].register]),
+             True: make_home(work / "home-register", [c for c in clips if c["spec"].register])}
     deface = shutil.which("deface", path=str(VENV_BIN)) if not args.no_deface else None
 
     for clip in clips:  # the tools in turn on each clip: same cores, same load
@@ -367,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         sg_out.mkdir(parents=True)
         result = work / "safeguard" / f"{name}.json"
         clip["sg"] = run_timed([sys.executable, __file__, "--child", str(clip["path"]),
-                                str(home.root), str(sg_out), str(result)])
+                                str(homes[clip["spec"].register].root), str(sg_out),
+                                str(result)])
         clip["outcome"] = json.loads(result.read_text()) if result.exists() else None
         oc = clip["outcome"] or {}
         print(f"{name}: safeguard {clip['sg']['wall']:.0f} s wall, {clip['sg']['cpu']:.0f} CPU-s, "
@@ -398,193 +403,12 @@ def main(argv: list[str] | None = None) -> int:
             d = Path(clip["deface"]["output"])
             clip["container"].update(deface_exiftool=exiftool_left(d),
                                      deface_ffprobe=ffprobe_left(d))
-    report = summarise(clips, load_start, time.perf_counter() - t0)
+    report = summarise(clips, load_start, time.perf_counter() - t0, SECONDS, FPS)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "video.json").write_text(json.dumps(report["json"], indent=1))
     (args.out / "video.md").write_text(report["md"])
     print(report["md"])
     return 0
-
-
-def _rate(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
-
-
-def summarise(clips: list[dict], load_start, seconds: float) -> dict:
-    """The table, the figures and every failure against the targets, with its frames."""
-    rows, out_clips, failures = [], [], []
-    tot = {"judged": 0, "detectable": 0, "matchable": 0, "whole": 0, "kept": 0, "exif": 0, "probe": 0,
-               "sg_wall": 0.0, "sg_cpu": 0.0, "de_wall": 0.0, "de_cpu": 0.0, "clip_s": 0.0, "de_clip_s": 0.0}
-    peak_sg = peak_de = 0.0
-    register = []
-    for clip in clips:
-        spec, oc = clip["spec"], clip["outcome"] or {}
-        sg, de = clip["sg"], clip.get("deface")
-        secs = clip["frames"] / FPS
-        judged = clip.get("judged", {"faces": []})
-        fr = [f for f in judged["faces"] if f["role"] in ("restricted", "register")]
-        fc = [f for f in judged["faces"] if f["role"] == "consenting"]
-        c = {k: sum(len(f[k]) if isinstance(f[k], list) else f[k] for f in fr)
-             for k in ("judged", "detectable", "matchable")}
-        whole, kept = sum(f["whole"] for f in fc), sum(f["kept"] for f in fc)
-        cont = clip["container"]
-        exif, probe = cont.get("exiftool", []), cont.get("ffprobe", [])
-        roles = clip["roles"]
-        counts = "/".join(str(sum(r in want for r in roles)) for want in
-                          (("restricted", "register"), ("consenting",), ("stranger",)))
-        tracks = [{k: v for k, v in t.items() if k != "hits"} for t in oc.get("tracks", [])]
-        entry = {"name": spec.name, "photo": spec.photo, "size": list(spec.size),
-                 "codec": spec.codec, "rotation": spec.rotation, "register": spec.register,
-                 "roles": roles, "pupils": clip["pupils"], "frames": clip["frames"],
-                 "safeguard": {"status": oc.get("status"), "error": oc.get("error"),
-                               "flags": oc.get("flags"), "wall": round(sg["wall"], 2),
-                               "cpu": round(sg["cpu"], 2), "peak_mb": round(sg["peak_mb"]),
-                               "in_process_s": round(oc.get("seconds") or 0, 2),
-                               "load": round(sg["load"], 1), "tracks": tracks},
-                 "deface": ({k: (round(v, 2) if isinstance(v, float) else v)
-                             for k, v in de.items() if k != "log"} if de else None),
-                 "judged": judged, "container": cont}
-        out_clips.append(entry)
-        peak_sg = max(peak_sg, sg["peak_mb"])
-        if de:
-            peak_de = max(peak_de, de["peak_mb"])
-            tot["de_wall"] += de["wall"]
-            tot["de_cpu"] += de["cpu"]
-            tot["de_clip_s"] += secs
-        tot["sg_wall"] += sg["wall"]
-        tot["sg_cpu"] += sg["cpu"]
-        tot["clip_s"] += secs
-        if spec.register:
-            ok = oc.get("status") == "held"
-            register.append({"clip": spec.name, "status": oc.get("status"), "held": ok})
-            if not ok:
-                failures.append(f"{spec.name}: a register pupil is in the clip but it was "
-                                f"{oc.get('status')} ({oc.get('error') or ''})")
-        else:
-            for k in ("judged", "detectable", "matchable"):
-                tot[k] += c[k]
-            tot["whole"] += whole
-            tot["kept"] += kept
-            tot["exif"] += len(exif)
-            tot["probe"] += len(probe)
-            if oc.get("status") != "exported":
-                failures.append(f"{spec.name}: {oc.get('status')} ({oc.get('error') or ''}; "
-                                f"flags {oc.get('flags')}), nothing to publish: its consenting "
-                                f"faces count as not kept")
-                tot["whole"] += sum(1 for r in roles if r == "consenting") * clip["frames"]
-            failures += clip_failures(clip, fr, fc, exif, probe)
-        de_s = f"{de['wall'] / secs:.1f} ({de['cpu'] / secs:.1f})" if de else "-"
-        ratio = f"{sg['wall'] / de['wall']:.2f}" if de and de["wall"] else "-"
-        rows.append(
-            f"| {spec.name} | {spec.photo} | {spec.codec}{', rot 90' if spec.rotation else ''} "
-            f"| {counts} | {oc.get('status')} ({len(tracks)} tracks) | "
-            + (f"{c['detectable']} / {c['matchable']} of {c['judged']} | {kept}/{whole} | "
-               f"{len(exif)} / {len(probe)}" if not spec.register else "held expected | - | -")
-            + f" | {sg['wall'] / secs:.1f} ({sg['cpu'] / secs:.1f}) | {de_s} | {ratio} | "
-            f"{sg['peak_mb']:.0f} / {de['peak_mb'] if de else 0:.0f} |")
-    sg_s = tot["sg_wall"] / tot["clip_s"]
-    de_s = tot["de_wall"] / tot["de_clip_s"] if tot["de_clip_s"] else None
-    ratio = tot["sg_wall"] / tot["de_wall"] if tot["de_wall"] else None
-    ratio_cpu = tot["sg_cpu"] / tot["de_cpu"] if tot["de_cpu"] else None
-    kept_rate = _rate(tot["kept"], tot["whole"])
-    targets = {
-        "restricted_detectable_or_matchable_0": tot["detectable"] + tot["matchable"] == 0,
-        "metadata_left_0": tot["exif"] + tot["probe"] == 0,
-        "consenting_kept_90": kept_rate is not None and kept_rate >= 0.9,
-        "time_half_of_deface": ratio is not None and ratio <= 0.5,
-        "register_clip_held": all(r["held"] for r in register) and bool(register),
-    }
-    if ratio is not None and ratio > 0.5:
-        failures.append(f"time: safeguard {sg_s:.1f} s per second of clip against deface's "
-                        f"{de_s:.1f} (ratio {ratio:.2f}, target <= 0.5)")
-    load_end = os.getloadavg()
-    today = dt.date.today().isoformat()
-    conditions = (f"{os.cpu_count()} cores ({platform.machine()}), shared with other work: load "
-                  f"average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end")
-    md = [
-        "## Video clips (bench_video.py)",
-        "",
-        (f"Measured {today}; {conditions}. {len(clips)} clips of {SECONDS} s at {FPS} fps made "
-        "from the test data's group photos (pan far enough for faces to leave and enter, zoom, "
-        "shake, motion blur; H.264 / HEVC, location, date, make and model atoms, AAC; one portrait "
-        "clip stored turned with a 90-degree flag); one consent store with each photo's faces "
-        "enrolled in turn as restricted, consenting or not at all; the last clip has a register "
-        "pupil (held expected). safeguard: `process_clip` in a child process per clip (Job "
-        "threads=2, model loading included); deface at its defaults on the same clips, in turn. "
-        "Restricted: frames where safeguard's full detector finds the face at its true place / "
-        "where a face there (or the true box encoded) is within 0.6 of the pupil, of the frames "
-        "showing at least a quarter of it. Consenting kept: frames where the whole face is in the "
-        "picture and a face found there is within 0.5 of its pupil."),
-        "",
-        ("| clip | photo | codec | faces R/C/U | safeguard | restricted detectable / matchable "
-        "| consenting kept | left: exiftool / ffprobe | safeguard s per s of clip (CPU) | "
-        "deface s per s (CPU) | time ratio | peak MB safeguard / deface |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        f"| **all** | | | | | **{tot['detectable']} / {tot['matchable']} of {tot['judged']}** | "
-        f"**{tot['kept']}/{tot['whole']}** ({(kept_rate or 0):.1%}) | **{tot['exif']} / "
-        f"{tot['probe']}** | **{sg_s:.1f}** ({tot['sg_cpu'] / tot['clip_s']:.1f}) | "
-        + (f"**{de_s:.1f}** ({tot['de_cpu'] / tot['de_clip_s']:.1f})" if de_s else "-")
-        + (f" | **{ratio:.2f}** (CPU {ratio_cpu:.2f})" if ratio else " | -")
-        + f" | {peak_sg:.0f} / {peak_de:.0f} |",
-        "",
-        ("Targets: restricted faces detectable or matchable 0 "
-        f"({'met' if targets['restricted_detectable_or_matchable_0'] else '**not met**'}); "
-        f"metadata beyond the allow-list 0 ({'met' if targets['metadata_left_0'] else '**not met**'}); "
-        f"consenting kept >= 90% ({'met' if targets['consenting_kept_90'] else '**not met**'}); "
-        f"time <= 0.5x deface ({'met' if targets['time_half_of_deface'] else '**not met**'}); "
-        f"register clip held ({'met' if targets['register_clip_held'] else '**not met**'})."),
-        "",
-    ]
-    if failures:
-        md += ["Failures:", "", *[f"- {f}" for f in failures], ""]
-    figures = {"restricted_face_frames": tot["judged"], "restricted_detectable": tot["detectable"],
-               "restricted_matchable": tot["matchable"], "consenting_whole_frames": tot["whole"],
-               "consenting_kept": tot["kept"], "consenting_kept_rate": kept_rate,
-               "metadata_left_exiftool": tot["exif"], "metadata_left_ffprobe": tot["probe"],
-               "safeguard_s_per_s": round(sg_s, 2),
-               "safeguard_cpu_s_per_s": round(tot["sg_cpu"] / tot["clip_s"], 2),
-               "deface_s_per_s": round(de_s, 2) if de_s else None,
-               "deface_cpu_s_per_s": (round(tot["de_cpu"] / tot["de_clip_s"], 2)
-                                      if de_s else None),
-               "ratio_wall": round(ratio, 3) if ratio else None,
-               "ratio_cpu": round(ratio_cpu, 3) if ratio_cpu else None,
-               "safeguard_peak_mb": round(peak_sg), "deface_peak_mb": round(peak_de),
-               "register": register}
-    js = {"measured": today, "conditions": conditions, "seconds": round(seconds),
-          "figures": figures, "targets": targets, "failures": failures, "clips": out_clips}
-    return {"md": "\n".join(md) + "\n", "json": js}
-
-
-def clip_failures(clip: dict, fr: list[dict], fc: list[dict], exif: list[str],
-                  probe: list[str]) -> list[str]:
-    """Each face that failed a target, with its frames and the tracks safeguard made there."""
-    out = []
-    name = clip["spec"].name
-    tracks = (clip["outcome"] or {}).get("tracks", [])
-    mats = list(camera_matrices((clip["photo_h"], clip["photo_w"]), clip["spec"].size,
-                                clip["frames"], clip["motion"], seed=7))
-    for f in fr:
-        for kind in ("detectable", "matchable"):
-            if f[kind]:
-                first = f[kind][0]
-                box = _moved(clip["faces"][f["face"]], mats[first]).box
-                near = tracks_near(tracks, box, first) or ["no track of safeguard's near it"]
-                out.append(f"{name}: restricted face {f['face']} ({f['pupil']}, source box "
-                           f"{f['source_box']}) {kind} in {len(f[kind])} of {f['judged']} frames: "
-                           f"{spans(f[kind])}; at frame {first} it is at {box.as_list()}: "
-                           f"{'; '.join(near)}")
-    for f in fc:
-        if f["whole"] and f["kept"] < 0.9 * f["whole"]:
-            first = f["missed"][0]
-            box = _moved(clip["faces"][f["face"]], mats[first]).box
-            near = tracks_near(tracks, box, first) or ["no track of safeguard's near it"]
-            out.append(f"{name}: consenting face {f['face']} ({f['pupil']}) kept in {f['kept']} "
-                       f"of {f['whole']} frames; missed {spans(f['missed'])}; at frame {first} it "
-                       f"is at {box.as_list()}: {'; '.join(near)}")
-    out += [f"{name}: exiftool: {line}" for line in exif]
-    out += [f"{name}: ffprobe: {line}" for line in probe]
-    return out
 
 
 if __name__ == "__main__":

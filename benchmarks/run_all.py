@@ -6,14 +6,14 @@ Runs, each in its own process (so one's memory and threads do not colour the nex
 bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
 at school scale, from ../shared/children), bench_redaction.py, bench_speed.py, bench_store.py and
 bench_text.py (names and class names in the picture), bench_caption.py (names and class
-names in captions) and bench_enrol.py (a school's photo export
-enrolled in one command), then writes
+names in captions), bench_enrol.py (a school's photo export
+enrolled in one command) and bench_video.py (phone clips, against deface), then writes
 
 - benchmarks/out/report.md: the summary and every section, with the trade-off plot;
 - benchmarks/REPORT.md: the same, to commit as the latest measured report (with the date), and
   benchmarks/identify_tradeoff.png beside it. `safeguard dpia` quotes its summary.
 
-About 10-15 minutes on 2 cores. Logs of each run are in benchmarks/out/logs/.
+About 25-35 minutes on 2 cores (the video clips take 10-20 of them). Logs of each run are in benchmarks/out/logs/.
 """
 
 from __future__ import annotations
@@ -244,7 +244,34 @@ def summary(out: Path, detect_md: str | None) -> tuple[list[str], dict]:
             f"min ({enrol['s_per_pupil']:.2f} s a pupil), peak {enrol['peak_mb']} MB (target: 560 "
             f"in one command: {_ok(enrol['pupils'] >= 560 and enrol['lines'] == enrol['pupils'])})."
         )
+    video = _load(out / "video.json")
+    if video:
+        lines.append(video_line(video, figures))
     return lines, figures
+
+
+def video_line(video: dict, figures: dict) -> str:
+    """The clips' figures against their targets (bench_video.py)."""
+    f, t = video["figures"], video["targets"]
+    figures["video"] = {k: f[k] for k in ("restricted_detectable", "restricted_matchable",
+                                          "consenting_kept_rate", "metadata_left_exiftool",
+                                          "metadata_left_ffprobe", "safeguard_s_per_s",
+                                          "deface_s_per_s", "ratio_wall", "safeguard_peak_mb")}
+    held = ", ".join(f"{r['clip']} {r['status']}" for r in f["register"]) or "-"
+    deface = (f"deface {f['deface_s_per_s']:.1f}: ratio {f['ratio_wall']:.2f} (target <= 0.5: "
+              f"{_ok(t['time_half_of_deface'])})" if f.get("ratio_wall") else "deface not run")
+    return (
+        f"- Video clips (bench_video.py, {len(video['clips'])} phone clips of 1080p from the group "
+        f"photos): restricted faces detectable {f['restricted_detectable']} / matchable "
+        f"{f['restricted_matchable']} of {f['restricted_face_frames']} face-frames (target 0: "
+        f"{_ok(t['restricted_detectable_or_matchable_0'])}); consenting faces kept "
+        f"{f['consenting_kept']}/{f['consenting_whole_frames']} frames (target >= 90%: "
+        f"{_ok(t['consenting_kept_90'])}); metadata left beyond the allow-list "
+        f"{f['metadata_left_exiftool']} (exiftool) / {f['metadata_left_ffprobe']} (ffprobe) "
+        f"(target 0: {_ok(t['metadata_left_0'])}); register clip: {held}; seconds per second of "
+        f"clip: safeguard {f['safeguard_s_per_s']:.1f}, {deface}; peak "
+        f"{f['safeguard_peak_mb']} MB."
+    )
 
 
 def school_lines(school: dict, figures: dict) -> list[str]:
@@ -299,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
         "--skip", default="",
-        help="comma-separated: detect,identify,school,redaction,speed,store,text,caption,enrol"
+        help="comma-separated: detect,identify,school,redaction,speed,store,text,caption,enrol,video"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -323,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "text": ["benchmarks/bench_text.py", "--out", str(out)],
         "caption": ["benchmarks/bench_caption.py", "--out", str(out)],
         "enrol": ["benchmarks/bench_enrol.py", "--out", str(out)],
+        "video": ["benchmarks/bench_video.py", "--out", str(out)],
     }
     status = {}
     for name, cmd in steps.items():
@@ -376,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
     for name in ("identify.md", "school.md", "enrol.md", "redaction.md", "speed.md", "text.md",
-                 "caption.md"):
+                 "caption.md", "video.md"):
         text = section(name)
         if text:
             md += [text, ""]
