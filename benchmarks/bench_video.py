@@ -294,13 +294,17 @@ def judge(clip: dict, written: Path) -> dict:
         found = detect_faces(rgb)
         enc_found = encode_faces(rgb, found) if found else np.zeros((0, 128))
         for fi, role in enumerate(clip["roles"]):
-            if role == "stranger":
-                continue
             r = per_face[fi]
             true = moved(clip["faces"][fi], mats[i])
             ref = clip["encodings"][fi]
             share = inside(true.box, w, h)
             near = [k for k, f in enumerate(found) if lies_on(f.box, true.box, w, h)]
+            if role == "stranger":  # not enrolled: redacted under --unknown redact
+                if share >= SEEN:
+                    r["judged"] += 1
+                    if near:
+                        r["detectable"].append(i)
+                continue
             dists = [float(np.linalg.norm(enc_found[k] - ref)) for k in near]
             if role in ("restricted", "register"):
                 if share < SEEN:
@@ -323,7 +327,7 @@ def judge(clip: dict, written: Path) -> dict:
                     r["missed"].append(i)
     if n != clip["frames"]:
         print(f"  {written.name}: {n} frames written, {clip['frames']} in the clip", flush=True)
-    return {"frames_written": n, "faces": [r for r in per_face if r["role"] != "stranger"]}
+    return {"frames_written": n, "faces": per_face}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -96,9 +96,10 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
     """The table, the figures and every failure against the targets, with its frames."""
     rows, out_clips, failures = [], [], []
     tot = {"judged": 0, "detectable": 0, "matchable": 0, "whole": 0, "kept": 0, "exif": 0, "probe": 0,
-               "sg_wall": 0.0, "sg_cpu": 0.0, "de_wall": 0.0, "de_cpu": 0.0, "clip_s": 0.0, "de_clip_s": 0.0}
+               "strangers": 0, "strangers_seen": 0,
+           "sg_wall": 0.0, "sg_cpu": 0.0, "de_wall": 0.0, "de_cpu": 0.0, "clip_s": 0.0, "de_clip_s": 0.0}
     peak_sg = peak_de = 0.0
-    register = []
+    register, notes = [], []
     for clip in clips:
         spec, oc = clip["spec"], clip["outcome"] or {}
         sg, de = clip["sg"], clip.get("deface")
@@ -106,6 +107,13 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
         judged = clip.get("judged", {"faces": []})
         fr = [f for f in judged["faces"] if f["role"] in ("restricted", "register")]
         fc = [f for f in judged["faces"] if f["role"] == "consenting"]
+        fs = [f for f in judged["faces"] if f["role"] == "stranger"]
+        tot["strangers"] += sum(f["judged"] for f in fs)
+        tot["strangers_seen"] += sum(len(f["detectable"]) for f in fs)
+        strangers_seen = [f"{spec.name}: stranger face {f['face']} detectable in "
+                          f"{len(f['detectable'])} of {f['judged']} frames: "
+                          f"{spans(f['detectable'])}" for f in fs if f["detectable"]]
+        notes += strangers_seen
         c = {k: sum(len(f[k]) if isinstance(f[k], list) else f[k] for f in fr)
              for k in ("judged", "detectable", "matchable")}
         whole, kept = sum(f["whole"] for f in fc), sum(f["kept"] for f in fc)
@@ -223,8 +231,13 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
         f"register clip held ({'met' if targets['register_clip_held'] else '**not met**'})."),
         "",
     ]
+    md += [(f"Strangers (faces not enrolled, redacted under `--unknown redact`): detectable in "
+           f"{tot['strangers_seen']} of {tot['strangers']} frames showing at least a quarter of "
+           "them (not a target of the clips' issue; listed below when not 0)."), ""]
     if failures:
         md += ["Failures:", "", *[f"- {f}" for f in failures], ""]
+    if notes:
+        md += ["Notes:", "", *[f"- {n}" for n in notes], ""]
     figures = {"restricted_face_frames": tot["judged"], "restricted_detectable": tot["detectable"],
                "restricted_matchable": tot["matchable"], "consenting_whole_frames": tot["whole"],
                "consenting_kept": tot["kept"], "consenting_kept_rate": kept_rate,
@@ -237,9 +250,11 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
                "ratio_wall": round(ratio, 3) if ratio else None,
                "ratio_cpu": round(ratio_cpu, 3) if ratio_cpu else None,
                "safeguard_peak_mb": round(peak_sg), "deface_peak_mb": round(peak_de),
-               "register": register}
+               "register": register, "strangers_face_frames": tot["strangers"],
+               "strangers_detectable": tot["strangers_seen"]}
     js = {"measured": today, "conditions": conditions, "seconds": round(seconds),
-          "figures": figures, "targets": targets, "failures": failures, "clips": out_clips}
+          "figures": figures, "targets": targets, "failures": failures, "notes": notes,
+          "clips": out_clips}
     return {"md": "\n".join(md) + "\n", "json": js}
 
 
