@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -130,25 +130,62 @@ def roles_for(n: int, register: bool) -> list[str]:
     return [cycle[i % 3] for i in range(n)]
 
 
-def make_clip(spec: ClipSpec, work: Path) -> dict:
+def describe_clip(spec: ClipSpec) -> dict:
+    """The source photo's faces, their roles, and the camera's motion over it."""
     from safeguard.images import load_image
 
     photo = load_image(TESTDATA / "groups" / spec.photo).rgb
     faces, enc = source_faces(photo, hand_count(spec.photo))
-    roles = roles_for(len(faces), spec.register)
     ys = [(f.box.y0 + f.box.y1) / 2 for f in faces]
     motion = Motion(**{**spec.motion.__dict__,
                        "centre": float(np.median(ys)) / photo.shape[0] if ys else 0.5})
-    n = round(FPS * SECONDS)
+    return {"spec": spec, "photo": photo, "faces": faces, "encodings": enc,
+            "roles": roles_for(len(faces), spec.register), "motion": motion,
+            "frames": round(FPS * SECONDS), "photo_h": photo.shape[0],
+            "photo_w": photo.shape[1], "index": CLIPS.index(spec)}
+
+
+def make_clip(spec: ClipSpec, work: Path) -> dict:
+    clip = describe_clip(spec)
     path = work / "clips" / f"{spec.name}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    write_phone_clip(path, camera_frames(photo, spec.size, n, motion, seed=7), FPS, spec.codec,
-                     rotation=spec.rotation)
-    print(f"{spec.name}: {len(faces)} faces ({', '.join(roles)}), written in "
+    write_phone_clip(path, camera_frames(clip.pop("photo"), spec.size, clip["frames"],
+                                         clip["motion"], seed=7),
+                     FPS, spec.codec, rotation=spec.rotation)
+    print(f"{spec.name}: {len(clip['faces'])} faces ({', '.join(clip['roles'])}), written in "
           f"{time.perf_counter() - t:.0f} s", flush=True)
-    return {"spec": spec, "path": path, "faces": faces, "encodings": enc, "roles": roles,
-            "motion": motion, "frames": n}
+    clip["path"] = path
+    return clip
+
+
+def report_again(out: Path) -> dict:
+    """The report of the last run in `out` made again from its outputs (nothing is run again,
+    only each source photo's faces found again, for where each face is in each frame)."""
+    old = json.loads((out / "video.json").read_text())
+    work = out / "video"
+    clips = []
+    for c in old["clips"]:
+        spec = next(s for s in CLIPS if s.name == c["name"])
+        clip = describe_clip(spec)
+        clip.pop("photo")
+        result = work / "safeguard" / f"{spec.name}.json"
+        outcome = json.loads(result.read_text()) if result.exists() else None
+        clip.update(frames=c["frames"], pupils=c["pupils"], path=work / "clips" / f"{spec.name}.mp4",
+                    sg={k: c["safeguard"][k] for k in ("wall", "cpu", "peak_mb", "tree_peak_mb",
+                                                       "load")},
+                    outcome=outcome, deface=c["deface"], container=c["container"])
+        if outcome and outcome.get("status") == "exported":
+            clip["judged"] = c["judged"]
+        clips.append(clip)
+    load = old.get("load")
+    if load is None:  # a run from before the loads were kept: from its sentence
+        import re
+
+        nums = [float(x) for x in re.findall(r"load average ([\d.]+) at the start, ([\d.]+)",
+                                              old["conditions"])[0]]
+        load = [[nums[0]], [nums[1]]]
+    return summarise(clips, load[0], old["seconds"], SECONDS, FPS, load[1])
 
 
 def make_home(home_dir: Path, clips: list[dict]):
@@ -248,7 +285,7 @@ def child(clip: Path, home_dir: Path, out_dir: Path, result: Path) -> int:
     from safeguard.pipeline import Job, store_inputs
     from safeguard.video.process import process_clip
 
-    cfg = Config()
+    cfg = replace(Config(), spot_check_rate=0.0)  # spot checks hold clips at random, by design
     home = Home(home_dir)
     inputs = store_inputs(home, cfg, CHANNEL)
     job = Job(config=cfg, channel=CHANNEL, unknown="redact", style=cfg.style,
@@ -340,12 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     ap.add_argument("--no-deface", action="store_true")
     ap.add_argument("--seconds", type=float, default=SECONDS, help="length of each clip")
+    ap.add_argument("--report-only", action="store_true",
+                    help="make the report again from the last run's outputs in --out")
     ap.add_argument("--child", nargs=4, metavar=("CLIP", "HOME", "OUT", "RESULT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(*map(Path, args.child))
     SECONDS = args.seconds
+    if args.report_only:
+        report = report_again(args.out)
+        (args.out / "video.json").write_text(json.dumps(report["json"], indent=1))
+        (args.out / "video.md").write_text(report["md"])
+        print(report["md"])
+        return 0
     if not have_testdata():
         print(f"SKIP: no test data at {TESTDATA} (set SAFEGUARD_TESTDATA)")
         return 0
@@ -357,12 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     pick = [c for c in CLIPS if not args.clips or c.name in args.clips.split(",")]
     clips = []
     for spec in pick:
-        clip = make_clip(spec, work)
-        clip["index"] = CLIPS.index(spec)
-        from safeguard.images import load_image
-
-        clip["photo_h"], clip["photo_w"] = load_image(TESTDATA / "groups" / spec.photo).rgb.shape[:2]
-        clips.append(clip)
+        clips.append(make_clip(spec, work))
     # A register clip has a store of its own: its register pupil would otherwise be one more
     # restricted pupil for every other clip, and this run counts it apart.
     homes = {False: make_home(work / "home", [c for c in clips if not c["spec"].register]),
@@ -407,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             d = Path(clip["deface"]["output"])
             clip["container"].update(deface_exiftool=exiftool_left(d),
                                      deface_ffprobe=ffprobe_left(d))
-    report = summarise(clips, load_start, time.perf_counter() - t0, SECONDS, FPS)
+    report = summarise(clips, load_start, time.perf_counter() - t0, SECONDS, FPS,
+                       os.getloadavg())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "video.json").write_text(json.dumps(report["json"], indent=1))
     (args.out / "video.md").write_text(report["md"])

@@ -33,6 +33,14 @@ def lies_on(found, true, w: int, h: int) -> bool:
     return found.iou(t) >= 0.3 or on_face(found, t, 1.0, w, h) or found.holds_centre_of(t)
 
 
+def whole_frames(clip: dict, fi: int) -> int:
+    """In how many frames of the clip face `fi` of the source photo is wholly in the picture."""
+    w, h = clip["spec"].size
+    return sum(inside(moved(clip["faces"][fi], m).box, w, h) >= 1.0 - 1e-9
+               for m in camera_matrices((clip["photo_h"], clip["photo_w"]), clip["spec"].size,
+                                        clip["frames"], clip["motion"], seed=7))
+
+
 def face_tracks(clip: dict, tracks: list[dict]) -> list[str]:
     """For each face of the source photo, the tracks whose detections lie on it and in how many
     frames, with their decisions: which face a track was (the outcome alone does not say)."""
@@ -55,8 +63,9 @@ def face_tracks(clip: dict, tracks: list[dict]) -> list[str]:
                  + f" ({len(fs)} detections, frames {fs[0]}-{fs[-1]})"
                  for tid, fs in on.items() for t in [by_id[tid]]]
         pupil = clip["pupils"][fi] if fi < len(clip.get("pupils", [])) else None
-        out.append(f"face {fi} ({role}{', ' + pupil if pupil else ''}): "
-                   + ("; ".join(parts) or "no track"))
+        shown = sum(inside(moved(face, m).box, w, h) > 0 for m in mats)
+        out.append(f"face {fi} ({role}{', ' + pupil if pupil else ''}, in {shown} frames): "
+                   + ("; ".join(parts) or ("no track" if shown else "never in the picture")))
     return out
 
 
@@ -92,7 +101,8 @@ def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float, fps: int) -> dict:
+def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float, fps: int,
+              load_end) -> dict:
     """The table, the figures and every failure against the targets, with its frames."""
     rows, out_clips, failures = [], [], []
     tot = {"judged": 0, "detectable": 0, "matchable": 0, "whole": 0, "kept": 0, "exif": 0, "probe": 0,
@@ -117,6 +127,9 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
         c = {k: sum(len(f[k]) if isinstance(f[k], list) else f[k] for f in fr)
              for k in ("judged", "detectable", "matchable")}
         whole, kept = sum(f["whole"] for f in fc), sum(f["kept"] for f in fc)
+        if oc.get("status") != "exported" and not spec.register:  # nothing published: none kept
+            whole = sum(whole_frames(clip, fi) for fi, r in enumerate(clip["roles"])
+                        if r == "consenting")
         cont = clip["container"]
         exif, probe = cont.get("exiftool", []), cont.get("ffprobe", [])
         roles = clip["roles"]
@@ -166,7 +179,6 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
                                 f"flags {oc.get('flags')}), nothing to publish: its consenting "
                                 f"faces count as not kept; its faces and safeguard's tracks: "
                                 + " | ".join(face_tracks(clip, oc.get("tracks", []))))
-                tot["whole"] += sum(1 for r in roles if r == "consenting") * clip["frames"]
             failures += clip_failures(clip, fr, fc, exif, probe)
         de_s = f"{de['wall'] / secs:.1f} ({de['cpu'] / secs:.1f})" if de else "-"
         ratio = f"{sg['wall'] / de['wall']:.2f}" if de and de["wall"] else "-"
@@ -192,7 +204,6 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
     if ratio is not None and ratio > 0.5:
         failures.append(f"time: safeguard {sg_s:.1f} s per second of clip against deface's "
                         f"{de_s:.1f} (ratio {ratio:.2f}, target <= 0.5)")
-    load_end = os.getloadavg()
     today = dt.date.today().isoformat()
     conditions = (f"{os.cpu_count()} cores ({platform.machine()}), shared with other work: load "
                   f"average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end")
@@ -253,6 +264,7 @@ def summarise(clips: list[dict], load_start, seconds: float, clip_seconds: float
                "register": register, "strangers_face_frames": tot["strangers"],
                "strangers_detectable": tot["strangers_seen"]}
     js = {"measured": today, "conditions": conditions, "seconds": round(seconds),
+          "load": [list(load_start), list(load_end)],
           "figures": figures, "targets": targets, "failures": failures, "notes": notes,
           "clips": out_clips}
     return {"md": "\n".join(md) + "\n", "json": js}
