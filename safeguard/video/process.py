@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from safeguard.faces import Box
 from safeguard.images import LoadError
 from safeguard.metadata import StripError
@@ -43,7 +45,8 @@ from safeguard.video.container import Writer, verify_container
 from safeguard.video.tracks import Linker, Track, coverage
 
 DETECT_EVERY = 2  # faces are searched for on every other frame; tracks fill the frames between
-ENCODES_PER_SECOND = 3  # a track is encoded at most this often (its first frame always)
+ENCODES_PER_SECOND = 3
+SHARP_SHARE = 0.5  # a track is decided on its frames at least this share as sharp as its best  # a track is encoded at most this often (its first frame always)
 CHECKS_PER_SECOND = 2  # frames of the written clip searched again, at least
 TEXT_PER_SECOND = 1  # frames whose text is read
 END_FRAMES = 2  # every frame this near a track's ends is searched again too
@@ -110,10 +113,35 @@ class ClipOutcome(Outcome):
         return rec
 
 
+def sharpness(rgb: np.ndarray, box: Box) -> float:
+    """How sharp the face in `box` is: the variance of the Laplacian of its crop at 64 x 64
+    grey (motion blur and defocus lower it; the size of the face does not)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    b = box.clip(w, h)
+    if b.width < 2 or b.height < 2:
+        return 0.0
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[b.y0:b.y1, b.x0:b.x1]), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA),
+                               cv2.CV_32F).var())
+
+
+def best_samples(samples: list[tuple[FaceDecision, float]]) -> list[FaceDecision]:
+    """A track's decisions from its sharpest frames: those at least `SHARP_SHARE` as sharp as
+    its sharpest. A frame blurred by motion gives an encoding that lies near many people, so a
+    consenting child's track was restricted as someone else by one blurred frame; the sharp
+    frames of a restricted child's track still restrict it."""
+    if not samples:
+        return []
+    best = max(q for _, q in samples)
+    return [d for d, q in samples if q >= SHARP_SHARE * best]
+
+
 def decide_track(samples: list[FaceDecision], unknown: str) -> FaceDecision:
-    """One decision for a track from its frames' decisions. Restricted in any frame: restricted
-    (a hold wins). Cleared only when at least half its frames are cleared, all as the same
-    pupil; anything else is unknown."""
+    """One decision for a track from its sharpest frames' decisions. Restricted in any of them:
+    restricted (a hold wins). Cleared only when at least half of them are cleared, all as the
+    same pupil; anything else is unknown."""
     restricted = [d for d in samples if d.label == "restricted"]
     if restricted:
         return next((d for d in restricted if d.action == "hold"), restricted[0])
@@ -169,7 +197,8 @@ def look(path: Path, info: ClipInfo, job: Job, limits: Limits) -> _Look:
             encodings = encode_faces(rgb, [f for f, _ in todo], threads=job.threads)
             dists = distances_per_pupil(encodings, job.matrix, cutoff=cutoff)
             for (f, tid), row in zip(todo, dists):
-                linker.track(tid).samples.append(_decide(row, job, f.box.width))
+                linker.track(tid).samples.append(
+                    (_decide(row, job, f.box.width), sharpness(rgb, f.box)))
                 last_encoded[tid] = i
     return _Look(linker.tracks(), texts, n)
 
@@ -207,8 +236,8 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
     outcome.frames = seen.frames
     outcome.removed = ["everything but the picture (dates, place, camera, sound) removed"
                        if info.audio else "everything but the picture (dates, place, camera) removed"]
-    outcome.tracks = [TrackOutcome(t, decide_track(t.samples, job.unknown), len(t.samples))
-                      for t in seen.tracks]
+    outcome.tracks = [TrackOutcome(t, decide_track(best_samples(t.samples), job.unknown),
+                                   len(t.samples)) for t in seen.tracks]
     # each track is one face of the clip: its best box, as a photo's face is listed
     outcome.faces = [FaceOutcome(t.track.best_box(), t.label, t.action, t.decision)
                      for t in outcome.tracks]

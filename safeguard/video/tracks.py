@@ -23,6 +23,10 @@ from safeguard.faces import Box
 
 # How much a track's box grows for the frames it is held past its ends: the face moves on.
 HELD_GROWTH = 1.3
+# How much the joined box of two detections grows over the frames between them.
+BETWEEN_GROWTH = 1.15
+# A track whose box touches the frame's edge is held this many times longer past its ends.
+EDGE_HOLD = 5
 # A detection the tracker left alone joins a track that overlaps it this much within this many
 # frames (ByteTrack links a new face only from its second frame).
 JOIN_IOU = 0.3
@@ -129,21 +133,43 @@ def _lerp(a: Box, b: Box, t: float) -> Box:
 
 def coverage(track: Track, frames: int, pad: int, width: int, height: int) -> dict[int, Box]:
     """frame -> box of `track` in every frame from `pad` before its first detection to `pad`
-    after its last (within the clip), interpolated between detections."""
+    after its last (within the clip). Between two detections the box is both of theirs joined
+    and grown by `BETWEEN_GROWTH`: a face zooming or swinging between two searches may be larger,
+    or further along, than a straight line from one box to the next (a face a blur left
+    readable in such a frame was the one miss of the video benchmark). A face that leaves
+    through the frame's edge is held there for a second, not `pad` frames: the part still in
+    the frame is too small to be found, but not to be recognised by someone who knows the child."""
     out: dict[int, Box] = {}
     hits = track.hits
     for (f0, b0, _), (f1, b1, _) in itertools.pairwise(hits):
-        for f in range(f0, f1):
-            out[f] = b0 if f1 == f0 else _lerp(b0, b1, (f - f0) / (f1 - f0))
+        between = _union(b0, b1).scaled(BETWEEN_GROWTH, width, height)
+        out[f0] = b0
+        for f in range(f0 + 1, f1):
+            out[f] = between
     out[hits[-1][0]] = hits[-1][1]
     start, end = hits[0], hits[-1]
     grown_start = start[1].scaled(HELD_GROWTH, width, height)
     grown_end = end[1].scaled(HELD_GROWTH, width, height)
-    for f in range(max(0, start[0] - pad), start[0]):
+    before = _at_edge(start[1], width, height, pad)
+    after = _at_edge(end[1], width, height, pad)
+    for f in range(max(0, start[0] - before), start[0]):
         out[f] = grown_start
-    for f in range(end[0] + 1, min(frames, end[0] + pad + 1)):
+    for f in range(end[0] + 1, min(frames, end[0] + after + 1)):
         out[f] = grown_end
     return out
+
+
+def _union(a: Box, b: Box) -> Box:
+    return Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1))
+
+
+def _at_edge(box: Box, width: int, height: int, pad: int) -> int:
+    """How long a track is held past its end: `pad` frames, or `EDGE_HOLD` times that for a box
+    touching the frame's edge (a face leaving, or entering, the picture)."""
+    near = max(2, round(0.02 * max(width, height)))
+    edge = (box.x0 <= near or box.y0 <= near or box.x1 >= width - near
+            or box.y1 >= height - near)
+    return pad * EDGE_HOLD if edge else pad
 
 
 def boxes_by_frame(tracks: Iterable[Track], frames: int, pad: int, width: int,
