@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import repeat
 from pathlib import Path
 
@@ -20,10 +20,17 @@ import numpy as np
 
 from safeguard import spot_check
 from safeguard.config import Config
-from safeguard.faces import Box
-from safeguard.images import UNSUPPORTED, LoadError, decode_image, read_bytes, write_atomic
-from safeguard.metadata import StripError, caption_text, encode_clean, inventory, verify_clean
+from safeguard.images import UNSUPPORTED, decode_image, read_bytes, write_atomic
+from safeguard.metadata import caption_text, encode_clean, inventory, verify_clean
 from safeguard.naming import fold
+from safeguard.outcome import (  # noqa: F401 - where callers have always found them
+    HELD_MESSAGE,
+    TEXT_COVERED,
+    FaceOutcome,
+    Outcome,
+    TextOutcome,
+    rejected,
+)
 from safeguard.policy import (
     FaceDecision,
     decide_face,
@@ -57,102 +64,6 @@ def starts_like_an_image(path: Path) -> bool:
 
 # What comms staff are told of every held photo, whatever held it (a register pupil, an unknown
 # face, text, a spot check): the cause is the DSL's to know.
-HELD_MESSAGE = "held for the DSL to check"
-
-
-@dataclass
-class FaceOutcome:
-    box: Box
-    label: str
-    action: str
-    decision: FaceDecision  # DSL-only details (pupil, reason, distance)
-    angle: int = 0  # clockwise turn of the photo in which the face is upright (detect.Face)
-
-    def public(self) -> dict:
-        return {"box": self.box.as_list(), "label": self.label, "action": self.action}
-
-
-@dataclass
-class TextOutcome:
-    """A region of text in the photo that names a pupil or a class (safeguard.text)."""
-
-    box: Box  # what is covered (the region grown by text.COVER_MARGIN)
-    action: str  # "redact" | "hold"
-    kind: str  # naming.KINDS key: "full_name" | "class_name"
-    read: str  # DSL only: the text read
-    pupil: str | None = None  # DSL only: whose name
-
-    def public(self) -> dict:
-        return {"box": self.box.as_list(), "action": self.action}
-
-
-TEXT_COVERED = "text naming a pupil covered"
-
-
-@dataclass
-class Outcome:
-    input: str
-    status: str  # "exported" | "held" | "rejected"
-    output: str | None = None
-    faces: list[FaceOutcome] = field(default_factory=list)
-    error: str | None = None
-    removed: list[str] = field(default_factory=list)
-    held_id: str | None = None
-    seconds: float = 0.0
-    sha256: str | None = None
-    flags: list[str] = field(default_factory=list)
-    texts: list[TextOutcome] = field(default_factory=list)
-    approval: str | None = None  # the post waiting for sign-off (safeguard.approvals)
-    spot_check: bool = False  # DSL only: held by a spot check (safeguard.spot_check)
-
-    def public(self) -> dict:
-        """What comms staff may see: no names, no registers, no reasons.
-
-        In a held photo every face that is not cleared shows "restricted" and "hold", and every
-        region of text "hold", so what caused the hold (a register pupil, an unknown face, text,
-        a spot check) cannot be told apart."""
-        faces = [f.public() for f in self.faces]
-        texts = [t.public() for t in self.texts]
-        if self.status == "held":
-            for f in faces:
-                if f["label"] != "cleared":
-                    f["label"], f["action"] = "restricted", "hold"
-            for t in texts:
-                t["action"] = "hold"
-        return {
-            "input": self.input,
-            "status": self.status,
-            "output": self.output,
-            "faces": faces,
-            "error": self.error,
-            "metadata_removed": self.removed,
-            "held_id": self.held_id,
-            "message": HELD_MESSAGE if self.status == "held" else (
-                "awaiting approval" if self.approval else None),
-            "flags": self.flags,
-            "texts": texts,
-            "approval": self.approval,
-            "seconds": round(self.seconds, 3),
-        }
-
-    def dsl_record(self) -> dict:
-        """Everything, for the held queue (DSL eyes only)."""
-        return {
-            "input": self.input,
-            "sha256": self.sha256,
-            "faces": [
-                {**f.public(), "pupil": f.decision.pupil, "reason": f.decision.reason,
-                 "distance": f.decision.distance}
-                for f in self.faces
-            ],
-            "metadata_removed": self.removed,
-            "flags": self.flags,
-            "texts": [{**t.public(), "kind": t.kind, "read": t.read, "pupil": t.pupil}
-                      for t in self.texts],
-            **({"spot_check": True} if self.spot_check else {}),
-        }
-
-
 @dataclass
 class Job:
     """Everything a worker needs to process photos; pickled once per worker."""
@@ -345,16 +256,8 @@ def process_data(data: bytes | None, path: Path, job: Job) -> Outcome:
             data = read_bytes(path, job.config.max_file_bytes)
         outcome.sha256 = hashlib.sha256(data).hexdigest()
         outcome = _process_bytes(data, path, job, outcome)
-    except LoadError as e:
-        outcome.status, outcome.error = "rejected", str(e)
-    except StripError as e:
-        outcome.status, outcome.error = "rejected", f"could not write a verified clean file: {e}"
-    except MemoryError:
-        outcome.status, outcome.error = "rejected", "image too large to process in memory"
     except Exception as e:  # noqa: BLE001 - fail closed: an unexpected error never exports
-        first = str(e).splitlines()[0][:160] if str(e) else ""
-        outcome.status, outcome.error = "rejected", f"internal error ({type(e).__name__}) {first}".strip()
-        outcome.output = None
+        rejected(outcome, e, "image")
     outcome.seconds = time.perf_counter() - start
     return outcome
 

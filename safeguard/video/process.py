@@ -28,17 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from safeguard.faces import Box
-from safeguard.images import LoadError
 from safeguard.metadata import StripError
-from safeguard.pipeline import (
-    HELD_MESSAGE,
-    FaceOutcome,
-    Job,
-    Outcome,
-    TextOutcome,
-    _decide,
-    output_name,
-)
+from safeguard.outcome import HELD_MESSAGE, FaceOutcome, Outcome, TextOutcome, rejected
+from safeguard.pipeline import Job, _decide, output_name
 from safeguard.policy import FaceDecision, decision_cutoff
 from safeguard.video.clip import ClipError, ClipInfo, Limits, frames, probe
 from safeguard.video.container import Writer, verify_container
@@ -216,16 +208,8 @@ def process_clip(path: Path, job: Job, limits: Limits | None = None,
         outcome.fps = float(info.fps)
         outcome.sha256 = _sha256(path)
         _process(path, name, info, job, limits, outcome)
-    except LoadError as e:
-        outcome.status, outcome.error = "rejected", str(e)
-    except StripError as e:
-        outcome.status, outcome.error = "rejected", f"could not write a verified clean clip: {e}"
-    except MemoryError:
-        outcome.status, outcome.error = "rejected", "clip too large to process in memory"
     except Exception as e:  # noqa: BLE001 - fail closed: an unexpected error never exports
-        first = str(e).splitlines()[0][:160] if str(e) else ""
-        outcome.status, outcome.error = "rejected", f"internal error ({type(e).__name__}) {first}".strip()
-        outcome.output = None
+        rejected(outcome, e, "clip")
     outcome.seconds = time.perf_counter() - start
     return outcome
 
