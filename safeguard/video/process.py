@@ -119,11 +119,22 @@ def sharpness(rgb: np.ndarray, box: Box) -> float:
                                cv2.CV_32F).var())
 
 
+def quality(rgb: np.ndarray, box: Box) -> float:
+    """How much a frame's face says about who it is: its sharpness, or nothing when the face
+    touches the frame's edge (part of a face coming in or going out lies near many people: a
+    consenting child's track was restricted as someone else by the frame it came in on)."""
+    from safeguard.video.tracks import at_edge
+
+    h, w = rgb.shape[:2]
+    return 0.0 if at_edge(box, w, h) else sharpness(rgb, box)
+
+
 def best_samples(samples: list[tuple[FaceDecision, float]]) -> list[FaceDecision]:
-    """A track's decisions from its sharpest frames: those at least `SHARP_SHARE` as sharp as
-    its sharpest. A frame blurred by motion gives an encoding that lies near many people, so a
-    consenting child's track was restricted as someone else by one blurred frame; the sharp
-    frames of a restricted child's track still restrict it."""
+    """A track's decisions from its best frames (`quality`): those at least `SHARP_SHARE` as
+    good as its best. A frame blurred by motion, or a face cut by the frame's edge, gives an
+    encoding that lies near many people, so a consenting child's track was restricted as
+    someone else by one such frame; the clear frames of a restricted child's track still
+    restrict it, and a track seen only in such frames is decided on all of them."""
     if not samples:
         return []
     best = max(q for _, q in samples)
@@ -190,7 +201,7 @@ def look(path: Path, info: ClipInfo, job: Job, limits: Limits) -> _Look:
             dists = distances_per_pupil(encodings, job.matrix, cutoff=cutoff)
             for (f, tid), row in zip(todo, dists):
                 linker.track(tid).samples.append(
-                    (_decide(row, job, f.box.width), sharpness(rgb, f.box)))
+                    (_decide(row, job, f.box.width), quality(rgb, f.box)))
                 last_encoded[tid] = i
     return _Look(linker.tracks(), texts, n)
 

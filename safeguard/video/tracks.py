@@ -163,13 +163,16 @@ def _union(a: Box, b: Box) -> Box:
     return Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1))
 
 
+def at_edge(box: Box, width: int, height: int) -> bool:
+    """Does `box` touch the frame's edge (a face coming in or going out of the picture)?"""
+    near = max(2, round(0.02 * max(width, height)))
+    return box.x0 <= near or box.y0 <= near or box.x1 >= width - near or box.y1 >= height - near
+
+
 def _at_edge(box: Box, width: int, height: int, pad: int) -> int:
     """How long a track is held past its end: `pad` frames, or `EDGE_HOLD` times that for a box
     touching the frame's edge (a face leaving, or entering, the picture)."""
-    near = max(2, round(0.02 * max(width, height)))
-    edge = (box.x0 <= near or box.y0 <= near or box.x1 >= width - near
-            or box.y1 >= height - near)
-    return pad * EDGE_HOLD if edge else pad
+    return pad * EDGE_HOLD if at_edge(box, width, height) else pad
 
 
 def boxes_by_frame(tracks: Iterable[Track], frames: int, pad: int, width: int,

@@ -47,3 +47,20 @@ def test_a_track_split_between_two_pupils_is_not_cleared():
     a = FaceDecision("cleared", "keep", "P002", distance=0.2)
     b = FaceDecision("cleared", "keep", "P004", distance=0.2)
     assert decide_track(best_samples([(a, 300.0), (b, 300.0)]), "redact").action == "redact"
+
+
+def test_a_face_cut_by_the_frame_edge_does_not_decide_a_track_seen_whole_later():
+    import numpy as np
+
+    from safeguard.video.process import quality
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    coming_in, whole = Box(1759, 261, 1913, 722), Box(900, 261, 1100, 722)
+    assert quality(frame, coming_in) == 0.0 < quality(frame, whole)
+    kept = FaceDecision("cleared", "keep", "V102", distance=0.08)
+    other = FaceDecision("restricted", "redact", "V407", distance=0.597)
+    samples = [(other, quality(frame, coming_in)), *[(kept, quality(frame, whole))] * 6]
+    assert decide_track(best_samples(samples), "redact").label == "cleared"
+    # a face only ever seen cut by the edge is decided on those frames: restricted
+    assert decide_track(best_samples([(other, 0.0), (kept, 0.0)]), "redact").label == "restricted"
