@@ -55,6 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the clip generator is the tests' own
 
+from bench_speed import _tree  # the process tree under a pid, from /proc
 from montage import TESTDATA, have_testdata
 from support.clips import Motion, camera_frames, camera_matrices, write_phone_clip
 from video_container import exiftool_left, ffprobe_left
@@ -218,24 +219,6 @@ def make_home(home_dir: Path, clips: list[dict]):
 
 # ----------------------------------------------------------------------------------------------
 # Running the tools
-
-
-def _tree(root: int) -> list[int]:
-    kids: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    stat = f.read()
-                kids.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d))
-            except (OSError, ValueError, IndexError):
-                continue
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += kids.get(p, [])
-    return out
 
 
 def _hwm_kb(pid: int) -> int:
