@@ -6,6 +6,7 @@ import os
 
 import click
 
+from consent_db.staff import ROLES
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _emit_json, _run, _signed
 from safeguard.terminal import echo, shown
@@ -20,7 +21,7 @@ def staff() -> None:
 
 @staff.command("add")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["admin", "dsl", "slt", "data", "comms"]), required=True,
+@click.option("--role", type=click.Choice(ROLES), required=True,
               help="admin: staff accounts; dsl: pupils, registers, held photos, audit; data: "
                    "pupils, consents, enrolment; comms: blur, scan, watch.")
 @click.option("--academy", help="Scope the account to one academy of a trust.")
@@ -69,7 +70,7 @@ def staff_remove(ctx, user, as_user):
 
 @staff.command("change")
 @click.argument("user")
-@click.option("--role", type=click.Choice(["admin", "dsl", "slt", "data", "comms"]),
+@click.option("--role", type=click.Choice(ROLES),
               help="The account's new role.")
 @click.option("--academy", help="Scope the account to this academy.")
 @click.option("--trust-wide", is_flag=True, help="No academy: the whole trust.")
