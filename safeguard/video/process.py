@@ -349,11 +349,10 @@ def _check(path: Path, tmp: Path, info: ClipInfo, job: Job, limits: Limits,
     light, full = light_config(job), detector_config(job)
     again: set[int] = set()
     w, h = plan.width, plan.height
-    originals = frames(path, info, limits)
-    for i, (rgb, original) in enumerate(zip(frames(tmp, written, UNLIMITED), originals)):
+    outside: dict[int, list[Box]] = {}  # frame -> faces where nothing covers or keeps one
+    for i, rgb in enumerate(frames(tmp, written, UNLIMITED)):
         if i not in check:
             continue
-        outside = []
         for face in detect_faces(rgb, light):
             if any(on_face(face.box, k, 1.0, w, h) for k in plan.keep.get(i, ())):
                 continue
@@ -362,12 +361,14 @@ def _check(path: Path, tmp: Path, info: ClipInfo, job: Job, limits: Limits,
             if on:
                 again.update(on)
             else:
-                outside.append(face.box)
-        if outside:
-            there = detect_faces(original, full)
-            if any(on_face(b, f.box, 1.0, w, h) or on_face(f.box, b, 1.0, w, h)
-                   for b in outside for f in there):
-                return again, True
+                outside.setdefault(i, []).append(face.box)
+    if outside:  # the original is decoded again only when the copy showed such a face
+        for i, original in enumerate(frames(path, info, limits)):
+            if i in outside:
+                there = detect_faces(original, full)
+                if any(on_face(b, f.box, 1.0, w, h) or on_face(f.box, b, 1.0, w, h)
+                       for b in outside[i] for f in there):
+                    return again, True
     return again, False
 
 
