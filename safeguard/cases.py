@@ -99,6 +99,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/held/{held_id}/{action}"): Case("held", "academy"),
     ("GET", "/image/{held_id}/{kind}.jpg"): Case("held", "academy"),
     ("GET", "/audit"): Case("audit", "academy"),
+    ("GET", "/audit.csv"): Case("audit", "academy"),
     ("POST", "/takedown/{item_id}/close"): Case("held", "academy"),
     ("GET", "/approvals"): Case("approvals", "academy"),
     ("GET", "/approvals/{post_id}"): Case("approvals", "academy"),

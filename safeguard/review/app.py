@@ -15,8 +15,6 @@ Security, in the order a request meets it:
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
-from safeguard.review import decisions, render, signoff
+from safeguard.review import audit_page, decisions, render, signoff, words
 from safeguard.review.auth import (
     COOKIE,
     REVIEW_ROLE,
@@ -134,6 +132,9 @@ def create_app(
     throttle = throttle or Throttle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["review_days"] = config.held_review_days
+    templates.env.globals["figure"] = words.figure
+    templates.env.globals["match_strength"] = lambda d: words.match_strength(
+        d, config.clear_tolerance, config.restrict_tolerance)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -301,44 +302,6 @@ def create_app(
             error=request.query_params.get("error"),
         )
 
-    async def audit_page(request: Request) -> Response:
-        s = reviewer_session(request)
-        if s is None:
-            return to_login()
-        q = request.query_params
-        pupil = (q.get("pupil") or "").strip()[:64] or None
-        since, until = (q.get("since") or "").strip(), (q.get("until") or "").strip()
-        error = None
-        try:
-            for d in (since, until):
-                if d:
-                    dt.date.fromisoformat(d)
-        except ValueError:
-            error, since, until = "dates are YYYY-MM-DD", "", ""
-        door = door_of(s)
-        entries = await run_in_threadpool(door.audit.entries, pupil, since or None,
-                                          until or None)
-        entries = list(reversed(entries))[:1000]
-        who = await run_in_threadpool(door.names)
-        rows = [
-            {
-                **e,
-                "details_text": json.dumps(e.get("details") or {}, ensure_ascii=False),
-                "name": who.get(e.get("subject") or ""),
-            }
-            for e in entries
-        ]
-        return page(
-            request,
-            s,
-            "audit.html",
-            rows=rows,
-            pupil=pupil or "",
-            since=since,
-            until=until,
-            error=error,
-        )
-
     # -- decisions ----------------------------------------------------------------------------
 
     async def decide(request: Request) -> Response:
@@ -454,12 +417,12 @@ def create_app(
         Route("/held/{held_id}", image_page, methods=["GET"]),
         Route("/held/{held_id}/{action}", decide, methods=["POST"]),
         Route("/image/{held_id}/{kind}.jpg", image, methods=["GET"]),
-        Route("/audit", audit_page, methods=["GET"]),
         Route("/takedown/{item_id}/close", close_takedown, methods=["POST"]),
         Route("/static/review.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
     routes += signoff.routes(home, door_of, approver_session, page, to_login)
+    routes += audit_page.routes(door_of, reviewer_session, page, to_login)
     routes = [_guarded(r, session_of, start_page) for r in routes]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from safeguard import approvals
 from safeguard.review import render
 from safeguard.review.auth import csrf_ok
+from safeguard.review.words import quoted_findings
 from safeguard.scope import academy_of
 
 
@@ -76,7 +77,7 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
             return PlainTextResponse("no such post", 404)
         parts = await run_in_threadpool(caption_parts, post.get("caption"), door_of(s))
         return page(request, s, "post.html", post=post, parts=parts,
-                    flagged=[what for _, what in parts if what],
+                    flagged=quoted_findings(parts),
                     error=request.query_params.get("error"))
 
     def draw(post_id: str, n: int, scope: str | None) -> bytes:
