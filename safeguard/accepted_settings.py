@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safeguard.config import SETTINGS_CHANGED, STRICTNESS, Config, ConfigError, parse_config
+from safeguard.config import BY_NAME, SETTINGS_CHANGED, Config, ConfigError, parse_config
 
 NEVER_ACCEPTED = ("the safety settings of this home have not been accepted yet (it was made "
                   "before safeguard recorded them); an admin or the DSL must check them: "
@@ -66,7 +66,8 @@ def values(config: Config) -> dict:
 
 def differences(before: dict | None, after: dict) -> list[str]:
     """What an acceptance changes, one line per setting, in words: against the last accepted
-    values, or (none recorded) against the defaults."""
+    values, or (none recorded) against the defaults. A change the settings table knows the
+    direction of (safeguard.setting.Setting.stricter) says whether it is stricter or LESS STRICT."""
     base = before if before is not None else values(Config())
     out = []
     for name in sorted(set(base) | set(after)):
@@ -74,9 +75,9 @@ def differences(before: dict | None, after: dict) -> list[str]:
         if old == new:
             continue
         line = f"{name}: {_shown(old)} -> {_shown(new)}"
-        rank = STRICTNESS.get(name)
-        if rank and old in rank and new in rank and rank[old] != rank[new]:
-            line += " (stricter)" if rank[new] > rank[old] else " (LESS STRICT)"
+        way = BY_NAME[name].change(old, new) if name in BY_NAME else ""
+        if way:
+            line += f" ({way.upper() if way == 'less strict' else way})"
         out.append(line)
     return out
 

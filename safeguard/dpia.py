@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard import policy, shipped
-from safeguard.config import Config
+from safeguard.config import SETTINGS, Config
 from safeguard.home import Home
 
 DEFAULT_REPORT = shipped.path("REPORT.md")  # benchmarks/REPORT.md, shipped with the package
@@ -347,29 +347,22 @@ def read_report(path: Path | None) -> dict[str, Any] | None:
     return info
 
 
-TUNED = (
-    "restrict_tolerance",
-    "clear_tolerance",
-    "clear_margin",
-    "max_false_clear",
-    "max_lookalike_refusal",
-    "distinct_tolerance",
-    "distinct_margin",
-    "roster_margin",
-    "small_face",
-    "small_face_tolerance",
-    "unknown",
-    "mask_scale",
-    "min_identifiable_face",
-    "style",
-)
+# The settings the benchmark report records and this pack compares with the live ones (the
+# table's `measured` column: safeguard.config).
+TUNED = tuple(s.name for s in SETTINGS if s.measured)
+
+
+def settings_rows(config: Config, section: str) -> list[dict[str, str]]:
+    """The settings the table lists in the pack's `section` ("decisions" or "retention"), each
+    with its live value and what it does."""
+    return [{"setting": s.name, "value": s.shown(getattr(config, s.name)), "meaning": s.explain}
+            for s in SETTINGS if s.dpia == section]
 
 
 def gather(
     home: Home, config: Config, report: Path | None = DEFAULT_REPORT, today: dt.date | None = None
 ) -> dict[str, Any]:
     live = config.as_dict()
-    live.pop("extra", None)
     bench = read_report(report)
     warnings = []
     if bench is None:
@@ -409,12 +402,10 @@ def gather(
         "retention": {
             "held_review_days": config.held_review_days,
             "stale_encoding_days": config.stale_encoding_days,
-            "leaver_retention_days": int(
-                config.extra.get(
-                    "leaver_retention_days", getattr(config, "leaver_retention_days", 365)
-                )
-            ),
+            "leaver_retention_days": config.leaver_retention_days,
         },
+        "settings": settings_rows(config, "decisions"),
+        "retention_settings": settings_rows(config, "retention"),
         "models": models(),
         "models_not_used": NOT_USED,
         "enrolment_checks": enrolment_checks(config),

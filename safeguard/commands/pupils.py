@@ -467,11 +467,7 @@ def export(ctx, pupil_id, output, as_user):
 def purge(ctx, dry_run, retention_days, as_json, as_user):
     """Remove data past retention: leavers' encodings, then leavers' records."""
     cfg = ctx.find_root().obj.config
-    days = (
-        retention_days
-        if retention_days is not None
-        else int(cfg.extra.get("leaver_retention_days", cfg.leaver_retention_days))
-    )
+    days = retention_days if retention_days is not None else cfg.leaver_retention_days
     store, who = _signed(ctx, as_user, "pupils.erase")
     # a leaver's record may be a register: only a DSL's purge erases records (safeguard.door)
     plan = _run(lambda: store.purge(retention_days=days, dry_run=dry_run, actor=who.user))

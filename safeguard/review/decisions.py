@@ -230,12 +230,13 @@ def _state_file(home: Any) -> Path:
 
 
 def last_ready_dir(home: Any, config: Config) -> Path | None:
-    """The ready folder to offer: the last one used, else config `extra.ready_dir`."""
+    """The ready folder to offer: the last one used, else the first of the settings'
+    release_folders."""
     try:
         last = json.loads(_state_file(home).read_text()).get("ready_dir")
     except (OSError, ValueError, AttributeError):
         last = None
-    last = last or (config.extra or {}).get("ready_dir")
+    last = last or next(iter(config.release_folders), None)
     return Path(last) if last else None
 
 
