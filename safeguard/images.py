@@ -37,7 +37,6 @@ _OPEN_WITH = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF")
 # Files larger than this are refused from fstat, before reading (config.max_file_bytes: a
 # 100-megapixel photo stored uncompressed; a photo is a few MB, a RAW-size TIFF tens).
 MAX_FILE_BYTES = Config.max_file_bytes
-DEFAULT_MAX_PIXELS = 100_000_000
 
 
 class LoadError(Exception):
@@ -102,7 +101,7 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def load_image(path: str | os.PathLike[str], max_pixels: int = Config.max_pixels) -> LoadedImage:
     return decode_image(read_bytes(Path(path)), max_pixels=max_pixels)
 
 
@@ -149,7 +148,7 @@ def jpeg_scans(data: bytes) -> int:
     return 0
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def decode_image(data: bytes, max_pixels: int = Config.max_pixels) -> LoadedImage:
     """Decode bytes to an upright RGB array, or raise LoadError.
 
     Refuses: unknown formats, truncated data, images over `max_pixels` (checked from the header

@@ -33,9 +33,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from safeguard.config import STYLES, Config
 from safeguard.faces import Box
 
-STYLES = ("blur", "pixelate", "solid")
 BLUR_CELLS = 3.0  # pixels across the face the blur keeps (benchmarks/bench_redaction.py)
 PIXELATE_BLOCKS = 3.0  # mosaic blocks across the face
 FEATHER = 0.15  # the soft edge outside the mask, as a share of its radii
@@ -56,7 +56,7 @@ def reach(box: Box, mask_scale: float, width: int, height: int) -> Box:
 
 
 def redact(
-    rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = 1.5
+    rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = Config.mask_scale
 ) -> np.ndarray:
     """A copy of `rgb` with every box redacted in `style`. The input is not modified."""
     if style not in STYLES:
@@ -101,7 +101,7 @@ def _alpha(box: Box, mask_scale: float, region: Box, outer: Box, w: int, h: int)
 
 
 def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur",
-                  mask_scale: float = 1.5) -> np.ndarray:
+                  mask_scale: float = Config.mask_scale) -> np.ndarray:
     """The faces `chosen` (indexes into `boxes`) redacted and checked (`redact_checked`), every
     other face kept: what the review page previews and what a release publishes, one function
     so the two cannot differ."""
@@ -114,7 +114,7 @@ def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur"
 
 
 def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = "blur",
-                   mask_scale: float = 1.5, threshold: float | None = None,
+                   mask_scale: float = Config.mask_scale, threshold: float | None = None,
                    keep: list[Box] | None = None, levels=None) -> np.ndarray:
     """`redact`, then the detector looks at every redacted face again (`still_faces`). A face
     that still reads as one is redacted again in the same style over a region `CHECK_GROWTH`
@@ -150,7 +150,7 @@ def _redacted_levels(levels, out: np.ndarray, boxes: list[Box], mask_scale: floa
     return levels.redacted(out, [tuple(reach(b, mask_scale, w, h).as_list()) for b in boxes])
 
 
-def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
+def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = Config.mask_scale,
                 threshold: float | None = None, keep: list[Box] | None = None,
                 levels=None) -> list[Box]:
     """The redacted faces (`boxes`) that `out` still shows as faces.
@@ -187,7 +187,8 @@ def still_faces(out: np.ndarray, boxes: list[Box], mask_scale: float = 1.5,
         found = [g.box for g in detect_faces(out, cfg, levels)]
         found = [g for g in found if not _is_kept(g, boxes, keep or [])]
         return [b for b in boxes if any(on_face(g, b, mask_scale, w, h) for g in found)]
-    return [b for b, v in zip(boxes, face_likeness(out, list(boxes), cfg, levels=levels),
+    return [b for b, v in zip(boxes, face_likeness(out, list(boxes), cfg, levels=levels,
+                                                    mask_scale=mask_scale),
                               strict=True)
             if v >= cfg.threshold]
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from safeguard.config import Config
 from safeguard.detect.candidates import _ROTATE, _Candidates, _orientation_votes, _unrotate
 from safeguard.detect.common import _INPUT, _OUTPUTS, DEFAULT_CONFIG, DetectorConfig
 from safeguard.detect.model import _session
@@ -295,13 +296,14 @@ def _starts(length: int, tile: float, step: float) -> list[float]:
 def face_likeness(
     rgb: np.ndarray, boxes: list, config: DetectorConfig | None = None,
     crops: tuple[float, ...] = (1.5, 2.5), windows: bool = True,
-    levels: Pyramid | None = None,
+    levels: Pyramid | None = None, mask_scale: float = Config.mask_scale,
 ) -> np.ndarray:
     """For each box (a `Box`), the detector's best score for a face on it. Crops of `crops` times
     the box's side centred on it, each turned 0/90/180/270, in one batch; and with `windows`,
     the upright passes' own view (`_window_votes`), on `levels` (the passes' images of `rgb`
     itself: `pyramid`, or `Pyramid.redacted` of the photo's) where given. Used after redaction to
-    check that what was a face no longer reads as one."""
+    check that what was a face no longer reads as one; `mask_scale` is the redaction's (the
+    detector can find its mask's oval as a face where the face itself is below WINDOW_FACE)."""
     cfg = config or DEFAULT_CONFIG
     if not boxes:
         return np.zeros(0)
@@ -311,7 +313,7 @@ def face_likeness(
         votes, _, _ = _orientation_votes(rgb, arr, replace(cfg, orient_crop=factor))
         best = np.maximum(best, votes.max(axis=1))
     if windows:
-        best = np.maximum(best, _window_votes(rgb, arr, cfg, levels))
+        best = np.maximum(best, _window_votes(rgb, arr, cfg, levels, mask_scale))
     return best
 
 
@@ -322,16 +324,14 @@ TURNED_WINDOW_FACE = 24  # turned windows only for faces up to this wide at the 
 # does not (a 45 px face in a 12 MP photo, 18 px in the fine pass turned); larger faces' centred
 # crops are already scored at four turns (face_likeness). All small faces would cost 0.3 CPU-s a
 # 12 MP group photo
-WINDOW_OVAL = 1.5  # a redacted face's mask is this much wider than the face (mask_scale): the
-# detector can find the mask's oval as a face where the face itself is below WINDOW_FACE
 WINDOW_SLACK = 0.1  # window boxes this close to verify_below count unconfirmed
 
 
 def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray,
-            levels: Pyramid | None = None):
+            levels: Pyramid | None = None, mask_scale: float = Config.mask_scale):
     """(image, scale, angles) of the passes' levels (`pyramid`: the fine one and the coarse
     ones upright, and the turned passes' ones at each of their angles) at which some face of
-    width `sides` is WINDOW_FACE px wide."""
+    width `sides` is WINDOW_FACE px wide (its mask, `mask_scale` times wider, at the smallest)."""
     pyr = pyramid(rgb, cfg, levels)
     fine, levels = pyr.fine, pyr.levels
     upright = ([fine] if fine is not None else []) + [
@@ -345,14 +345,15 @@ def _levels(rgb: np.ndarray, cfg: DetectorConfig, sides: np.ndarray,
     out: list[tuple[np.ndarray, float, tuple[int, ...]]] = []
     for (img, scale), angles in [(u, (0,)) for u in upright] + [(t, turns) for t in turned]:
         w = sides * scale
-        wanted = ((w * WINDOW_OVAL >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
+        wanted = ((w * mask_scale >= WINDOW_FACE[0]) & (w <= WINDOW_FACE[1])).any()
         if wanted and all((scale, angles) != (o[1], o[2]) for o in out):
             out.append((img, scale, angles))
     return out
 
 
 def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig,
-                  levels: Pyramid | None = None) -> np.ndarray:
+                  levels: Pyramid | None = None,
+                  mask_scale: float = Config.mask_scale) -> np.ndarray:
     """The passes' view of each box: at each pyramid level (the fine pass's and the coarse ones
     upright, the turned passes' at their angles, made as `_detect` makes them) where the face is
     WINDOW_FACE px wide, a WINDOW px window of that level around it, kept inside the image as the
@@ -380,9 +381,9 @@ def _window_votes(rgb: np.ndarray, boxes: np.ndarray, cfg: DetectorConfig,
         inside = np.all(np.abs(mid - centre[n]) <= half[n], axis=1)
         hits.extend((n, float(v), b) for v, b in zip(scores[inside], found[inside], strict=True))
 
-    for level, s, angles in _levels(rgb, cfg, sides, levels):
+    for level, s, angles in _levels(rgb, cfg, sides, levels, mask_scale):
         lh, lw = level.shape[:2]
-        wanted = np.flatnonzero((sides * s * WINDOW_OVAL >= WINDOW_FACE[0])
+        wanted = np.flatnonzero((sides * s * mask_scale >= WINDOW_FACE[0])
                                 & (sides * s <= WINDOW_FACE[1]))
         for angle in angles:  # a turned pass's window is the upright window turned
             faces = [n for n in wanted if not (angle and sides[n] * s > TURNED_WINDOW_FACE)]

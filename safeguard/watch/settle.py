@@ -146,9 +146,10 @@ def decodes_open(fd: int, max_pixels: int | None = None, max_bytes: int | None =
 
     from PIL import Image, ImageFile
 
-    from safeguard.images import DEFAULT_MAX_PIXELS, MAX_FILE_BYTES, MAX_JPEG_SCANS, jpeg_scans
+    from safeguard.config import Config
+    from safeguard.images import MAX_FILE_BYTES, MAX_JPEG_SCANS, jpeg_scans
 
-    limit = max_pixels or DEFAULT_MAX_PIXELS
+    limit = max_pixels or Config.max_pixels
     max_bytes = max_bytes or MAX_FILE_BYTES
     try:
         st = os.fstat(fd)
