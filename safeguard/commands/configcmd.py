@@ -18,17 +18,30 @@ def config() -> None:
 
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.option("--explain", is_flag=True, help="Say above each setting what it does, and its "
+              "default where the live value differs (docs/settings.md has the same words).")
 @click.pass_obj
-def show(app, as_json: bool) -> None:
+def show(app, as_json: bool, explain: bool) -> None:
     """Print every setting and its live value."""
+    import textwrap
+
+    from safeguard.config import BY_NAME
+
     values = app.config.as_dict()
-    values.pop("extra", None)
     if as_json:
         echo(json.dumps(values, indent=2))
         return
     src = app.home.config_file
     echo(f"# from {src}" if src.exists() else f"# defaults ({src} does not exist)")
     for k, v in values.items():
+        if explain:
+            row = BY_NAME[k]
+            said = row.explain
+            if getattr(app.config, k) != row.default:
+                said += f" (default: {row.shown(row.default).removeprefix('at most ')})"
+            echo("")
+            for line in textwrap.wrap(said, 96):
+                echo(f"# {line}")
         echo(f"{k} = {json.dumps(v)}")
 
 
