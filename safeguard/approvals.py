@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from safeguard import sealed
+from safeguard.exitcodes import SafeguardError
 from safeguard.home import overlaps
 
 ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 AWAITING, APPROVED, DECLINED = "awaiting approval", "approved", "declined"
 
 
-class ApprovalError(Exception):
+class ApprovalError(SafeguardError):
     """One line fit for the user."""
 
 

@@ -13,8 +13,8 @@ from functools import cached_property
 
 import click
 
-from safeguard.config import Config, ConfigError, load_config
-from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
+from safeguard.config import Config, load_config
+from safeguard.exitcodes import ALL_EXIT_CODES_HELP, ExitStatus, SafeguardError
 from safeguard.home import Home, resolve_home
 from safeguard.terminal import echo, lines
 
@@ -52,27 +52,40 @@ class AppContext:
 
     @cached_property
     def config(self) -> Config:
-        try:
-            return load_config(self.home.config_file)
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from e
+        """The settings; unreadable ones raise ConfigError, a SafeguardError (exit 1)."""
+        return load_config(self.home.config_file)
+
+
+def _failure(message: str, code: ExitStatus) -> click.ClickException:
+    """`Error: <message>` on stderr, then exit with `code`."""
+    failure = click.ClickException(lines(message))
+    failure.exit_code = int(code)
+    return failure
 
 
 class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
-        """A store that cannot be used (damaged, rolled back, wrong key) is an error with its
-        own one-line message, exit 1, wherever a command meets it. An error's message often
-        carries a name (a file, an account, a pupil): its control characters are escaped here,
-        once for every command (safeguard.terminal)."""
+        """The one place where what a command ends with becomes an exit code
+        (safeguard.exitcodes): a product error (`SafeguardError`) is its one-line message and
+        its own code; a store that cannot be used (damaged, rolled back, wrong key) is an error
+        with its one-line message, exit 1, wherever a command meets it; a command that finished
+        returns its `ExitStatus`. An error's message often carries a name (a file, an account, a
+        pupil): its control characters are escaped here, once for every command
+        (safeguard.terminal)."""
         from consent_db.errors import StoreError
 
         try:
-            return super().invoke(ctx)
+            status = super().invoke(ctx)
+        except SafeguardError as e:
+            raise _failure(str(e), e.exit_code) from e
         except StoreError as e:
-            raise click.ClickException(lines(str(e))) from e
+            raise _failure(str(e), ExitStatus.ERROR) from e
         except click.ClickException as e:
             e.message = lines(e.message)
             raise
+        if isinstance(status, ExitStatus) and status != ExitStatus.OK:
+            raise click.exceptions.Exit(int(status))
+        return status
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
@@ -92,7 +105,7 @@ class LazyGroup(click.Group):
             raise
 
 
-@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP)
+@click.group(cls=LazyGroup, epilog=ALL_EXIT_CODES_HELP)
 @click.option(
     "--home",
     envvar="SAFEGUARD_HOME",

@@ -98,6 +98,17 @@ def _section(ctx: click.Context, cmd: click.Command) -> list[str]:
     return out
 
 
+def _exit_codes() -> list[str]:
+    """Every exit code with its one meaning, from the enum itself (safeguard.exitcodes)."""
+    from safeguard.exitcodes import ExitStatus
+
+    out = ["## Exit codes", "",
+           "Each code means one thing, whichever command ends with it (`safeguard.exitcodes`):",
+           "", "| code | name | meaning |", "|---|---|---|"]
+    out += [f"| {s.value} | `{s.name}` | {_prose(s.meaning)} |" for s in ExitStatus]
+    return out + [""]
+
+
 def reference() -> str:
     """docs/cli.md: every command's usage, help, arguments and options, as Markdown."""
     from safeguard.cli import cli
@@ -114,6 +125,7 @@ def reference() -> str:
          "`safeguard --home DIR pupils list`."),
         "",
     ]
+    out += _exit_codes()
     for ctx, cmd in _walk(cli, root):
         out += _section(ctx, cmd)
     return "\n".join(out).rstrip("\n") + "\n"

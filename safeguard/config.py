@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from safeguard.exitcodes import SafeguardError
 from safeguard.setting import Setting, rows, setting
 
 # The share of photos that would be exported which are held for the DSL to check anyway (see
@@ -23,7 +24,7 @@ from safeguard.setting import Setting, rows, setting
 DEFAULT_SPOT_CHECK_RATE = 0.05
 
 
-class ConfigError(ValueError):
+class ConfigError(SafeguardError, ValueError):
     pass
 
 

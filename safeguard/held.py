@@ -17,10 +17,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from safeguard.exitcodes import SafeguardError
+
 ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 
 
-class HeldError(Exception):
+class HeldError(SafeguardError):
     pass
 
 

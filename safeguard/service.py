@@ -45,6 +45,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeguard.exitcodes import SafeguardError
 from safeguard.images import MAX_FILE_BYTES
 
 PROTOCOL = 1
@@ -56,7 +57,7 @@ IDLE_TIMEOUT = 120.0  # seconds a connection may send nothing before it is close
 log = logging.getLogger("safeguard.service")
 
 
-class ServiceError(Exception):
+class ServiceError(SafeguardError):
     """The service refused or failed; the message is one line fit for the user. `usage`: a bad
     option (exit 2) rather than a refusal (exit 1)."""
 

@@ -21,10 +21,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from safeguard.exitcodes import SafeguardError
+
 ID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # always fullmatch
 
 
-class TakedownError(Exception):
+class TakedownError(SafeguardError):
     pass
 
 

@@ -6,6 +6,7 @@ import click
 
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _emit_json, _signed
+from safeguard.exitcodes import AuditChainBroken, ExitStatus, exit_codes_help
 from safeguard.terminal import echo
 
 # -- audit ---------------------------------------------------------------------------------
@@ -16,7 +17,8 @@ def audit() -> None:
     """The hash-chained audit log of every change to the consent store."""
 
 
-@audit.command("verify")
+@audit.command("verify", epilog=exit_codes_help(ExitStatus.OK, ExitStatus.ERROR, ExitStatus.USAGE,
+                                                ExitStatus.AUDIT_BROKEN))
 @click.option("--head", "noted", metavar="SEQ:DIGEST",
               help="A head digest noted earlier (`audit head`): the log must still hold it.")
 @click.option("--json", "as_json", is_flag=True)
@@ -24,7 +26,7 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx, noted, as_json, as_user):
     """Check the chain: an edited, deleted or cut-off entry, an older head put back, or a log
-    that no longer holds a noted head digest is reported (exit 1)."""
+    that no longer holds a noted head digest is reported (exit 7)."""
     store, _ = _signed(ctx, as_user, "audit.verify")
     r = store.audit.verify(expect=noted)
     if as_json:
@@ -36,7 +38,8 @@ def audit_verify(ctx, noted, as_json, as_user):
             echo(f"TAMPERED: {p}")
         echo(f"{r.entries} entries; chain {'intact' if r.ok else 'BROKEN'}.")
     if not r.ok:
-        ctx.exit(1)
+        raise AuditChainBroken(f"the audit log's chain is broken ({len(r.problems)} problem(s)); "
+                               "keep this home as it is for an investigation")
 
 
 @audit.command("head")

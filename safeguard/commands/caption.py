@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP
+from safeguard.exitcodes import ExitStatus, exit_codes_help
 from safeguard.terminal import echo
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(ExitStatus.OK, ExitStatus.ERROR, ExitStatus.USAGE,
+                                      ExitStatus.NEEDS_CHANGE))
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read the caption from this file ('-' as TEXT reads standard input).")
@@ -25,14 +27,8 @@ def caption(app, text, path, channel, as_json, as_user):
     initial, with typos), a class name ("4O", "Year 4 Oak", "Class 6B"), a phone number, an email
     address, a home street, or a child's age beside their full name. A first name alone is fine.
 
-    It says what kind of thing was found and where, and nothing else about the child.
-
-    \b
-    Exit codes:
-      0  nothing found
-      1  error (store, sign-in)
-      2  usage error
-      3  something in the caption identifies a child: change it before posting"""
+    It says what kind of thing was found and where, and nothing else about the child; a caption
+    that needs changing ends with exit code 6."""
     from safeguard.commands.signin import signed_in
 
     if path is not None:
@@ -56,4 +52,4 @@ def caption(app, text, path, channel, as_json, as_user):
             echo(f"characters {f.start}-{f.end}: {f.what}{shown}")
         echo(f"{len(findings)} thing(s) in the caption identify a child: change it before "
              "posting.")
-    sys.exit(3 if findings else 0)
+    return ExitStatus.NEEDS_CHANGE if findings else ExitStatus.OK

@@ -13,16 +13,11 @@ from pathlib import Path
 import click
 
 from safeguard.commands.signin import AS_HELP, signed_in
-from safeguard.exitcodes import ExitStatus
+from safeguard.exitcodes import ExitStatus, exit_codes_help
 from safeguard.terminal import console, echo
 
-INDEX_EXIT_HELP = """\b
-Exit codes:
-  0  the index is up to date with the archives
-  1  error: the command could not run (key, lock, missing archive, Ray)
-  2  usage error
-  4  finished; some files could not be read or decoded (listed; kept as unscanned)
-  130 interrupted: finished photos are committed; run again to resume"""
+INDEX_EXIT_HELP = exit_codes_help(ExitStatus.OK, ExitStatus.ERROR, ExitStatus.USAGE,
+                                  ExitStatus.UNSCANNED, ExitStatus.INTERRUPTED)
 
 
 @click.command(epilog=INDEX_EXIT_HELP)
@@ -51,8 +46,10 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
 
     Only new or changed files are read; files gone from an archive lose their entries. The index
     (boxes, encodings, paths, content hashes; no names) is encrypted under the home with its own
-    key, HOME/keys/index.key. Safe to interrupt (even kill -9): run it again to resume."""
-    from safeguard.index import BATCH_FILES, IndexProblem, PhotoIndex, index_archive
+    key, HOME/keys/index.key. Safe to interrupt (even kill -9): run it again to resume; what was
+    finished is committed. A key missing, another run holding the index, a missing archive or an
+    unreachable Ray cluster is an error (exit 1)."""
+    from safeguard.index import BATCH_FILES, PhotoIndex, index_archive
 
     signed_in(app, "index", as_user)
     if erase:
@@ -69,12 +66,10 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
     if not archives:
         raise click.UsageError("give one or more ARCHIVE folders (or --erase)")
     bar = _Bar(enabled=not as_json and sys.stderr.isatty())
-    try:
+    try:  # an IndexProblem is a SafeguardError: one line, exit 1 (safeguard.cli)
         summary = index_archive(app.home, archives, jobs=jobs, ray_address=ray_address,
                                 batch_files=batch_size or BATCH_FILES, allow_empty=allow_empty,
                                 max_pixels=app.config.max_pixels, progress=bar)
-    except IndexProblem as e:
-        raise click.ClickException(str(e)) from e
     finally:
         bar.close()
     for w in summary.warnings:
@@ -86,9 +81,8 @@ def index(app, archives, jobs, ray_address, batch_size, allow_empty, erase, yes,
     if summary.interrupted:
         echo("Interrupted: finished photos are committed; run the same command to resume.",
              err=True)
-        sys.exit(ExitStatus.INTERRUPTED)
-    if summary.errors:
-        sys.exit(ExitStatus.REJECTED)
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.UNSCANNED if summary.errors else ExitStatus.OK
 
 
 def _print_summary(s) -> None:
@@ -151,13 +145,12 @@ def find(app, pupil_id, tolerance, as_json, html_out, as_user):
     Compares every indexed face with the pupil's stored encodings; a photo is listed when one of
     its faces is within the tolerance of the closest of them. Files that could not be scanned are
     listed too: the pupil may be in them."""
-    from safeguard.index import IndexProblem, render_contact_sheet
+    from safeguard.index import render_contact_sheet
 
     door, _ = signed_in(app, "find", as_user)
-    try:  # the pupil must be in the account's academy (safeguard.door); the search is audited
-        found = door.find(pupil_id, tolerance, html=html_out is not None)
-    except IndexProblem as e:
-        raise click.ClickException(str(e)) from e
+    # The pupil must be in the account's academy (safeguard.door); the search is audited. An
+    # index that cannot be used is an IndexProblem: one line, exit 1 (safeguard.cli).
+    found = door.find(pupil_id, tolerance, html=html_out is not None)
     snap, hits, tol, unscanned = found.snapshot, found.hits, found.tolerance, found.unscanned
     if html_out is not None:
         from consent_db.storage import atomic_write_bytes

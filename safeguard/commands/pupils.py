@@ -19,6 +19,7 @@ from safeguard import after_change
 from safeguard.access import may
 from safeguard.commands.signin import AS_HELP
 from safeguard.commands.support import _date, _emit_json, _run, _say, _signed, _summary
+from safeguard.exitcodes import ExitStatus, NeedsChange, exit_codes_help
 from safeguard.terminal import echo, shown
 
 # -- pupils --------------------------------------------------------------------------------
@@ -268,7 +269,8 @@ def list_(ctx, restricted_for, register, stale, expiring, group, as_json, as_use
         echo(line)
 
 
-@pupils.command("enrol")
+@pupils.command("enrol", epilog=exit_codes_help(ExitStatus.OK, ExitStatus.ERROR, ExitStatus.USAGE,
+                                                 ExitStatus.NEEDS_CHANGE))
 @click.argument("pupil_id", required=False)
 @click.argument(
     "photos", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -298,7 +300,8 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
     not the same face as another enrolled pupil), or of every pupil in --folder.
 
     With --folder: one line (or JSON object) per pupil, enrolled or refused with the reason, then
-    a summary; exit 3 when some were refused. Each pupil is all or nothing."""
+    a summary. Each pupil is all or nothing; a pupil refused (with --folder: any pupil) ends
+    with exit code 6, their photos to be changed."""
     from safeguard.enrolment import enrol_batch, folder_photos
 
     if folder is not None and (pupil_id or photos):
@@ -337,7 +340,7 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
         if not res.ok:
             for line in res.refused:
                 echo(f"refused {line}", err=True)
-            raise click.ClickException(f"nothing enrolled for {pupil_id}")
+            raise NeedsChange(f"nothing enrolled for {pupil_id}: change the photos refused above")
         if not as_json:
             echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}.")
         return
@@ -348,8 +351,7 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
     else:
         echo(f"{summary['pupils']} pupils: {summary['enrolled']} enrolled, "
              f"{summary['refused']} refused ({summary['encodings']} photos stored).")
-    if refused:
-        ctx.exit(3)
+    return ExitStatus.NEEDS_CHANGE if refused else ExitStatus.OK
 
 
 @pupils.command("import")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from safeguard.exitcodes import SafeguardError
+
 DIM = 128
 SCHEMA = 2  # 2: a sealed list of the segments (manifest.bin) beside them
 INDEX_KEY_NAME = "index.key"
@@ -16,6 +18,6 @@ _AAD = b"safeguard/index/v1/"
 GONE = "file vanished before it could be read"
 
 
-class IndexProblem(Exception):
+class IndexProblem(SafeguardError):
     """The index cannot be used (missing or wrong key, another run holds it, bad archive...).
     The message is one line fit for the user."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from support.helpers import run_cli_as
 
+from safeguard.exitcodes import ExitStatus
 from safeguard.naming import check_text, people
 
 
@@ -16,7 +17,7 @@ from safeguard.naming import check_text, people
                                   "Go #BenExample", "e.x.a.m.p.l.e, b.e.n. won"])
 def test_a_spelled_out_or_run_together_name_fails_the_caption_check(demo_home, text):
     r = run_cli_as("test-comms", "--home", demo_home.root, "caption", text)
-    assert r.exit_code == 3, r.output
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE, r.output
     assert "a pupil's full name" in r.output
     assert "P002" not in r.output and "Ben" not in r.output
 

@@ -1,6 +1,6 @@
 """An insider cuts audit.jsonl short (to hide what they did), with or without the head file, or
 puts back an older log and head, and then signs in so that the next append would rewrite the
-head to match. `audit verify` must still report the cut (exit 1): an append continues from the
+head to match. `audit verify` must still report the cut (exit 7): an append continues from the
 sealed head or the sealed store's record, never from the log's tail alone, and verify checks
 both, and a head digest noted off the machine."""
 
@@ -12,6 +12,7 @@ from support.helpers import TEST_PASSWORD, open_store
 from support.store_fixtures import make_home
 
 from safeguard.cli import cli
+from safeguard.exitcodes import ExitStatus
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_a_cut_log_then_a_sign_in_is_still_reported(home):
     _cut(home, 20)
     _sign_in(home, 3)
     code, out = _verify(home)
-    assert code == 1 and "BROKEN" in out, out
+    assert code == ExitStatus.AUDIT_BROKEN and "BROKEN" in out, out
 
 
 def test_a_cut_log_with_its_head_deleted_then_a_sign_in_is_still_reported(home):
@@ -55,7 +56,7 @@ def test_a_cut_log_with_its_head_deleted_then_a_sign_in_is_still_reported(home):
     (home.store_dir / "audit.head").unlink()
     _sign_in(home, 2)
     code, out = _verify(home)
-    assert code == 1 and "BROKEN" in out, out
+    assert code == ExitStatus.AUDIT_BROKEN and "BROKEN" in out, out
 
 
 def test_an_older_log_and_head_put_back_are_reported(home, tmp_path):
@@ -69,10 +70,10 @@ def test_an_older_log_and_head_put_back_are_reported(home, tmp_path):
     for name in ("audit.jsonl", "audit.head"):
         shutil.copy2(old / name, home.store_dir / name)
     code, out = _verify(home)
-    assert code == 1 and "BROKEN" in out, out
+    assert code == ExitStatus.AUDIT_BROKEN and "BROKEN" in out, out
     _sign_in(home)
     code, out = _verify(home)
-    assert code == 1 and "BROKEN" in out, out
+    assert code == ExitStatus.AUDIT_BROKEN and "BROKEN" in out, out
 
 
 def test_an_older_head_alone_put_back_is_reported(home, tmp_path):
@@ -98,4 +99,4 @@ def test_a_head_digest_noted_elsewhere_catches_a_whole_home_put_back(home, tmp_p
     shutil.copytree(backup, home.root)  # the whole home from one older copy: consistent
     assert _verify(home)[0] == 0
     code, out = _verify(home, "--head", digest)
-    assert code == 1 and "BROKEN" in out, out
+    assert code == ExitStatus.AUDIT_BROKEN and "BROKEN" in out, out

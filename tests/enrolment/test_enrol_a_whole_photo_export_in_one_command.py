@@ -9,6 +9,7 @@ import pytest
 from conftest import SAMPLES
 from support.helpers import json_lines, open_store, run_cli
 
+from safeguard.exitcodes import ExitStatus
 from safeguard.home import Home
 
 pytestmark = pytest.mark.model
@@ -39,7 +40,7 @@ def _export(tmp_path):
 def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_path):
     home, _store = _home(tmp_path, ["P001", "P002", "P003"])
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", _export(tmp_path), "--json")
-    assert r.exit_code == 3, r.output
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE, r.output
     *rows, summary = json_lines(r.stdout)
     by = {row["pupil"]: row for row in rows}
     assert set(by) == {"P001", "P002", "P003", "P009"}
@@ -57,7 +58,7 @@ def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_p
 def test_enrol_folder_plain_output_has_one_line_per_pupil_and_a_summary(tmp_path):
     home, _ = _home(tmp_path, ["P001", "P002", "P003"])
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", _export(tmp_path))
-    assert r.exit_code == 3
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
     lines = r.stdout.strip().splitlines()
     assert lines[0] == "P001: enrolled 2 photo(s)"
     assert lines[2].startswith("P003: refused: P003.jpg: 2 faces found")
@@ -69,7 +70,7 @@ def test_the_same_face_under_a_second_id_is_refused_unless_allowed(tmp_path):
     ben = SAMPLES / "references" / "ben-1.jpg"
     assert run_cli("--home", home.root, "pupils", "enrol", "P002", ben).exit_code == 0
     r = run_cli("--home", home.root, "pupils", "enrol", "P004", ben)
-    assert r.exit_code == 1
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
     assert "looks like pupil P002" in r.output and "nothing enrolled for P004" in r.output
     assert not open_store(home).get_pupil("P004")["encodings"]
     r = run_cli("--home", home.root, "pupils", "enrol", "P004", ben, "--allow-lookalike")
@@ -83,7 +84,7 @@ def test_a_batch_sees_its_own_earlier_pupils(tmp_path):
     shutil.copy(SAMPLES / "references" / "ben-1.jpg", d / "P002.jpg")
     shutil.copy(SAMPLES / "references" / "ben-1.jpg", d / "P005.jpg")
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", d, "--json")
-    assert r.exit_code == 3
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
     rows = {row["pupil"]: row for row in json_lines(r.stdout) if "pupil" in row}
     assert rows["P002"]["status"] == "enrolled"
     assert rows["P005"]["status"] == "refused"

@@ -10,6 +10,8 @@ import pytest
 from support.helpers import run_cli
 from support.index_support import find_json, index_json, make_archive, names_of
 
+from safeguard.exitcodes import ExitStatus
+
 pytestmark = pytest.mark.model
 
 
@@ -56,7 +58,7 @@ def test_unreadable_file_is_kept_as_unscanned_and_not_retried(demo_home, tmp_pat
     archive = make_archive(tmp_path / "archive", ["ben-1.jpg"])
     (archive / "broken.jpg").write_bytes((archive / "ben-1.jpg").read_bytes()[:300])
     code, s = index_json(home, str(archive))
-    assert code == 4  # some inputs could not be indexed
+    assert code == ExitStatus.UNSCANNED  # listed, and kept as unscanned
     assert s["errors"] == 1 and s["error_files"][0]["path"].endswith("broken.jpg")
     ben = find_json(home, "P002")
     # fail closed: the DSL is told that a pupil may be in a file that could not be scanned

@@ -1,5 +1,5 @@
 """The caption: `safeguard caption` flags a pupil's full name (either order, with an
-initial, with a typo), a class name, and personal details, with their spans; exit 3 when
+initial, with a typo), a class name, and personal details, with their spans; exit 6 when
 something is flagged. It says what kind of thing, never whose consent or register. A first name
 alone, or a club that names nobody, is not flagged."""
 
@@ -10,6 +10,7 @@ import json
 import pytest
 from support.helpers import json_lines, open_store, run_cli, run_cli_as
 
+from safeguard.exitcodes import ExitStatus
 from safeguard.naming import check_text, people
 
 
@@ -33,10 +34,10 @@ def _caption(home, *args, user="test-comms", input=None):
     ("Ada Example, 7, from 12 Acacia Avenue", ["age_with_name", "street"]),
     ("Questions? 07700 900123 or office@school.example", ["phone", "email"]),
 ])
-def test_what_identifies_a_child_is_flagged_with_exit_3(demo_home, text, kinds):
+def test_what_identifies_a_child_is_flagged_with_the_needs_change_exit_code(demo_home, text, kinds):
     open_store(demo_home).update_pupil("P001", groups=["4O", "choir"], actor="test")
     r, out = _caption(demo_home, text)
-    assert r.exit_code == 3, r.output
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE, r.output
     assert [f["kind"] for f in out["findings"]] == kinds
     for f in out["findings"]:
         assert 0 <= f["start"] < f["end"] <= len(text)
@@ -55,7 +56,7 @@ def test_first_names_clubs_and_ordinary_words_pass(demo_home, text):
 
 def test_the_caption_can_come_from_standard_input_or_a_file(demo_home, tmp_path):
     r, out = _caption(demo_home, "-", input="Ben Example scored!\n")
-    assert r.exit_code == 3 and out["findings"][0]["kind"] == "full_name"
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE and out["findings"][0]["kind"] == "full_name"
     f = tmp_path / "post.txt"
     f.write_text("Sports day was great")
     r, out = _caption(demo_home, "--file", str(f))
@@ -64,7 +65,7 @@ def test_the_caption_can_come_from_standard_input_or_a_file(demo_home, tmp_path)
 
 def test_the_plain_output_names_the_kind_and_the_span(demo_home):
     r = run_cli_as("test-comms", "--home", demo_home.root, "caption", "Well done Ada Example!")
-    assert r.exit_code == 3
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
     assert "characters 10-21: a pupil's full name" in r.output
     r = run_cli("--home", demo_home.root, "caption", "Sports day")
     assert r.exit_code == 0 and "Nothing in the caption identifies a child" in r.output

@@ -9,6 +9,7 @@ from support.store_fixtures import make_home, make_store, vec
 
 from consent_db.audit import AuditError
 from safeguard.cli import cli
+from safeguard.exitcodes import ExitStatus
 
 pytestmark = pytest.mark.model
 
@@ -63,7 +64,7 @@ def test_cli_audit_verify_exit_code(store, tmp_path):
     lines[0] = lines[0].replace("office", "nobody")
     store.audit.path.write_text("".join(lines))
     bad = runner.invoke(cli, ["--home", home, "audit", "verify"])
-    assert bad.exit_code == 1 and "TAMPERED" in bad.output
+    assert bad.exit_code == ExitStatus.AUDIT_BROKEN and "TAMPERED" in bad.output
 
 
 def test_no_biometric_data_in_the_log(store):
