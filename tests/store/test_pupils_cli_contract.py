@@ -19,6 +19,7 @@ from support.helpers import new_home, open_store, signed_in_as
 from support.synthetic import faceless_scene, sample
 
 from safeguard.cli import cli
+from safeguard.exitcodes import ExitStatus
 from safeguard.home import Home
 
 
@@ -89,7 +90,9 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
     assert len(vecs) == 2 and {m["photo_date"] for m in metas} == {"2025-09-01"}
 
     again = run(home, "pupils", "enrol", "P001", str(ref1))
-    assert again.exit_code == 1 and "near-duplicate" in again.output
+    # a refused enrolment needs changing (other photos, consent first): its own code, not "could
+    # not run" (1 until this release)
+    assert again.exit_code == ExitStatus.NEEDS_CHANGE and "near-duplicate" in again.output
 
     group = SAMPLES / "photos" / "assembly.jpg"  # two people side by side
     # sharpness under 10 (the minimum is 15; the shared data's motion-blurred photo scores 10)
@@ -97,12 +100,13 @@ def test_enrol_contract_with_real_photos(tmp_path, photos):
                                                                 (0, 0), 4))
     nobody = _write(tmp_path / "room.jpg", faceless_scene(1200, 900))
     r = run(home, "pupils", "enrol", "P001", str(group), str(blurred), str(nobody))
-    assert r.exit_code == 1
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
     assert "2 faces found" in r.output and "blurred" in r.output and "no face found" in r.output
     assert "nothing enrolled" in r.output
 
     refused = run(home, "pupils", "enrol", "P009", str(ref1))
-    assert refused.exit_code == 1 and "no written parental consent" in refused.output
+    assert refused.exit_code == ExitStatus.NEEDS_CHANGE
+    assert "no written parental consent" in refused.output
 
 
 @pytest.mark.model
@@ -116,7 +120,7 @@ def test_enrolment_refuses_a_photo_that_looks_like_another_pupil(tmp_path, photo
     run(home, "pupils", "add", "P003", "--name", "Cy Example", "--biometric-consent")
     assert run(home, "pupils", "enrol", "P001", str(photos / "ada-1.jpg")).exit_code == 0
     r = run(home, "pupils", "enrol", "P002", str(photos / "ada-2.jpg"))
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE, r.output
     assert "looks like pupil P001" in r.output and "nothing enrolled for P002" in r.output
     assert "Ada" not in r.output  # ids only
     assert len(open_store(Home(home)).pupil_encodings("P002")[1]) == 0
