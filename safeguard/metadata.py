@@ -17,6 +17,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from safeguard.config import Config
+
 
 class StripError(Exception):
     """The output still carries something it must not, or does not decode as written."""
@@ -404,7 +406,8 @@ def _inflate(data: bytes) -> bytes:
 # Writing a clean file
 
 
-def encode_clean(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes:
+def encode_clean(rgb: np.ndarray, fmt: str = Config.output_format,
+                 quality: int = Config.jpeg_quality) -> bytes:
     """Encode pixels into a new file that carries no metadata at all."""
     im = Image.fromarray(rgb, "RGB")
     im.info.clear()

@@ -56,7 +56,7 @@ def reach(box: Box, mask_scale: float, width: int, height: int) -> Box:
 
 
 def redact(
-    rgb: np.ndarray, boxes: list[Box], style: str = "blur", mask_scale: float = Config.mask_scale
+    rgb: np.ndarray, boxes: list[Box], style: str = Config.style, mask_scale: float = Config.mask_scale
 ) -> np.ndarray:
     """A copy of `rgb` with every box redacted in `style`. The input is not modified."""
     if style not in STYLES:
@@ -100,7 +100,7 @@ def _alpha(box: Box, mask_scale: float, region: Box, outer: Box, w: int, h: int)
     return alpha
 
 
-def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur",
+def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = Config.style,
                   mask_scale: float = Config.mask_scale) -> np.ndarray:
     """The faces `chosen` (indexes into `boxes`) redacted and checked (`redact_checked`), every
     other face kept: what the review page previews and what a release publishes, one function
@@ -113,7 +113,7 @@ def redact_chosen(rgb: np.ndarray, boxes: list[Box], chosen, style: str = "blur"
     return redact_checked(rgb, picked, style, mask_scale, keep=keep)
 
 
-def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = "blur",
+def redact_checked(rgb: np.ndarray, boxes: list[Box], style: str = Config.style,
                    mask_scale: float = Config.mask_scale, threshold: float | None = None,
                    keep: list[Box] | None = None, levels=None) -> np.ndarray:
     """`redact`, then the detector looks at every redacted face again (`still_faces`). A face
