@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from consent_db.errors import StoreError
@@ -364,6 +365,43 @@ class Door:
         if not self.sees(item.get("pupil")):
             raise takedown.TakedownError("no such takedown item")
         return takedown.close(self.home, item_id, self.user, note, audit=self._store.audit)
+
+    def _takedown_item(self, item_id: str) -> dict:
+        from safeguard import takedown
+
+        self.need("held")
+        item = takedown.get(self.home, item_id)
+        if not self.sees(item.get("pupil")):
+            raise takedown.TakedownError("no such takedown item")
+        return item
+
+    def mark_takedown(self, item_id: str, n: int, state: str, note: str | None = None) -> dict:
+        """Mark one published photo of a takedown list taken down or not ours; audited under
+        this account (safeguard.takedown.mark). Another academy's is refused as if it did not
+        exist."""
+        from safeguard import takedown
+
+        self._takedown_item(item_id)
+        return takedown.mark(self.home, item_id, n, state, self.user, note,
+                             audit=self._store.audit)
+
+    def takedown_photo(self, item_id: str, n: int, max_bytes: int) -> tuple[dict, bytes]:
+        """(the hit, the published file's bytes) of photo `n` of a takedown list, for its
+        thumbnail: the path comes from the sealed list, never from a request; a file larger
+        than `max_bytes`, or changed since it was found (another hash), is refused."""
+        import hashlib
+
+        from safeguard import takedown
+        from safeguard.images import read_bytes
+
+        item = self._takedown_item(item_id)
+        hits = item.get("hits") or []
+        if not isinstance(n, int) or not 0 <= n < len(hits):
+            raise takedown.TakedownError("no such photo on this takedown list")
+        data = read_bytes(Path(str(hits[n]["path"])), max_bytes)
+        if hits[n].get("sha256") and hashlib.sha256(data).hexdigest() != hits[n]["sha256"]:
+            raise takedown.TakedownError("the published file has changed since it was found")
+        return hits[n], data
 
     # -- the published-photo index -------------------------------------------------------------
 

@@ -120,3 +120,35 @@ def close(home: Any, item_id: str, by: str, note: str | None = None, audit: Any 
         audit.append(by, "takedown.closed", item.get("pupil"),
                      {"item": item_id, "photos": len(item.get("hits", [])), "note": note})
     return item
+
+
+# What the DSL found when they looked at one published photo of an item: it was taken down, or
+# it is not ours to take down (not the pupil, or not a photo the school published).
+MARKS = ("taken_down", "not_ours")
+
+
+def mark(home: Any, item_id: str, n: int, state: str, by: str, note: str | None = None,
+         audit: Any = None) -> dict:
+    """Mark the item's photo `n` (0-based, in `hits`) as `state` (one of MARKS), with who and
+    when; with `audit`, recorded there ("takedown.taken_down" / "takedown.not_ours", the pupil
+    as subject). Once every photo of an open item is marked and nothing in it is left to check
+    by hand, the item closes as `close` does."""
+    if state not in MARKS:
+        raise TakedownError(f"mark a photo {' or '.join(MARKS)}")
+    item = get(home, item_id)
+    hits = item.get("hits") or []
+    if not isinstance(n, int) or not 0 <= n < len(hits):
+        raise TakedownError("no such photo on this takedown list")
+    hit = hits[n]
+    hit.update(state=state, marked_by=by, note=note or None,
+               marked=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _write(home, item)
+    if audit is not None:
+        audit.append(by, f"takedown.{state}", item.get("pupil"),
+                     {"item": item_id, "photo": Path(str(hit.get("path", ""))).name,
+                      "sha256": hit.get("sha256"), "note": note or None})
+    done = all(h.get("state") in MARKS for h in hits)
+    if done and item.get("state") == "open" and not item.get("unscanned") \
+            and not item.get("problem"):
+        item = close(home, item_id, by, "every photo marked", audit=audit)
+    return item

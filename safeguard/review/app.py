@@ -32,7 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
-from safeguard.review import audit_page, decisions, render, signoff, words
+from safeguard.review import audit_page, decisions, render, signoff, takedowns_page, words
 from safeguard.review.auth import (
     COOKIE,
     REVIEW_ROLE,
@@ -168,6 +168,9 @@ def create_app(
     def page(request: Request, s: Session, name: str, status: int = 200, **ctx: Any) -> Response:
         flash, s.flash = s.flash, None
         ctx.update(session=s, reviewer=s.reviewer, csrf=s.csrf, flash=flash)
+        if s.reviewer is not None and s.reviewer.role == REVIEW_ROLE:
+            # the menu's count: published photos still to take down (safeguard.takedown)
+            ctx["takedown_count"] = takedowns_page.to_deal_with(door_of(s).takedowns(True))
         return templates.TemplateResponse(request, name, ctx, status_code=status)
 
     def to_login() -> Response:
@@ -254,26 +257,7 @@ def create_app(
             "restricted": sum(i.restricted for i in items),
             "unknown": sum(i.unknown for i in items),
         }
-        takedowns = await run_in_threadpool(door.takedowns, True)
-        return page(request, s, "queue.html", items=items, counts=counts, takedowns=takedowns)
-
-    async def close_takedown(request: Request) -> Response:
-        s = reviewer_session(request)
-        if s is None:
-            return PlainTextResponse("sign in first", 401)
-        item_id = request.path_params["item_id"]
-        form = await request.form()
-        if not csrf_ok(s, form.get("csrf")):
-            return PlainTextResponse("form expired or forged: reload the page", 403)
-        from safeguard import takedown
-
-        note = str(form.get("note", "")).strip() or None
-        try:  # another academy's list is refused as if it did not exist
-            await run_in_threadpool(door_of(s).close_takedown, item_id, note)
-        except takedown.TakedownError:
-            return PlainTextResponse("no such takedown item", 404)
-        s.flash = f"Takedown list {item_id} closed."
-        return RedirectResponse("/", status_code=303)
+        return page(request, s, "queue.html", items=items, counts=counts)
 
     async def image_page(request: Request) -> Response:
         s = reviewer_session(request)
@@ -417,12 +401,12 @@ def create_app(
         Route("/held/{held_id}", image_page, methods=["GET"]),
         Route("/held/{held_id}/{action}", decide, methods=["POST"]),
         Route("/image/{held_id}/{kind}.jpg", image, methods=["GET"]),
-        Route("/takedown/{item_id}/close", close_takedown, methods=["POST"]),
         Route("/static/review.css", stylesheet, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
     routes += signoff.routes(home, door_of, approver_session, page, to_login)
     routes += audit_page.routes(door_of, reviewer_session, page, to_login)
+    routes += takedowns_page.routes(config, door_of, reviewer_session, page, to_login)
     routes = [_guarded(r, session_of, start_page) for r in routes]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [

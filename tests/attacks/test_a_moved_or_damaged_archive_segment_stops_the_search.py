@@ -147,6 +147,7 @@ def test_the_dsl_sees_the_search_was_not_done_on_the_review_page(home, tmp_path)
     assert _withdraw(home).exit_code == 0
     c = client(home)
     sign_in(c)
-    page = c.get("/").text
+    page = c.get("/takedowns").text
     assert "Published photos to take down" in page and INCOMPLETE in page
+    assert 'class="menu-count"' in page  # a search not done is something to deal with
     assert "0 found" not in page
