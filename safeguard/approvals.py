@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +66,13 @@ def _write_post(home: Any, d: Path, post: dict) -> None:
 
 
 def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str,
-          post_id: str | None = None, academy: str | None = None) -> dict:
+          post_id: str | None = None, academy: str | None = None,
+          origin: dict | None = None) -> dict:
     """A new post of `academy` (the submitter's; None: trust-wide) waiting for its copies
     (`add`), then `submit`. Returns the post. A given `post_id` that was started before and
-    never submitted (a crash) is started afresh."""
+    never submitted (a crash) is started afresh. `origin`: where its photo came from when that
+    is not the submitter's batch (a held photo released by the DSL: its held id and watcher
+    claim), so that the decision flows back there (safeguard.watch.feedback)."""
     root = folder(home)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     post_id = post_id or f"{dt.date.today():%Y%m%d}-{secrets.token_hex(6)}"
@@ -79,7 +83,7 @@ def start(home: Any, channel: str, out_dir: Path, caption: str | None, by: str,
     (d / "files").mkdir(parents=True, mode=0o700)
     post = {"id": post_id, "channel": channel, "out_dir": str(Path(out_dir).absolute()),
             "caption": caption, "submitted_by": by, "academy": academy or None,
-            "state": "open", "files": [],
+            "state": "open", "files": [], **({"origin": origin} if origin else {}),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     _write_post(home, d, post)
     return post
@@ -112,7 +116,8 @@ def post_id_for(key: str, day: dt.date | None = None) -> str:
 
 
 def submit_photo(home: Any, post_id: str, channel: str, out_dir: Path, caption: str | None,
-                 by: str, name: str, data: bytes, audit, academy: str | None = None) -> dict:
+                 by: str, name: str, data: bytes, audit, academy: str | None = None,
+                 origin: dict | None = None) -> dict:
     """A post of one photo under a fixed id (the watched folder's: one post per photo).
     Repeatable: a post already submitted under this id is returned as it is, whatever became
     of it since; one half made before a crash is made again."""
@@ -122,7 +127,7 @@ def submit_photo(home: Any, post_id: str, channel: str, out_dir: Path, caption: 
         post = None
     if post is not None and post["state"] != "open":
         return post
-    post = start(home, channel, out_dir, caption, by, post_id, academy)
+    post = start(home, channel, out_dir, caption, by, post_id, academy, origin)
     add(home, post, name, data)
     return submit(home, post, audit)
 
@@ -180,16 +185,37 @@ def _reason(reason: str | None, required: bool) -> str | None:
     return typed_reason(reason, required, "declining", ApprovalError)
 
 
+def caption_findings(post: dict, check: Callable[[str], list] | None) -> list[str]:
+    """What in the post's caption identifies a child (the kinds found, in order: "a full
+    name", "a class name"), by `check` (the account's door.check_caption). A caption that
+    cannot be checked here is refused: nobody approves a caption nobody read."""
+    caption = post.get("caption")
+    if not caption:
+        return []
+    if check is None:
+        raise ApprovalError("the caption cannot be checked here: approve it where the store is")
+    return list(dict.fromkeys(f.what for f in check(caption)))
+
+
+CONFIRM_CAPTION = ("the caption identifies a child ({}): approve it only after reading it, "
+                   "by confirming that it may be posted as it is (or decline it)")
+
+
 def approve(home: Any, post_id: str, by: str, audit, note: str | None = None, *,
-            scope: str | None) -> dict:
+            scope: str | None, check: Callable[[str], list] | None = None,
+            caption_confirmed: bool = False) -> dict:
     """The copies land in the post's folder (never overwriting), then the post is closed.
     `scope`: the approver's academy (None: trust-wide); no default, so no caller approves with
-    a trust's reach by forgetting it."""
+    a trust's reach by forgetting it. `check`: the caption check of the approver's door; a
+    caption it flags is approved only with `caption_confirmed` (a deliberate tick or flag)."""
     from safeguard.images import write_atomic
 
     post = get_for(home, post_id, scope)
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
+    flagged = caption_findings(post, check)
+    if flagged and not caption_confirmed:
+        raise ApprovalError(CONFIRM_CAPTION.format(", ".join(flagged)))
     out = Path(post["out_dir"])
     if overlaps(out, home.root):
         raise ApprovalError(f"post {post_id} is for a folder inside the safeguard home: "
@@ -197,19 +223,41 @@ def approve(home: Any, post_id: str, by: str, audit, note: str | None = None, *,
     written = [str(write_atomic(data, out, name)) for name, data in copies(home, post)]
     _close(home, post, APPROVED, by, _reason(note, False), written)
     audit.append(by, "approval.approved", None,
-                 {"post": post_id, "channel": post["channel"], "photos": len(written)})
+                 {"post": post_id, "channel": post["channel"], "photos": len(written),
+                  **({"caption_flagged": flagged, "caption_confirmed": True} if flagged else {})})
+    landed = ", ".join(Path(w).name for w in written)
+    _flow_back(home, post, "approved", f"approved at sign-off: ready as {landed}",
+               output=Path(written[0]).name if written else None)
     return post
 
 
+def _flow_back(home: Any, post: dict, decided: str, text: str, **kw) -> None:
+    """The decision, in the status file and ledger of the watched inbox the photo came from."""
+    from safeguard.watch.feedback import note
+
+    origin = post.get("origin") or {}
+    note(home, decided, text, claim=origin.get("watch_claim"),
+         post=None if origin.get("watch_claim") else post["id"], **kw)
+
+
 def decline(home: Any, post_id: str, by: str, reason: str, audit, *,
-            scope: str | None) -> dict:
+            scope: str | None, check: Callable[[str], list] | None = None) -> dict:
+    """The copies destroyed. The submitter sees the reason when it names no pupil, class or
+    register (`check`: the approver's door's caption check; without it, they see none)."""
+    from safeguard.watch.feedback import WITHHELD_REASON, words_for_comms
+
     post = get_for(home, post_id, scope)
     if post["state"] != AWAITING:
         raise ApprovalError(f"post {post_id} was already decided ({post['state']})")
     why = _reason(reason, True)
+    shown = words_for_comms(why, check)
+    post["public_reason"] = shown or WITHHELD_REASON
     _close(home, post, DECLINED, by, why, [])
     audit.append(by, "approval.declined", None,
                  {"post": post_id, "channel": post["channel"], "reason": why})
+    _flow_back(home, post, "declined",
+               f"declined at sign-off ({post['public_reason']}): not published; it may be "
+               "dropped in again once changed")
     return post
 
 
@@ -225,8 +273,9 @@ def _close(home: Any, post: dict, state: str, by: str, why: str | None, written:
 
 def public(post: dict) -> dict:
     """What the comms member who submitted it may see."""
+    reason = post["public_reason"] if "public_reason" in post else post.get("reason")
     return {"id": post["id"], "channel": post["channel"], "state": post["state"],
-            "photos": len(post["files"]), "reason": post.get("reason")}
+            "photos": len(post["files"]), "reason": reason}
 
 
 def as_json(post: dict) -> str:

@@ -331,9 +331,13 @@ class Door:
         return held.original(held_id)
 
     def release(self, held_id: str, out_dir, **kw):
+        """Release a held photo (safeguard.review.decisions.release); `approve` (release and
+        sign off at once, on a channel that needs sign-off) only for a role that signs off."""
         from safeguard.review.decisions import release
 
         self._held()
+        if kw.get("approve"):
+            self.need("approvals")
         return release(self.home, self.config, self, held_id, self.user, out_dir, **kw)
 
     def reject(self, held_id: str, reason: str | None) -> dict:

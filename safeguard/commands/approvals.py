@@ -42,20 +42,24 @@ def list_(app, as_json, as_user):
     from safeguard import approvals as ap
     from safeguard.scope import academy_of
 
-    _, who = _signed(app, as_user)
+    store, who = _signed(app, as_user)
     posts = ap.pending(app.home, scope=academy_of(who))
+    flags = {p["id"]: _run(lambda p=p: ap.caption_findings(p, store.check_caption))
+             for p in posts}
     if as_json:
         echo(json.dumps([{k: p[k] for k in ("id", "channel", "submitted_by", "created",
                                              "caption", "out_dir")}
-                         | {"photos": len(p["files"]), "academy": p.get("academy")}
+                         | {"photos": len(p["files"]), "academy": p.get("academy"),
+                            "caption_flags": flags[p["id"]]}
                          for p in posts], indent=1))
         return
     if not posts:
         echo("Nothing is awaiting approval.")
     for p in posts:
         academy = f" ({p['academy']})" if p.get("academy") else ""
+        flagged = f"  [CAPTION FLAGGED: {', '.join(flags[p['id']])}]" if flags[p["id"]] else ""
         echo(f"{p['id']}  {p['channel']:<10} {len(p['files'])} photo(s) from "
-             f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}")
+             f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}{flagged}")
 
 
 @approvals.command()
@@ -76,8 +80,11 @@ def show(app, post_id, save, as_user):
     caption = post.get("caption")
     if caption:
         echo(f"caption: {caption}")
-        for f in store.check_caption(caption):
+        findings = store.check_caption(caption)
+        for f in findings:
             echo(f"  characters {f.start}-{f.end}: {f.what}")
+        if findings:
+            echo("  the caption identifies a child: approving it needs --caption-ok")
     for name, data in _run(lambda: ap.copies(app.home, post)):
         echo(f"  {name} ({len(data)} bytes)")
         if save is not None:
@@ -90,32 +97,40 @@ def show(app, post_id, save, as_user):
 @approvals.command()
 @click.argument("post_id")
 @click.option("--note", help="Optional note for the record.")
+@click.option("--caption-ok", is_flag=True,
+              help="Approve although the caption identifies a child (`approvals show` flags "
+              "it): you have read it and it may be posted as it is. Recorded in the audit log.")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_obj
-def approve(app, post_id, note, as_user):
-    """Approve a post: its copies land in the folder they were meant for."""
+def approve(app, post_id, note, caption_ok, as_user):
+    """Approve a post: its copies land in the folder they were meant for. A caption that
+    identifies a child is refused unless --caption-ok says it was read."""
     from safeguard import approvals as ap
     from safeguard.scope import academy_of
 
     store, who = _signed(app, as_user)
     post = _run(lambda: ap.approve(app.home, post_id, who.user, store.audit, note,
-                                   scope=academy_of(who)))
+                                   scope=academy_of(who), check=store.check_caption,
+                                   caption_confirmed=caption_ok))
     echo(f"Approved {post_id}: {len(post['written'])} copies in {post['out_dir']}.")
 
 
 @approvals.command()
 @click.argument("post_id")
-@click.option("--reason", required=True, help="Why (the submitter sees it).")
+@click.option("--reason", required=True,
+              help="Why (the submitter sees it, unless it names a pupil, a class or a register).")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_obj
 def decline(app, post_id, reason, as_user):
-    """Decline a post: its copies are destroyed; the submitter sees the reason."""
+    """Decline a post: its copies are destroyed; the submitter sees the reason (withheld when it
+    names a pupil, a class or a register), in `approvals status` and the watched inbox's status
+    file, and may send the photo again once changed."""
     from safeguard import approvals as ap
     from safeguard.scope import academy_of
 
     store, who = _signed(app, as_user)
     _run(lambda: ap.decline(app.home, post_id, who.user, reason, store.audit,
-                            scope=academy_of(who)))
+                            scope=academy_of(who), check=store.check_caption))
     echo(f"Declined {post_id}.")
 
 

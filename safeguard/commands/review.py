@@ -207,6 +207,9 @@ def show(app, held_id, as_user, as_json):
         "faces": faces,
         "metadata_removed": rec.get("metadata_removed", []),
         "flags": rec.get("flags", []),
+        "caption": rec.get("caption"),
+        "caption_flags": [f.what for f in door.check_caption(rec["caption"])]
+        if rec.get("caption") else [],
     }
     if as_json:
         echo(json.dumps(out, indent=1))
@@ -216,6 +219,10 @@ def show(app, held_id, as_user, as_json):
         + (f"  OVERDUE ({item.age_days} days)" if item.overdue else "")
     )
     echo(f"file: {rec.get('input')}")
+    if out["caption"] is not None:
+        flagged = out["caption_flags"]
+        echo(f"caption: {out['caption']}" + (f"  [FLAGGED: {', '.join(flagged)}]"
+                                             if flagged else ""))
     for f in rows:
         mark = "redact" if f["redact"] else "keep"
         dist = f" d={f['distance']:.2f}" if f["distance"] is not None else ""
@@ -266,13 +273,21 @@ def _faces_option(value: str | None) -> set[int] | None:
     "--unredacted", is_flag=True, help="Release with every face visible (needs --reason)."
 )
 @click.option("--reason", default=None, help="Why (required for --unredacted and overrides).")
+@click.option("--approve", is_flag=True,
+              help="On a channel that needs sign-off: approve the post at once as well "
+              "(you sign it off; recorded as both).")
+@click.option("--caption-ok", is_flag=True,
+              help="With --approve: the caption identifies a child and may be posted as it is.")
 @_as_option
 @_json_option
 @click.pass_obj
-def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_json):
+def release(app, held_id, out, redact_faces, unredacted, reason, approve, caption_ok, as_user,
+            as_json):
     """Release a held photo into the ready folder: redacted as previewed (default), with your
     per-face choices, or unredacted. Stripped and verified like `blur`; the held original is then
-    destroyed and the decision logged."""
+    destroyed and the decision logged. On a channel that needs sign-off (approval in
+    config.toml) the copy waits as a post for an approver instead, unless --approve."""
+    from safeguard.access import Refused
     from safeguard.review.decisions import DecisionError, last_ready_dir
 
     if unredacted and redact_faces is not None:
@@ -288,11 +303,16 @@ def release(app, held_id, out, redact_faces, unredacted, reason, as_user, as_jso
             unredacted=unredacted,
             reason=reason,
             allowed=list(app.config.release_folders) or None,
+            approve=approve,
+            caption_confirmed=caption_ok,
         )
-    except DecisionError as e:
+    except (DecisionError, Refused) as e:
         raise click.ClickException(str(e)) from e
     if as_json:
         echo(json.dumps(done.as_dict()))
+    elif done.output is None:
+        echo(f"Released {done.id} ({done.decision}) for sign-off: post {done.approval} waits "
+             "for an approver (safeguard approvals show). The held original is destroyed.")
     else:
         echo(
             f"Released {done.id} ({done.decision}) as {done.output}; faces redacted: "

@@ -176,7 +176,9 @@ def status(app, as_json):
     the DSL (undecided) and rejected.
 
     JSON fields: inbox, processing, ready_today, held, awaiting_approval (posts waiting for
-    sign-off; null when they cannot be read), rejected, watchers (one object per
+    sign-off; null when they cannot be read), rejected, decided_today (what the DSL and the
+    approvers decided today about the inboxes' photos: released, released for sign-off,
+    rejected, approved, declined), watchers (one object per
     watched inbox: inbox, ready, channel, running, waiting, processing, ready_today), and matching
     (per channel: the clearing tolerance in force, calibrated to the enrolled gallery, and the
     share of never-enrolled faces it predicts would be cleared)."""
@@ -194,6 +196,9 @@ def status(app, as_json):
     if counts.get("awaiting_approval"):
         echo(f"sign-off:     {counts['awaiting_approval']} post(s) awaiting approval")
     echo(f"rejected:     {counts['rejected']}")
+    decided = {k: n for k, n in counts["decided_today"].items() if n}
+    if decided:
+        echo("decided today: " + ", ".join(f"{n} {k}" for k, n in decided.items()))
     for ch, m in counts["matching"].items():
         echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "
              f"strangers cleared {100 * m['predicted_false_clear']:.3f}% (target "

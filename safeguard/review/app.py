@@ -30,6 +30,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from safeguard.approvals import needs_approval
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
 from safeguard.review import audit_page, decisions, render, signoff, takedowns_page, words
@@ -274,6 +275,7 @@ def create_app(
         who = await run_in_threadpool(door.names)
         faces = decisions.face_rows(rec, who)
         item = decisions.queue_item(rec, config.held_review_days)
+        parts = await run_in_threadpool(signoff.caption_parts, rec.get("caption"), door)
         return page(
             request,
             s,
@@ -284,6 +286,9 @@ def create_app(
             names=who,
             ready=default_ready(),
             error=request.query_params.get("error"),
+            parts=parts,
+            flagged=words.quoted_findings(parts),
+            sign_off=needs_approval(config, rec.get("channel") or ""),
         )
 
     # -- decisions ----------------------------------------------------------------------------
@@ -306,7 +311,10 @@ def create_app(
                 s.flash = f"Rejected {held_id}: the original is destroyed."
                 return RedirectResponse("/", status_code=303)
             mode = form.get("mode")
-            kw: dict[str, Any] = {"reason": reason}
+            kw: dict[str, Any] = {"reason": reason,
+                                  "caption_confirmed": form.get("caption_ok") == "yes"}
+            if mode == "redacted-approve":  # release and sign off at once: audited as both
+                mode, kw["approve"] = "redacted", True
             if mode == "choices":
                 try:
                     kw["redact"] = {int(v) for v in form.getlist("redact")}
@@ -326,10 +334,16 @@ def create_app(
         except decisions.DecisionError as e:
             return RedirectResponse(f"/held/{held_id}?error={quote(str(e))}", status_code=303)
         drawn.cache_clear()
-        s.flash = (
-            f"Released {held_id} ({done.decision}) as {done.output.name} into "
-            f"{done.output.parent}; the held original is destroyed."
-        )
+        if done.output is None:
+            s.flash = (f"Released {held_id} ({done.decision}) for sign-off: post {done.approval} "
+                       "waits for an approver; the held original is destroyed.")
+        else:
+            s.flash = (
+                f"Released {held_id} ({done.decision}) as {done.output.name} into "
+                f"{done.output.parent}"
+                + (f", approved as post {done.approval}" if done.approved else "")
+                + "; the held original is destroyed."
+            )
         return RedirectResponse("/", status_code=303)
 
     # -- images -------------------------------------------------------------------------------

@@ -320,19 +320,23 @@ def _audit(store: Any, actor: str, action: str, rec: dict, details: dict) -> Non
 @dataclass
 class Released:
     id: str
-    output: Path
+    output: Path | None  # None: waiting for sign-off in post `approval`
     decision: str  # "redacted" | "per-face" | "unredacted"
     redacted: list[int]  # 1-based face numbers
     kept: list[int]
+    approval: str | None = None  # the post it went into, on a channel that needs sign-off
+    approved: bool = False  # released and approved at once by a DSL who signs off
 
     def as_dict(self) -> dict:
         return {
             "id": self.id,
             "status": "released",
-            "output": str(self.output),
+            "output": str(self.output) if self.output else None,
             "decision": self.decision,
             "redacted_faces": self.redacted,
             "kept_faces": self.kept,
+            "approval": self.approval,
+            "approved": self.approved,
         }
 
 
@@ -369,12 +373,22 @@ def release(
     unredacted: bool = False,
     reason: str | None = None,
     allowed: list | tuple | None = None,
+    approve: bool = False,
+    caption_confirmed: bool = False,
 ) -> Released:
     """Release a held image into `out_dir` (one of `allowed`, when given: see check_ready_dir).
 
     `redact` None and `unredacted` False: as previewed. `redact` a set of 0-based face indexes:
     per-face choices (a reason is needed if a previewed face is left visible). `unredacted`:
-    nothing covered (a reason is needed)."""
+    nothing covered (a reason is needed).
+
+    On a channel that needs sign-off (safeguard.approvals) the released copy does not go into
+    `out_dir` but into a post for it, with the photo's caption, that waits for an approver like
+    any other; with `approve` (a DSL who may sign off, checked by the door), the post is
+    approved at once, in the same audited steps, and a caption that identifies a child needs
+    `caption_confirmed` as on the sign-off page. Either way the outcome flows back to the
+    watched inbox the photo came from (safeguard.watch.feedback)."""
+    from safeguard import approvals
     from safeguard.images import write_atomic
     from safeguard.metadata import StripError
     from safeguard.pipeline import output_name
@@ -382,6 +396,15 @@ def release(
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
     ready = check_ready_dir(out_dir, home, allowed)
+    sign_off = approvals.needs_approval(config, rec.get("channel") or "")
+    if sign_off and approve:
+        try:
+            flagged = approvals.caption_findings({"caption": rec.get("caption")},
+                                                 getattr(store, "check_caption", None))
+        except approvals.ApprovalError as e:
+            raise DecisionError(str(e)) from None
+        if flagged and not caption_confirmed:
+            raise DecisionError(approvals.CONFIRM_CAPTION.format(", ".join(flagged)))
     faces = rec.get("faces", [])
     planned = previewed(rec)
     if unredacted and redact is not None:
@@ -419,6 +442,7 @@ def release(
         raise DecisionError(f"could not prepare the photo ({type(e).__name__})") from None
     names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
     name = output_name(Path(str(rec.get("input", "photo"))), fmt, rec.get("sha256") or "", names)
+    post_id = approvals.post_id_for(f"held:{held_id}") if sign_off else None
     details = {
         "held_id": held_id,
         "decision": decision,
@@ -428,8 +452,13 @@ def release(
         "file": name,
         "faces": _face_details(rec, chosen),
         **({"spot_check": True} if rec.get("spot_check") else {}),
+        **({"sign_off": "release and approve" if approve else "awaiting approval",
+            "post": post_id} if sign_off else {}),
     }
     _audit(store, actor, "held.release", rec, details)
+    if post_id is not None:
+        return _release_for_sign_off(home, store, held, rec, actor, post_id, ready, name, data,
+                                     decision, chosen, approve, caption_confirmed)
     try:
         out = write_atomic(data, ready, name)
     except OSError as e:
@@ -446,6 +475,8 @@ def release(
         remember_ready_dir(home, ready)
     except OSError:
         pass
+    _flow_back(home, rec, "released", f"released by the DSL: ready as {out.name}",
+               output=out.name)
     return Released(
         held_id,
         out,
@@ -453,6 +484,54 @@ def release(
         sorted(i + 1 for i in chosen),
         sorted(i + 1 for i in range(len(faces)) if i not in chosen),
     )
+
+
+def _release_for_sign_off(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
+                          post_id: str, ready: Path, name: str, data: bytes, decision: str,
+                          chosen: set[int], approve: bool, caption_confirmed: bool) -> Released:
+    """The released copy into its own post (an id fixed by the held id: a release repeated
+    after a crash finds the same post), then the held photo settled; with `approve`, the post
+    approved by the same DSL."""
+    from safeguard import approvals
+
+    held_id = rec["id"]
+    try:
+        approvals.submit_photo(home, post_id, rec.get("channel") or "", ready, rec.get("caption"),
+                               actor, name, data, store.audit,
+                               academy=getattr(store, "academy", None),
+                               origin={"held_id": held_id, "watch_claim": rec.get("watch_claim")})
+    except (OSError, approvals.ApprovalError) as e:
+        _audit(store, actor, "held.release_failed", rec,
+               {"held_id": held_id, "error": str(getattr(e, "strerror", None) or e)})
+        raise DecisionError(f"could not make the post for sign-off: {e}") from None
+    held.settle(held_id, "released", decided_by=actor, decision=decision, post=post_id)
+    _flow_back(home, rec, "released for sign-off",
+               f"released by the DSL: awaiting approval as post {post_id} "
+               f"(safeguard approvals status {post_id})", new_post=post_id)
+    output = None
+    if approve:
+        try:
+            post = approvals.approve(home, post_id, actor, store.audit,
+                                     "released and approved by the DSL",
+                                     scope=getattr(store, "academy", None),
+                                     check=getattr(store, "check_caption", None),
+                                     caption_confirmed=caption_confirmed)
+        except approvals.ApprovalError as e:
+            raise DecisionError(f"released for sign-off as post {post_id}, not approved: {e}"
+                                ) from None
+        output = Path(post["written"][0]) if post["written"] else None
+    faces = rec.get("faces", [])
+    return Released(held_id, output, decision, sorted(i + 1 for i in chosen),
+                    sorted(i + 1 for i in range(len(faces)) if i not in chosen),
+                    approval=post_id, approved=approve)
+
+
+def _flow_back(home: Any, rec: dict, decided: str, text: str, **kw) -> None:
+    """The decision, in the status file and ledger of the watched inbox the photo came from."""
+    from safeguard.watch.feedback import note
+
+    if rec.get("watch_claim"):
+        note(home, decided, text, claim=rec["watch_claim"], **kw)
 
 
 def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) -> dict:
@@ -475,4 +554,6 @@ def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) 
         },
     )
     held.settle(held_id, "rejected", decided_by=actor)
+    _flow_back(home, rec, "rejected", "rejected by the DSL: not published; ask the DSL before "
+               "sending it again")
     return {"id": held_id, "status": "rejected", "original_destroyed": True}

@@ -60,7 +60,19 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         s = approver(request)
         if s is None:
             return to_login()
-        posts = await run_in_threadpool(approvals.pending, home, scope=academy_of(s.reviewer))
+        door = door_of(s)
+
+        def listed() -> list[dict]:
+            out = []
+            for post in approvals.pending(home, scope=academy_of(s.reviewer)):
+                try:
+                    flags = approvals.caption_findings(post, door.check_caption)
+                except approvals.ApprovalError:
+                    flags = ["cannot be checked"]
+                out.append({**post, "caption_flags": flags})
+            return out
+
+        posts = await run_in_threadpool(listed)
         return page(request, s, "approvals.html", posts=posts)
 
     async def post_page(request: Request) -> Response:
@@ -116,15 +128,19 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         who, scope = s.reviewer.user, academy_of(s.reviewer)
         try:
             if action == "approve":
-                post = await run_in_threadpool(approvals.approve, home, post_id, who,
-                                               door_of(s).audit,
-                                               str(form.get("note", "")), scope=scope)
+                door = door_of(s)
+                post = await run_in_threadpool(
+                    lambda: approvals.approve(home, post_id, who, door.audit,
+                                              str(form.get("note", "")), scope=scope,
+                                              check=door.check_caption,
+                                              caption_confirmed=form.get("caption_ok") == "yes"))
                 s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
                            f"{post['out_dir']}.")
             else:
-                await run_in_threadpool(approvals.decline, home, post_id, who,
-                                        str(form.get("reason", "")), door_of(s).audit,
-                                        scope=scope)
+                door = door_of(s)
+                await run_in_threadpool(
+                    lambda: approvals.decline(home, post_id, who, str(form.get("reason", "")),
+                                              door.audit, scope=scope, check=door.check_caption))
                 s.flash = f"Declined {post_id}: its copies are destroyed."
         except approvals.ApprovalError as e:
             from urllib.parse import quote

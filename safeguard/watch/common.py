@@ -15,3 +15,6 @@ WITHHELD = "a photo (name withheld: it contained a pupil's name)"
 MAX_FAILURES = 3  # a photo whose worker dies this many times is rejected, not retried forever
 RETRY_SECONDS = 30.0  # a commit that failed (ready folder unreachable, disk full) is retried
 STATUS_MAX_BYTES = 512 * 1024
+# Decisions after which the same photo may be dropped in again and is processed afresh (not a
+# duplicate): nothing of it was published, and a better caption or crop may follow.
+SEND_AGAIN = ("rejected", "declined")

@@ -305,6 +305,9 @@ class Watcher:
         if o.status == "held":
             dsl = o.dsl_record()
             dsl.update(input=claim.rel, channel=self.t.channel, source="watch")
+            caption = self._caption_text(claim)
+            if caption is not None:  # shown to the DSL, and sent on with a release for sign-off
+                dsl["caption"] = caption
             rec["dsl"] = dsl  # DSL-only; lives under the home until released
         return rec
 

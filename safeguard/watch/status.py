@@ -24,18 +24,24 @@ def publish_status(master: Path, inbox: Path, line: str) -> None:
     staff read the file in a terminal as often as in an editor: whatever reached `line` (a name,
     a worker's error), its control characters are written as visible escapes and it stays one
     line."""
+    import fcntl
+
     from safeguard.terminal import shown
 
     line = shown(line)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(master, flags, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as f:
+        # The watcher and the review app (a decision made later: safeguard.watch.feedback) both
+        # write here: one at a time, so that neither's copy into the inbox drops the other's line.
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         f.write(line + "\n")
-    text = master.read_bytes()
-    if len(text) > STATUS_MAX_BYTES:
-        text = b"\n".join(text.splitlines()[-2000:]) + b"\n"
-        atomic_write_bytes(master, text)
-    atomic_write_bytes(inbox / STATUS_FILE, text, mode=0o644, follow_links=False)
+        f.flush()
+        text = master.read_bytes()
+        if len(text) > STATUS_MAX_BYTES:
+            text = b"\n".join(text.splitlines()[-2000:]) + b"\n"
+            atomic_write_bytes(master, text)
+        atomic_write_bytes(inbox / STATUS_FILE, text, mode=0o644, follow_links=False)
 
 
 def display_name(rel: str, names: Iterable[str]) -> str:
@@ -69,9 +75,13 @@ def public_reason(error: str | None, claim: Claim, names: Iterable[str]) -> str:
 
 def status_counts(home: Home, today: dt.date | None = None) -> dict:
     """Counts for `safeguard status`: photos waiting in each inbox, in processing, made ready
-    today, held for the DSL (undecided), rejected."""
+    today (at once, or released or approved later), held for the DSL (undecided), rejected, and
+    what was decided today about the inboxes' held photos and posts."""
+    from safeguard.watch.feedback import DECISIONS
+
     today = today or dt.date.today()
     watchers = []
+    decided = dict.fromkeys(DECISIONS, 0)
     root = home.root / "watch"
     for tj in sorted(root.glob("inbox-*/target.json")) if root.is_dir() else []:
         try:
@@ -88,9 +98,12 @@ def status_counts(home: Home, today: dt.date | None = None) -> dict:
             if proc.is_dir() else 0
         ready_today = 0
         for e in Ledger(tj.parent / "ledger.jsonl").entries():
-            if e.get("status") == "exported" and not e.get("approval") and \
-                    _local_date(e.get("time")) == today:
-                ready_today += 1
+            if _local_date(e.get("time")) != today:
+                continue
+            if e.get("status") == "exported" and not e.get("approval"):
+                ready_today += 1  # in ready: at once, or released or approved later
+            if e.get("decided") in decided:
+                decided[e["decided"]] += 1
         watchers.append({"inbox": str(inbox), "ready": t.get("ready"), "channel": t.get("channel"),
                          "running": is_running(tj.parent), "waiting": waiting,
                          "processing": processing, "ready_today": ready_today})
@@ -101,6 +114,7 @@ def status_counts(home: Home, today: dt.date | None = None) -> dict:
         "held": _count_held(home.held_dir),
         "awaiting_approval": _count_awaiting(home),
         "rejected": _count_rejected(home.rejected_dir),
+        "decided_today": decided,
         "watchers": watchers,
     }
 

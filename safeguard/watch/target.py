@@ -17,7 +17,7 @@ from pathlib import Path
 
 from safeguard.home import Home
 from safeguard.watch.claims import write_json_atomic
-from safeguard.watch.common import STATUS_FILE
+from safeguard.watch.common import SEND_AGAIN, STATUS_FILE
 
 # ---------------------------------------------------------------------------------------------
 # The target: one inbox's state under the home
@@ -125,34 +125,64 @@ def is_running(target: Path) -> bool:
 
 
 class Ledger:
-    """Append-only record of finished photos (content hash, outcome). Read once at start."""
+    """Append-only record of finished photos (content hash, outcome), and of what was decided
+    about them afterwards (safeguard.watch.feedback: a DSL's release or rejection, an approver's
+    approval or decline), written by other processes while a watcher runs. `seen` reads what
+    was appended since it last looked, so a decision made meanwhile counts at once."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.by_key: dict[tuple, dict] = {}
         self.claims: set[str] = set()
+        self._offset = 0
 
     def load(self) -> Ledger:
         self.by_key.clear()
         self.claims.clear()
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        self._index(json.loads(line))
-                    except ValueError:
-                        continue  # a line cut short by a crash
-        except FileNotFoundError:
-            pass
+        self._offset = 0
+        self.refresh()
         return self
+
+    def refresh(self) -> None:
+        """Index the complete lines appended since the last look (by anyone)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time
+        for line in data[:end].splitlines():
+            try:
+                self._index(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a crash
+        self._offset += end
 
     def _index(self, e: dict) -> None:
         self.claims.add(e.get("claim", ""))
-        if e.get("status") in ("exported", "held", "rejected") and e.get("sha256"):
-            self.by_key.setdefault((e["sha256"], e.get("channel"), e.get("ready")), e)
+        if not e.get("sha256"):
+            return
+        key = (e["sha256"], e.get("channel"), e.get("ready"))
+        decided = e.get("decided")
+        if decided:
+            # A later decision about the photo this key stands for: rejected or declined, it
+            # may be sent again (with a better caption, say); otherwise its state is the latest.
+            now = self.by_key.get(key)
+            if now is None or now.get("claim") != e.get("claim"):
+                return
+            if decided in SEND_AGAIN:
+                del self.by_key[key]
+            else:
+                self.by_key[key] = e
+        elif e.get("status") in ("exported", "held", "rejected"):
+            self.by_key.setdefault(key, e)
 
     def seen(self, sha256: str | None, channel: str, ready: str) -> dict | None:
-        return self.by_key.get((sha256, channel, ready)) if sha256 else None
+        if not sha256:
+            return None
+        self.refresh()
+        return self.by_key.get((sha256, channel, ready))
 
     def add(self, entry: dict) -> None:
         line = json.dumps(entry) + "\n"
@@ -172,5 +202,3 @@ class Ledger:
                         continue
         except FileNotFoundError:
             return
-
-

@@ -52,6 +52,7 @@ def test_senior_leader_approves_a_post_in_chromium(waiting_post, tmp_path):
             img.wait_for()
             assert img.evaluate("i => i.complete && i.naturalWidth > 0")
             page.fill("input[name=note]", "fine to post")
+            page.check("input[name=caption_ok]")  # the caption names a child: read and agreed
             submit(page, "button[value=approve]", base + "/approvals", tmp_path)
             assert "Approved" in page.locator("p.flash").inner_text()
         finally:

@@ -48,7 +48,13 @@ def test_a_senior_leader_sees_only_sign_off_and_approves(demo_home, photos, tmp_
     # a form without the session's token is refused
     assert c.post(f"/approvals/{post}/approve", data={"csrf": "x"}).status_code == 403
     assert not out.exists() or not any(out.iterdir())
+    # the caption names a child: the list badges it, and one click does not approve it
+    assert "caption flagged: a pupil&#39;s full name" in listing.text
     r = c.post(f"/approvals/{post}/approve", data={"csrf": csrf_of(page.text), "note": "ok"})
+    assert r.status_code == 303 and "identifies" in r.headers["location"]
+    assert not out.exists() or not any(out.iterdir())
+    r = c.post(f"/approvals/{post}/approve", data={"csrf": csrf_of(page.text), "note": "ok",
+                                                  "caption_ok": "yes"})
     assert r.status_code == 303 and r.headers["location"] == "/approvals"
     assert [p.name for p in out.iterdir()] == ["visit.jpg"]
     assert "Approved" in c.get("/approvals").text
@@ -61,6 +67,7 @@ def test_a_senior_leader_sees_only_sign_off_and_approves(demo_home, photos, tmp_
     entries = open_store(demo_home).audit.entries()
     [e] = [e for e in entries if e["action"] == "approval.approved"]
     assert e["actor"] == "test-slt" and e["details"]["post"] == post
+    assert e["details"]["caption_confirmed"] is True
 
 
 def test_a_decline_needs_a_reason_and_publishes_nothing(demo_home, photos, tmp_path):
