@@ -3,6 +3,8 @@ transaction, or nothing. Column format: docs/store.md ("CSV import").
 
 Columns (header names, any order; unknown columns are ignored and reported):
     pupil_id (required), name (required for new pupils), academy, year, leaving_date,
+    or instead of name, an MIS export's first-name and surname columns, legal and preferred
+    ("Legal First Name", "Legal Surname", "Preferred Forename", ...: consent_db.mis_names),
     consent_<channel> = yes | no | withdrawn | (blank: no change), for each configured channel,
     consent_by, consent_date, consent_expires, consent_evidence   (apply to the row's consents),
     registers = cp;lac;adopted;court-order;other                 (added, never removed),
@@ -20,6 +22,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consent_db.mis_names import full_name, name_columns
 from consent_db.records import cannot_add
 from consent_db.store import REGISTERS, StoreError, clean_groups
 
@@ -83,7 +86,12 @@ def parse(
     reader.fieldnames = header
     if "pupil_id" not in header:
         raise CsvImportError(["line 1: no pupil_id column (use --map THEIR_COLUMN=pupil_id)"])
-    known = set(BASE) | {f"consent_{c}" for c in channels}
+    names, name_problems = name_columns(header)
+    problems += name_problems
+    if names and "name" in header:
+        problems.append(f"line 1: a name column and {', '.join(map(repr, names.values()))}: "
+                        "give the name one way")
+    known = set(BASE) | {f"consent_{c}" for c in channels} | set(names.values())
     unknown_consent = [h for h in header if h.startswith("consent_") and h not in known]
     if unknown_consent:
         problems.append(
@@ -108,6 +116,13 @@ def parse(
         row: dict = {"line": line, "pupil_id": pid, "consents": {}, "registers": []}
         for k in ("name", "academy", "year"):
             row[k] = r.get(k) or None
+        if names:
+            try:
+                row["name"] = full_name(*(r.get(names[role], "") if role in names else ""
+                                          for role in ("first", "last", "preferred_first",
+                                                       "preferred_last")))
+            except ValueError as e:
+                errs.append(f"name: {e}")
         row["groups"] = None
         raw_groups = r.get("groups", "")
         if raw_groups:
@@ -197,8 +212,12 @@ def import_csv(
     notes += [f"{pid} was on a protected register when it was erased: record the register "
               "again if it still applies" for pid in reinstated]
     plan = [(row, _diff(row, current.get(row["pupil_id"]), day)) for row in rows]
+    # The name each changed pupil will have, as it will be stored: a dry run shows it, so a name
+    # cut to a first name (or a surname in the first-name column) is seen before it is stored.
     changes = [
-        {"line": row["line"], "pupil": row["pupil_id"], "what": what} for row, what in plan if what
+        {"line": row["line"], "pupil": row["pupil_id"], "what": what,
+         "name": row["name"] or (current.get(row["pupil_id"]) or {}).get("name")}
+        for row, what in plan if what
     ]
     report = {
         "changes": changes,

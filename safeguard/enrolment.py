@@ -298,6 +298,7 @@ class EnrolResult:
     refused: list[str]  # one line per problem, in words the data manager can act on
     warnings: list[str]
     encodings: list[np.ndarray] | None = None  # what was stored
+    stale: int = 0  # of the photos stored, how many were already older than the age limit
 
     @property
     def ok(self) -> bool:
@@ -305,7 +306,8 @@ class EnrolResult:
 
     def as_dict(self) -> dict:
         return {"pupil": self.pupil, "status": "enrolled" if self.ok else "refused",
-                "enrolled": self.enrolled, "refused": self.refused, "warnings": self.warnings}
+                "enrolled": self.enrolled, "stale": self.stale, "refused": self.refused,
+                "warnings": self.warnings}
 
 
 def enrol_pupil(
@@ -319,6 +321,8 @@ def enrol_pupil(
     taken: dt.date | None = None,
     actor: str | None = None,
     examined: dict[Path, PhotoCheck] | None = None,
+    stale_days: int | None = None,
+    today: dt.date | None = None,
 ) -> EnrolResult:
     """Check `photos` of `pupil_id` and store their encodings, all or nothing.
 
@@ -327,7 +331,11 @@ def enrol_pupil(
     (calibration.lookalike_tolerance) of another pupil in `matrix` (a consent_db.MatchMatrix; a
     batch adds each pupil it enrols with `with_pupil`): the same child under two records, or the
     wrong child's photo. With
-    `allow_lookalike` (twins, siblings) that is a warning. Ids only in the messages, never names."""
+    `allow_lookalike` (twins, siblings) that is a warning. Ids only in the messages, never names.
+
+    A photo taken more than `stale_days` days ago is stored, and counted and warned about as
+    already stale: a child's face changes, so the pupil will be listed for enrolling again at
+    once (`pupils list --stale`), which the data manager should hear now, not discover later."""
     from consent_db import StoreError
 
     res = EnrolResult(pupil_id, 0, [], [])
@@ -369,7 +377,23 @@ def enrol_pupil(
         return res
     res.enrolled = len(checks)
     res.encodings = [c.encoding for c in checks]
+    old = stale_photos(checks, stale_days, today or dt.date.today())
+    if old:
+        res.stale = len(old)
+        res.warnings.append(
+            f"{len(old)} of the photos stored ({', '.join(c.path.name for c in old)}) were taken "
+            f"more than {stale_days} days ago: already stale, so the pupil is listed to be "
+            "enrolled again; enrol newer photos")
     return res
+
+
+def stale_photos(checks: list[PhotoCheck], stale_days: int | None,
+                 today: dt.date) -> list[PhotoCheck]:
+    """The photos taken more than `stale_days` days before `today` (as `pupils list --stale`
+    counts a stored encoding: consent_db.records.stale_encodings)."""
+    if stale_days is None:
+        return []
+    return [c for c in checks if c.taken and (today - c.taken).days > stale_days]
 
 
 def enrol_batch(
@@ -400,7 +424,7 @@ def enrol_batch(
         res = enrol_pupil(store, pid, paths, matrix=matrix,
                           lookalike_tolerance=lookalike_tolerance(others, spread, config),
                           allow_lookalike=allow_lookalike, taken=taken, actor=actor,
-                          examined=examined)
+                          examined=examined, stale_days=config.stale_encoding_days)
         if res.ok:
             matrix = with_pupil(matrix, pid, res.encodings)
         yield res

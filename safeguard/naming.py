@@ -121,12 +121,15 @@ class Person:
 
 
 def people(pupils: Iterable[tuple[str, str]]) -> list[Person]:
-    """(pupil id, full name) pairs as first/last name words; names of one word are skipped."""
+    """(pupil id, full name) pairs as first/last name words; names of one word are skipped. A
+    child known by another name is stored as "Alfie Smith / Alfred Smith" (consent_db.mis_names):
+    each name between " / " is a name of theirs."""
     out = []
     for pid, name in pupils:
-        words = _WORD.findall(fold(name or ""))
-        if len(words) >= 2:
-            out.append(Person(pid, words[0], words[-1]))
+        for one in (name or "").split(" / "):
+            words = _WORD.findall(fold(one))
+            if len(words) >= 2:
+                out.append(Person(pid, words[0], words[-1]))
     return out
 
 

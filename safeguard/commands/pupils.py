@@ -328,7 +328,7 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
         elif folder is not None:
             for w in res.warnings:
                 echo(f"warning {pid}: {w}", err=True)
-            echo(f"{pid}: enrolled {res.enrolled} photo(s)" if res.ok
+            echo(f"{pid}: enrolled {res.enrolled} photo(s){_stale(res)}" if res.ok
                  else f"{pid}: refused: {'; '.join(res.refused)}")
     refused = [r for r in results if not r.ok]
     if folder is None:
@@ -342,16 +342,23 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
                 echo(f"refused {line}", err=True)
             raise NeedsChange(f"nothing enrolled for {pupil_id}: change the photos refused above")
         if not as_json:
-            echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}.")
+            echo(f"Enrolled {res.enrolled} photo(s) for {pupil_id}{_stale(res)}.")
         return
     summary = {"summary": True, "pupils": len(results), "enrolled": len(results) - len(refused),
-               "refused": len(refused), "encodings": sum(r.enrolled for r in results)}
+               "refused": len(refused), "encodings": sum(r.enrolled for r in results),
+               "stale": sum(r.stale for r in results)}
     if as_json:
         echo(json.dumps(summary))
     else:
+        stale = f", {summary['stale']} already stale" if summary["stale"] else ""
         echo(f"{summary['pupils']} pupils: {summary['enrolled']} enrolled, "
-             f"{summary['refused']} refused ({summary['encodings']} photos stored).")
+             f"{summary['refused']} refused ({summary['encodings']} photos stored{stale}).")
     return ExitStatus.NEEDS_CHANGE if refused else ExitStatus.OK
+
+
+def _stale(res) -> str:
+    """", 2 already stale" after an enrolment whose photos are already past the age limit."""
+    return f", {res.stale} already stale" if res.stale else ""
 
 
 @pupils.command("import")
@@ -368,7 +375,12 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
 def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
-    """Import pupils and consents from CSV (format: docs/store.md). All rows or none."""
+    """Import pupils and consents from CSV (format: docs/store.md). All rows or none.
+
+    An MIS export's first-name and surname columns, legal and preferred, are combined into the
+    stored name (Arbor's "Legal First Name", "Legal Last Name", "Preferred First Name"; SIMS's
+    "Forename", "Surname", "Preferred Forename", ...); each changed pupil is listed with the name
+    as it will be stored, so check it with --dry-run first."""
     from consent_db.csvimport import CsvImportError, import_csv
 
     renames = {}
@@ -385,6 +397,9 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
         for line in e.problems:
             echo(line, err=True)
         raise click.ClickException(f"{csv_file}: {len(e.problems)} bad row(s); nothing imported")
+    if not may(who.role, "pupils.read"):  # names only to the roles that may see them
+        for ch in report["changes"]:
+            ch.pop("name", None)
     reasons = {"withdrawn": after_change.withdrawn, "refused": after_change.refused,
                "register": lambda _: after_change.REGISTER_ADDED}
     notes = after_change.search_all(
@@ -397,9 +412,12 @@ def import_(ctx, csv_file, dry_run, mapping, as_json, as_user):
         _emit_json(report)
         return
     for ch in report["changes"]:
-        echo(f"line {ch['line']}: {ch['pupil']}: {'; '.join(ch['what'])}")
+        named = f" (name as stored: {ch['name']})" if ch.get("name") else ""
+        echo(f"line {ch['line']}: {ch['pupil']}: {'; '.join(ch['what'])}{named}")
     verb = "would change" if dry_run else "changed"
     echo(f"{len(report['changes'])} pupil(s) {verb}; {report['unchanged']} unchanged.")
+    for note in report["notes"]:  # columns ignored (a middle name, a date of birth), ...
+        echo(f"note: {note}")
     for n in notes:
         _say(n)
 

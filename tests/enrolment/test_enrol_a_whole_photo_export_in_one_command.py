@@ -1,6 +1,7 @@
 """`pupils enrol --folder DIR`: a whole MIS photo export (DIR/<id>.<ext> or DIR/<id>/*.<ext>) in
-one process; one line or JSON object per pupil, enrolled or refused with the reason; exit 3 when
-some were refused; each pupil all or nothing. The lookalike check refuses only what is far closer
+one process; one line or JSON object per pupil, enrolled or refused with the reason; exit 6 (the
+enrolment to change) when some were refused; each pupil all or nothing. Photos already past the
+age limit (the samples were taken in 2009-2012) are stored and counted as already stale. The lookalike check refuses only what is far closer
 than different children lie (the same child twice, the wrong child's photo)."""
 
 import shutil
@@ -37,7 +38,7 @@ def _export(tmp_path):
     return d
 
 
-def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_path):
+def test_enrol_folder_reports_each_pupil_and_ends_with_needs_change_when_some_are_refused(tmp_path):
     home, _store = _home(tmp_path, ["P001", "P002", "P003"])
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", _export(tmp_path), "--json")
     assert r.exit_code == ExitStatus.NEEDS_CHANGE, r.output
@@ -48,7 +49,10 @@ def test_enrol_folder_reports_each_pupil_and_exits_3_when_some_are_refused(tmp_p
     assert (by["P002"]["status"], by["P002"]["enrolled"]) == ("enrolled", 1)
     assert by["P003"]["status"] == "refused" and "faces found" in by["P003"]["refused"][0]
     assert by["P009"]["status"] == "refused" and "no pupil P009" in by["P009"]["refused"][0]
-    assert summary == {"summary": True, "pupils": 4, "enrolled": 2, "refused": 2, "encodings": 3}
+    assert by["P001"]["stale"] == 2 and by["P002"]["stale"] == 1
+    assert any("already stale" in w for w in by["P001"]["warnings"])
+    assert summary == {"summary": True, "pupils": 4, "enrolled": 2, "refused": 2, "encodings": 3,
+                       "stale": 3}
     counts = {p["id"]: len(p["encodings"]) for p in open_store(home).pupils()}
     assert counts == {"P001": 2, "P002": 1, "P003": 0}
     # nothing about the pupils but ids: no names in what the data manager's script reads
@@ -60,9 +64,9 @@ def test_enrol_folder_plain_output_has_one_line_per_pupil_and_a_summary(tmp_path
     r = run_cli("--home", home.root, "pupils", "enrol", "--folder", _export(tmp_path))
     assert r.exit_code == ExitStatus.NEEDS_CHANGE
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "P001: enrolled 2 photo(s)"
+    assert lines[0] == "P001: enrolled 2 photo(s), 2 already stale"
     assert lines[2].startswith("P003: refused: P003.jpg: 2 faces found")
-    assert lines[-1] == "4 pupils: 2 enrolled, 2 refused (3 photos stored)."
+    assert lines[-1] == "4 pupils: 2 enrolled, 2 refused (3 photos stored, 3 already stale)."
 
 
 def test_the_same_face_under_a_second_id_is_refused_unless_allowed(tmp_path):
