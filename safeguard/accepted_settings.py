@@ -106,7 +106,12 @@ def propose(home: Any, store: Any) -> Proposal:
     """What accepting config.toml now would change. Raises ConfigError for a file that cannot
     be accepted as it is: missing, unreadable, or not valid settings (past a safe bound, say)."""
     raw, digest = read_settings(home.config_file)
-    now = values(parse_config(raw, home.config_file))
+    config = parse_config(raw, home.config_file)
+    missing = config.missing_release_folders()
+    if missing:  # the DSL would be offered a folder that is not there
+        raise ConfigError(f"release_folders: {', '.join(missing)} is not an existing folder; "
+                          "create it first")
+    now = values(config)
     last = store.settings.current()
     return Proposal(digest, now, differences(last["values"] if last else None, now), last)
 

@@ -242,11 +242,15 @@ class Config:
         365, "A leaver's record is erased this many days after their leaving date (safeguard "
         "pupils purge); their face data goes on the leaving date itself.",
         limits=(0, 3650), unit="days", dpia="retention")
-    # Where the DSL may release held photos to (absolute folders outside the home). The review
-    # page releases only to these and to `review serve --out`; the CLI, when any are set, too.
-    release_folders: tuple[str, ...] = setting(
-        (), "The folders (full paths, outside safeguard's home) the DSL may release held photos "
-        "to. The first is offered on the review page until the DSL uses another.")
+    # Where the DSL may release held photos to (absolute folders outside the home), each with
+    # the name the review page's drop-down shows (a bare path is shown by its folder's name).
+    # The page releases only to these and to `review serve --out` ("Ready to post"), never to a
+    # typed path; the CLI, when any are set, too. Each must exist when the settings are accepted
+    # and when the review page starts.
+    release_folders: tuple[str | dict, ...] = setting(
+        (), "The folders the DSL may release held photos to, each with the name the review page "
+        "shows, for example {label = \"Website\", path = \"/srv/photos/website\"} (full paths, "
+        "outside safeguard's home, that exist). The DSL picks one from a list; nothing is typed.")
     # Sign-off per channel: "slt" makes a post wait for a DSL or senior leader's approval before
     # its copies land (safeguard/approvals.py); "none" (the default) publishes at once.
     approval: dict = setting(
@@ -313,11 +317,33 @@ class Config:
         for ch, mode in (self.approval or {}).items():
             if ch not in self.channels or mode not in ("none", "slt"):
                 raise ConfigError(f"approval: {ch} = {mode!r}: a channel, and none or slt")
-        if any(not Path(p).is_absolute() for p in self.release_folders):
+        if any(not Path(p).is_absolute() for p in self.release_paths()):
             raise ConfigError("release_folders must be absolute paths")
+        labels = [label for label, _ in self.release_choices()]
+        if any(not label.strip() for label in labels) or len(set(labels)) != len(labels):
+            raise ConfigError("release_folders: each folder needs a label of its own")
         if self.default_channel not in self.channels:
             raise ConfigError(f"default_channel {self.default_channel!r} is not in channels")
         return self
+
+    def release_choices(self) -> list[tuple[str, str]]:
+        """(label, path) of each release folder, in the order configured; a folder given as a
+        bare path is labelled with its own name."""
+        out = []
+        for f in self.release_folders:
+            if isinstance(f, dict):
+                out.append((str(f.get("label", "")), str(f.get("path", ""))))
+            else:
+                out.append((Path(str(f)).name or str(f), str(f)))
+        return out
+
+    def release_paths(self) -> tuple[str, ...]:
+        return tuple(path for _, path in self.release_choices())
+
+    def missing_release_folders(self) -> list[str]:
+        """The release folders that are not existing folders, as "label (path)"."""
+        return [f"{label} ({path})" for label, path in self.release_choices()
+                if not Path(path).is_dir()]
 
     def with_overrides(self, **kw) -> Config:
         kw = {k: v for k, v in kw.items() if v is not None}
@@ -353,7 +379,7 @@ class Config:
     def as_dict(self) -> dict:
         d = asdict(self)
         for row in SETTINGS:
-            if row.kind == "list of text":
+            if row.kind in ("list of text", "list of folders"):
                 d[row.name] = list(d[row.name])
         return d
 
@@ -405,6 +431,6 @@ def parse_config(raw: bytes, path: Path | str = "config.toml") -> Config:
         hint = f" — did you mean '{near[0]}'?" if near else " (safeguard config show lists them)"
         raise ConfigError(f"{path}: unknown setting '{key}'{hint}")
     for key, value in data.items():
-        if BY_NAME[key].kind == "list of text" and isinstance(value, list):
+        if BY_NAME[key].kind in ("list of text", "list of folders") and isinstance(value, list):
             data[key] = tuple(value)
     return replace(Config(), **data).check()

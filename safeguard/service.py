@@ -276,7 +276,7 @@ def _post_out_dir(out: object, config, channel: str) -> Path:
     """Where a post sent through the service lands once approved. The service account writes it
     there, so a comms member may not choose just any folder (they could have the service write
     into the home or anywhere it can reach): it must be one of the configured release folders."""
-    allowed = {Path(a).expanduser().resolve() for a in config.release_folders}
+    allowed = {Path(a).expanduser().resolve() for a in config.release_paths()}
     if not isinstance(out, str) or not out or "\0" in out:
         raise _post_out_error(channel, allowed)
     p = Path(out).expanduser()

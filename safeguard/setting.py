@@ -17,7 +17,8 @@ from typing import Any
 # How a value is written in config.toml, from the field's annotation (kept as text by
 # `from __future__ import annotations`).
 KINDS = {"float": "number", "int": "whole number", "str": "text",
-         "tuple[str, ...]": "list of text", "dict": "table"}
+         "tuple[str, ...]": "list of text", "dict": "table",
+         "tuple[str | dict, ...]": "list of folders"}
 
 
 class SettingError(ValueError):
@@ -47,7 +48,7 @@ class Setting:
     def shown(self, value: Any) -> str:
         """`value` as the DPIA pack and docs/settings.md write it."""
         if isinstance(value, tuple | list):
-            return ", ".join(value) if value else "(none)"
+            return ", ".join(folder_text(v) for v in value) if value else "(none)"
         if isinstance(value, dict):
             return ", ".join(f"{k} = {v}" for k, v in value.items()) if value else "(none)"
         text = number(value) if isinstance(value, int) and not isinstance(value, bool) \
@@ -86,6 +87,13 @@ class Setting:
         return ""
 
 
+def folder_text(value: Any) -> str:
+    """A list item as written: a folder given as {label, path} as "label (path)"."""
+    if isinstance(value, dict):
+        return f"{value.get('label', '')} ({value.get('path', '')})"
+    return str(value)
+
+
 def number(value: float) -> str:
     """A number as a school reads it: 0.000001, not 1e-06; 335 544 320, not 3.35544e+08."""
     if float(value).is_integer():
@@ -106,6 +114,11 @@ def _is_kind(value: Any, kind: str) -> bool:
         return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
     if kind == "table":
         return isinstance(value, dict)
+    if kind == "list of folders":  # each a path, or a table {label = "...", path = "..."}
+        return isinstance(value, tuple) and all(
+            isinstance(v, str) or (isinstance(v, dict) and set(v) == {"label", "path"}
+                                   and all(isinstance(x, str) for x in v.values()))
+            for v in value)
     return False
 
 

@@ -42,7 +42,10 @@ Example `config.toml`:
 ```toml
 unknown = "hold"
 spot_check_rate = 0.1
-release_folders = ["/srv/photos/ready"]
+release_folders = [
+  {{ label = "Website", path = "/srv/photos/website" }},
+  {{ label = "Newsletter", path = "/srv/photos/newsletter" }},
+]
 
 [approval]
 social = "slt"
@@ -57,7 +60,7 @@ def _cell(text: str) -> str:
 def _default(s: Setting) -> str:
     if s.kind == "text":
         return f'`"{s.default}"`'
-    if s.kind in ("list of text", "table") and not s.default:
+    if s.kind in ("list of text", "list of folders", "table") and not s.default:
         return "none"
     return f"`{s.shown(s.default).removeprefix('at most ')}`"
 

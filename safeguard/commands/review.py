@@ -86,7 +86,8 @@ def is_loopback(host: str) -> bool:
     "ready",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Ready folder offered first for released photos (default: the last used).",
+    help="A folder the page may release into besides the settings' release_folders, offered "
+    "as \"Ready to post\".",
 )
 @click.option(
     "--allow-host",
@@ -111,6 +112,10 @@ def serve(app, host, port, ready, allow_host):
             "no staff account has the dsl role: create one with "
             "`safeguard staff add USER --role dsl`"
         )
+    missing = app.config.missing_release_folders()
+    if missing:  # the page would offer the DSL a folder that is not there
+        raise click.ClickException(f"release_folders: {', '.join(missing)} is not an existing "
+                                   "folder; create it first")
     if ready is not None:
         try:
             ready = check_ready_dir(ready.absolute(), app.home)
@@ -302,7 +307,7 @@ def release(app, held_id, out, redact_faces, unredacted, reason, approve, captio
             redact=choices,
             unredacted=unredacted,
             reason=reason,
-            allowed=list(app.config.release_folders) or None,
+            allowed=list(app.config.release_paths()) or None,
             approve=approve,
             caption_confirmed=caption_ok,
         )

@@ -118,7 +118,8 @@ def create_app(
     consent store, given one) through which each session signs in and gets its own door: every
     page reaches held photos, takedowns, names and the audit log only through the door of the
     session's account, checked for its role and academy. `allowed_hosts`: Host header values
-    served (default the loopback names); `ready_dir`: the ready folder offered first."""
+    served (default the loopback names); `ready_dir`: the folder `review serve --out` names,
+    offered as "Ready to post" beside the settings' release_folders."""
     from safeguard.door import Entrance
 
     if store is None:
@@ -128,7 +129,8 @@ def create_app(
     entrance = store
     held = HeldQueue(home.held_dir)
     # the page releases only to these: never to a path typed in the form
-    release_folders = [*config.release_folders, *([str(ready_dir)] if ready_dir else [])]
+    # the page releases only to these, picked by their label: never to a path typed in the form
+    folders = release_choices(config, ready_dir)
     sessions = sessions or Sessions()
     throttle = throttle or Throttle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -187,9 +189,22 @@ def create_app(
         """The door of the session's account (safeguard.door: its role and academy)."""
         return entrance.door(s.reviewer, config)
 
-    def default_ready() -> str:
-        p = ready_dir or decisions.last_ready_dir(home, config)
-        return str(p) if p else ""
+    def folder_offered() -> int:
+        """The folder selected first: the one last released into, else the first."""
+        last = decisions.last_ready_dir(home, config)
+        paths = [Path(p).resolve() for _, p in folders]
+        return paths.index(last.resolve()) if last is not None and last.resolve() in paths else 0
+
+    def chosen_folder(value: Any) -> str:
+        """The path of the folder picked in the form (its number in the list), or an error."""
+        if not folders:
+            raise decisions.DecisionError(
+                "no release folder is configured: an admin sets release_folders in the "
+                "settings (or starts the page with `review serve --out DIR`)")
+        text = str(value or "")
+        if not (text.isascii() and text.isdigit()) or int(text) >= len(folders):
+            raise decisions.DecisionError("choose a release folder from the list")
+        return folders[int(text)][1]
 
     def valid_id(held_id: str) -> bool:
         return isinstance(held_id, str) and bool(ID_RE.fullmatch(held_id))
@@ -284,7 +299,8 @@ def create_app(
             rec=rec,
             faces=faces,
             names=who,
-            ready=default_ready(),
+            folders=[label for label, _ in folders],
+            folder_offered=folder_offered(),
             error=request.query_params.get("error"),
             parts=parts,
             flagged=words.quoted_findings(parts),
@@ -327,8 +343,8 @@ def create_app(
             done = await run_in_threadpool(
                 door_of(s).release,
                 held_id,
-                str(form.get("out", "")),
-                allowed=release_folders,
+                chosen_folder(form.get("folder")),
+                allowed=[p for _, p in folders],
                 **kw,
             )
         except decisions.DecisionError as e:
@@ -338,9 +354,10 @@ def create_app(
             s.flash = (f"Released {held_id} ({done.decision}) for sign-off: post {done.approval} "
                        "waits for an approver; the held original is destroyed.")
         else:
+            into = next((label for label, p in folders
+                         if Path(p).resolve() == done.output.parent.resolve()), "the ready folder")
             s.flash = (
-                f"Released {held_id} ({done.decision}) as {done.output.name} into "
-                f"{done.output.parent}"
+                f"Released {held_id} ({done.decision}) as {done.output.name} into {into}"
                 + (f", approved as post {done.approval}" if done.approved else "")
                 + "; the held original is destroyed."
             )
@@ -428,6 +445,20 @@ def create_app(
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
+
+
+READY_LABEL = "Ready to post"
+
+
+def release_choices(config: Config, ready_dir: Path | None) -> list[tuple[str, str]]:
+    """(label, path) of each folder the page may release into: the settings' release_folders,
+    and the folder `review serve --out` names as "Ready to post" (when it is not one of them)."""
+    out = list(config.release_choices())
+    if ready_dir is not None and Path(ready_dir).resolve() not in \
+            {Path(p).resolve() for _, p in out}:
+        label = READY_LABEL if READY_LABEL not in {lbl for lbl, _ in out} else str(ready_dir)
+        out.append((label, str(ready_dir)))
+    return out
 
 
 def _guarded(route: Route, session_of, start_page) -> Route:

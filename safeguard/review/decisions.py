@@ -236,7 +236,7 @@ def last_ready_dir(home: Any, config: Config) -> Path | None:
         last = json.loads(_state_file(home).read_text()).get("ready_dir")
     except (OSError, ValueError, AttributeError):
         last = None
-    last = last or next(iter(config.release_folders), None)
+    last = last or next(iter(config.release_paths()), None)
     return Path(last) if last else None
 
 

@@ -145,7 +145,7 @@ def test_the_dsl_sees_spot_check_and_releases_it_in_one_click(tmp_path, referenc
     page = c.get(f"/held/{held_id}")
     assert "Spot check" in page.text and "spot check" in page.text
     r = c.post(f"/held/{held_id}/release",
-               data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(ready)})
+               data={"csrf": csrf_of(page.text), "mode": "redacted", "folder": "0"})
     assert r.status_code == 303, r.text
     [out] = list(ready.iterdir())
     assert out.name == "assembly.jpg"

@@ -70,11 +70,14 @@ def test_sign_in_open_release_redacted_in_chromium(server, tmp_path, reference_e
                 assert loc.evaluate("i => i.complete && i.naturalWidth > 0")
             assert "Ada Example" in page.content()
             page.screenshot(path=str(tmp_path / "image-page.png"), full_page=True)
-            page.fill("input[name=out]", str(ready))
+            # the folder is picked from a list (here only `serve --out`'s), never typed
+            assert page.locator("input[name=out]").count() == 0
+            assert page.locator("select[name=folder] option:checked").inner_text() == \
+                "Ready to post"
             submit(page, "button[name=mode][value=redacted]", base + "/", tmp_path)
             assert "Released" in page.locator("p.flash").inner_text()
             page.goto(f"{base}/audit?pupil=P001")
-            assert "held.release" in page.content()
+            assert f"{DSL} released photo {held_id}" in page.inner_text("main")
             # sign out: the session is gone
             submit(page, "header button[type=submit]", base + "/login", tmp_path)
             assert page.goto(f"{base}/image/{held_id}/thumb.jpg").status == 401

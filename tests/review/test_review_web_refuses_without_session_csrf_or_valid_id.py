@@ -49,7 +49,7 @@ def test_every_page_and_image_needs_a_session(home_ids):
         assert r.status_code == 401, url
         assert r.headers["content-type"].startswith("text/plain")
     for url in posts:
-        r = c.post(url, data={"mode": "redacted", "out": "/tmp", "reason": "x"})
+        r = c.post(url, data={"mode": "redacted", "folder": "0", "reason": "x"})
         assert r.status_code == 401, url
     # nothing was decided
     assert (home.held_dir / ids["assembly.jpg"] / "original").exists()
@@ -93,7 +93,7 @@ def test_post_without_valid_csrf_token_is_refused(home_ids, tmp_path):
     assert r.status_code == 403
     assert sign_in(c).status_code == 303
     for data in ({}, {"csrf": "forged"}, {"csrf": ""}):
-        form = {"mode": "redacted", "out": str(ready), "reason": "because", **data}
+        form = {"mode": "redacted", "folder": "0", "reason": "because", **data}
         assert c.post(f"/held/{held_id}/release", data=form).status_code == 403
         assert c.post(f"/held/{held_id}/reject", data=form).status_code == 403
         assert c.post("/logout", data=data).status_code == 403
@@ -259,19 +259,28 @@ def test_the_page_releases_only_to_configured_folders(tmp_path, tmp_path_factory
     with client(home, config=Config()) as c:  # nothing configured: no release at all
         sign_in(c)
         page = c.get(f"/held/{held_id}")
+        assert 'name="out"' not in page.text and 'name="folder"' not in page.text
+        assert "No release folder is set up" in page.text
         r = c.post(f"/held/{held_id}/release",
-                   data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(elsewhere)})
-        assert r.status_code == 303 and "no%20ready%20folder%20is%20configured" in \
+                   data={"csrf": csrf_of(page.text), "mode": "redacted", "folder": "0",
+                         "out": str(elsewhere)})
+        assert r.status_code == 303 and "no%20release%20folder%20is%20configured" in \
             r.headers["location"]
     with client(home) as c:  # HOME/../ready configured: elsewhere is refused, ready is fine
         sign_in(c)
         page = c.get(f"/held/{held_id}")
+        # a path typed into a forged form is not even read: only the list's number is
+        assert '<option value="0" selected>ready</option>' in page.text
         r = c.post(f"/held/{held_id}/release",
                    data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(elsewhere)})
-        assert "configured%20ready%20folders" in r.headers["location"]
+        assert "choose%20a%20release%20folder" in r.headers["location"]
+        for number in ("1", "-1", str(elsewhere)):
+            r = c.post(f"/held/{held_id}/release",
+                       data={"csrf": csrf_of(page.text), "mode": "redacted", "folder": number})
+            assert "choose%20a%20release%20folder" in r.headers["location"]
         assert not any(elsewhere.iterdir())
         ready = tmp_path / "ready"
         ready.mkdir()
         r = c.post(f"/held/{held_id}/release",
-                   data={"csrf": csrf_of(page.text), "mode": "redacted", "out": str(ready)})
+                   data={"csrf": csrf_of(page.text), "mode": "redacted", "folder": "0"})
         assert r.headers["location"] == "/" and len(list(ready.iterdir())) == 1

@@ -46,7 +46,7 @@ def test_the_takedowns_page_shows_each_photo_in_words_with_a_count_in_the_menu(l
     assert page.status_code == 200
     assert "Ada Example" in page.text and str(site / "assembly.jpg") in page.text
     assert "Strong match" in page.text
-    shown = re.sub(r"<details.*?</details>", "", page.text, flags=re.S)
+    shown = re.sub(r"<details.*?</details>", "", page.text, flags=re.DOTALL)
     assert "0.31" not in shown and "distance" not in shown
     thumb = c.get(f"/takedowns/{item}/photo/0.jpg")
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"

@@ -15,10 +15,10 @@ from support.review_support import DSL, PASSWORD, client, sign_in
 def _visible(html: str) -> str:
     """The rows of the page's table without what sits inside a closed <details> (the
     record); the error line, if any."""
-    body = re.search(r"<tbody>(.*?)</tbody>", html, flags=re.S)
-    errors = re.findall(r'<p class="error".*?</p>', html, flags=re.S)
+    body = re.search(r"<tbody>(.*?)</tbody>", html, flags=re.DOTALL)
+    errors = re.findall(r'<p class="error".*?</p>', html, flags=re.DOTALL)
     return re.sub(r"<details.*?</details>", "", body.group(1) if body else "",
-                  flags=re.S) + "".join(errors)
+                  flags=re.DOTALL) + "".join(errors)
 
 
 def _home(demo_home):
