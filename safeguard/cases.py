@@ -98,6 +98,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/held/{held_id}"): Case("held", "academy"),
     ("POST", "/held/{held_id}/{action}"): Case("held", "academy"),
     ("GET", "/image/{held_id}/{kind}.jpg"): Case("held", "academy"),
+    ("GET", "/clip/{held_id}/{kind}.mp4"): Case("held", "academy"),
+    ("GET", "/clip/{held_id}/track/{n:int}.jpg"): Case("held", "academy"),
     ("GET", "/audit"): Case("audit", "academy"),
     ("GET", "/audit.csv"): Case("audit", "academy"),
     ("POST", "/takedown/{item_id}/close"): Case("held", "academy"),

@@ -33,7 +33,15 @@ from starlette.templating import Jinja2Templates
 from safeguard.approvals import needs_approval
 from safeguard.config import Config
 from safeguard.held import ID_RE, HeldError, HeldQueue
-from safeguard.review import audit_page, decisions, render, signoff, takedowns_page, words
+from safeguard.review import (
+    audit_page,
+    clips,
+    decisions,
+    render,
+    signoff,
+    takedowns_page,
+    words,
+)
 from safeguard.review.auth import (
     COOKIE,
     REVIEW_ROLE,
@@ -291,10 +299,12 @@ def create_app(
         faces = decisions.face_rows(rec, who)
         item = decisions.queue_item(rec, config.held_review_days)
         parts = await run_in_threadpool(signoff.caption_parts, rec.get("caption"), door)
+        if rec.get("kind") == "video":  # a clip's page plays it (safeguard.review.clips)
+            faces = clips.track_rows(rec, who)
         return page(
             request,
             s,
-            "image.html",
+            clips.template_for(rec),
             item=item,
             rec=rec,
             faces=faces,
@@ -438,6 +448,7 @@ def create_app(
     routes += signoff.routes(home, door_of, approver_session, page, to_login)
     routes += audit_page.routes(door_of, reviewer_session, page, to_login)
     routes += takedowns_page.routes(config, door_of, reviewer_session, page, to_login)
+    routes += clips.routes(held, config, door_of, reviewer_session, valid_id)
     routes = [_guarded(r, session_of, start_page) for r in routes]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [

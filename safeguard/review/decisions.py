@@ -389,9 +389,7 @@ def release(
     `caption_confirmed` as on the sign-off page. Either way the outcome flows back to the
     watched inbox the photo came from (safeguard.watch.feedback)."""
     from safeguard import approvals
-    from safeguard.images import write_atomic
     from safeguard.metadata import StripError
-    from safeguard.pipeline import output_name
 
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
@@ -434,12 +432,43 @@ def release(
         raise DecisionError("the held original is missing") from None
     if rec.get("sha256") and hashlib.sha256(original).hexdigest() != rec["sha256"]:
         raise DecisionError("the held original does not match its record (changed on disk)")
+    clip = rec.get("kind") == "video"
     try:
-        data, fmt = clean_bytes(original, rec, chosen, config)
+        if clip:  # its own rules, then written afresh into a hidden file in `ready`
+            from safeguard.video.release import clip_reason, write_release
+
+            why = clip_reason(rec, sign_off, unredacted, reason, why)
+            data, fmt = write_release(original, rec, None if unredacted else chosen, config,
+                                      ready), "mp4"
+        else:
+            data, fmt = clean_bytes(original, rec, chosen, config)
     except StripError as e:
         raise DecisionError(f"could not write a verified clean file: {e}") from None
+    except DecisionError:
+        raise
     except Exception as e:  # noqa: BLE001 - fail closed: nothing is written
-        raise DecisionError(f"could not prepare the photo ({type(e).__name__})") from None
+        raise DecisionError(f"could not prepare the {'clip' if clip else 'photo'} "
+                            f"({type(e).__name__})") from None
+    try:
+        return _record_and_write(home, store, held, rec, actor, ready, data, fmt, decision, why,
+                                 chosen, sign_off, approve, caption_confirmed)
+    finally:
+        if clip:
+            Path(data).unlink(missing_ok=True)
+
+
+def _record_and_write(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
+                      ready: Path, data: Any, fmt: str, decision: str, why: str | None,
+                      chosen: set[int], sign_off: bool, approve: bool,
+                      caption_confirmed: bool) -> Released:
+    """The audit entries, then the file (`data`: a photo's bytes, or a clip's verified hidden
+    file in `ready`), then the held record settled."""
+    from safeguard import approvals
+    from safeguard.images import write_atomic
+    from safeguard.pipeline import output_name
+
+    held_id = rec["id"]
+    faces = rec.get("faces", [])
     names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
     name = output_name(Path(str(rec.get("input", "photo"))), fmt, rec.get("sha256") or "", names)
     post_id = approvals.post_id_for(f"held:{held_id}") if sign_off else None
@@ -460,7 +489,12 @@ def release(
         return _release_for_sign_off(home, store, held, rec, actor, post_id, ready, name, data,
                                      decision, chosen, approve, caption_confirmed)
     try:
-        out = write_atomic(data, ready, name)
+        if isinstance(data, Path):
+            from safeguard.video.release import link
+
+            out = link(data, ready, name)
+        else:
+            out = write_atomic(data, ready, name)
     except OSError as e:
         _audit(
             store,

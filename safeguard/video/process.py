@@ -99,8 +99,14 @@ class ClipOutcome(Outcome):
     def dsl_record(self) -> dict:
         rec = super().dsl_record()
         rec["kind"] = "video"
+        rec["fps"], rec["frames"] = self.fps, self.frames
+        # where each track is, so that the DSL's page can draw it and a release cover it exactly
+        # as an export would (its boxes between and around these come from tracks.coverage),
+        # and the frames its contact sheet shows; sealed with the record, as a photo's faces are
         rec["tracks"] = [{**t.public(self.fps), "pupil": t.decision.pupil,
-                          "reason": t.decision.reason, "distance": t.decision.distance}
+                          "reason": t.decision.reason, "distance": t.decision.distance,
+                          "hits": [[f, *b.as_list()] for f, b, _ in t.track.hits],
+                          "best": [[f, *b.as_list()] for f, b in t.track.best_frames()]}
                          for t in self.tracks]
         return rec
 
@@ -200,8 +206,9 @@ def look(path: Path, info: ClipInfo, job: Job, limits: Limits) -> _Look:
             encodings = encode_faces(rgb, [f for f, _ in todo], threads=job.threads)
             dists = distances_per_pupil(encodings, job.matrix, cutoff=cutoff)
             for (f, tid), row in zip(todo, dists):
-                linker.track(tid).samples.append(
-                    (_decide(row, job, f.box.width), quality(rgb, f.box)))
+                q = quality(rgb, f.box)
+                linker.track(tid).samples.append((_decide(row, job, f.box.width), q))
+                linker.track(tid).looks.append((q, i, f.box))
                 last_encoded[tid] = i
     return _Look(linker.tracks(), texts, n)
 
@@ -281,6 +288,12 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
         tmp.unlink(missing_ok=True)
 
 
+def track_pad(kept: bool, fps: float) -> int:
+    """How many frames a track is held past its ends: a covered one a fifth of a second either
+    side; a kept face only on to the frames between its last detection and the next search."""
+    return DETECT_EVERY - 1 if kept else max(1, round(float(fps) / 5))
+
+
 @dataclass
 class _Plan:
     """What the written clip covers and keeps, frame by frame."""
@@ -292,13 +305,11 @@ class _Plan:
 
     @classmethod
     def of(cls, tracks: list[TrackOutcome], total: int, info: ClipInfo, solid: set[int]):
-        pad = max(1, round(float(info.fps) / 5))  # a fifth of a second either side of a track
         cover: dict[int, list] = {}
         keep: dict[int, list[Box]] = {}
         for t in tracks:
             kept = t.action == "keep"
-            # a kept face goes on to the frames between its last detection and the next search
-            for f, box in coverage(t.track, total, DETECT_EVERY - 1 if kept else pad,
+            for f, box in coverage(t.track, total, track_pad(kept, info.fps),
                                    info.width, info.height).items():
                 if kept:
                     keep.setdefault(f, []).append(box)

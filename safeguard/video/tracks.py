@@ -43,6 +43,7 @@ class Track:
     id: int
     hits: list[tuple[int, Box, float]] = field(default_factory=list)  # (frame, box, score)
     samples: list = field(default_factory=list)  # what its encoded frames decided
+    looks: list = field(default_factory=list)  # (quality, frame, box) of its encoded frames
 
     @property
     def first(self) -> int:
@@ -54,6 +55,15 @@ class Track:
 
     def best_box(self) -> Box:
         return max(self.hits, key=lambda h: h[1].area * h[2])[1]
+
+    def best_frames(self, most: int = 4) -> list[tuple[int, Box]]:
+        """(frame, box) of its best encoded frames (sharpest first), for the DSL's contact
+        sheet; its best-scored detection when none was encoded."""
+        looks = sorted(self.looks, key=lambda q: (-q[0], q[1]))[:most]
+        if not looks:
+            f, b, _ = max(self.hits, key=lambda h: h[1].area * h[2])
+            return [(f, b)]
+        return sorted((f, b) for _, f, b in looks)
 
 
 class Linker:
@@ -123,6 +133,7 @@ class Linker:
                 best.hits.append((frame, box, score))
                 best.hits.sort(key=lambda h: h[0])
                 best.samples += t.samples
+                best.looks += t.looks
         return sorted(tracks.values(), key=lambda t: (t.first, t.id))
 
 
