@@ -23,6 +23,7 @@ from consent_db.records import (
     consent_state,
     default_actor,
 )
+from consent_db.references import _record, is_current
 from consent_db.storage import (
     StorageError,
     gc_paused,
@@ -65,12 +66,11 @@ class EncodingStore:
                 )
             ids = []
             shard = shard_of(pupil_id)
-            today = dt.date.today().isoformat()
             for v, d in zip(vecs, photo_dates):
                 eid = uuid.uuid4().hex
                 ids.append(eid)
                 t.shard_add[shard][eid] = v
-                rec["encodings"].append({"id": eid, "photo_date": _iso(d), "enrolled": today})
+                rec["encodings"].append(_record(eid, _iso(d), "enrolment", actor, None))
             self._save(doc, rec)
             t.log(
                 actor,
@@ -115,20 +115,28 @@ class EncodingStore:
         except KeyProblem as e:
             raise StoreError(f"encodings shard {shard}: {e} (key {self.keyfile})") from e
 
-    def match_matrix(self, channel: str, today: dt.date | None = None) -> MatchMatrix:
+    def match_matrix(self, channel: str, today: dt.date | None = None,
+                     max_age_months: int | None = None) -> MatchMatrix:
         """Every usable encoding with its pupil's restriction for `channel`, read fresh. Refuses
         (StoreError) when an encoding the store lists is missing, after reading again twice (an
-        erasure in another process between the two reads is not damage)."""
+        erasure in another process between the two reads is not damage).
+
+        With `max_age_months` (the setting reference_max_age_months), a consenting pupil's
+        references whose photo is older than that go to a second entry under the pupil's id that
+        only rivals (MatchMatrix.rivals): they no longer clear the pupil's face but still stand
+        against other pupils' matches. A restricted pupil's references all restrict, however
+        old."""
         with gc_paused():
             for attempt in range(3):
                 try:
-                    return self._match_matrix(channel, today)
+                    return self._match_matrix(channel, today, max_age_months)
                 except _MissingEncodings:
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
 
-    def _match_matrix(self, channel: str, today: dt.date | None) -> MatchMatrix:
+    def _match_matrix(self, channel: str, today: dt.date | None,
+                      max_age_months: int | None = None) -> MatchMatrix:
         self._check_channel(channel)
         day = _today(today)
         try:
@@ -143,22 +151,42 @@ class EncodingStore:
         reasons: list[str] = []
         groups: list[tuple[str, ...]] = []
         row_of: dict[str, int] = {}
+        aged: list[tuple[str, list[str]]] = []  # consenting pupils' references past the age limit
         for p in pupils:
             encs = p.get("encodings")
             if not encs or not ledger_rules.status(p.get("biometric")).allowed:
                 continue
-            idx = len(pupil_ids)
-            pupil_ids.append(p["id"])
             why = [REGISTERS.get(r["register"], r["register"]) for r in p.get("registers", [])]
-            on_register.append(bool(why))
+            registered = bool(why)
             ok, cwhy = consent_state(p.get("consents", {}).get(channel), channel, day)
             if not ok:
                 why.append(cwhy)
+            if not why:  # a consenting pupil: only current references clear
+                old = [e["id"] for e in encs if not is_current(e, day, max_age_months)]
+                if old:
+                    aged.append((p["id"], old))
+                    gone = set(old)
+                    encs = [e for e in encs if e["id"] not in gone]
+                if not encs:
+                    continue
+            idx = len(pupil_ids)
+            pupil_ids.append(p["id"])
+            on_register.append(registered)
             restricted.append(bool(why))
             reasons.append("; ".join(why))
             groups.append(tuple(p.get("groups", ())))
             for e in encs:
                 row_of[e["id"]] = idx
+        real = len(pupil_ids)
+        for pid, old in aged:
+            idx = len(pupil_ids)
+            pupil_ids.append(pid)
+            on_register.append(False)
+            restricted.append(False)
+            reasons.append("")
+            groups.append(())
+            for eid in old:
+                row_of[eid] = idx
         blocks, rows = [], []
         for shard in self._vault.shards():
             ids, vecs = self._read_shard(shard)
@@ -186,4 +214,5 @@ class EncodingStore:
             channel=channel,
             built=day,
             groups=groups,
+            rivals=(np.arange(len(pupil_ids)) >= real) if aged else None,
         )

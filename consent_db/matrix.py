@@ -24,6 +24,17 @@ class MatchMatrix:
     channel: str = ""
     built: dt.date = field(default_factory=dt.date.today)
     groups: list[tuple[str, ...]] = field(default_factory=list)  # (P,) class, club, team names
+    # (P,) True for an entry that only rivals: a consenting pupil's references past the age limit
+    # (consent_db.references), listed under the pupil's id after every other entry. They never
+    # clear a face but count against every other pupil's match. None: no such entries.
+    rivals: np.ndarray | None = None
+
+    @property
+    def rival_mask(self) -> np.ndarray:
+        """(P,) bool: `rivals`, or all False."""
+        if self.rivals is None:
+            return np.zeros(len(self.pupil_ids), bool)
+        return np.asarray(self.rivals, bool)
 
     def distances(self, query: np.ndarray) -> np.ndarray:
         """Euclidean distance from one (128,) encoding to every row."""

@@ -9,7 +9,8 @@ Files under HOME/consent_db/ (all 0600, folder 0700):
 The key is HOME/keys/store.key (see crypto.py).
 
 The class is put together from one part per concern: pupils.py (records), consents.py (photo
-consent and registers), biometric.py (the biometric ledger), encodings.py, erasure.py (erasure,
+consent and registers), biometric.py (the biometric ledger), encodings.py, references.py (each
+encoding's provenance: enrolment or the DSL's confirmation), erasure.py (erasure,
 subject access, retention); staff.py (accounts) through its own seam. This module opens the
 store and runs transactions. Pure rules live in records.py, the match matrix in matrix.py.
 
@@ -62,6 +63,7 @@ from consent_db.records import (  # re-exported: the store's public names stay i
     expiring_consents,
     stale_encodings,
 )
+from consent_db.references import References
 from consent_db.settings import AcceptedSettings
 from consent_db.staff import StaffAccounts
 from consent_db.storage import (
@@ -74,7 +76,7 @@ from consent_db.transaction import _Ref, _Txn
 from consent_db.vault import Vault, shard_of
 
 
-class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Erasure):
+class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, References, Erasure):
     """Open with `ConsentStore.open(home)`; every method reads or writes the files directly."""
 
     def __init__(self, folder: Path, key: bytes, channels: Iterable[str], keyfile: Path) -> None:

@@ -18,6 +18,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pupils.erase": frozenset({DATA, DSL}),
     "registers": frozenset({DSL}),  # see, add or remove a protected register
     "held": frozenset({DSL}),  # held photos, review, takedowns, contact sheets
+    "confirm": frozenset({DSL}),  # confirm a face as a pupil's: it joins their references
     "audit": frozenset({DSL}),
     "audit.verify": frozenset({DSL, ADMIN}),  # the chain's integrity, no entries shown
     "find": frozenset({DSL}),  # search the published archive for a pupil

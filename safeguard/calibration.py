@@ -10,8 +10,13 @@ configured `clear_tolerance`, at which a stranger's face is predicted to be clea
 
     P(cleared) = 1 - (1 - p(t)) ** n,   p(t) = P(two different pupils' encodings within t)
 
-with n the pupils who may clear a face (the consenting pupils, or a roster's), and p(t) from a
-normal fit to the distances between different pupils' encodings in the gallery itself. On the
+with n the references that may clear a face (the consenting pupils' current references, or a
+roster's), and p(t) from a normal fit to the distances between different pupils' encodings in the
+gallery itself. Each reference is a stranger's chance: a pupil with three references gives a
+stranger three, so a school whose pupils gain references (enrolment each year, faces the DSL
+confirms) gets a narrower tolerance for the same rate. Counting every reference as a chance of
+its own over-states the rate (a pupil's references lie near each other, so a stranger near one is
+often near the others): it errs safe, and benchmarks/bench_school.py measures what it gives. On the
 shared childhood and adult sets the fit over-states p(t) at the tolerances that matter (it errs
 safe); benchmarks/bench_school.py measures the rate it predicts against the rate it gives.
 
@@ -51,6 +56,9 @@ class Calibration:
     # distinct match (policy._distinct), and the false-clear rate that rule is predicted to give
     roster_margin: float | None = None
     predicted_roster_false_clear: float | None = None
+    # The references of those pupils (each a stranger's chance: the n of the rate above);
+    # None where only pupils were counted (one reference each)
+    chances: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -150,48 +158,74 @@ def spread_or_prior(encodings, row_pupil) -> tuple[float, float, int, str]:
     return mean, sd, pupils, "gallery"
 
 
+def pupil_rows(matrix) -> np.ndarray:
+    """(N,) each row's pupil, with a pupil's old references (MatchMatrix.rivals, listed under the
+    same id) counted as the same pupil's."""
+    rivals = getattr(matrix, "rivals", None)
+    if rivals is None or not np.any(rivals):
+        return np.asarray(matrix.row_pupil)
+    _ids, owner = np.unique(np.asarray(matrix.pupil_ids, dtype=object), return_inverse=True)
+    return owner[np.asarray(matrix.row_pupil)]
+
+
 def spread_of(matrix) -> tuple[float, float, int, str]:
     """`spread_or_prior` of a consent_db.MatchMatrix."""
-    return spread_or_prior(matrix.encodings, matrix.row_pupil)
+    return spread_or_prior(matrix.encodings, pupil_rows(matrix))
 
 
 def calibration_for(config, candidates: int, spread: tuple[float, float, int, str],
-                    off_roster: int | None = None) -> Calibration:
+                    off_roster: int | None = None, chances: int | None = None) -> Calibration:
     """The tolerances for `candidates` pupils who may clear a face, in a gallery of `spread`
-    (`spread_or_prior`); with a class roster, `off_roster` enrolled pupils are not on it."""
+    (`spread_or_prior`); with a class roster, `off_roster` enrolled pupils (or their references)
+    are not on it. `chances`: the references of the `candidates` (default one each), each a
+    stranger's chance to be cleared."""
     mean, sd, pupils, source = spread
+    n = max(candidates, chances or 0)
     roster = {}
     if off_roster is not None:
-        margin, rate = roster_margin_for(config, candidates, off_roster, mean, sd)
+        margin, rate = roster_margin_for(config, n, off_roster, mean, sd)
         roster = {"roster_margin": margin, "predicted_roster_false_clear": rate}
-    t = tolerance_for(config.max_false_clear, candidates, mean, sd, config.clear_tolerance)
-    near = tolerance_for(config.max_false_clear_restricted, candidates, mean, sd,
+    t = tolerance_for(config.max_false_clear, n, mean, sd, config.clear_tolerance)
+    near = tolerance_for(config.max_false_clear_restricted, n, mean, sd,
                          min(t, config.near_restricted_tolerance))
     return Calibration(
         clear_tolerance=t,
         near_restricted_tolerance=near,
         configured=config.clear_tolerance,
         target=config.max_false_clear,
-        predicted_false_clear=false_clear(t, candidates, mean, sd),
+        predicted_false_clear=false_clear(t, n, mean, sd),
         candidates=candidates,
         pupils_measured=pupils,
         mean=round(mean, 4),
         sd=round(sd, 4),
         source=source,
+        chances=chances,
         **roster,
     )
 
 
 def calibrate(matrix, config, clearable: np.ndarray | None = None) -> Calibration:
     """The tolerance for `matrix` (a consent_db.MatchMatrix) under `config`; `clearable` marks
-    the pupils who may clear a face (default: every consenting pupil)."""
-    consenting = ~np.asarray(matrix.restricted, bool)
+    the pupils who may clear a face (default: every consenting pupil with a current reference).
+    Every reference of theirs counts as a stranger's chance; with a roster, the pupils off it are
+    the yardstick, counted as pupils (more of them would make the rule look safer than it is)."""
+    consenting = ~np.asarray(matrix.restricted, bool) & ~_rivals(matrix)
     if clearable is None:
         clearable = consenting
     k = int(np.count_nonzero(clearable))
     roster = k < int(np.count_nonzero(consenting))
+    rows = np.asarray(clearable, bool)[np.asarray(matrix.row_pupil)] if len(clearable) else \
+        np.zeros(0, bool)
+    chances = int(np.count_nonzero(rows))
     return calibration_for(config, k, spread_of(matrix),
-                           off_roster=len(clearable) - k if roster else None)
+                           off_roster=int(np.count_nonzero(~np.asarray(clearable, bool)
+                                                           & ~_rivals(matrix))) if roster else None,
+                           chances=chances)
+
+
+def _rivals(matrix) -> np.ndarray:
+    rivals = getattr(matrix, "rivals", None)
+    return np.zeros(len(matrix.pupil_ids), bool) if rivals is None else np.asarray(rivals, bool)
 
 
 def lookalike_tolerance(enrolled: int, spread: tuple, config) -> float:
@@ -206,7 +240,7 @@ def lookalike_tolerance(enrolled: int, spread: tuple, config) -> float:
 def clearable_mask(matrix, groups: tuple[str, ...] | list[str] = ()) -> np.ndarray:
     """Consenting pupils who may clear a face: all of them, or with `groups`, those in any of
     the groups (a class roster). Restricted pupils restrict whatever the groups."""
-    consenting = ~np.asarray(matrix.restricted, bool)
+    consenting = ~np.asarray(matrix.restricted, bool) & ~_rivals(matrix)
     if not groups:
         return consenting
     wanted = {g.casefold() for g in groups}
@@ -236,5 +270,6 @@ def apply(config, cal: Calibration):
 
 def for_store(store, config) -> dict[str, Calibration]:
     """The live calibration of every channel of an open consent_db.ConsentStore."""
-    return {ch: calibrate(store.match_matrix(ch), config) for ch in config.channels}
+    return {ch: calibrate(store.match_matrix(ch, max_age_months=config.reference_max_age_months),
+                          config) for ch in config.channels}
 

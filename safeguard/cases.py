@@ -58,6 +58,7 @@ COMMANDS: dict[str, Case] = {
     "pupils erase": Case("pupils.erase", "academy"),
     "pupils export": Case("registers", "academy"),
     "pupils purge": Case("pupils.erase", "trust"),
+    "pupils references": Case("pupils.read", "academy"),  # --remove: pupils.write too
     "pupils consent grant": Case("pupils.write", "academy"),
     "pupils consent refuse": Case("pupils.write", "academy"),
     "pupils consent withdraw": Case("pupils.write", "academy"),

@@ -236,6 +236,16 @@ class Config:
     stale_encoding_days: int = setting(
         365, "Reference photos older than this are flagged for the pupil to be enrolled again "
         "(children's faces change).", limits=(1, 3650), unit="days", dpia="retention")
+    # Children's faces change fast: a reference (an enrolment photo, or a face the DSL confirmed)
+    # whose photo is older than this clears nobody but still restricts (consent_db.references).
+    # Past 60 months a five-year-old's photo would stand for their ten-year-old self; under 6 a
+    # school's yearly photos would stop clearing before the next ones are taken.
+    reference_max_age_months: int = setting(
+        24, "A pupil's reference photo (or a face the DSL confirmed as theirs) older than this no "
+        "longer lets their face be kept: children's faces change fast. It still counts for "
+        "covering the face of a pupil without consent. safeguard status counts pupils left with "
+        "no reference young enough.", limits=(1, 240), safe=(6, 60), stricter="lower",
+        unit="months", dpia="decisions")
     # Leavers' records are erased this many days after their leaving date (`pupils purge`);
     # their encodings go on the leaving date itself.
     leaver_retention_days: int = setting(

@@ -288,6 +288,12 @@ def store_counts(home: Home, config: Config, today: dt.date | None = None) -> di
     counts["stale_encodings"] = sum(
         len(stale_encodings(p, today, config.stale_encoding_days)) for p in pupils
     )
+    from safeguard.references import without_current_reference
+
+    counts["confirmed_references"] = sum(
+        e.get("source") == "confirmation" for p in pupils for e in p.get("encodings", []))
+    counts["no_current_reference"] = without_current_reference(
+        pupils, today, config.reference_max_age_months)
     counts["leavers_still_enrolled"] = sum(
         bool(p.get("encodings"))
         and bool(p.get("leaving_date"))
@@ -302,13 +308,14 @@ def store_counts(home: Home, config: Config, today: dt.date | None = None) -> di
     channels = {}
     for ch in config.channels:
         given = sum(consent_state((p.get("consents") or {}).get(ch), ch, today)[0] for p in pupils)
-        m = store.match_matrix(ch)
+        m = store.match_matrix(ch, max_age_months=config.reference_max_age_months)
         cal = calibrate(m, config)
         channels[ch] = {
             "consent_valid": given,
             "no_valid_consent": len(pupils) - given,
             "enrolled_restricted": int(m.restricted.sum()),
-            "enrolled_consenting": int((~m.restricted).sum()),
+            "enrolled_consenting": len({pid for pid, r in zip(m.pupil_ids, m.restricted)
+                                        if not r}),
             "enrolled_on_register": int(m.on_register.sum()),
             "clear_tolerance_live": cal.clear_tolerance,
             "predicted_false_clear": cal.predicted_false_clear,

@@ -51,6 +51,7 @@ class PhotoCheck:
     face_width: int = 0
     sharpness: float = 0.0
     note: str = ""  # what was accepted despite appearances (smaller faces ignored)
+    held: bool = False  # the pupil already has this photo's encoding (a re-sent export)
 
 
 # Reference encodings are averaged over this many jittered crops (dlib's num_jitters): enrolment
@@ -95,6 +96,40 @@ def facing(face) -> tuple[float, float]:
     return span / face.box.width, abs(float((lm[2] - eyes) @ across)) / span
 
 
+@dataclass(frozen=True)
+class FaceQuality:
+    """What the reference checks read of a face: its box width in upright pixels, `sharpness`,
+    and `facing` (eye span over box width, nose offset over eye span). A face confirmed in a
+    photo is checked on these like an enrolment photo (safeguard.door.Door.add_reference)."""
+
+    width: int
+    sharpness: float
+    eye_span: float
+    nose_offset: float
+
+
+def face_quality(rgb: np.ndarray, face) -> FaceQuality:
+    """The FaceQuality of `face` (a detected face with its five landmarks) in the upright `rgb`."""
+    span, offset = facing(face)
+    return FaceQuality(int(face.box.width), sharpness(rgb, face.box), span, offset)
+
+
+def quality_problem(width: int, eye_span: float, nose_offset: float, sharp,
+                    *, min_face_px: int = MIN_FACE_PX,
+                    min_sharpness: float = MIN_SHARPNESS) -> str | None:
+    """Why a face of these measures cannot be a reference (too small, not seen from the front,
+    blurred), or None when it can. `sharp`: its sharpness, or a function giving it (read only
+    when the other checks pass)."""
+    if width < min_face_px:
+        return f"face too small ({width} px wide; at least {min_face_px} px needed)"
+    if not eye_span >= MIN_EYE_SPAN or not nose_offset <= MAX_NOSE_OFFSET:
+        return "face not seen from the front (a reference must show both eyes, facing the camera)"
+    sharp = sharp() if callable(sharp) else sharp
+    if not sharp >= min_sharpness:
+        return f"face blurred (sharpness {sharp:.0f}; at least {min_sharpness:.0f} needed)"
+    return None
+
+
 def reference_problem(
     rgb: np.ndarray,
     face,
@@ -105,15 +140,10 @@ def reference_problem(
 ) -> str | None:
     """Why `face` cannot be a pupil's reference (too small, not seen from the front, blurred),
     or None when it can. `sharp`: the face's `sharpness`, when the caller has it already."""
-    if face.box.width < min_face_px:
-        return f"face too small ({face.box.width} px wide; at least {min_face_px} px needed)"
     span, offset = facing(face)
-    if span < MIN_EYE_SPAN or offset > MAX_NOSE_OFFSET:
-        return "face not seen from the front (a reference must show both eyes, facing the camera)"
-    sharp = sharpness(rgb, face.box) if sharp is None else sharp
-    if sharp < min_sharpness:
-        return f"face blurred (sharpness {sharp:.0f}; at least {min_sharpness:.0f} needed)"
-    return None
+    return quality_problem(face.box.width, span, offset,
+                           (lambda: sharpness(rgb, face.box)) if sharp is None else sharp,
+                           min_face_px=min_face_px, min_sharpness=min_sharpness)
 
 
 def photo_date(path: Path, override: dt.date | None = None) -> dt.date:
@@ -216,11 +246,15 @@ def check_photos(
     min_sharpness: float = MIN_SHARPNESS,
     duplicate_distance: float = DUPLICATE_DISTANCE,
     examined: dict[Path, PhotoCheck] | None = None,
+    skip_held: bool = False,
 ) -> list[PhotoCheck]:
     """Check each photo; `existing` is the pupil's stored encodings (n, 128). A photo that
     duplicates an earlier photo of the same batch is refused too. `examined` holds photos
-    already examined (by `examine_photos`, with the default limits)."""
+    already examined (by `examine_photos`, with the default limits). With `skip_held`, a photo
+    whose encoding the pupil already has is marked `held` (to be skipped) instead of refused:
+    a school's new photo export repeats last year's photo of pupils not photographed again."""
     accepted = [np.asarray(e, np.float32) for e in np.asarray(existing).reshape(-1, 128)]
+    stored = len(accepted)
     out = []
     for path in paths:
         path = Path(path)
@@ -232,7 +266,11 @@ def check_photos(
             continue
         enc = c.encoding
         if accepted:
-            d = float(np.min(np.linalg.norm(np.stack(accepted) - enc, axis=1)))
+            dists = np.linalg.norm(np.stack(accepted) - enc, axis=1)
+            d = float(np.min(dists))
+            if skip_held and stored and float(np.min(dists[:stored])) < duplicate_distance:
+                out.append(replace(c, ok=False, reason="already held", held=True))
+                continue
             if d < duplicate_distance:
                 out.append(
                     PhotoCheck(
@@ -323,6 +361,7 @@ def enrol_pupil(
     examined: dict[Path, PhotoCheck] | None = None,
     stale_days: int | None = None,
     today: dt.date | None = None,
+    skip_held: bool = False,
 ) -> EnrolResult:
     """Check `photos` of `pupil_id` and store their encodings, all or nothing.
 
@@ -332,6 +371,8 @@ def enrol_pupil(
     batch adds each pupil it enrols with `with_pupil`): the same child under two records, or the
     wrong child's photo. With
     `allow_lookalike` (twins, siblings) that is a warning. Ids only in the messages, never names.
+    The pupil's references stay (earlier enrolments, faces the DSL confirmed): photos add to
+    them. With `skip_held`, a photo the pupil is already enrolled from is skipped (a warning).
 
     A photo taken more than `stale_days` days ago is stored, and counted and warned about as
     already stale: a child's face changes, so the pupil will be listed for enrolling again at
@@ -350,9 +391,12 @@ def enrol_pupil(
         res.refused.append("no photo")
         return res
     _metas, existing = store.pupil_encodings(pupil_id)
-    checks = check_photos(list(photos), existing, taken=taken, examined=examined)
+    checks = check_photos(list(photos), existing, taken=taken, examined=examined,
+                          skip_held=skip_held)
+    res.warnings += [f"{c.path.name}: already held (not stored again)" for c in checks if c.held]
+    checks = [c for c in checks if not c.held]
     res.refused += [f"{c.path.name}: {c.reason}" for c in checks if not c.ok]
-    if res.refused:
+    if res.refused or not checks:
         return res
     res.warnings += [f"{c.path.name}: {c.note}" for c in checks if c.note]
     similar = []
@@ -406,12 +450,15 @@ def enrol_batch(
     taken: dt.date | None = None,
     actor: str | None = None,
     jobs: int = 1,
+    skip_held: bool = False,
 ):
     """Enrol each pupil of `batch` (pupil id -> photos, as `folder_photos` reads an export), in
     order, yielding each pupil's EnrolResult as it is decided. Photos of pupils who may be
     enrolled are examined ahead in `jobs` worker processes; the lookalike check and the store
     write stay here, one pupil at a time, each pupil seeing the pupils enrolled before it. The
-    lookalike tolerance is calibrated once from the gallery's spread (a batch changes it little)."""
+    lookalike tolerance is calibrated once from the gallery's spread (a batch changes it little).
+    `skip_held`: a photo a pupil is already enrolled from is skipped, not refused (a new year's
+    export that repeats some photos: `enrol_pupil`)."""
     from safeguard.calibration import lookalike_tolerance, spread_of
 
     spread = spread_of(matrix)
@@ -424,7 +471,8 @@ def enrol_batch(
         res = enrol_pupil(store, pid, paths, matrix=matrix,
                           lookalike_tolerance=lookalike_tolerance(others, spread, config),
                           allow_lookalike=allow_lookalike, taken=taken, actor=actor,
-                          examined=examined, stale_days=config.stale_encoding_days)
+                          examined=examined, stale_days=config.stale_encoding_days,
+                          skip_held=skip_held)
         if res.ok:
             matrix = with_pupil(matrix, pid, res.encodings)
         yield res

@@ -125,7 +125,7 @@ def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
     from consent_db import ConsentStore
 
     store = store or ConsentStore.open(home, channels=config.channels)
-    matrix = store.match_matrix(channel)
+    matrix = store.match_matrix(channel, max_age_months=config.reference_max_age_months)
     from safeguard.naming import school_names
 
     pupils = store.pupils()
@@ -147,7 +147,8 @@ def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
 def _decide(row: np.ndarray, job: Job, width: int) -> FaceDecision:
     m = job.matrix
     return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.decide_config,
-                       job.unknown, face_width=width, clearable=job.clearable)
+                       job.unknown, face_width=width, clearable=job.clearable,
+                       rivals=getattr(m, "rivals", None))
 
 
 def analyse(rgb: np.ndarray, job: Job, levels=None) -> list[FaceOutcome]:

@@ -52,6 +52,7 @@ def decide_face(
     unknown: str,
     face_width: int | None = None,
     clearable: np.ndarray | None = None,
+    rivals: np.ndarray | None = None,
 ) -> FaceDecision:
     """Decide one face from its distance to every pupil (closest encoding each).
 
@@ -67,14 +68,20 @@ def decide_face(
     which needs every restricted pupil `distinct_margin` further away). Otherwise a face within
     `restrict_tolerance` of a restricted pupil is restricted. A face narrower than
     `config.min_identifiable_face` can still be restricted, but never cleared, and is redacted even
-    under the keep policy: its encoding is too poor to trust."""
+    under the keep policy: its encoding is too poor to trust.
+
+    `rivals` marks entries that only rival (MatchMatrix.rivals: a consenting pupil's references
+    too old to clear): never cleared as, never restricting, but another pupil's match must be
+    distinct from them as from any pupil (the pupil's own old references excepted)."""
     inf = float("inf")
     restricted = np.asarray(restricted, bool)
+    rivals = np.zeros(len(restricted), bool) if rivals is None else np.asarray(rivals, bool)
     if clearable is None:
-        clearable = ~restricted
+        clearable = ~restricted & ~rivals
     d_restricted = float(np.min(dists[restricted])) if restricted.any() else inf
     d_clear = float(np.min(dists[clearable])) if clearable.any() else inf
-    roster = bool(np.count_nonzero(clearable) < np.count_nonzero(~restricted))  # a class roster
+    # a class roster: fewer may clear than the consenting pupils with current references
+    roster = bool(np.count_nonzero(clearable) < np.count_nonzero(~restricted & ~rivals))
     too_small = face_width is not None and face_width < config.min_identifiable_face
     tolerance = config.clear_tolerance
     if face_width is not None and face_width < config.small_face:
@@ -88,7 +95,8 @@ def decide_face(
         pick = int(np.flatnonzero(clearable)[np.argmin(dists[clearable])])
         if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-        if _distinct(dists, pick, restricted, clearable, roster, config):
+        if _distinct(dists, pick, restricted, clearable, roster, config,
+                     _own_rivals(rivals, pupil_ids, pick)):
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
 
     if d_restricted <= config.restrict_tolerance:
@@ -110,15 +118,27 @@ def decide_face(
         reason = "matches a consenting pupil but too close to a restricted one"
     elif d_clear <= reach:
         reason = "near a consenting pupil but not distinct from other pupils"
-    elif roster and float(np.min(dists[~restricted])) <= tolerance:
+    elif rivals.any() and float(np.min(dists[rivals])) <= tolerance:
+        reason = "matches a consenting pupil only by a reference too old to clear"
+    elif roster and float(np.min(dists[~restricted & ~rivals])) <= tolerance:
         reason = "matches a consenting pupil who is not in the photo's groups"
     else:
         reason = "matches no enrolled pupil"
     return FaceDecision("unknown", unknown, reason=reason)
 
 
+def _own_rivals(rivals: np.ndarray, pupil_ids: list[str], pick: int) -> np.ndarray | None:
+    """The rival entries (old references) of the pupil at `pick` itself, or None."""
+    if not rivals.any():
+        return None
+    own = np.zeros(len(rivals), bool)
+    for j in np.flatnonzero(rivals):
+        own[j] = pupil_ids[j] == pupil_ids[pick]
+    return own
+
+
 def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: np.ndarray,
-              roster: bool, config: Config) -> bool:
+              roster: bool, config: Config, own: np.ndarray | None = None) -> bool:
     """The distinct match: is the face at least `distinct_margin` nearer its consenting pupil
     `pick` than to every other enrolled pupil?
 
@@ -131,6 +151,8 @@ def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: n
     d = float(dists[pick])
     others = np.ones(len(dists), bool)
     others[pick] = False
+    if own is not None:  # the pupil's own old references are no rival to their match
+        others &= ~own
     if not others.any() or float(np.min(dists[others])) - d >= config.distinct_margin:
         return True
     if not roster:

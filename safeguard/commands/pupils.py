@@ -301,7 +301,9 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
 
     With --folder: one line (or JSON object) per pupil, enrolled or refused with the reason, then
     a summary. Each pupil is all or nothing; a pupil refused (with --folder: any pupil) ends
-    with exit code 6, their photos to be changed."""
+    with exit code 6, their photos to be changed. A new year's export adds to each pupil's
+    references (confirmed faces and earlier photos stay); a photo a pupil is already enrolled
+    from is skipped."""
     from safeguard.enrolment import enrol_batch, folder_photos
 
     if folder is not None and (pupil_id or photos):
@@ -320,7 +322,7 @@ def enrol(ctx, pupil_id, photos, folder, taken, allow_lookalike, as_json, jobs, 
     jobs = (jobs or os.cpu_count() or 1) if folder is not None else 1
     for res in enrol_batch(store, batch, matrix=matrix, config=cfg,
                            allow_lookalike=allow_lookalike, taken=when, actor=who.user,
-                           jobs=jobs):
+                           jobs=jobs, skip_held=folder is not None):
         pid = res.pupil
         results.append(res)
         if as_json and folder is not None:
@@ -519,9 +521,11 @@ def _run_os(fn, path: Path) -> None:
 def _subgroups() -> None:
     from safeguard.commands.biometric import biometric
     from safeguard.commands.consent import consent
+    from safeguard.commands.references import references
     from safeguard.commands.register import register
 
-    for g, name in ((consent, "consent"), (register, "register"), (biometric, "biometric")):
+    for g, name in ((consent, "consent"), (register, "register"), (biometric, "biometric"),
+                    (references, "references")):
         pupils.add_command(g, name)
 
 

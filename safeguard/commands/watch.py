@@ -181,11 +181,14 @@ def status(app, as_json):
     rejected, approved, declined), watchers (one object per
     watched inbox: inbox, ready, channel, running, waiting, processing, ready_today), and matching
     (per channel: the clearing tolerance in force, calibrated to the enrolled gallery, and the
-    share of never-enrolled faces it predicts would be cleared)."""
+    share of never-enrolled faces it predicts would be cleared), and references (counts, no pupil:
+    no_current_reference, pupils with biometric consent and no reference young enough to clear
+    them; confirmed, references the DSL confirmed; max_age_months; {} without a store)."""
     from safeguard.watch import status_counts
 
     counts = status_counts(app.home)
     counts["matching"] = _matching(app)
+    counts["references"] = _references(app)
     if as_json:
         echo(json.dumps(counts))
         return
@@ -203,11 +206,29 @@ def status(app, as_json):
         echo(f"matching ({ch}): clearing tolerance {m['clear_tolerance']:.3f}, predicted "
              f"strangers cleared {100 * m['predicted_false_clear']:.3f}% (target "
              f"{100 * m['target']:.3f}%, {m['candidates']} consenting pupils enrolled)")
+    refs = counts["references"]
+    if refs:
+        echo(f"references:   {refs['no_current_reference']} pupil(s) with biometric consent have "
+             f"no reference younger than {refs['max_age_months']} months (none of their faces "
+             f"is cleared); {refs['confirmed']} confirmed by the DSL")
     for w in counts["watchers"]:
         state = "running" if w["running"] else "not running"
         waiting = "?" if w["waiting"] is None else w["waiting"]
         echo(f"  {w['inbox']} -> {w['ready']} ({w['channel']}): {state}; {waiting} "
              f"waiting, {w['processing']} processing, {w['ready_today']} ready today")
+
+
+def _references(app) -> dict:
+    """Counts of the pupils' references (no pupil named); {} without a store."""
+    from consent_db import StoreError
+    from safeguard.commands.signin import entrance
+
+    if not (app.home.store_dir / "store.json").exists():
+        return {}
+    try:
+        return entrance(app).references_summary()
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
 
 
 def _matching(app) -> dict:

@@ -127,3 +127,35 @@ def test_a_photo_that_cannot_be_examined_refuses_its_pupil_not_the_batch(tmp_pat
     by = {r.pupil: r for r in results}
     assert not by["P001"].ok and "could not be examined (decoder fault)" in by["P001"].refused[0]
     assert by["P002"].ok and by["P002"].enrolled == 1
+
+
+def test_a_new_years_export_adds_references_and_keeps_confirmed_ones(tmp_path):
+    """Last year's export enrolled P001 from one photo and the DSL confirmed P001's face in a
+    photo since; this year's export brings a new photo and repeats last year's: the new one is
+    added, the repeat skipped (not a refusal), the confirmed reference stays."""
+    import datetime as dt
+
+    import numpy as np
+    from support.helpers import faces_and_encodings
+
+    home, store = _home(tmp_path, ["P001"])
+    last = tmp_path / "last"
+    last.mkdir()
+    shutil.copy(SAMPLES / "references" / "ada-1.jpg", last / "P001.jpg")
+    r = run_cli("--home", home.root, "pupils", "enrol", "--folder", last)
+    assert r.exit_code == 0, r.output
+    _rgb, _faces, encs = faces_and_encodings(SAMPLES / "photos" / "visit.jpg")
+    confirmed = store.add_reference("P001", np.asarray(encs[0]), dt.date.today(),
+                                    "confirmation", by="test-dsl", photo="20261207-abc")
+    this = tmp_path / "this" / "P001"
+    this.mkdir(parents=True)
+    shutil.copy(SAMPLES / "references" / "ada-1.jpg", this / "last-year.jpg")
+    shutil.copy(SAMPLES / "references" / "ada-2.jpg", this / "this-year.jpg")
+    r = run_cli("--home", home.root, "pupils", "enrol", "--folder", this.parent, "--json")
+    assert r.exit_code == 0, r.output
+    row, summary = json_lines(r.stdout)
+    assert (row["status"], row["enrolled"]) == ("enrolled", 1) and summary["refused"] == 0
+    assert any("last-year.jpg: already held" in w for w in row["warnings"])
+    refs = store.references("P001")
+    assert [r["source"] for r in refs].count("enrolment") == 2
+    assert confirmed["id"] in {r["id"] for r in refs}
