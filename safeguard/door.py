@@ -431,6 +431,22 @@ class Door:
         self._held()
         return reject(self.home, self, held_id, self.user, reason)
 
+    def face_choices(self, held_id: str) -> list[dict]:
+        """The faces of a held photo the DSL may confirm, each with the nearest pupils in scope
+        (safeguard.review.confirm)."""
+        from safeguard.review.confirm import face_choices
+
+        return face_choices(self, self.held_record(held_id))
+
+    def confirm_face(self, held_id: str, n: int, pupil_id: str | None = None,
+                     not_ours: bool = False) -> dict:
+        """Confirm face `n` of a held photo as a pupil in scope, or as nobody of ours
+        (safeguard.confirmation: what is kept, what joins the pupil's references, what is
+        refused)."""
+        from safeguard.review.confirm import confirm
+
+        return confirm(self, self._held(), held_id, n, pupil_id, not_ours)
+
     # -- takedowns ---------------------------------------------------------------------------
 
     def takedowns(self, open_only: bool = True) -> list[dict]:

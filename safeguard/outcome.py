@@ -21,9 +21,23 @@ class FaceOutcome:
     action: str
     decision: FaceDecision  # DSL-only details (pupil, reason, distance)
     angle: int = 0  # clockwise turn of the photo in which the face is upright (detect.Face)
+    # DSL-only, for a face that was not cleared: its encoding and why it could not be a reference
+    # (safeguard.enrolment.reference_problem), kept in the sealed held record so the DSL can
+    # confirm who it is (safeguard.confirmation); gone when the held photo is decided.
+    encoding: object = None  # (128,) float32, or None
+    reference_problem: str | None = None
 
     def public(self) -> dict:
         return {"box": self.box.as_list(), "label": self.label, "action": self.action}
+
+    def dsl(self) -> dict:
+        """Everything about the face, for the held record (DSL eyes only)."""
+        d = {**self.public(), "pupil": self.decision.pupil, "reason": self.decision.reason,
+             "distance": self.decision.distance}
+        if self.encoding is not None:
+            d["encoding"] = [float(v) for v in self.encoding]
+            d["reference_problem"] = self.reference_problem
+        return d
 
 
 @dataclass
@@ -58,6 +72,9 @@ class Outcome:
     texts: list[TextOutcome] = field(default_factory=list)
     approval: str | None = None  # the post waiting for sign-off (safeguard.approvals)
     spot_check: bool = False  # DSL only: held by a spot check (safeguard.spot_check)
+    # DSL only: comms staff asked the DSL to check the faces blurred in it (`blur --ask-dsl`,
+    # the watched folder's _check/): who asked, their note and suggestions, where the copy goes
+    asked: dict | None = None
 
     def public(self) -> dict:
         """What comms staff may see: no names, no registers, no reasons.
@@ -94,16 +111,13 @@ class Outcome:
         return {
             "input": self.input,
             "sha256": self.sha256,
-            "faces": [
-                {**f.public(), "pupil": f.decision.pupil, "reason": f.decision.reason,
-                 "distance": f.decision.distance}
-                for f in self.faces
-            ],
+            "faces": [f.dsl() for f in self.faces],
             "metadata_removed": self.removed,
             "flags": self.flags,
             "texts": [{**t.public(), "kind": t.kind, "read": t.read, "pupil": t.pupil}
                       for t in self.texts],
             **({"spot_check": True} if self.spot_check else {}),
+            **({"asked": self.asked} if self.asked else {}),
         }
 
 

@@ -84,6 +84,9 @@ class Job:
     all_groups: tuple[str, ...] = ()  # every group of the store (class names in photos)
     on_register: frozenset = frozenset()  # pupil ids on a protected register
     spot_key: bytes | None = None  # the home's spot-check key (safeguard.spot_check)
+    # Comms staff ask the DSL to check the faces this batch blurs (`blur --ask-dsl`, the watched
+    # folder's _check/): {"by", "note", "suggest", "return_to"}; such a photo is held, not written
+    ask_dsl: dict | None = None
     # Worked out from the matrix, the config and the groups when the job is made:
     clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
     calibration: object = None  # safeguard.calibration.Calibration
@@ -178,8 +181,23 @@ def analyse(rgb: np.ndarray, job: Job, levels=None) -> list[FaceOutcome]:
         decisions.append(d)
     boxes, scores = [f.box for f in faces], [f.score for f in faces]
     decisions = follow_cleared_faces(boxes, scores, decisions)
-    return [FaceOutcome(box, d.label, d.action, d, faces[i].angle)
-            for box, d, i in merge_weak_boxes(boxes, scores, decisions)]
+    out = []
+    for box, d, i in merge_weak_boxes(boxes, scores, decisions):
+        o = FaceOutcome(box, d.label, d.action, d, faces[i].angle)
+        if d.label != "cleared":  # the DSL may confirm who it is (safeguard.confirmation)
+            o.encoding, o.reference_problem = encodings[i], reference_check(rgb, faces[i])
+        out.append(o)
+    return out
+
+
+def reference_check(rgb: np.ndarray, face) -> str | None:
+    """Why this face could not become a pupil's reference (enrolment's checks), or None."""
+    from safeguard.enrolment import reference_problem
+
+    try:
+        return reference_problem(rgb, face)
+    except Exception as e:  # noqa: BLE001 - fail closed: a face not checked is no reference
+        return f"could not check the face ({type(e).__name__})"
 
 
 def detector_config(job: Job):
@@ -300,6 +318,10 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
             [f.decision.pupil for f in outcome.faces if f.label == "restricted" and f.decision.pupil]
             + [t.pupil for t in outcome.texts if t.pupil]):
         outcome.status, outcome.spot_check = "held", True  # the DSL checks it anyway
+    if job.ask_dsl is not None and any(f.action == "redact" for f in outcome.faces) and \
+            outcome.status != "rejected":
+        # asked to check: the DSL confirms the blurred faces and the copy returns from there
+        outcome.status, outcome.asked = "held", dict(job.ask_dsl)
     if outcome.status == "held":
         return _hold(data, outcome, job)
     # Exported: redact, encode fresh, verify, then (and only then) write.

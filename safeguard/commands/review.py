@@ -188,16 +188,21 @@ def list_(app, as_user, as_json):
 
 @review.command()
 @click.argument("held_id")
+@click.option("--distances", is_flag=True,
+              help="Show the distance to each nearest pupil as a number, not only in words.")
 @_as_option
 @_json_option
 @click.pass_obj
-def show(app, held_id, as_user, as_json):
-    """One held photo: every face, who it matched and why, and what a release would redact."""
+def show(app, held_id, distances, as_user, as_json):
+    """One held photo: every face, who it matched and why, and what a release would redact; for
+    each face that was not cleared, the nearest pupils ("close", "possible") to confirm it as
+    (`review confirm`)."""
     from safeguard.review.decisions import DecisionError, face_rows, queue_item
 
     door, _ = _sign_in(app, as_user)
     try:
         rec = door.held_record(_check_id(held_id))
+        choices = {c["n"]: c for c in door.face_choices(held_id)}
     except DecisionError as e:
         raise click.ClickException(str(e)) from e
     names = door.names()
@@ -205,6 +210,12 @@ def show(app, held_id, as_user, as_json):
     rows = face_rows(rec, names)
     keys = ("n", "box", "label", "action", "pupil", "name", "reason", "distance")
     faces = [{**{k: r[k] for k in keys}, "redacted_in_preview": r["redact"]} for r in rows]
+    for f in faces:
+        c = choices.get(f["n"])
+        if c is not None:
+            f["nearest"] = [p if distances else {k: v for k, v in p.items() if k != "distance"}
+                            for p in c["candidates"]]
+            f["confirmed"] = c["confirmed"]
     out = {
         **item.as_dict(),
         "input": rec.get("input"),
@@ -216,6 +227,9 @@ def show(app, held_id, as_user, as_json):
         "caption_flags": [f.what for f in door.check_caption(rec["caption"])]
         if rec.get("caption") else [],
     }
+    asked = rec.get("asked")
+    if asked:
+        out["asked"] = {k: asked.get(k) for k in ("by", "note", "suggest", "return_to")}
     if as_json:
         echo(json.dumps(out, indent=1))
         return
@@ -237,6 +251,54 @@ def show(app, held_id, as_user, as_json):
             + (f" - {f['detail']}" if f["detail"] else "")
             + f"{dist}  -> {mark}"
         )
+        _show_nearest(choices.get(f["n"]), distances)
+    if asked:
+        echo(f"sent to check by {asked.get('by') or 'the watched folder'}"
+             + (f": {asked['note']}" if asked.get("note") else "")
+             + (f" (they suggest {', '.join(asked['suggest'])})" if asked.get("suggest") else ""))
+
+
+def _show_nearest(choice: dict | None, distances: bool) -> None:
+    if choice is None:
+        return
+    c = choice["confirmed"]
+    if c:
+        echo(f"      confirmed {'not ours' if c.get('not_ours') else c.get('pupil')} by "
+             f"{c.get('by')}")
+        return
+    for p in choice["candidates"]:
+        d = f" {p['distance']:.3f}" if distances and p.get("distance") is not None else ""
+        echo(f"      {p['nearness'] or 'far'}{d}: {p['name']} ({p['pupil']})"
+             + ("" if p["may_be_shown"] else ", may not be shown here")
+             + (", suggested" if p["suggested"] else ""))
+
+
+@review.command()
+@click.argument("held_id")
+@click.option("--face", "face", type=click.IntRange(1), required=True,
+              help="The face's number, as `review show` lists it.")
+@click.option("--pupil", default=None, metavar="ID", help="This face is this pupil.")
+@click.option("--not-ours", is_flag=True, help="This face is nobody of ours (stays redacted).")
+@_as_option
+@_json_option
+@click.pass_obj
+def confirm(app, held_id, face, pupil, not_ours, as_user, as_json):
+    """Confirm who a face of a held photo is. A pupil who may be shown on the photo's channel is
+    kept when the photo is released; with biometric consent the face also joins their references
+    (`pupils references`). Refused, with the reason, for a face within the restricted tolerance
+    of another pupil or too poor to be a reference: the face then stays redacted."""
+    from safeguard.confirmation import ConfirmError
+    from safeguard.review.confirm import said
+    from safeguard.review.decisions import DecisionError
+
+    if (pupil is None) == (not not_ours):
+        raise click.UsageError("give either --pupil ID or --not-ours")
+    door, _ = _sign_in(app, as_user)
+    try:
+        done = door.confirm_face(_check_id(held_id), face, pupil, not_ours)
+    except (ConfirmError, DecisionError) as e:
+        raise click.ClickException(str(e)) from e
+    echo(json.dumps({"id": held_id, **done}) if as_json else said(done, door.names()))
 
 
 # ---------------------------------------------------------------------------------------------

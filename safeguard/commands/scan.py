@@ -130,9 +130,19 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, 
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
               help="Output format (default from config: jpeg).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
+@click.option("--ask-dsl", is_flag=True,
+              help="Send each photo in which a face would be blurred to the DSL to check who is "
+              "in it, instead of writing the blurred copy: it reads \"held for the DSL to check\", "
+              "and the copy the DSL releases (faces they confirm as pupils who may be shown "
+              "kept) lands in --out.")
+@click.option("--note", default=None, metavar="TEXT",
+              help="With --ask-dsl: a note for the DSL (\"Year 4 trip, all consented\").")
+@click.option("--suggest", multiple=True, metavar="NAME",
+              help="With --ask-dsl: who you think is in the photos (repeatable); the DSL sees "
+              "these as suggestions only.")
 @click.pass_obj
 def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user,
-         service, caption_file, text):
+         service, caption_file, text, ask_dsl, note, suggest):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). A photo the DSL is to check first is held
@@ -141,7 +151,22 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
     random, among others); which one is for the DSL to know, so every hold reads the same."""
     sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
                   out=out, groups=groups, as_user=as_user, service=service,
-                  caption=_read_caption(caption_file), text=text))
+                  caption=_read_caption(caption_file), text=text,
+                  ask=asking(ask_dsl, note, suggest, out, service)))
+
+
+def asking(ask_dsl: bool, note: str | None, suggest: tuple, out: Path, service) -> dict | None:
+    """What a batch sent to the DSL to check carries (pipeline.Job.ask_dsl), or None."""
+    if not ask_dsl:
+        if note or suggest:
+            raise click.UsageError("--note and --suggest go with --ask-dsl")
+        return None
+    if service is not None:
+        raise click.UsageError("--ask-dsl works on the home, not through the service: drop the "
+                               "photos into the watched folder's _check/ folder instead")
+    note = " ".join((note or "").split())[:500] or None
+    names = [" ".join(s.split())[:64] for s in suggest if s.strip()][:30]
+    return {"note": note, "suggest": names, "return_to": str(out.absolute())}
 
 
 def _read_caption(path: Path | None) -> str | None:
@@ -162,7 +187,7 @@ def _caption_report(findings: list[dict] | None, as_json: bool) -> None:
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None, service=None, caption=None, text=None) -> int:
+         groups=(), as_user=None, service=None, caption=None, text=None, ask=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
     if service is None:
@@ -184,7 +209,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     pool = start_workers(jobs or os.cpu_count() or 1, len(files))
     try:
         status = _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality,
-                            as_json, jobs, write, out, groups, as_user, caption, text)
+                            as_json, jobs, write, out, groups, as_user, caption, text, ask)
     except BaseException:  # not signed in, say: the workers need not finish loading first
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -195,7 +220,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
 
 
 def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, as_json, jobs,
-               write, out, groups, as_user, caption, text) -> int:
+               write, out, groups, as_user, caption, text, ask=None) -> int:
     from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, process_batch
 
@@ -226,6 +251,7 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
         output_format=fmt or cfg.output_format,
         groups=check_groups(inputs.matrix, groups),
         text=choices["text"],
+        ask_dsl=None if ask is None else {**ask, "by": who.user},
         **inputs.job_fields(),
     )
     findings = None

@@ -36,6 +36,7 @@ from safeguard.held import ID_RE, HeldError, HeldQueue
 from safeguard.review import (
     audit_page,
     clips,
+    confirm,
     decisions,
     render,
     signoff,
@@ -301,6 +302,7 @@ def create_app(
         parts = await run_in_threadpool(signoff.caption_parts, rec.get("caption"), door)
         if rec.get("kind") == "video":  # a clip's page plays it (safeguard.review.clips)
             faces = clips.track_rows(rec, who)
+        choices = await run_in_threadpool(door.face_choices, held_id)
         return page(
             request,
             s,
@@ -308,6 +310,9 @@ def create_app(
             item=item,
             rec=rec,
             faces=faces,
+            choices=choices,
+            asked=rec.get("asked"),
+            returns_to=decisions.return_folder(rec),
             names=who,
             folders=[label for label, _ in folders],
             folder_offered=folder_offered(),
@@ -383,10 +388,12 @@ def create_app(
         names = door.names()
         labels = tuple(sorted({(f["pupil"], names.get(f["pupil"], f["pupil"]))
                                for f in rec.get("faces", []) if f.get("pupil")}))
-        return drawn(held_id, kind, rec.get("sha256") or "", labels)
+        # the faces confirmed since (safeguard.confirmation) change the preview: part of the key
+        covered = tuple(sorted(decisions.previewed(rec)))
+        return drawn(held_id, kind, rec.get("sha256") or "", labels, covered)
 
     @lru_cache(maxsize=64)
-    def drawn(held_id: str, kind: str, sha256: str, labels: tuple) -> bytes:
+    def drawn(held_id: str, kind: str, sha256: str, labels: tuple, covered: tuple = ()) -> bytes:
         from safeguard.images import decode_image
 
         rec = decisions.pending_record(held, held_id)
@@ -395,7 +402,7 @@ def create_app(
             im = render.preview(
                 rgb,
                 decisions.face_boxes(rec),
-                decisions.previewed(rec),
+                set(covered),
                 config.style,
                 config.mask_scale,
                 text_boxes=decisions.text_boxes(rec),
@@ -449,6 +456,7 @@ def create_app(
     routes += audit_page.routes(door_of, reviewer_session, page, to_login)
     routes += takedowns_page.routes(config, door_of, reviewer_session, page, to_login)
     routes += clips.routes(held, config, door_of, reviewer_session, valid_id)
+    routes += confirm.routes(door_of, reviewer_session, drawn.cache_clear)
     routes = [_guarded(r, session_of, start_page) for r in routes]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     middleware = [

@@ -91,6 +91,8 @@ def badges(rec: dict) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [("channel", rec.get("channel") or "?")]
     if rec.get("spot_check"):
         out.append(("spot", LABEL))
+    if rec.get("asked"):
+        out.append(("asked", "sent by comms staff to check"))
     seen: set[str] = set()
     for f in rec.get("faces", []):
         if f.get("label") != "restricted":
@@ -173,12 +175,15 @@ def with_text_covered(rgb, rec: dict):
 
 
 def previewed(rec: dict) -> set[int]:
-    """Indexes of the faces the redacted preview covers."""
+    """Indexes of the faces the redacted preview covers: every face that was not cleared, but
+    those the DSL confirmed as a pupil who may be shown (safeguard.confirmation)."""
+    from safeguard.confirmation import kept
+
     return {
         i
         for i, f in enumerate(rec.get("faces", []))
         if f.get("action") in ("redact", "hold") and f.get("label") in REDACTED_LABELS
-    }
+    } - kept(rec)
 
 
 def face_rows(rec: dict, names: dict[str, str]) -> list[dict]:
@@ -276,6 +281,13 @@ def check_ready_dir(path: str | os.PathLike[str] | None, home: Any,
     return real
 
 
+def return_folder(rec: dict) -> str | None:
+    """Where the copy of a photo comms staff asked the DSL to check goes back to: the batch's
+    --out, or the watched folder's ready folder (the sealed record says; never the form)."""
+    back = (rec.get("asked") or {}).get("return_to")
+    return str(back) if back else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Decisions
 
@@ -302,6 +314,8 @@ def _face_details(rec: dict, redact: set[int] | None) -> list[dict]:
             "action": f.get("action"),
             "pupil": f.get("pupil"),
         }
+        if f.get("confirmed"):  # who the DSL confirmed it as (safeguard.confirmation)
+            d["confirmed"] = f["confirmed"].get("pupil") or "not ours"
         if redact is not None:
             d["redacted"] = i in redact
         out.append(d)
@@ -311,7 +325,9 @@ def _face_details(rec: dict, redact: set[int] | None) -> list[dict]:
 def _audit(store: Any, actor: str, action: str, rec: dict, details: dict) -> None:
     """One entry per pupil in the photo (so each pupil's trail shows it), or one with no subject
     when nobody in it is enrolled; all appended together under the store lock."""
-    pupils = list(dict.fromkeys(f["pupil"] for f in rec.get("faces", []) if f.get("pupil")))
+    confirmed = [(f.get("confirmed") or {}).get("pupil") for f in rec.get("faces", [])]
+    pupils = list(dict.fromkeys([f["pupil"] for f in rec.get("faces", []) if f.get("pupil")]
+                                + [p for p in confirmed if p]))
     items = [(actor, action, p, details) for p in pupils] or [(actor, action, None, details)]
     with store.audit.lock:
         store.audit.append_locked(items)
@@ -393,6 +409,9 @@ def release(
 
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
+    back = return_folder(rec)
+    if back is not None:  # asked by comms staff: the copy goes back where they asked from
+        out_dir, allowed = back, None
     ready = check_ready_dir(out_dir, home, allowed)
     sign_off = approvals.needs_approval(config, rec.get("channel") or "")
     if sign_off and approve:

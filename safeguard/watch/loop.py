@@ -308,6 +308,8 @@ class Watcher:
             caption = self._caption_text(claim)
             if caption is not None:  # shown to the DSL, and sent on with a release for sign-off
                 dsl["caption"] = caption
+            if dsl.get("asked"):  # from _check/: the DSL's copy comes back to ready
+                dsl["asked"].update(by=self.by, return_to=str(self.t.ready))
             rec["dsl"] = dsl  # DSL-only; lives under the home until released
         return rec
 

@@ -58,6 +58,16 @@ def folder_group(rel: str, known: Iterable[str]) -> str | None:
     return next((g for g in sorted(set(known)) if g.casefold() == wanted), None)
 
 
+CHECK_FOLDER = "_check"
+
+
+def asks_dsl(rel: str) -> bool:
+    """Is the photo at `rel` (relative to the inbox) in the inbox's `_check/` folder? Comms staff
+    drop photos there to have the DSL check the faces that would be blurred (`blur --ask-dsl`)."""
+    parts = Path(rel).parts
+    return len(parts) >= 2 and parts[0] == CHECK_FOLDER
+
+
 class LiveJob:
     """The pipeline Job for the store as it is now: rebuilt when the store's files change (a
     withdrawal made by another process is seen by the next photo) or the date changes (consents
@@ -83,6 +93,9 @@ class LiveJob:
                 self._sig = None
         job = self._base
         known = {g for gs in job.matrix.groups for g in gs}
+        ask = bool(rel) and asks_dsl(rel)
+        if ask:  # `_check/4O/trip.jpg` is taken with group 4O too
+            rel = str(Path(*Path(rel).parts[1:]))
         group = folder_group(rel, known) if rel else None
         if group is not None:
             key = (group,)
@@ -90,7 +103,9 @@ class LiveJob:
                 self._jobs[key] = replace(job, groups=key, clearable=None, calibration=None,
                                           decide_config=None)
             job = self._jobs[key]
-        return replace(job, out_dir=out_dir)
+        # where the DSL's copy goes back to is the watcher's ready folder (loop._record says)
+        return replace(job, out_dir=out_dir,
+                       ask_dsl={"by": None, "note": None, "suggest": []} if ask else None)
 
     def names(self) -> tuple[str, ...]:
         return self.job().names
