@@ -152,7 +152,7 @@ def photo_taken(original: bytes, fallback: dt.date) -> dt.date:
         if raw:
             return dt.datetime.strptime(raw[:10], "%Y:%m:%d").date()
     except Exception:  # noqa: BLE001 - no readable date: the day it was held
-        pass
+        return fallback
     return fallback
 
 

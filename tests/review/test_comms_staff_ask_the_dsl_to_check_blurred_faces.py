@@ -8,39 +8,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
-from support.helpers import accept_settings, json_lines, new_home, open_store, run_cli, run_cli_as
+from support.confirm_support import school
+from support.helpers import json_lines, new_home, run_cli, run_cli_as
 
 from safeguard.held import HeldQueue
 
 pytestmark = pytest.mark.model
 
-# The consenting pupil's face in assembly.jpg lies 0.43 from her one reference (ada-2) and 0.07
-# from visit.jpg's: with the clearing tolerance at 0.40 it is blurred until the DSL confirms it.
-SETTINGS = "spot_check_rate = 0.0\nclear_tolerance = 0.4\ndistinct_tolerance = 0.4\n"
 WORDS_COMMS_NEVER_SEE = ("ada", "ben", "p001", "p002", "register", "consent", "year 4")
-
-
-def school(root: Path, encodings: dict) -> object:
-    """Ada (P001) and Ben (P002) both consent and have biometric consent; Ada is enrolled from
-    ada-2 only, Ben from ben-1."""
-    import datetime as dt
-
-    home = new_home(root)
-    Path(home.config_file).write_text(SETTINGS)
-    store = open_store(home)
-    accept_settings(home, store)
-    today = dt.date.today()
-    store.add_pupil("P001", "Ada Example", consents={"social": True, "website": True},
-                    biometric_consent=True, actor="test")
-    store.add_pupil("P002", "Ben Example", consents={"social": True, "website": True},
-                    biometric_consent=True, actor="test")
-    store.enrol("P001", [encodings["ada"][1]], [today], actor="test")
-    store.enrol("P002", encodings["ben"], [today], actor="test")
-    return home
 
 
 def test_an_asked_batch_reaches_the_dsl_and_comes_back_as_a_copy(tmp_path, reference_encodings,

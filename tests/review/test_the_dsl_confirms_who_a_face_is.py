@@ -137,7 +137,7 @@ def test_a_pupil_without_consent_for_the_channel_stays_redacted(school):
 
 
 def test_the_cli_shows_the_nearest_in_words_and_confirms(school, monkeypatch):
-    home, store, held_id = school
+    home, _store, held_id = school
     monkeypatch.setenv("SAFEGUARD_HOME", str(home.root))
     r = run_cli("review", "show", held_id, "--json")
     assert r.exit_code == 0, r.output
@@ -158,7 +158,7 @@ def test_the_cli_shows_the_nearest_in_words_and_confirms(school, monkeypatch):
 
 
 def test_the_page_offers_the_pupils_and_confirms_a_face(school):
-    home, store, held_id = school
+    home, _store, held_id = school
     c = client(home)
     sign_in(c, TEST_USER, TEST_PASSWORD)
     page = c.get(f"/held/{held_id}")
