@@ -125,18 +125,32 @@ def may_be_shown(pupil: dict, channel: str, today: dt.date | None = None) -> boo
 
 
 def refusal(face: dict, pupil_id: str, matrix, config, sees) -> str | None:
-    """Why confirming `face` as `pupil_id` is refused on the distances alone, or None: a face
-    within the restricted tolerance of another pupil who may not be shown (named only when
-    `sees(id)`, the account's scope)."""
+    """Why confirming `face` as `pupil_id` is refused on the distances alone, or None (the other
+    pupil named only when `sees(id)`, the account's scope):
+    - the face lies within the restricted tolerance of another pupil who may not be shown: the
+      lookalike tolerance enrolment and new references use (calibration.lookalike_tolerance:
+      closer than different pupils of this gallery are expected to be). The wider
+      `restrict_tolerance` is not the test: at school scale nearly every child's face lies
+      within it of some restricted pupil;
+    - `pupil_id` is enrolled and another pupil who may not be shown lies nearer the face than
+      they do, within `restrict_tolerance`: the gallery takes it for that pupil."""
+    from safeguard.calibration import lookalike_tolerance, spread_of
+
     if face.get("encoding") is None:
         return "this face has no stored encoding (held before faces could be confirmed)"
     restricted = restricted_ids(matrix)
-    near = sorted((d, p) for p, d in per_pupil(face["encoding"], matrix).items()
-                  if p != pupil_id and p in restricted and d <= config.restrict_tolerance)
-    if near:
-        who = near[0][1] if sees(near[0][1]) else "another pupil"
-        return (f"the face lies within the restricted tolerance of {who}, who may not be shown: "
-                "it stays redacted")
+    dists = per_pupil(face["encoding"], matrix)
+    others = len(set(matrix.pupil_ids) - {pupil_id})
+    tol = lookalike_tolerance(others, spread_of(matrix), config)
+    own = dists.get(pupil_id)
+    for d, p in sorted((d, p) for p, d in dists.items() if p != pupil_id and p in restricted):
+        who = p if sees(p) else "another pupil"
+        if d <= tol:
+            return (f"the face lies within the restricted tolerance of {who}, who may not be "
+                    "shown: it stays redacted")
+        if own is not None and d < own and d <= config.restrict_tolerance:
+            return (f"the face lies nearer {who}, who may not be shown, than {pupil_id}: it "
+                    "stays redacted")
     return None
 
 

@@ -21,11 +21,12 @@ class FaceOutcome:
     action: str
     decision: FaceDecision  # DSL-only details (pupil, reason, distance)
     angle: int = 0  # clockwise turn of the photo in which the face is upright (detect.Face)
-    # DSL-only, for a face that was not cleared: its encoding and why it could not be a reference
-    # (safeguard.enrolment.reference_problem), kept in the sealed held record so the DSL can
-    # confirm who it is (safeguard.confirmation); gone when the held photo is decided.
+    # DSL-only, for a face that was not cleared: its encoding and what the reference checks read
+    # of it (width, sharpness, eye_span, nose_offset: enrolment's quality checks), kept in the
+    # sealed held record so the DSL can confirm who it is (safeguard.confirmation); gone when the
+    # held photo is decided.
     encoding: object = None  # (128,) float32, or None
-    reference_problem: str | None = None
+    quality: dict | None = None
 
     def public(self) -> dict:
         return {"box": self.box.as_list(), "label": self.label, "action": self.action}
@@ -36,7 +37,7 @@ class FaceOutcome:
              "distance": self.decision.distance}
         if self.encoding is not None:
             d["encoding"] = [float(v) for v in self.encoding]
-            d["reference_problem"] = self.reference_problem
+            d["quality"] = self.quality
         return d
 
 

@@ -185,19 +185,23 @@ def analyse(rgb: np.ndarray, job: Job, levels=None) -> list[FaceOutcome]:
     for box, d, i in merge_weak_boxes(boxes, scores, decisions):
         o = FaceOutcome(box, d.label, d.action, d, faces[i].angle)
         if d.label != "cleared":  # the DSL may confirm who it is (safeguard.confirmation)
-            o.encoding, o.reference_problem = encodings[i], reference_check(rgb, faces[i])
+            o.encoding, o.quality = encodings[i], face_measures(rgb, faces[i])
         out.append(o)
     return out
 
 
-def reference_check(rgb: np.ndarray, face) -> str | None:
-    """Why this face could not become a pupil's reference (enrolment's checks), or None."""
-    from safeguard.enrolment import reference_problem
+def face_measures(rgb: np.ndarray, face) -> dict | None:
+    """What enrolment's quality checks read of a face (its upright width, sharpness, eye span
+    and nose offset), for a confirmation that would make it a reference; None when it cannot be
+    measured (and then it can be no reference: fail closed)."""
+    from safeguard.enrolment import facing, sharpness
 
     try:
-        return reference_problem(rgb, face)
-    except Exception as e:  # noqa: BLE001 - fail closed: a face not checked is no reference
-        return f"could not check the face ({type(e).__name__})"
+        span, offset = facing(face)
+        return {"width": int(face.box.width), "sharpness": float(sharpness(rgb, face.box)),
+                "eye_span": float(span), "nose_offset": float(offset)}
+    except Exception:  # noqa: BLE001 - not measured: no reference
+        return None
 
 
 def detector_config(job: Job):

@@ -39,7 +39,6 @@ def face_choices(door: Any, rec: dict) -> list[dict]:
             "confirmed": confirmed and {**confirmed,
                                         "name": names.get(confirmed.get("pupil") or "")},
             "can_confirm": f.get("encoding") is not None and not confirmed,
-            "reference_problem": f.get("reference_problem"),
         })
     return out
 
@@ -91,18 +90,20 @@ def confirm(door: Any, held: Any, held_id: str, n: int, pupil_id: str | None = N
     why = refusal(face, pupil_id, matrix, door.config, door.sees)
     ref_id = None
     if why is None and door.biometric_status(pupil_id).allowed:
-        if face.get("reference_problem"):
-            why = (f"face {n} cannot become {pupil_id}'s reference: "
-                   f"{face['reference_problem']}; it stays redacted")
+        # it joins their references, through the reference store's own checks (quality, a
+        # repeat, too near another pupil): refused there, the confirmation is refused
+        from safeguard.enrolment import FaceQuality
+
+        q = face.get("quality")
+        taken = photo_taken(door.held_original(held_id), _held_day(rec))
+        try:
+            ref = door.add_reference(pupil_id, np.asarray(face["encoding"], np.float32), taken,
+                                     "confirmation", door.user, photo=held_id,
+                                     quality=FaceQuality(**q) if q else None)
+        except StoreError as e:
+            why = f"face {n} cannot become {pupil_id}'s reference: {e}; it stays redacted"
         else:
-            taken = photo_taken(door.held_original(held_id), _held_day(rec))
-            try:
-                ref = door.add_reference(pupil_id, np.asarray(face["encoding"], np.float32),
-                                         taken, "confirmation", door.user, photo=held_id)
-            except StoreError as e:
-                why = f"{e}; the face stays redacted"
-            else:
-                ref_id = ref.get("id") if isinstance(ref, dict) else ref
+            ref_id = ref.get("id") if isinstance(ref, dict) else ref
     if why is not None:
         _audit(door, pupil_id, {**base, "confirmed": pupil_id, "refused": why})
         raise ConfirmError(why)

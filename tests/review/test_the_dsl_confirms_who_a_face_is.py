@@ -54,13 +54,14 @@ def school(tmp_path):
     store.enrol("P003", [vec(3)], [TODAY], actor="test")
     original = _jpeg()
     face = {"box": [0, 0, 10, 10], "label": "unknown", "action": "redact", "pupil": None,
-            "reason": "matches no enrolled pupil", "distance": None, "reference_problem": None}
+            "reason": "matches no enrolled pupil", "distance": None,
+            "quality": {"width": 200, "sharpness": 80.0, "eye_span": 0.4, "nose_offset": 0.1}}
     faces = [
         {**face, "encoding": near(vec(2), 1, 0.3)},
         {**face, "encoding": near(vec(3), 2, 0.3)},
         {**face, "encoding": [float(x) for x in vec(9)]},
         {**face, "encoding": near(vec(2), 4, 0.2),
-         "reference_problem": "face too small (40 px wide; at least 80 px needed)"},
+         "quality": {**face["quality"], "width": 40}},
     ]
     held_id = HeldQueue(home.held_dir).hold(original, {
         "input": "trip.jpg", "sha256": hashlib.sha256(original).hexdigest(), "channel": "social",
