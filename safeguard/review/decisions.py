@@ -195,6 +195,9 @@ def face_rows(rec: dict, names: dict[str, str]) -> list[dict]:
     rows = []
     for i, f in enumerate(rec.get("faces", [])):
         title, detail = face_label(f, names)
+        sure = (f.get("confirmed") or {}).get("pupil")  # the DSL said who (confirmation)
+        if sure:
+            detail = f"confirmed as {names.get(sure, sure)} by {f['confirmed'].get('by')}"
         rows.append({
             "n": i + 1,
             "index": i,
@@ -204,7 +207,7 @@ def face_rows(rec: dict, names: dict[str, str]) -> list[dict]:
             "title": title,
             "detail": detail,
             "pupil": f.get("pupil"),
-            "name": names.get(f.get("pupil")) if f.get("pupil") else None,
+            "name": names.get(f.get("pupil") or sure) if f.get("pupil") or sure else None,
             "reason": f.get("reason"),
             "distance": f.get("distance"),
             "redact": i in planned,
