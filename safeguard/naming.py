@@ -104,13 +104,28 @@ class Finding:
     def what(self) -> str:
         return KINDS[self.kind]
 
-    def public(self) -> dict:
-        """What comms staff may see: the kind and where, never whose."""
+    def public(self, words: bool = False) -> dict:
+        """What comms staff may see: the kind and where, never whose. A name's words are left
+        out (text None) unless `words`: then the caption's own words are quoted whatever they
+        are, for the person who wrote it, in their own session (the caption command, the photo
+        service's answer), where they say no more than the span does and are what that person
+        can act on; never in a file or a log that others read (the watcher's status file)."""
+        named = self.kind in ("full_name", "age_with_name")
         return {"kind": self.kind, "what": self.what, "start": self.start, "end": self.end,
-                "text": self.text if self.kind not in ("full_name", "age_with_name") else None}
+                "text": self.text if words or not named else None}
+
+    @property
+    def quoted(self) -> str:
+        return quoted(self.text, self.what)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def quoted(text: str, what: str) -> str:
+    """A finding as a person reads it, the words found quoted: '"Ben Example" (a pupil's full
+    name)', never "characters 10-21"."""
+    return f"\"{' '.join(text.split())}\" ({what})"
 
 
 @dataclass(frozen=True)

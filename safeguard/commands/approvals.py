@@ -82,7 +82,7 @@ def show(app, post_id, save, as_user):
         echo(f"caption: {caption}")
         findings = store.check_caption(caption)
         for f in findings:
-            echo(f"  characters {f.start}-{f.end}: {f.what}")
+            echo(f"  {f.quoted}")
         if findings:
             echo("  the caption identifies a child: approving it needs --caption-ok")
     for name, data in _run(lambda: ap.copies(app.home, post)):

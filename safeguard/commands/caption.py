@@ -27,8 +27,8 @@ def caption(app, text, path, channel, as_json, as_user):
     initial, with typos), a class name ("4O", "Year 4 Oak", "Class 6B"), a phone number, an email
     address, a home street, or a child's age beside their full name. A first name alone is fine.
 
-    It says what kind of thing was found and where, and nothing else about the child; a caption
-    that needs changing ends with exit code 6."""
+    It quotes the words found and says what kind of thing they are (with --json, where they are
+    too), and nothing else about the child; a caption that needs changing ends with exit code 6."""
     from safeguard.commands.signin import signed_in
 
     if path is not None:
@@ -43,13 +43,12 @@ def caption(app, text, path, channel, as_json, as_user):
     findings = store.check_caption(text)
     if as_json:
         echo(json.dumps({"channel": channel, "ok": not findings,
-                         "findings": [f.public() for f in findings]}))
+                         "findings": [f.public(words=True) for f in findings]}))
     elif not findings:
         echo("Nothing in the caption identifies a child.")
     else:
         for f in findings:
-            shown = f" \"{f.text}\"" if f.public()["text"] else ""
-            echo(f"characters {f.start}-{f.end}: {f.what}{shown}")
+            echo(f.quoted)
         echo(f"{len(findings)} thing(s) in the caption identify a child: change it before "
              "posting.")
     return ExitStatus.NEEDS_CHANGE if findings else ExitStatus.OK

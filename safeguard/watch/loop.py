@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safeguard.naming import quoted
 from safeguard.watch.claims import (
     Claim,
     _describe,
@@ -414,7 +415,9 @@ class Watcher:
             self.counts.duplicates += 1
         caption = self._caption(claim) if status in ("exported", "held") else None
         if caption is not None:
-            text += ("; caption: " + ", ".join(f["what"] for f in caption)
+            # the words quoted, but never a name: the status file is read by everyone with the inbox
+            text += ("; caption: " + ", ".join(quoted(f["text"], f["what"]) if f["text"]
+                                               else f["what"] for f in caption)
                      + ": change it before posting") if caption else "; caption: fine"
         now = dt.datetime.now().astimezone()
         self._status_line(f"{now:%Y-%m-%d %H:%M:%S}  {display}  ->  {text}")

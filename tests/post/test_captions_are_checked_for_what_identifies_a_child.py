@@ -63,10 +63,14 @@ def test_the_caption_can_come_from_standard_input_or_a_file(demo_home, tmp_path)
     assert r.exit_code == 0
 
 
-def test_the_plain_output_names_the_kind_and_the_span(demo_home):
+def test_the_plain_output_quotes_the_words_found_and_says_what_they_are(demo_home):
     r = run_cli_as("test-comms", "--home", demo_home.root, "caption", "Well done Ada Example!")
     assert r.exit_code == ExitStatus.NEEDS_CHANGE
-    assert "characters 10-21: a pupil's full name" in r.output
+    assert "\"Ada Example\" (a pupil's full name)" in r.output
+    assert "characters" not in r.output
+    r, out = _caption(demo_home, "Well done Ada Example!")  # --json: the words and where
+    [f] = out["findings"]
+    assert (f["text"], f["start"], f["end"]) == ("Ada Example", 10, 21)
     r = run_cli("--home", demo_home.root, "caption", "Sports day")
     assert r.exit_code == 0 and "Nothing in the caption identifies a child" in r.output
 
