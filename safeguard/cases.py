@@ -37,7 +37,10 @@ COMMANDS: dict[str, Case] = {
     "config path": Case(None, "public"),
     "config show": Case(None, "public"),
     "config accept": Case("settings", "none"),  # a trust-wide admin or DSL: the command checks
-    "status": Case(None, "public"),  # counts and calibration numbers, no pupil
+    "status": Case(None, "public"),  # counts of photos, no pupil, no matching statistics
+    # the matching statistics (clearing tolerance, predicted strangers cleared): the DSL's and the
+    # admin's, as in the DPIA pack; comms staff see counts of their photos only
+    "status --matching": Case("dpia", "none"),
     "serve": Case(None, "public"),  # the service signs in each batch (safeguard.service)
     "review serve": Case(None, "public"),  # the review app signs in each session
     "scan": Case("photos", "photos"),

@@ -58,19 +58,21 @@ def credentials(app, as_user: str | None, action: str) -> tuple[str, str]:
     return user, password
 
 
-def signed_in(app, action: str | None = None, as_user: str | None = None):
+def signed_in(app, action: str | None = None, as_user: str | None = None,
+              case_path: str | None = None):
     """(door, staff account) for the running command (safeguard.door.Door: every read and change
     goes through it, checked for the role and the academy scope); exit 1 otherwise.
 
     The command's case in safeguard.cases decides what the account must be allowed to do; an
     `action` the command asks for as well (a register given to `pupils add`) must be allowed
     too. A command without a case cannot sign in. One sign-in per process: a second call checks
-    the role only."""
+    the role only. `case_path`: a case of its own for what an option of a public command shows
+    ("status --matching"), in place of the command's."""
     from safeguard.access import ALLOWED, NEED_ACCEPTED_SETTINGS
     from safeguard.cases import command_case
     from safeguard.door import Refused
 
-    path = command_path()
+    path = case_path or command_path()
     case = command_case(path)
     if case is None or case.action is None or case.action not in ALLOWED:
         raise click.ClickException(f"`{path}` has no access case (safeguard/cases.py): refused")

@@ -170,24 +170,35 @@ class _IsoFormatter(Formatter):
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
+@click.option("--matching", is_flag=True,
+              help="Also the matching statistics per channel (DSL or admin: signs in).")
+@click.option("--as", "as_user", metavar="USER", help=AS_HELP)
 @click.pass_obj
-def status(app, as_json):
-    """Counts: photos waiting in the watched inboxes, in processing, made ready today, held for
-    the DSL (undecided) and rejected.
+def status(app, as_json, matching, as_user):
+    """Counts of the watched folders' photos: waiting in the inboxes, in processing, made ready
+    today, held for the DSL (undecided), awaiting sign-off, rejected, and what was decided today
+    (released, approved, declined, ...). Anyone who runs the watcher may see them.
+
+    With --matching (a DSL or an admin, who signs in), also the matching statistics per channel:
+    the clearing tolerance in force, calibrated to the enrolled gallery, and the share of
+    never-enrolled faces it predicts would be cleared; comms staff see counts only.
 
     JSON fields: inbox, processing, ready_today, held, awaiting_approval (posts waiting for
     sign-off; null when they cannot be read), rejected, decided_today (what the DSL and the
     approvers decided today about the inboxes' photos: released, released for sign-off,
     rejected, approved, declined), watchers (one object per
     watched inbox: inbox, ready, channel, running, waiting, processing, ready_today), and matching
-    (per channel: the clearing tolerance in force, calibrated to the enrolled gallery, and the
-    share of never-enrolled faces it predicts would be cleared), and references (counts, no pupil:
+    (per channel, with --matching only, else {}: clear_tolerance, predicted_false_clear, target,
+    candidates); references (counts, no pupil:
     no_current_reference, pupils with biometric consent and no reference young enough to clear
     them; confirmed, references the DSL confirmed; max_age_months; {} without a store)."""
+    from safeguard.commands.signin import signed_in
     from safeguard.watch import status_counts
 
+    if matching:  # the statistics are the DSL's and the admin's (safeguard.cases)
+        signed_in(app, as_user=as_user, case_path="status --matching")
     counts = status_counts(app.home)
-    counts["matching"] = _matching(app)
+    counts["matching"] = _matching(app) if matching else {}
     counts["references"] = _references(app)
     if as_json:
         echo(json.dumps(counts))

@@ -85,13 +85,13 @@ def test_a_gallery_too_small_to_measure_is_assumed_crowded(demo_home):
 
 
 def test_status_and_dpia_show_the_live_tolerance_and_its_predicted_rate(demo_home, tmp_path):
-    r = run_cli("--home", demo_home.root, "status", "--json")
+    r = run_cli("--home", demo_home.root, "status", "--matching", "--json")  # as the DSL
     assert r.exit_code == 0, r.output
     live = json.loads(r.stdout)["matching"]
     cal = calibrate(open_store(demo_home).match_matrix("social"), CFG)
     assert live["social"]["clear_tolerance"] == cal.clear_tolerance
     assert live["social"]["predicted_false_clear"] <= CFG.max_false_clear
-    r = run_cli("--home", demo_home.root, "status")
+    r = run_cli("--home", demo_home.root, "status", "--matching")
     assert f"clearing tolerance {cal.clear_tolerance:.3f}" in r.stdout
     r = run_cli("--home", demo_home.root, "dpia", "--out", tmp_path / "pack")
     assert r.exit_code == 0, r.output
