@@ -359,7 +359,7 @@ def enrol_pupil(
     taken: dt.date | None = None,
     actor: str | None = None,
     examined: dict[Path, PhotoCheck] | None = None,
-    stale_days: int | None = None,
+    max_age_months: int | None = None,
     today: dt.date | None = None,
     skip_held: bool = False,
 ) -> EnrolResult:
@@ -374,9 +374,10 @@ def enrol_pupil(
     The pupil's references stay (earlier enrolments, faces the DSL confirmed): photos add to
     them. With `skip_held`, a photo the pupil is already enrolled from is skipped (a warning).
 
-    A photo taken more than `stale_days` days ago is stored, and counted and warned about as
-    already stale: a child's face changes, so the pupil will be listed for enrolling again at
-    once (`pupils list --stale`), which the data manager should hear now, not discover later."""
+    A photo taken more than `max_age_months` ago (config.reference_max_age_months) is stored,
+    and counted and warned about as already stale: a child's face changes, so such a reference
+    covers the pupil's face where they have no consent but never lets it be kept, which the
+    data manager should hear now, not discover later in the photos."""
     from consent_db import StoreError
 
     res = EnrolResult(pupil_id, 0, [], [])
@@ -421,23 +422,26 @@ def enrol_pupil(
         return res
     res.enrolled = len(checks)
     res.encodings = [c.encoding for c in checks]
-    old = stale_photos(checks, stale_days, today or dt.date.today())
+    old = stale_photos(checks, max_age_months, today or dt.date.today())
     if old:
         res.stale = len(old)
         res.warnings.append(
             f"{len(old)} of the photos stored ({', '.join(c.path.name for c in old)}) were taken "
-            f"more than {stale_days} days ago: already stale, so the pupil is listed to be "
-            "enrolled again; enrol newer photos")
+            f"more than {max_age_months} months ago: already stale, they cover this pupil's face "
+            "where there is no consent but never let it be kept; enrol photos taken since")
     return res
 
 
-def stale_photos(checks: list[PhotoCheck], stale_days: int | None,
+def stale_photos(checks: list[PhotoCheck], max_age_months: int | None,
                  today: dt.date) -> list[PhotoCheck]:
-    """The photos taken more than `stale_days` days before `today` (as `pupils list --stale`
-    counts a stored encoding: consent_db.records.stale_encodings)."""
-    if stale_days is None:
+    """The photos taken more than `max_age_months` before `today`: as references they would not
+    be current (consent_db.references.is_current) from the day they are stored."""
+    from consent_db.references import months_before
+
+    if max_age_months is None:
         return []
-    return [c for c in checks if c.taken and (today - c.taken).days > stale_days]
+    oldest = months_before(today, max_age_months)
+    return [c for c in checks if c.taken and c.taken < oldest]
 
 
 def enrol_batch(
@@ -471,7 +475,7 @@ def enrol_batch(
         res = enrol_pupil(store, pid, paths, matrix=matrix,
                           lookalike_tolerance=lookalike_tolerance(others, spread, config),
                           allow_lookalike=allow_lookalike, taken=taken, actor=actor,
-                          examined=examined, stale_days=config.stale_encoding_days,
+                          examined=examined, max_age_months=config.reference_max_age_months,
                           skip_held=skip_held)
         if res.ok:
             matrix = with_pupil(matrix, pid, res.encodings)

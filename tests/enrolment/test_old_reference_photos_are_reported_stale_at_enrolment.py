@@ -1,7 +1,8 @@
-"""A reference photo already older than the age limit (stale_encoding_days) is stored, but the data
-manager hears at enrolment that it is already stale, with the count in the summary: before, the
-school's photos from 2009-2012 enrolled as "enrolled 2 photo(s)" and `pupils list` showed them
-"(stale 2)" at once, with no word at enrolment."""
+"""A reference photo already older than the age limit (reference_max_age_months: such a reference
+covers the pupil's face but never lets it be kept) is stored, but the data manager hears at
+enrolment that it is already stale, with the count in the summary: before, the school's photos
+from 2009-2012 enrolled as "enrolled 2 photo(s)" and `pupils list` showed them "(stale 2)" at
+once, with no word at enrolment."""
 
 import datetime as dt
 import json
@@ -26,7 +27,7 @@ def test_photos_taken_years_ago_are_reported_stale_when_enrolled(tmp_path):
     r = run_cli("--home", home.root, "pupils", "enrol", "P001", *ADA)
     assert r.exit_code == 0, r.output
     assert "Enrolled 2 photo(s) for P001, 2 already stale." in r.stdout
-    assert "taken more than 365 days ago: already stale" in r.stderr
+    assert "taken more than 24 months ago: already stale" in r.stderr
     listed = run_cli("--home", home.root, "pupils", "list", "--stale")
     assert "P001" in listed.stdout and "(stale 2)" in listed.stdout  # what enrolment said
 
