@@ -188,10 +188,10 @@ def audit_sentence(entry: Mapping[str, Any], names: Mapping[str, str],
                 "consent.withdraw": "a withdrawal of consent"}.get(code, code)
         return f"{who} recorded {kind}{ch} for {pupil}"
     if code in ("register.add", "register.remove"):
-        reg = d.get("register") or "a"
+        reg = _register(d.get("register"))
         if code == "register.add":
-            return f"{who} put {pupil} on the {reg} register"
-        return f"{who} took {pupil} off the {reg} register"
+            return f"{who} put {pupil} on {reg}"
+        return f"{who} took {pupil} off {reg}"
     if code.startswith("biometric."):
         kind = code.split(".", 1)[1]
         return f"{who} recorded biometric {kind} for {pupil}"
@@ -226,6 +226,16 @@ def audit_sentence(entry: Mapping[str, Any], names: Mapping[str, str],
         return f"sign-ins as {entry.get('actor') or '?'} were made to wait{_source(d)}"
     about = f" about {pupil}" if pupil else ""
     return f"{who} did {code or 'something'}{about}"
+
+
+def _register(key: Any) -> str:
+    """A register by its name in words ("the CP register", "the looked-after register")."""
+    from consent_db.store import REGISTERS
+
+    if not key:
+        return "a protected register"
+    name = REGISTERS.get(str(key), str(key))
+    return f"the {name}" if name.endswith("register") else f"the {name} register"
 
 
 def _source(d: Mapping) -> str:

@@ -39,7 +39,7 @@ def test_the_audit_page_tells_what_happened_in_sentences_with_sign_ins_hidden(de
     assert page.status_code == 200
     text = _visible(page.text)
     assert f"{DSL} released photo 20261207-aaaabbbbcccc for social with 2 faces blurred" in text
-    assert "test put Ben Example (P002) on the cp register" in text
+    assert "test put Ben Example (P002) on the CP register" in text
     assert "signed in" not in text and "sign-ins hidden" in page.text
     # codes and raw JSON only in the record, for whoever opens it
     assert '"held_id"' not in text and "show the record" in page.text
@@ -55,9 +55,9 @@ def test_the_audit_page_filters_by_pupil_name_person_and_action(demo_home):
     ada = _visible(c.get("/audit", params={"pupil": "ada"}).text)
     assert "released photo" in ada and "Ben Example (P002)" not in ada
     regs = _visible(c.get("/audit", params={"action": "register.add"}).text)
-    assert "on the cp register" in regs and "released photo" not in regs
+    assert "on the CP register" in regs and "released photo" not in regs
     mine = _visible(c.get("/audit", params={"person": DSL}).text)
-    assert "released photo" in mine and "on the cp register" not in mine
+    assert "released photo" in mine and "on the CP register" not in mine
     bad = c.get("/audit", params={"since": "yesterday"})
     assert "dates are YYYY-MM-DD" in bad.text
 
