@@ -86,7 +86,7 @@ def test_releasing_with_a_track_left_blurred_covers_it_and_keeps_the_rest(
     others = [i for i in range(len(outcome.tracks)) if i not in ada]  # Ada left unblurred
     # leaving a restricted track unblurred needs a reason
     resp = c.post(f"/held/{held_id}/release", data={
-        "csrf": csrf_of(page.text), "mode": "choices", "out": str(tmp_path / "ready"),
+        "csrf": csrf_of(page.text), "mode": "choices", "folder": "0",
         "redact": [str(i) for i in others]})
     assert resp.status_code == 303 and "error=" in resp.headers["location"]
     from safeguard.held import HeldQueue
@@ -95,7 +95,7 @@ def test_releasing_with_a_track_left_blurred_covers_it_and_keeps_the_rest(
     planned = previewed(HeldQueue(home.held_dir).record(held_id))
     assert set(ada) <= planned
     resp = c.post(f"/held/{held_id}/release", data={
-        "csrf": csrf_of(page.text), "mode": "choices", "out": str(tmp_path / "ready"),
+        "csrf": csrf_of(page.text), "mode": "choices", "folder": "0",
         "redact": [str(i) for i in sorted(planned)]})
     assert resp.status_code == 303 and resp.headers["location"] == "/", resp.headers
     [out] = list((tmp_path / "ready").iterdir())

@@ -52,7 +52,8 @@ def test_a_held_clip_plays_with_its_tracks_and_is_released_in_chromium(
                                        arg=strips.nth(i).element_handle())
             assert "Ada Example" in page.content()
             page.screenshot(path=str(tmp_path / "clip-page.png"), full_page=True)
-            page.fill("input[name=out]", str(ready))
+            assert page.locator("select[name=folder] option:checked").inner_text() == \
+                "Ready to post"  # picked from a list, never typed
             submit(page, "button[name=mode][value=redacted]", base + "/", tmp_path)
             assert "Released" in page.locator("p.flash").inner_text()
         finally:
