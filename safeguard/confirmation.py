@@ -127,6 +127,7 @@ def may_be_shown(pupil: dict, channel: str, today: dt.date | None = None) -> boo
 def refusal(face: dict, pupil_id: str, matrix, config, sees) -> str | None:
     """Why confirming `face` as `pupil_id` is refused on the distances alone, or None (the other
     pupil named only when `sees(id)`, the account's scope):
+    - the pipeline matched the face to another pupil who may not be shown (label restricted);
     - the face lies within the restricted tolerance of another pupil who may not be shown: the
       lookalike tolerance enrolment and new references use (calibration.lookalike_tolerance:
       closer than different pupils of this gallery are expected to be). The wider
@@ -138,6 +139,11 @@ def refusal(face: dict, pupil_id: str, matrix, config, sees) -> str | None:
 
     if face.get("encoding") is None:
         return "this face has no stored encoding (held before faces could be confirmed)"
+    matched = face.get("pupil")
+    if face.get("label") == "restricted" and matched and matched != pupil_id:
+        who = matched if sees(matched) else "another pupil"
+        return (f"the face was matched to {who}, who may not be shown: it stays redacted (if "
+                "you are sure, leave it visible with your face choices and a reason)")
     restricted = restricted_ids(matrix)
     dists = per_pupil(face["encoding"], matrix)
     others = len(set(matrix.pupil_ids) - {pupil_id})

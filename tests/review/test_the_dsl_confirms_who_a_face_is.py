@@ -174,3 +174,14 @@ def test_the_page_offers_the_pupils_and_confirms_a_face(school):
     assert r.status_code == 303 and "restricted%20tolerance" in r.headers["location"]
     # no CSRF token: refused
     assert c.post(f"/held/{held_id}/face/1/confirm", data={"choice": "P002"}).status_code == 403
+
+
+def test_a_face_matched_to_a_restricted_pupil_cannot_be_confirmed_as_another(school):
+    home, store, held_id = school
+    held = HeldQueue(home.held_dir)
+    faces = held.record(held_id)["faces"]
+    faces[2].update(label="restricted", pupil="P003", reason="no consent for social")
+    held.update(held_id, faces=faces)
+    with pytest.raises(ConfirmError, match="matched to P003"):
+        door_of(home, store).confirm_face(held_id, 3, "P004")
+    assert 2 in previewed(held.record(held_id))
