@@ -40,6 +40,24 @@ _USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # always fullmatch
 _ph = PasswordHasher()
 
 
+MAX_DISPLAY_NAME = 64
+
+
+def clean_display_name(name: str | None) -> str | None:
+    """A display name ("Jo Lead") as stored: whitespace collapsed, no control or bidi
+    characters, at most MAX_DISPLAY_NAME; None or "" for none. StoreError otherwise."""
+    import unicodedata
+
+    if name is None:
+        return None
+    text = " ".join(str(name).split())
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        raise StoreError("a display name cannot hold control characters")
+    if len(text) > MAX_DISPLAY_NAME:
+        raise StoreError(f"a display name has at most {MAX_DISPLAY_NAME} characters")
+    return text or None
+
+
 # verify against this when the user does not exist, so timing does not tell who has an account
 @functools.cache
 def _dummy_hash() -> str:
@@ -110,7 +128,8 @@ class StaffAccounts:
         return bool(self._table.all())
 
     def add(self, user: str, role: str, password: str, *, actor: str,
-            academy: str | None = None) -> Staff:
+            academy: str | None = None, display_name: str | None = None) -> Staff:
+        shown_as = clean_display_name(display_name)
         if not valid_user_name(user):
             raise StoreError(f"user name {user!r}: letters, digits, '.', '_', '@' or '-', "
                              f"at most {MAX_USER}")
@@ -130,9 +149,11 @@ class StaffAccounts:
                     "hash": hashed,
                     "stamp": secrets.token_hex(8),
                     "created": _now(None).isoformat(timespec="seconds"),
+                    **({"display_name": shown_as} if shown_as else {}),
                 }
             )
-            t.log(actor, "staff.add", user, role=role, academy=academy or None)
+            t.log(actor, "staff.add", user, role=role, academy=academy or None,
+                  **({"display_name": shown_as} if shown_as else {}))
         return Staff(user, role, academy or None)
 
     def list(self) -> list[dict]:
@@ -142,22 +163,35 @@ class StaffAccounts:
                 "role": d["role"],
                 "academy": d.get("academy"),
                 "created": d.get("created"),
+                "display_name": d.get("display_name"),
             }
             for d in self._table.all()
         ]
         return sorted(out, key=lambda d: d["user"])
 
+    def display_names(self) -> dict[str, str]:
+        """{user: display name} of the accounts that have one (how pages name them)."""
+        return {d["user"]: d["display_name"] for d in self._table.all() if d.get("display_name")}
+
     def change(self, user: str, *, actor: str, role: str | None = None,
-               academy: str | None = None, trust_wide: bool = False) -> Staff:
+               academy: str | None = None, trust_wide: bool = False,
+               display_name: str | None = None) -> Staff:
         """Give `user` another role or academy (`trust_wide`: no academy). A new stamp ends the
-        account's web sessions at their next request: they were signed in as the old role."""
+        account's web sessions at their next request: they were signed in as the old role. A
+        new display name alone (`display_name`; "" removes it) changes no access: no new
+        stamp."""
+        shown_as = clean_display_name(display_name)
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
         with self._change() as t:
             doc = self._table.get(S.user == user)
             if doc is None:
                 raise StoreError(f"no staff account {user}")
-            update: dict = {"stamp": secrets.token_hex(8)}
+            update: dict = {}
+            if role is not None or academy or trust_wide:
+                update["stamp"] = secrets.token_hex(8)
+            if display_name is not None:
+                update["display_name"] = shown_as
             if role is not None:
                 update["role"] = role
             if trust_wide:
@@ -166,7 +200,8 @@ class StaffAccounts:
                 update["academy"] = academy
             self._table.update(update, doc_ids=[doc.doc_id])
             doc = {**doc, **update}
-            t.log(actor, "staff.change", user, role=doc["role"], academy=doc.get("academy"))
+            t.log(actor, "staff.change", user, role=doc["role"], academy=doc.get("academy"),
+                  **({"display_name": shown_as} if display_name is not None else {}))
         return Staff(doc["user"], doc["role"], doc.get("academy"), account_stamp(doc))
 
     def remove(self, user: str, *, actor: str) -> None:

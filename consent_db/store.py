@@ -331,9 +331,9 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Refer
     # -- staff -----------------------------------------------------------------------------
 
     def add_staff(self, user: str, role: str, password: str, *, actor: str | None = None,
-                  academy: str | None = None):
+                  academy: str | None = None, display_name: str | None = None):
         return self.staff.add(user, role, password, actor=actor or default_actor(),
-                              academy=academy)
+                              academy=academy, display_name=display_name)
 
     def has_staff(self) -> bool:
         return self.staff.any()
@@ -355,9 +355,13 @@ class ConsentStore(PupilRecords, Consents, BiometricLedger, EncodingStore, Refer
                                  throttle=throttle, audit_failures=audit_failures, now=now)
 
     def change_staff(self, user: str, *, actor: str, role: str | None = None,
-                     academy: str | None = None, trust_wide: bool = False):
+                     academy: str | None = None, trust_wide: bool = False,
+                     display_name: str | None = None):
         return self.staff.change(user, actor=actor, role=role, academy=academy,
-                                 trust_wide=trust_wide)
+                                 trust_wide=trust_wide, display_name=display_name)
+
+    def staff_display_names(self) -> dict[str, str]:
+        return self.staff.display_names()
 
     def unlock_staff(self, user: str, *, actor: str) -> int:
         return self.staff.unlock(user, actor=actor)

@@ -552,10 +552,11 @@ class Door:
     # -- staff -------------------------------------------------------------------------------
 
     def add_staff(self, user: str, role: str, password: str, *, academy: str | None = None,
-                  actor: str | None = None):
+                  actor: str | None = None, display_name: str | None = None):
         """Add an account; the audit log names this door's account, whatever `actor` says."""
         self.need("staff")
-        return self._store.add_staff(user, role, password, actor=self.user, academy=academy)
+        return self._store.add_staff(user, role, password, actor=self.user, academy=academy,
+                                     display_name=display_name)
 
     def list_staff(self) -> list[dict]:
         self.need("staff")
@@ -568,6 +569,12 @@ class Door:
     def change_staff(self, user: str, *, actor: str | None = None, **changes):
         self.need("staff")
         return self._store.change_staff(user, actor=self.user, **changes)
+
+    def people(self) -> dict[str, str]:
+        """{account: display name} where one is set, for the audit log's sentences (names of
+        staff, not pupils: any account that reads the log)."""
+        self.need("audit")
+        return self._store.staff_display_names()
 
     def unlock_staff(self, user: str, *, actor: str | None = None) -> int:
         self.need("staff")

@@ -25,9 +25,11 @@ def staff() -> None:
               help="admin: staff accounts; dsl: pupils, registers, held photos, audit; data: "
                    "pupils, consents, enrolment; comms: blur, scan, watch.")
 @click.option("--academy", help="Scope the account to one academy of a trust.")
+@click.option("--name", "display_name", metavar="TEXT",
+              help="The person's name as the review page's audit log shows it (\"Jo Lead\").")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def staff_add(ctx, user, role, academy, as_user):
+def staff_add(ctx, user, role, academy, display_name, as_user):
     """Add an account (admin only); its password from SAFEGUARD_NEW_PASSWORD or asked twice."""
     store, who = _signed(ctx, as_user, "staff")
     password = os.environ.get("SAFEGUARD_NEW_PASSWORD")
@@ -35,7 +37,8 @@ def staff_add(ctx, user, role, academy, as_user):
         password = click.prompt(
             f"Password for {shown(user)}", hide_input=True, confirmation_prompt=True, err=True
         )
-    _run(lambda: store.add_staff(user, role, password, actor=who.user, academy=academy))
+    _run(lambda: store.add_staff(user, role, password, actor=who.user, academy=academy,
+                                 display_name=display_name))
     echo(f"Added {role} account {user}.")
 
 
@@ -54,7 +57,8 @@ def staff_list(ctx, as_json, as_user):
         echo("No staff accounts.")
     for r in rows:
         scope = f"  academy {r['academy']}" if r.get("academy") else ""
-        echo(f"{r['user']:<20} {r['role']}{scope}")
+        name = f"  ({r['display_name']})" if r.get("display_name") else ""
+        echo(f"{r['user']:<20} {r['role']}{scope}{name}")
 
 
 @staff.command("remove")
@@ -74,17 +78,21 @@ def staff_remove(ctx, user, as_user):
               help="The account's new role.")
 @click.option("--academy", help="Scope the account to this academy.")
 @click.option("--trust-wide", is_flag=True, help="No academy: the whole trust.")
+@click.option("--name", "display_name", metavar="TEXT",
+              help="The person's name as the audit log shows it (\"\" removes it).")
 @click.option("--as", "as_user", help=AS_HELP)
 @click.pass_context
-def staff_change(ctx, user, role, academy, trust_wide, as_user):
-    """Give an account another role or academy (audited). Its review-page sessions end at once."""
+def staff_change(ctx, user, role, academy, trust_wide, display_name, as_user):
+    """Give an account another role or academy (audited): its review-page sessions end at once;
+    or another display name (audited; sessions go on)."""
     if academy and trust_wide:
         raise click.UsageError("--academy and --trust-wide are each other's opposite: give one")
-    if not (role or academy or trust_wide):
-        raise click.UsageError("nothing to change: give --role, --academy or --trust-wide")
+    if not (role or academy or trust_wide or display_name is not None):
+        raise click.UsageError("nothing to change: give --role, --academy, --trust-wide or "
+                               "--name")
     store, who = _signed(ctx, as_user, "staff")
     s = _run(lambda: store.change_staff(user, actor=who.user, role=role, academy=academy,
-                                        trust_wide=trust_wide))
+                                        trust_wide=trust_wide, display_name=display_name))
     scope = f", academy {s.academy}" if s.academy else ", trust-wide"
     echo(f"{s.user} is now {s.role}{scope}.")
 

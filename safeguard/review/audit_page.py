@@ -127,7 +127,7 @@ def routes(door_of: Callable[[Any], Any], reviewer: Callable[[Request], Any],
         pupil = f.pupil if f.pupil and f.pupil in door.names() else None
         entries = door.audit.entries(pupil, f.since or None, f.until or None)
         names = door.names()
-        people: dict[str, str] = {}  # display names of accounts, where the store keeps them
+        people = door.people()  # display names of accounts, where one is set
         actors = sorted({e.get("actor") for e in entries if e.get("actor")
                          and (e.get("action") not in words.SIGN_INS or f.sign_ins)})
         return rows(entries, f, names, people), actors, names
