@@ -43,6 +43,8 @@ SETTINGS_CHANGED = ("the safety settings were changed outside safeguard (or are 
 # clear a face; every restricted pupil still restricts) and --caption (it only adds a check).
 KEEP_COVER_HOLD = {"keep": 0, "redact": 1, "hold": 2}
 STYLE_STRICTNESS = {"blur": 0, "pixelate": 0, "solid": 1}
+# A clip's sound, set per channel (a table: a channel not named strips, the strictest).
+AUDIO_STRICTNESS = {"keep": 0, "strip": 1}
 
 # The roles that may relax a setting for one batch: they may change and accept the settings
 # themselves (`safeguard config accept`), so refusing them per batch would protect nothing.
@@ -267,6 +269,15 @@ class Config:
         {}, "Sign-off per channel, for example social = \"slt\": a post waits for a DSL or a "
         "senior leader to approve it before it is published. \"none\" (every channel not "
         "named) publishes at once.", dpia="decisions")
+    # Sound in a clip, per channel: stripped unless the channel's setting is "keep" (a voice, a
+    # name called out, a register read aloud can name a child, and no check reads sound).
+    audio: dict = setting(
+        {}, "The sound of clips, per channel, for example website = \"keep\": kept (encoded "
+        "afresh as AAC; nothing else of the clip's sound is carried) or strip. A voice can name "
+        "a child and nothing checks the sound, so every channel not named strips it. A batch may "
+        "strip it where a channel keeps it (--audio strip), never the other way.",
+        choices=tuple(AUDIO_STRICTNESS), stricter=AUDIO_STRICTNESS, per_batch=True,
+        dpia="decisions")
     # Addresses of reverse proxies in front of `review serve` whose X-Forwarded-For is believed.
     # Empty (the default): the review page knows a client only by the address it connects from,
     # so a guesser cannot appear as a new client on every try by changing a header.
@@ -324,6 +335,9 @@ class Config:
             raise ConfigError(
                 "small_face must be >= 0 and small_face_tolerance in (0, clear_tolerance]"
             )
+        for ch, mode in (self.audio or {}).items():
+            if ch not in self.channels or mode not in AUDIO_STRICTNESS:
+                raise ConfigError(f"audio: {ch} = {mode!r}: a channel, and keep or strip")
         for ch, mode in (self.approval or {}).items():
             if ch not in self.channels or mode not in ("none", "slt"):
                 raise ConfigError(f"approval: {ch} = {mode!r}: a channel, and none or slt")
@@ -359,22 +373,33 @@ class Config:
         kw = {k: v for k, v in kw.items() if v is not None}
         return replace(self, **kw).check()
 
-    def batch_choices(self, role: str, **chosen: str | None) -> dict[str, str]:
-        """The values in force for one batch: each choice (`unknown="hold"`), or the setting
-        where none was made (None). A choice laxer than the setting (STRICTNESS) raises TooLax
-        unless `role` may relax it (MAY_RELAX)."""
-        for name, value in self.laxer(**chosen).items():
+    def audio_for(self, channel: str) -> str:
+        """What happens to a clip's sound on `channel`: "keep" or "strip" (the default)."""
+        return (self.audio or {}).get(channel, "strip")
+
+    def setting_for(self, name: str, channel: str | None = None) -> str:
+        """The school's value of per-batch setting `name`; `audio` is set per channel."""
+        if name == "audio":
+            return self.audio_for(channel or self.default_channel)
+        return getattr(self, name)
+
+    def batch_choices(self, role: str, channel: str | None = None,
+                      **chosen: str | None) -> dict[str, str]:
+        """The values in force for one batch (for `channel`): each choice (`unknown="hold"`),
+        or the setting where none was made (None). A choice laxer than the setting (STRICTNESS)
+        raises TooLax unless `role` may relax it (MAY_RELAX)."""
+        for name, value in self.laxer(channel, **chosen).items():
             if role not in MAY_RELAX:
                 raise TooLax(
                     f"--{name} {value} is less strict than this school's setting ({name} = "
-                    f"\"{getattr(self, name)}\"); a batch may only be stricter. An admin or the "
-                    "DSL changes the setting (safeguard config accept)")
-        return {name: getattr(self, name) if value is None else value
+                    f"\"{self.setting_for(name, channel)}\"); a batch may only be stricter. An "
+                    "admin or the DSL changes the setting (safeguard config accept)")
+        return {name: self.setting_for(name, channel) if value is None else value
                 for name, value in chosen.items()}
 
-    def laxer(self, **chosen: str | None) -> dict[str, str]:
-        """The choices (name -> value) that are laxer than the settings (STRICTNESS); ConfigError
-        for a value that is no choice at all."""
+    def laxer(self, channel: str | None = None, **chosen: str | None) -> dict[str, str]:
+        """The choices (name -> value) that are laxer than the settings (STRICTNESS) for
+        `channel`; ConfigError for a value that is no choice at all."""
         out = {}
         for name, value in chosen.items():
             if value is None:
@@ -382,7 +407,7 @@ class Config:
             rank = STRICTNESS[name]
             if value not in rank:
                 raise ConfigError(f"{name} = {value!r}: choose one of {', '.join(rank)}")
-            if rank[value] < rank[getattr(self, name)]:
+            if rank[value] < rank[self.setting_for(name, channel)]:
                 out[name] = value
         return out
 

@@ -87,6 +87,7 @@ class Job:
     # Comms staff ask the DSL to check the faces this batch blurs (`blur --ask-dsl`, the watched
     # folder's _check/): {"by", "note", "suggest", "return_to"}; such a photo is held, not written
     ask_dsl: dict | None = None
+    audio: str | None = None  # a clip's sound: "strip" or "keep"; None: the channel's setting
     # Worked out from the matrix, the config and the groups when the job is made:
     clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
     calibration: object = None  # safeguard.calibration.Calibration

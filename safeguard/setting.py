@@ -39,7 +39,8 @@ class Setting:
     # Which way is stricter: "higher" or "lower" for a number, or each choice's rank (higher is
     # stricter). `safeguard config accept` says when a change is less strict.
     stricter: str | dict[str, int] | None = None
-    per_batch: bool = False  # a batch may choose a stricter value (--unknown, --text, --style)
+    per_batch: bool = False  # a batch may choose a stricter value (--unknown, --text, --style,
+    # --audio)
     dpia: str | None = None  # where the DPIA pack lists it: "decisions" or "retention"
     measured: bool = False  # the benchmark report records it; the DPIA warns when live differs
     unit: str = ""  # "px", "days", "bytes"
@@ -61,8 +62,9 @@ class Setting:
         if not _is_kind(value, self.kind):
             return f"{self.name} = {value!r}: must be a {self.kind}"
         if self.choices:
-            bad = [v for v in (value if isinstance(value, tuple) else (value,))
-                   if v not in self.choices]
+            values = value.values() if isinstance(value, dict) else \
+                value if isinstance(value, tuple) else (value,)  # a table: each channel's value
+            bad = [v for v in values if v not in self.choices]
             if bad:
                 return f"{self.name} = {bad[0]!r}: choose one of {', '.join(self.choices)}"
         if limits and self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
@@ -78,6 +80,13 @@ class Setting:
         """Whether changing this setting from `old` to `new` is "stricter", "less strict" or
         neither ("")."""
         s = self.stricter
+        if isinstance(s, dict) and (isinstance(old, dict) or isinstance(new, dict)):
+            # a value per channel (audio): a channel not named has the strictest value
+            strictest = max(s, key=s.get)
+            changes = {self.change((old or {}).get(k, strictest), (new or {}).get(k, strictest))
+                       for k in {*(old or {}), *(new or {})}}
+            return "less strict" if "less strict" in changes else \
+                "stricter" if "stricter" in changes else ""
         if isinstance(s, dict):
             if old in s and new in s and s[old] != s[new]:
                 return "stricter" if s[new] > s[old] else "less strict"

@@ -67,10 +67,24 @@ class Writer:
         self._v.codec_context.thread_count = max(1, threads)
         self._v.metadata.clear() if hasattr(self._v.metadata, "clear") else None
         self._audio = None
+        self._fps = fps
         self.frames = 0
 
     def add_audio_from(self, source: Path) -> None:
-        """Keep the sound: decoded from `source` and encoded again as AAC, after the frames."""
+        """Keep the sound: decoded from `source` and encoded afresh as AAC, after the frames.
+        Always encoded again, never copied, even from AAC: a copied stream would carry the
+        input's own bitstream, whose data elements can hold anything; decoded samples carry
+        only sound. No longer than the picture: a clip whose sound runs on past its last frame
+        would carry what the picture's checks never saw. Called before the first frame: the
+        stream is declared now, before the container's header is written."""
+        import av
+
+        with av.open(str(source), metadata_errors="ignore") as src:
+            if not src.streams.audio:
+                return
+            rate = src.streams.audio[0].codec_context.sample_rate or 48000
+        self._a = self._c.add_stream("aac", rate=rate)
+        self._a.codec_context.flags |= av.codec.context.Flags.bitexact
         self._audio = source
 
     def write(self, rgb: np.ndarray) -> None:
@@ -96,14 +110,26 @@ class Writer:
         with av.open(str(source), metadata_errors="ignore") as src:
             if not src.streams.audio:
                 return
-            ins = src.streams.audio[0]
-            out = self._c.add_stream("aac", rate=ins.codec_context.sample_rate or 48000)
-            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=out.rate)
+            out = self._a
+            rate = out.codec_context.sample_rate
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
+            most = int(self.frames / float(self._fps) * rate)  # samples as long as the picture
+            done = 0
             for frame in src.decode(audio=0):
                 frame.pts = None
                 for f in resampler.resample(frame):
+                    if done >= most:
+                        break
+                    if done + f.samples > most:  # the last piece, cut to the picture's end
+                        keep = f.to_ndarray()[:, :most - done]
+                        f = av.AudioFrame.from_ndarray(np.ascontiguousarray(keep),
+                                                       format="fltp", layout="stereo")
+                        f.sample_rate = rate
+                    done += f.samples
                     for packet in out.encode(f):
                         self._c.mux(packet)
+                if done >= most:
+                    break
             for packet in out.encode():
                 self._c.mux(packet)
 

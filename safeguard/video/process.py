@@ -47,6 +47,16 @@ UNLIMITED = Limits(max_seconds=float("inf"), max_pixels=1 << 62, max_fps=float("
                    max_bytes=1 << 62)  # our own written copy: its limits were the input's  # a held clip's original is kept whole, so it must fit in memory
 
 
+def sound_for(job: Job) -> str:
+    """What the batch does with a clip's sound: its own choice, else its channel's setting."""
+    return job.audio or job.config.audio_for(job.channel)
+
+
+def keeps_sound(job: Job, info: ClipInfo) -> bool:
+    """Does the written clip carry the input's sound (the batch keeps it, and it has some)?"""
+    return sound_for(job) == "keep" and info.audio
+
+
 def light_config(job: Job):
     """The detector on every frame: its upright passes (coarse and fine), no turned passes.
     A 1080p frame costs about a third of the full search."""
@@ -83,6 +93,7 @@ class ClipOutcome(Outcome):
     tracks: list[TrackOutcome] = field(default_factory=list)
     fps: float = 30.0
     frames: int = 0
+    audio: str = "strip"  # what its channel does with the sound (a release does the same)
 
     def public(self) -> dict:
         out = super().public()
@@ -99,7 +110,7 @@ class ClipOutcome(Outcome):
     def dsl_record(self) -> dict:
         rec = super().dsl_record()
         rec["kind"] = "video"
-        rec["fps"], rec["frames"] = self.fps, self.frames
+        rec["fps"], rec["frames"], rec["audio"] = self.fps, self.frames, self.audio
         # where each track is, so that the DSL's page can draw it and a release cover it exactly
         # as an export would (its boxes between and around these come from tracks.coverage),
         # and the frames its contact sheet shows; sealed with the record, as a photo's faces are
@@ -223,7 +234,7 @@ def process_clip(path: Path, job: Job, limits: Limits | None = None,
     limits = limits or Limits()
     try:
         info = probe(path, limits)
-        outcome.fps = float(info.fps)
+        outcome.fps, outcome.audio = float(info.fps), sound_for(job)
         outcome.sha256 = _sha256(path)
         _process(path, name, info, job, limits, outcome)
     except Exception as e:  # noqa: BLE001 - fail closed: an unexpected error never exports
@@ -236,7 +247,10 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
              outcome: ClipOutcome) -> None:
     seen = look(path, info, job, limits)
     outcome.frames = seen.frames
-    outcome.removed = ["everything but the picture (dates, place, camera, sound) removed"
+    sound = keeps_sound(job, info)
+    outcome.removed = ["everything but the picture and sound (dates, place, camera) removed"
+                       if sound else
+                       "everything but the picture (dates, place, camera, sound) removed"
                        if info.audio else "everything but the picture (dates, place, camera) removed"]
     outcome.tracks = [TrackOutcome(t, decide_track(best_samples(t.samples), job.unknown),
                                    len(t.samples)) for t in seen.tracks]
@@ -269,7 +283,7 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
         for attempt in range(2):
             plan = _Plan.of(outcome.tracks, seen.frames, info, solid)
             _write(path, info, job, limits, plan, tmp)
-            verify_container(tmp, False, seen.frames, (plan.width, plan.height))
+            verify_container(tmp, sound, seen.frames, (plan.width, plan.height))
             seen_again, missed = _check(path, tmp, info, job, limits, outcome.tracks, plan,
                                         seen.frames)
             if not seen_again and not missed:
@@ -324,6 +338,8 @@ def _write(path: Path, info: ClipInfo, job: Job, limits: Limits, plan: _Plan,
     from safeguard.redact import redact
 
     writer = Writer(tmp, info.width, info.height, info.fps, threads=job.threads)
+    if keeps_sound(job, info):
+        writer.add_audio_from(path)
     try:
         for i, rgb in enumerate(frames(path, info, limits)):
             for style in (job.style, "solid"):

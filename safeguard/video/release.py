@@ -62,12 +62,13 @@ def clip_reason(rec: dict, sign_off: bool, unredacted: bool, reason: str | None,
     return why
 
 
-def _job(config, threads: int):
+def _job(config, threads: int, audio: str):
     from safeguard.pipeline import Job
 
-    # A release decides nothing (the DSL has): no matrix, and no calibration to work out.
+    # A release decides nothing (the DSL has): no matrix, and no calibration to work out. The
+    # sound goes as the batch that held the clip would have sent it.
     return Job(config=config, channel="", unknown="redact", style=config.style, matrix=None,
-               calibration=False, threads=threads)
+               calibration=False, threads=threads, audio=audio)
 
 
 def write_release(original: bytes, rec: dict, covered: set[int] | None, config,
@@ -78,9 +79,17 @@ def write_release(original: bytes, rec: dict, covered: set[int] | None, config,
     from safeguard.policy import FaceDecision
     from safeguard.video.clip import probe
     from safeguard.video.container import verify_container
-    from safeguard.video.process import UNLIMITED, TrackOutcome, _check, _Plan, _write
+    from safeguard.video.process import (
+        UNLIMITED,
+        TrackOutcome,
+        _check,
+        _Plan,
+        _write,
+        keeps_sound,
+    )
 
-    job = _job(config, len(os.sched_getaffinity(0)))
+    job = _job(config, len(os.sched_getaffinity(0)),
+               "keep" if rec.get("audio") == "keep" else "strip")
     chosen = covered or set()
     with private_copy(original) as src:
         info = probe(src, UNLIMITED)
@@ -98,7 +107,7 @@ def write_release(original: bytes, rec: dict, covered: set[int] | None, config,
             for attempt in range(2):
                 plan = _Plan.of(outcomes, total, info, solid)
                 _write(src, info, job, UNLIMITED, plan, tmp)
-                verify_container(tmp, False, total, (plan.width, plan.height))
+                verify_container(tmp, keeps_sound(job, info), total, (plan.width, plan.height))
                 if covered is None:
                     break
                 again, missed = _check(src, tmp, info, job, UNLIMITED, outcomes, plan, total)

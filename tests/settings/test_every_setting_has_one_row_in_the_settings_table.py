@@ -78,7 +78,7 @@ def test_the_loader_checks_each_row_kind_choices_and_limits():
 
 def test_the_derived_lists_come_from_the_table():
     assert SAFE_BOUNDS["clear_tolerance"] == BY_NAME["clear_tolerance"].safe
-    assert set(STRICTNESS) == {"unknown", "text", "style"}
+    assert set(STRICTNESS) == {"unknown", "text", "style", "audio"}
     assert dpia.TUNED == tuple(s.name for s in SETTINGS if s.measured)
     # no constant in the pipeline shadows a setting
     assert redact.STYLES is STYLES
