@@ -22,17 +22,8 @@ store), adds an id back from a tombstone (and is told), or erases leavers' recor
 Photos: blur, scan, watch and the service match faces against every academy's pupils (a
 restricted child of another academy is still restricted) and say nothing of who they are.
 
-References (each stored encoding with its provenance: consent_db.references):
-    add_reference(pupil_id, encoding, taken, source, by=None, photo=None, *, quality)
-        source "confirmation" (a face the DSL confirmed in held photo `photo`): the DSL only;
-        "enrolment": data manager or DSL. `quality` is enrolment.face_quality of the face.
-        Refused with the reason (ReferenceRefused, audited) by safeguard.references.refusal: no
-        biometric consent, below the enrolment quality checks, a repeat, or too near another
-        pupil. Returns {id, taken, source, by, added, photo}.
-    references(pupil_id) -> the same dicts, each with `current` (young enough to clear:
-        config.reference_max_age_months); data manager or DSL.
-    remove_reference(pupil_id, ref_id, reason=...) -> the reference removed; data manager or
-        DSL. Every change is in the audit log (references.add, .remove, .refuse).
+References (each stored encoding with its provenance) are added, listed and removed through
+the door too: safeguard.door_references says how and by whom.
 """
 
 from __future__ import annotations
@@ -45,15 +36,12 @@ from typing import Any
 
 from consent_db.errors import StoreError
 from safeguard.access import may, roles_for
+from safeguard.door_references import ReferenceDoor, ReferenceRefused  # noqa: F401
 from safeguard.scope import academy_of, in_scope
 
 
 class Refused(StoreError):
     """The signed-in account may not do this; one line, fit to show them."""
-
-
-class ReferenceRefused(StoreError):
-    """A face may not become a pupil's reference; the message says why (safeguard.references)."""
 
 
 def no_pupil(pupil_id: str) -> StoreError:
@@ -113,23 +101,14 @@ class Entrance:
         return {ch: c.as_dict() for ch, c in for_store(self._store, self.config).items()}
 
     def references_summary(self) -> dict:
-        """Counts of the pupils' references, no pupil named, for `safeguard status`: pupils with
-        biometric consent and no reference young enough to clear them, and references the DSL
-        confirmed."""
-        import datetime as dt
+        """Counts of the pupils' references, no pupil named, for `safeguard status`
+        (safeguard.references.summary)."""
+        from safeguard.references import summary
 
-        from safeguard.references import without_current_reference
-
-        months = self.config.reference_max_age_months
-        pupils = self._store.pupils()
-        return {"no_current_reference": without_current_reference(pupils, dt.date.today(),
-                                                                  months),
-                "confirmed": sum(e.get("source") == "confirmation" for p in pupils
-                                 for e in p.get("encodings", [])),
-                "max_age_months": months}
+        return summary(self._store.pupils(), self.config.reference_max_age_months)
 
 
-class Door:
+class Door(ReferenceDoor):
     """The store, the held photos, the takedown list, the index and the audit log as one signed-in
     account may use them. Made by Entrance.door / sign_in."""
 
@@ -285,57 +264,6 @@ class Door:
 
     def remove_encodings(self, pupil_id, *a, **kw):
         return self._change("pupils.write", "remove_encodings", pupil_id, *a, **kw)
-
-    # -- references (consent_db.references; the checks: safeguard.references) -------------------
-
-    def add_reference(self, pupil_id: str, encoding, taken, source: str, by: str | None = None,
-                      photo: str | None = None, *, quality=None) -> dict:
-        """Add one reference of the pupil: `source` "confirmation" (a face the DSL confirmed in
-        held photo `photo`: the DSL only) or "enrolment" (data manager or DSL). `quality`: the
-        face's measures (safeguard.enrolment.face_quality). Refused (ReferenceRefused, with the
-        reason, audited) when safeguard.references.refusal says so. `by` must be this account
-        (the record names who signed in, whatever it says). Returns the reference."""
-        from safeguard.references import refusal
-
-        self.need("confirm" if source == "confirmation" else "pupils.write")
-        self._pupil(pupil_id)
-        if by not in (None, self.user):
-            raise Refused(f"a reference is recorded as added by the signed-in account "
-                          f"({self.user}), not {by}")
-        why = refusal(self._store, self._config(), pupil_id, encoding, quality)
-        if why:
-            self._store.audit.append(self.user, "references.refuse", pupil_id,
-                                     {"source": source, "reason": why,
-                                      **({"photo": photo} if photo else {})})
-            raise ReferenceRefused(why)
-        return self._store.add_reference(pupil_id, encoding, taken, source, by=self.user,
-                                         photo=photo)
-
-    def references(self, pupil_id: str) -> list[dict]:
-        """The pupil's references: id, taken, source, by, added, photo, and `current` (young
-        enough to clear: config.reference_max_age_months)."""
-        import datetime as dt
-
-        from safeguard.references import shown
-
-        self.need("pupils.read")
-        self._pupil(pupil_id)
-        return shown(self._store.references(pupil_id), dt.date.today(),
-                     self._config().reference_max_age_months)
-
-    def remove_reference(self, pupil_id: str, ref_id: str,
-                         reason: str = "removed on request") -> dict:
-        """Remove one reference (its encoding is destroyed); audited. Returns it as it was."""
-        self.need("pupils.write")
-        self._pupil(pupil_id)
-        return self._store.remove_reference(pupil_id, ref_id, actor=self.user, reason=reason)
-
-    def _config(self):
-        if self.config is None:
-            from safeguard.config import Config
-
-            return Config()
-        return self.config
 
     def add_register(self, pupil_id, *a, **kw):
         return self._change("registers", "add_register", pupil_id, *a, **kw)

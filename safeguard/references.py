@@ -83,3 +83,14 @@ def without_current_reference(pupils: list[dict], today: dt.date,
         if not any(is_current(e, today, max_age_months) for e in p.get("encodings", [])):
             n += 1
     return n
+
+
+def summary(pupils: list[dict], max_age_months: int) -> dict:
+    """Counts of the pupils' references, no pupil named (`safeguard status`): pupils with
+    biometric consent and no reference young enough to clear them, references the DSL confirmed,
+    and the age limit."""
+    return {"no_current_reference": without_current_reference(pupils, dt.date.today(),
+                                                              max_age_months),
+            "confirmed": sum(e.get("source") == "confirmation" for p in pupils
+                             for e in p.get("encodings", [])),
+            "max_age_months": max_age_months}
