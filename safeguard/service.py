@@ -10,7 +10,7 @@ The protocol, one batch per connection (every message a JSON line; bytes follow 
 gives their `size`):
 
     client: {"op": "hello", "v": 1, "user", "password", "channel", "unknown", "style", "format",
-             "quality", "groups", "write", "caption"}
+             "quality", "groups", "write", "caption", "text", "audio"}
     server: {"ok": true, "caption": [...findings] | null} | {"ok": false, "error": "...",
              "usage": bool}
     client: {"op": "photo", "path": "...", "size": N} + N bytes          (repeated)
@@ -183,18 +183,19 @@ class PhotoService:
             raise ServiceError(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
                                usage=True)
         fmt = msg.get("format") or cfg.output_format
-        chosen = {k: msg.get(k) or None for k in ("unknown", "text", "style")}
+        chosen = {k: msg.get(k) or None for k in ("unknown", "text", "style", "audio")}
         if fmt not in ("jpeg", "png") or not all(v is None or isinstance(v, str)
                                                  for v in chosen.values()):
-            raise ServiceError("unknown --unknown, --text, --style or --format value", usage=True)
+            raise ServiceError("unknown --unknown, --text, --style, --audio or --format value",
+                               usage=True)
         try:  # a batch may be stricter than the settings, never laxer (config.STRICTNESS)
-            choices = cfg.batch_choices(who.role, **chosen)
+            choices = cfg.batch_choices(who.role, channel, **chosen)
         except ConfigError as e:
             raise ServiceError(str(e), usage=True) from None
-        if cfg.laxer(**chosen):  # an admin or the DSL relaxed it: on the record
+        if cfg.laxer(channel, **chosen):  # an admin or the DSL relaxed it: on the record
             door.audit.append(who.user, "batch.relaxed", None,
-                               {k: f"{getattr(cfg, k)} -> {v}"
-                                for k, v in cfg.laxer(**chosen).items()})
+                               {k: f"{cfg.setting_for(k, channel)} -> {v}"
+                                for k, v in cfg.laxer(channel, **chosen).items()})
         unknown, style, text = choices["unknown"], choices["style"], choices["text"]
         groups = msg.get("groups") or []
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
@@ -221,7 +222,7 @@ class PhotoService:
                   out_dir=work if write else None,
                   held_dir=self.home.held_dir if write else None,
                   output_format=fmt, groups=tuple(dict.fromkeys(groups)), text=text,
-                  **inputs.job_fields())
+                  audio=choices["audio"], **inputs.job_fields())
         log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
                  "blur" if write else "scan")
         post = None

@@ -32,27 +32,29 @@ def open_matrix(app, channel: str, door):
         raise click.ClickException(str(e)) from e
 
 
-def batch_choices(cfg, who, audit, **chosen) -> dict[str, str]:
-    """The batch's own choices (--unknown, --text, --style) over the settings: stricter only,
+def batch_choices(cfg, who, audit, channel=None, **chosen) -> dict[str, str]:
+    """The batch's own choices (--unknown, --text, --style, --audio: for `channel`) over the
+    settings: stricter only,
     unless the signed-in role may relax them (safeguard.config.STRICTNESS); a laxer one is a
     usage error (exit 2). A batch relaxed by an admin or the DSL goes in the audit log."""
     from safeguard.config import ConfigError
 
     try:
-        choices = cfg.batch_choices(who.role, **chosen)
+        choices = cfg.batch_choices(who.role, channel, **chosen)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    audit_relaxed(audit, who, cfg, chosen)
+    audit_relaxed(audit, who, cfg, chosen, channel)
     return choices
 
 
-def audit_relaxed(audit, who, cfg, chosen: dict) -> None:
+def audit_relaxed(audit, who, cfg, chosen: dict, channel=None) -> None:
     """Record a batch that an admin or the DSL made laxer than the settings (allowed: they can
     change the settings; recorded, because the settings' own record would not show it)."""
-    laxer = cfg.laxer(**chosen)
+    laxer = cfg.laxer(channel, **chosen)
     if laxer:
         audit.append(who.user, "batch.relaxed", None,
-                     {name: f"{getattr(cfg, name)} -> {value}" for name, value in laxer.items()})
+                     {name: f"{cfg.setting_for(name, channel)} -> {value}"
+                      for name, value in laxer.items()})
 
 
 def check_groups(matrix, groups) -> tuple[str, ...]:
@@ -130,6 +132,10 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, 
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png"]), default=None,
               help="Output format (default from config: jpeg).")
 @click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality.")
+@click.option("--audio", type=click.Choice(["strip", "keep"]), default=None,
+              help="A clip's sound: strip it, or keep it (encoded afresh; nothing else of the "
+              "clip's sound is carried). Default from config: strip, unless the channel keeps "
+              "it. A batch may strip sound its channel keeps, never keep what it strips.")
 @click.option("--ask-dsl", is_flag=True,
               help="Send each photo in which a face would be blurred to the DSL to check who is "
               "in it, instead of writing the blurred copy: it reads \"held for the DSL to check\", "
@@ -142,7 +148,7 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, 
               "these as suggestions only.")
 @click.pass_obj
 def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, groups, as_user,
-         service, caption_file, text, ask_dsl, note, suggest):
+         service, caption_file, text, audio, ask_dsl, note, suggest):
     """Make publishable copies of photos: metadata stripped, restricted faces redacted.
 
     PATHS are files or folders (walked recursively). A photo the DSL is to check first is held
@@ -152,7 +158,7 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
     sys.exit(_run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write=True,
                   out=out, groups=groups, as_user=as_user, service=service,
                   caption=_read_caption(caption_file), text=text,
-                  ask=asking(ask_dsl, note, suggest, out, service)))
+                  ask=asking(ask_dsl, note, suggest, out, service), audio=audio))
 
 
 def asking(ask_dsl: bool, note: str | None, suggest: tuple, out: Path, service) -> dict | None:
@@ -187,7 +193,8 @@ def _caption_report(findings: list[dict] | None, as_json: bool) -> None:
 
 
 def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write, out=None,
-         groups=(), as_user=None, service=None, caption=None, text=None, ask=None) -> int:
+         groups=(), as_user=None, service=None, caption=None, text=None, ask=None,
+         audio=None) -> int:
     """The batch; returns the exit status (safeguard.exitcodes) rather than exiting, so the demo
     can run it in-process."""
     if service is None:
@@ -199,7 +206,7 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     if service is not None:
         settings = {"channel": channel, "unknown": unknown, "style": style, "format": fmt,
                     "quality": quality, "groups": list(groups), "write": write,
-                    "caption": caption, "text": text,
+                    "caption": caption, "text": text, "audio": audio,
                     "out": str(out.absolute()) if out is not None else None}
         return _run_remote(app, service, paths, settings, as_json, out, as_user)
 
@@ -209,7 +216,8 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
     pool = start_workers(jobs or os.cpu_count() or 1, len(files))
     try:
         status = _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality,
-                            as_json, jobs, write, out, groups, as_user, caption, text, ask)
+                            as_json, jobs, write, out, groups, as_user, caption, text, ask,
+                            audio)
     except BaseException:  # not signed in, say: the workers need not finish loading first
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -220,14 +228,15 @@ def _run(app, paths, channel, unknown, style, fmt, quality, as_json, jobs, write
 
 
 def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, as_json, jobs,
-               write, out, groups, as_user, caption, text, ask=None) -> int:
+               write, out, groups, as_user, caption, text, ask=None, audio=None) -> int:
     from safeguard.commands.signin import signed_in
     from safeguard.pipeline import Job, process_batch
 
     store, who = signed_in(app, "photos", as_user)  # and app.config is the accepted settings
     cfg = app.config.with_overrides(jpeg_quality=quality)
     channel = channel or cfg.default_channel
-    choices = batch_choices(cfg, who, store.audit, unknown=unknown, style=style, text=text)
+    choices = batch_choices(cfg, who, store.audit, channel, unknown=unknown, style=style,
+                            text=text, audio=audio)
     if write:
         app.home.ensure()
     inputs = open_matrix(app, channel, store)
@@ -251,6 +260,7 @@ def _run_batch(app, files, early, pool, channel, unknown, style, fmt, quality, a
         output_format=fmt or cfg.output_format,
         groups=check_groups(inputs.matrix, groups),
         text=choices["text"],
+        audio=choices["audio"],
         ask_dsl=None if ask is None else {**ask, "by": who.user},
         **inputs.job_fields(),
     )

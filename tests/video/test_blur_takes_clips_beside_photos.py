@@ -91,3 +91,30 @@ def test_scan_reports_a_clip_and_writes_nothing(demo_home, tmp_path):
     assert line["kind"] == "video" and line["status"] == "exported" and line["output"] is None
     assert r.exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["walk.mp4"]
+
+
+def test_comms_may_not_keep_a_clips_sound_on_a_channel_that_strips_it(demo_home, tmp_path):
+    clip = _clip(tmp_path / "walk.mp4", audio=True)
+    out = tmp_path / "ready"
+    r = run_cli("--home", demo_home.root, "--as", "test-comms", "blur", clip, "--out", out,
+                "--channel", "website", "--audio", "keep")
+    assert r.exit_code == 2 and "--audio keep is less strict" in r.output, r.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_blur_with_its_sound_kept_by_the_dsl_writes_it_and_audits_the_choice(demo_home,
+                                                                             tmp_path):
+    import av
+    from support.helpers import open_store
+
+    clip = _clip(tmp_path / "walk.mp4", audio=True)
+    out = tmp_path / "ready"
+    r = run_cli("--home", demo_home.root, "blur", clip, "--out", out, "--channel", "website",
+                "--audio", "keep", "--json")
+    (line,) = json_lines(r.stdout)
+    assert line["status"] == "exported", line
+    with av.open(line["output"]) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video"]
+    [relaxed] = [e for e in open_store(demo_home).audit.entries()
+                 if e["action"] == "batch.relaxed"]
+    assert relaxed["details"] == {"audio": "strip -> keep"}
