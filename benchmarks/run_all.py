@@ -4,7 +4,8 @@
 
 Runs, each in its own process (so one's memory and threads do not colour the next):
 bench_detect.py (--quick unless --full), bench_identify.py --detectors, bench_school.py (children
-at school scale, from ../shared/children), bench_redaction.py, bench_speed.py, bench_store.py and
+at school scale, from ../shared/children), bench_references.py (more references per pupil, the
+same children), bench_redaction.py, bench_speed.py, bench_store.py and
 bench_text.py (names and class names in the picture), bench_caption.py (names and class
 names in captions), bench_enrol.py (a school's photo export
 enrolled in one command) and bench_video.py (phone clips, against deface), then writes
@@ -326,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=BENCH / "out")
     ap.add_argument(
         "--skip", default="",
-        help="comma-separated: detect,identify,school,redaction,speed,store,text,caption,enrol,video"
+        help="comma-separated: detect,identify,school,references,redaction,speed,store,text,"
+             "caption,enrol,video"
     )
     ap.add_argument("--full", action="store_true", help="bench_detect.py with every config")
     ap.add_argument(
@@ -344,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         + ([] if args.full else ["--quick"]),
         "identify": ["benchmarks/bench_identify.py", "--out", str(out), "--detectors"],
         "school": ["benchmarks/bench_school.py", "--out", str(out)],
+        "references": ["benchmarks/bench_references.py", "--out", str(out)],
         "redaction": ["benchmarks/bench_redaction.py", "--out", str(out)],
         "speed": ["benchmarks/bench_speed.py", "--out", str(out)],
         "store": ["benchmarks/bench_store.py", "--repeat", "3"],
@@ -402,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [f"{k} (exit {rc})" for k, (rc, _) in status.items() if rc != 0]
     if failed:
         md += [f"Steps that failed: {', '.join(failed)} (see benchmarks/out/logs/).", ""]
-    for name in ("identify.md", "school.md", "enrol.md", "redaction.md", "speed.md", "text.md",
+    for name in ("identify.md", "school.md", "references.md", "enrol.md", "redaction.md", "speed.md", "text.md",
                  "caption.md", "video.md"):
         text = section(name)
         if text:
