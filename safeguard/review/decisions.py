@@ -56,6 +56,7 @@ class QueueItem:
     unknown: int
     cleared: int
     badges: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    clip: bool = False  # a held clip: the queue shows its first track's frames, not a picture
 
     def as_dict(self) -> dict:
         return {
@@ -124,6 +125,7 @@ def queue_item(rec: dict, review_days: int, now: dt.datetime | None = None) -> Q
         unknown=sum(f.get("label") == "unknown" for f in faces),
         cleared=sum(f.get("label") == "cleared" for f in faces),
         badges=badges(rec),
+        clip=rec.get("kind") == "video",
     )
 
 

@@ -27,8 +27,10 @@ FIGURE = re.compile(r"(?<![\d.])[01]\.\d\d")  # a face distance, as the pages us
 @pytest.fixture
 def school(demo_home, photos, tmp_path):
     """A home with something on every page: a post waiting for sign-off (its caption naming a
-    pupil), a held photo of a pupil on the CP register, a takedown list with a published copy,
-    and audit entries of each."""
+    pupil), a held photo and a held clip of a pupil on the CP register, a takedown list with a
+    published copy, and audit entries of each."""
+    from support.held_clip import hold_clip
+
     from safeguard import takedown
 
     home = demo_home
@@ -45,6 +47,7 @@ def school(demo_home, photos, tmp_path):
                    tmp_path / "out", "--channel", "social", "--json", "--jobs", "1")
     [held] = json_lines(r.stdout)
     assert held["status"] == "held", r.output
+    clip = hold_clip(home, tmp_path / "clips").held_id
     site = tmp_path / "website"
     site.mkdir()
     shutil.copy(SAMPLES / "photos" / "visit.jpg", site / "visit.jpg")
@@ -56,7 +59,8 @@ def school(demo_home, photos, tmp_path):
     [item] = takedown.ids(home)
     ready = tmp_path / "ready"
     ready.mkdir()
-    return home, ready, {"post": post["approval"], "held": held["held_id"], "takedown": item}
+    return home, ready, {"post": post["approval"], "held": held["held_id"], "clip": clip,
+                         "takedown": item}
 
 
 def _serious(results) -> list[str]:
@@ -107,6 +111,7 @@ def test_every_page_passes_axe_and_shows_words_at_desktop_and_phone_width(school
     pages = {
         "queue": "/",
         "held-photo": f"/held/{ids['held']}",
+        "held-clip": f"/held/{ids['clip']}",
         "takedowns": "/takedowns",
         "audit": "/audit",
         "audit-sign-ins": "/audit?signins=1",
