@@ -144,7 +144,8 @@ def data_flows(home: Home, config: Config) -> list[dict[str, str]]:
         },
         {
             "data": "Held photos (originals that need the DSL) and their DSL-only records (who was "
-            "matched and why)",
+            "matched and why, and the encodings of faces not cleared, for the DSL to confirm who "
+            "they are)",
             "where": f"{home.held_dir}/<id>/",
             "encrypted": "no (owner-only 0600 / 0700)",
             "kept": "until the DSL decides: the original is then destroyed and a tombstone without "
