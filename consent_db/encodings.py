@@ -23,7 +23,7 @@ from consent_db.records import (
     consent_state,
     default_actor,
 )
-from consent_db.references import _record, is_current
+from consent_db.references import _record, current_since, months_before
 from consent_db.storage import (
     StorageError,
     gc_paused,
@@ -152,6 +152,7 @@ class EncodingStore:
         groups: list[tuple[str, ...]] = []
         row_of: dict[str, int] = {}
         aged: list[tuple[str, list[str]]] = []  # consenting pupils' references past the age limit
+        oldest = "" if max_age_months is None else months_before(day, max_age_months).isoformat()
         for p in pupils:
             encs = p.get("encodings")
             if not encs or not ledger_rules.status(p.get("biometric")).allowed:
@@ -161,8 +162,8 @@ class EncodingStore:
             ok, cwhy = consent_state(p.get("consents", {}).get(channel), channel, day)
             if not ok:
                 why.append(cwhy)
-            if not why:  # a consenting pupil: only current references clear
-                old = [e["id"] for e in encs if not is_current(e, day, max_age_months)]
+            if not why and oldest:  # a consenting pupil: only current references clear
+                old = [e["id"] for e in encs if not current_since(e, oldest)]
                 if old:
                     aged.append((p["id"], old))
                     gone = set(old)

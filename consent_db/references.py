@@ -80,6 +80,14 @@ def is_current(e: dict, today: dt.date, max_age_months: int | None) -> bool:
     return day is not None and day >= months_before(today, max_age_months)
 
 
+def current_since(e: dict, oldest: str) -> bool:
+    """`is_current` for a whole store at once: `oldest` is the earliest current day as ISO text
+    (months_before(today, limit).isoformat()); ISO dates compare as text, so a trust's 100,000
+    references need no date parsed."""
+    day = e.get("photo_date") or (e.get("added") or e.get("enrolled") or "")[:10]
+    return bool(day) and day >= oldest
+
+
 def _record(eid: str, taken: str | None, source: str, by: str, photo: str | None) -> dict:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return {"id": eid, "photo_date": taken, "enrolled": now[:10], "source": source, "by": by,
