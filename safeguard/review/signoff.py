@@ -11,6 +11,7 @@ sealed post, and only while it awaits a decision.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -134,8 +135,10 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
                                               str(form.get("note", "")), scope=scope,
                                               check=door.check_caption,
                                               caption_confirmed=form.get("caption_ok") == "yes"))
+                # the folder by its name: a senior leader needs no path on the server
+                where = PurePath(str(post["out_dir"])).name or "its folder"
                 s.flash = (f"Approved {post_id}: {len(post['written'])} photo(s) published to "
-                           f"{post['out_dir']}.")
+                           f"the folder \u201c{where}\u201d.")
             else:
                 door = door_of(s)
                 await run_in_threadpool(
