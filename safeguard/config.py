@@ -261,8 +261,10 @@ class Config:
     # and when the review page starts.
     release_folders: tuple[str | dict, ...] = setting(
         (), "The folders the DSL may release held photos to, each with the name the review page "
-        "shows, for example {label = \"Website\", path = \"/srv/photos/website\"} (full paths, "
-        "outside safeguard's home, that exist). The DSL picks one from a list; nothing is typed.")
+        "shows, for example {label = \"Website\", path = \"/srv/photos/website\", url = "
+        "\"https://school.example/photos\"} (full paths, outside safeguard's home, that exist; "
+        "url, where the folder is published, is optional and lets a takedown show the web "
+        "address). The DSL picks one from a list; nothing is typed.")
     # Sign-off per channel: "slt" makes a post wait for a DSL or senior leader's approval before
     # its copies land (safeguard/approvals.py); "none" (the default) publishes at once.
     approval: dict = setting(
@@ -343,6 +345,8 @@ class Config:
                 raise ConfigError(f"approval: {ch} = {mode!r}: a channel, and none or slt")
         if any(not Path(p).is_absolute() for p in self.release_paths()):
             raise ConfigError("release_folders must be absolute paths")
+        if any(not u.startswith(("https://", "http://")) for _, u in self.release_urls()):
+            raise ConfigError("release_folders: a url starts with https:// (or http://)")
         labels = [label for label, _ in self.release_choices()]
         if any(not label.strip() for label in labels) or len(set(labels)) != len(labels):
             raise ConfigError("release_folders: each folder needs a label of its own")
@@ -360,6 +364,21 @@ class Config:
             else:
                 out.append((Path(str(f)).name or str(f), str(f)))
         return out
+
+    def release_urls(self) -> list[tuple[str, str]]:
+        """(path, web address) of each release folder published at a known address."""
+        return [(str(f["path"]), str(f["url"])) for f in self.release_folders
+                if isinstance(f, dict) and f.get("url")]
+
+    def web_address(self, path: str) -> str | None:
+        """The web address of a published file under a release folder with a url, or None."""
+        from urllib.parse import quote
+
+        p = Path(path)
+        for folder, url in self.release_urls():
+            if p.is_relative_to(folder):
+                return url.rstrip("/") + "/" + quote(p.relative_to(folder).as_posix())
+        return None
 
     def release_paths(self) -> tuple[str, ...]:
         return tuple(path for _, path in self.release_choices())

@@ -123,9 +123,10 @@ def _is_kind(value: Any, kind: str) -> bool:
         return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
     if kind == "table":
         return isinstance(value, dict)
-    if kind == "list of folders":  # each a path, or a table {label = "...", path = "..."}
+    if kind == "list of folders":  # each a path, or a table {label, path[, url]}
         return isinstance(value, tuple) and all(
-            isinstance(v, str) or (isinstance(v, dict) and set(v) == {"label", "path"}
+            isinstance(v, str) or (isinstance(v, dict) and {"label", "path"} <= set(v)
+                                   <= {"label", "path", "url"}
                                    and all(isinstance(x, str) for x in v.values()))
             for v in value)
     return False

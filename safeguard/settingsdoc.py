@@ -43,7 +43,7 @@ Example `config.toml`:
 unknown = "hold"
 spot_check_rate = 0.1
 release_folders = [
-  {{ label = "Website", path = "/srv/photos/website" }},
+  {{ label = "Website", path = "/srv/photos/website", url = "https://school.example/photos" }},
   {{ label = "Newsletter", path = "/srv/photos/newsletter" }},
 ]
 

@@ -37,9 +37,10 @@ def to_deal_with(items: list[dict]) -> int:
     return n
 
 
-def view(item: dict, strength: Callable[[float | None], str]) -> dict:
+def view(item: dict, strength: Callable[[float | None], str],
+         web_address: Callable[[str], str | None] = lambda path: None) -> dict:
     """One list as the page shows it: words for each photo, the figures kept for "show the
-    figure"."""
+    figure", and its web address where its release folder's is known."""
     from pathlib import PurePath
 
     hits = []
@@ -48,7 +49,7 @@ def view(item: dict, strength: Callable[[float | None], str]) -> dict:
             "n": n,
             "name": PurePath(str(h.get("path", ""))).name,
             "path": h.get("path"),
-            "url": h.get("url"),
+            "url": h.get("url") or web_address(str(h.get("path", ""))),
             "strength": strength(h.get("distance")),
             "figure": words.figure(h.get("distance")),
             "done": DONE_WORDS.get(h.get("state") or ""),
@@ -87,7 +88,8 @@ def routes(config: Any, door_of: Callable[[Any], Any], reviewer: Callable[[Reque
         if s is None:
             return to_login()
         items = await run_in_threadpool(door_of(s).takedowns, True)
-        return page(request, s, "takedowns.html", items=[view(i, strength) for i in items])
+        return page(request, s, "takedowns.html",
+                    items=[view(i, strength, config.web_address) for i in items])
 
     async def photo(request: Request) -> Response:
         s = reviewer(request)

@@ -28,11 +28,21 @@ def test_folders_are_read_with_their_labels_and_bare_paths_keep_working(tmp_path
     ('release_folders = [{label = "Web", path = "/a"}, {label = "Web", path = "/b"}]', "label"),
     ('release_folders = [{label = "Web"}]', "release_folders"),
     ('release_folders = [{label = "Web", path = "/a", mode = "x"}]', "release_folders"),
+    ('release_folders = [{label = "Web", path = "/a", url = "ftp://x"}]', "https://"),
     ('release_folders = [3]', "release_folders"),
 ])
 def test_a_folder_without_a_full_path_or_a_label_of_its_own_is_refused(toml, problem):
     with pytest.raises(ConfigError, match=problem):
         parse_config(toml.encode())
+
+
+def test_a_folder_with_a_web_address_gives_its_files_theirs():
+    cfg = parse_config(b'release_folders = [{label = "Web", path = "/srv/web", '
+                       b'url = "https://school.example/photos/"}, "/srv/news"]')
+    assert cfg.web_address("/srv/web/2026/sports day.jpg") == \
+        "https://school.example/photos/2026/sports%20day.jpg"
+    assert cfg.web_address("/srv/news/a.jpg") is None
+    assert cfg.web_address("/elsewhere/a.jpg") is None
 
 
 def test_accepting_settings_with_a_missing_folder_is_refused(tmp_path):

@@ -48,6 +48,14 @@ def test_the_takedowns_page_shows_each_photo_in_words_with_a_count_in_the_menu(l
     assert "Strong match" in page.text
     shown = re.sub(r"<details.*?</details>", "", page.text, flags=re.DOTALL)
     assert "0.31" not in shown and "distance" not in shown
+    assert "Web address" not in page.text  # none known: the file only
+    from safeguard.config import Config
+
+    published = Config(release_folders=({"label": "Website", "path": str(site),
+                                         "url": "https://school.example/photos"},))
+    web = client(home, config=published)
+    sign_in(web)
+    assert 'href="https://school.example/photos/assembly.jpg"' in web.get("/takedowns").text
     thumb = c.get(f"/takedowns/{item}/photo/0.jpg")
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
     assert c.get(f"/takedowns/{item}/photo/7.jpg").status_code == 404
