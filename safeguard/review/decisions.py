@@ -473,123 +473,14 @@ def release(
     except Exception as e:  # noqa: BLE001 - fail closed: nothing is written
         raise DecisionError(f"could not prepare the {'clip' if clip else 'photo'} "
                             f"({type(e).__name__})") from None
+    from safeguard.review.delivery import record_and_write
+
     try:
-        return _record_and_write(home, store, held, rec, actor, ready, data, fmt, decision, why,
-                                 chosen, sign_off, approve, caption_confirmed)
+        return record_and_write(home, store, held, rec, actor, ready, data, fmt, decision, why,
+                                chosen, sign_off, approve, caption_confirmed)
     finally:
         if clip:
             Path(data).unlink(missing_ok=True)
-
-
-def _record_and_write(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
-                      ready: Path, data: Any, fmt: str, decision: str, why: str | None,
-                      chosen: set[int], sign_off: bool, approve: bool,
-                      caption_confirmed: bool) -> Released:
-    """The audit entries, then the file (`data`: a photo's bytes, or a clip's verified hidden
-    file in `ready`), then the held record settled."""
-    from safeguard import approvals
-    from safeguard.images import write_atomic
-    from safeguard.pipeline import output_name
-
-    held_id = rec["id"]
-    faces = rec.get("faces", [])
-    names = tuple(p.get("name", "") for p in store.pupils() if p.get("name"))
-    name = output_name(Path(str(rec.get("input", "photo"))), fmt, rec.get("sha256") or "", names)
-    post_id = approvals.post_id_for(f"held:{held_id}") if sign_off else None
-    details = {
-        "held_id": held_id,
-        "decision": decision,
-        "reason": why,
-        "channel": rec.get("channel"),
-        "ready_dir": str(ready),
-        "file": name,
-        "faces": _face_details(rec, chosen),
-        **({"spot_check": True} if rec.get("spot_check") else {}),
-        **({"sign_off": "release and approve" if approve else "awaiting approval",
-            "post": post_id} if sign_off else {}),
-    }
-    _audit(store, actor, "held.release", rec, details)
-    if post_id is not None:
-        return _release_for_sign_off(home, store, held, rec, actor, post_id, ready, name, data,
-                                     decision, chosen, approve, caption_confirmed)
-    try:
-        if isinstance(data, Path):
-            from safeguard.video.release import link
-
-            out = link(data, ready, name)
-        else:
-            out = write_atomic(data, ready, name)
-    except OSError as e:
-        _audit(
-            store,
-            actor,
-            "held.release_failed",
-            rec,
-            {"held_id": held_id, "error": str(e.strerror or e)},
-        )
-        raise DecisionError(f"could not write into {ready}: {e.strerror or e}") from None
-    held.settle(held_id, "released", decided_by=actor, decision=decision, output=out.name)
-    try:
-        remember_ready_dir(home, ready)
-    except OSError:
-        pass
-    _flow_back(home, rec, "released", f"released by the DSL: ready as {out.name}",
-               output=out.name)
-    return Released(
-        held_id,
-        out,
-        decision,
-        sorted(i + 1 for i in chosen),
-        sorted(i + 1 for i in range(len(faces)) if i not in chosen),
-    )
-
-
-def _release_for_sign_off(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
-                          post_id: str, ready: Path, name: str, data: bytes, decision: str,
-                          chosen: set[int], approve: bool, caption_confirmed: bool) -> Released:
-    """The released copy into its own post (an id fixed by the held id: a release repeated
-    after a crash finds the same post), then the held photo settled; with `approve`, the post
-    approved by the same DSL."""
-    from safeguard import approvals
-
-    held_id = rec["id"]
-    try:
-        approvals.submit_photo(home, post_id, rec.get("channel") or "", ready, rec.get("caption"),
-                               actor, name, data, store.audit,
-                               academy=getattr(store, "academy", None),
-                               origin={"held_id": held_id, "watch_claim": rec.get("watch_claim")})
-    except (OSError, approvals.ApprovalError) as e:
-        _audit(store, actor, "held.release_failed", rec,
-               {"held_id": held_id, "error": str(getattr(e, "strerror", None) or e)})
-        raise DecisionError(f"could not make the post for sign-off: {e}") from None
-    held.settle(held_id, "released", decided_by=actor, decision=decision, post=post_id)
-    _flow_back(home, rec, "released for sign-off",
-               f"released by the DSL: awaiting approval as post {post_id} "
-               f"(safeguard approvals status {post_id})", new_post=post_id)
-    output = None
-    if approve:
-        try:
-            post = approvals.approve(home, post_id, actor, store.audit,
-                                     "released and approved by the DSL",
-                                     scope=getattr(store, "academy", None),
-                                     check=getattr(store, "check_caption", None),
-                                     caption_confirmed=caption_confirmed)
-        except approvals.ApprovalError as e:
-            raise DecisionError(f"released for sign-off as post {post_id}, not approved: {e}"
-                                ) from None
-        output = Path(post["written"][0]) if post["written"] else None
-    faces = rec.get("faces", [])
-    return Released(held_id, output, decision, sorted(i + 1 for i in chosen),
-                    sorted(i + 1 for i in range(len(faces)) if i not in chosen),
-                    approval=post_id, approved=approve)
-
-
-def _flow_back(home: Any, rec: dict, decided: str, text: str, **kw) -> None:
-    """The decision, in the status file and ledger of the watched inbox the photo came from."""
-    from safeguard.watch.feedback import note
-
-    if rec.get("watch_claim"):
-        note(home, decided, text, claim=rec["watch_claim"], **kw)
 
 
 def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) -> dict:
@@ -597,6 +488,8 @@ def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) 
     held = HeldQueue(home.held_dir)
     rec = pending_record(held, held_id, store)
     why = typed_reason(reason, True, "rejecting")
+    from safeguard.review.delivery import flow_back
+
     _audit(
         store,
         actor,
@@ -612,6 +505,6 @@ def reject(home: Any, store: Any, held_id: str, actor: str, reason: str | None) 
         },
     )
     held.settle(held_id, "rejected", decided_by=actor)
-    _flow_back(home, rec, "rejected", "rejected by the DSL: not published; ask the DSL before "
+    flow_back(home, rec, "rejected", "rejected by the DSL: not published; ask the DSL before "
                "sending it again")
     return {"id": held_id, "status": "rejected", "original_destroyed": True}
