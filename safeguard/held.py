@@ -63,9 +63,10 @@ class HeldQueue:
         self._write(folder or self.path(held_id), held_id, "record.json",
                     json.dumps(rec, indent=1).encode())
 
-    def hold(self, original: bytes, record: dict) -> str:
+    def hold(self, original: bytes, record: dict, seal_original=None) -> str:
         """Keep `original` with its DSL-only `record`; returns the new id. Atomic: the folder
-        appears under its final name only once both files are complete."""
+        appears under its final name only once both files are complete. `seal_original(folder,
+        held_id)`: writes the sealed original itself instead (hold_file)."""
         key = self.key  # no key: refuse before anything is written
         assert key
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -73,7 +74,10 @@ class HeldQueue:
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
         try:
             os.chmod(staging, 0o700)
-            self._write(staging, held_id, "original", original)
+            if seal_original is None:
+                self._write(staging, held_id, "original", original)
+            else:
+                seal_original(staging, held_id)
             rec = dict(record, id=held_id, held_at=dt.datetime.now(dt.UTC).isoformat(),
                        state="held")
             self._write_record(held_id, rec, staging)
@@ -82,6 +86,14 @@ class HeldQueue:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return held_id
+
+    def hold_file(self, original: Path, record: dict) -> str:
+        """`hold` for an original read from a file and sealed a megabyte at a time (a clip):
+        memory does not grow with its size."""
+        from safeguard import sealed
+
+        return self.hold(b"", record, seal_original=lambda folder, held_id: sealed.write_from(
+            folder / "original", original, self.key, f"held/{held_id}/original"))
 
     def path(self, held_id: str) -> Path:
         """The folder of a held image; ids that are not exactly our format are refused (no path

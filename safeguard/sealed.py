@@ -48,6 +48,40 @@ def write(path: Path, data: bytes, key: bytes, place: str) -> None:
     atomic_write_bytes(path, MAGIC + seal(key, data, place.encode()))
 
 
+def write_from(path: Path, source: Path, key: bytes, place: str, chunk: int = 1 << 20) -> None:
+    """Seal the file `source` for `place` into `path` as `write` does (the same format: nonce,
+    ciphertext, tag), a megabyte at a time, so that a held clip of a gigabyte is never in
+    memory. Written to a hidden temp file beside `path`, fsynced, then renamed into place."""
+    import os
+    import secrets
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from consent_db.crypto import _NONCE
+    from consent_db.storage import fsync_dir
+
+    nonce = os.urandom(_NONCE)
+    enc = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(place.encode())
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, \
+                open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src:
+            out.write(MAGIC + nonce)
+            for block in iter(lambda: src.read(chunk), b""):
+                out.write(enc.update(block))
+            out.write(enc.finalize() + enc.tag)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
 def read(path: Path, key: bytes, place: str) -> bytes:
     raw = Path(path).read_bytes()
     if not raw.startswith(MAGIC):

@@ -37,14 +37,16 @@ from safeguard.video.container import Writer, verify_container
 from safeguard.video.tracks import Linker, Track, coverage
 
 DETECT_EVERY = 2  # faces are searched for on every other frame; tracks fill the frames between
-ENCODES_PER_SECOND = 3
-SHARP_SHARE = 0.5  # a track is decided on its frames at least this share as sharp as its best  # a track is encoded at most this often (its first frame always)
+ENCODES_PER_SECOND = 3  # a track is encoded at most this often (its first frame always)
+SHARP_SHARE = 0.5  # a track is decided on its frames at least this share as sharp as its best
 CHECKS_PER_SECOND = 2  # frames of the written clip searched again, at least
 TEXT_PER_SECOND = 1  # frames whose text is read
 END_FRAMES = 2  # every frame this near a track's ends is searched again too
+# A held clip is kept whole, sealed a megabyte at a time; the review page and a release read it
+# back whole into memory, so it must fit there.
 HOLD_MAX_BYTES = 1024**3
 UNLIMITED = Limits(max_seconds=float("inf"), max_pixels=1 << 62, max_fps=float("inf"),
-                   max_bytes=1 << 62)  # our own written copy: its limits were the input's  # a held clip's original is kept whole, so it must fit in memory
+                   max_bytes=1 << 62)  # our own written copy: its limits were the input's
 
 
 def sound_for(job: Job) -> str:
@@ -435,11 +437,11 @@ def _hold(path: Path, info: ClipInfo, outcome: ClipOutcome, job: Job) -> None:
         raise ClipError("held for the DSL to check, but too large to keep for them: "
                         "shorten the clip")
     from safeguard.held import HeldQueue
-    from safeguard.images import read_bytes
 
     rec = outcome.dsl_record()
     rec["channel"] = job.channel
-    outcome.held_id = HeldQueue(job.held_dir).hold(read_bytes(path, max_bytes=HOLD_MAX_BYTES), rec)
+    # sealed from the file a megabyte at a time: a held clip is never read into memory whole
+    outcome.held_id = HeldQueue(job.held_dir).hold_file(path, rec)
 
 
 __all__ = ["HELD_MESSAGE", "ClipOutcome", "decide_track", "process_clip"]
