@@ -135,9 +135,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
         raise click.ClickException(
             f"{counts.unfinished} photo(s) could not be finished (see the log); they stay in "
             "processing and the next start finishes them")
-    if once:
-        sys.exit(ExitStatus.for_batch(counts.held, counts.rejected))
-    sys.exit(ExitStatus.OK)
+    return ExitStatus.for_batch(counts.held, counts.rejected) if once else ExitStatus.OK
 
 
 def _setup_logging(logfile: Path) -> list[logging.Handler]:
