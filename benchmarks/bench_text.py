@@ -245,16 +245,16 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     laid_rng = random.Random(args.seed + 1)  # the laid-out names: the other signs stay as they were
     persons = people(PUPILS)
-    job = Job(config=Config(), channel="social", unknown="redact", style="blur", matrix=None,
-              calibration=object(), people=tuple(PUPILS), text="redact",
+    job = Job(config=Config(text="redact"), channel="social", matrix=None,
+              calibration=object(), people=tuple(PUPILS),
               all_groups=SCHOOL_GROUPS, on_register=PUPILS_ON_REGISTER)
     from consent_db.matrix import MatchMatrix
 
     empty = MatchMatrix(encodings=np.zeros((0, 128), np.float32), sq_norms=np.zeros(0, np.float32),
                         row_pupil=np.zeros(0, np.int32), pupil_ids=[], restricted=np.zeros(0, bool),
                         on_register=np.zeros(0, bool), reasons=[], channel="social")
-    face_job = Job(config=Config(), channel="social", unknown="redact", style="blur",
-                   matrix=empty, text="keep")  # faces only: which way the people stand
+    face_job = Job(config=Config(text="keep"), channel="social",
+                   matrix=empty)  # faces only: which way the people stand
     matching = [0.0]  # CPU seconds spent matching what was read to names (find_naming)
     find_naming = text_module.find_naming
 

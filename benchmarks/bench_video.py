@@ -271,7 +271,7 @@ def child(clip: Path, home_dir: Path, out_dir: Path, result: Path) -> int:
     cfg = replace(Config(), spot_check_rate=0.0)  # spot checks hold clips at random, by design
     home = Home(home_dir)
     inputs = store_inputs(home, cfg, CHANNEL)
-    job = Job(config=cfg, channel=CHANNEL, unknown="redact", style=cfg.style,
+    job = Job(config=cfg.with_overrides(unknown="redact"), channel=CHANNEL,
               **{**inputs.job_fields(), "spot_key": None}, out_dir=out_dir,
               held_dir=home.held_dir, threads=2)
     oc = process_clip(clip, job)

@@ -255,17 +255,35 @@ def unknown_groups(matrix, groups) -> list[str]:
     return [g for g in groups if g.casefold() not in known]
 
 
-def apply(config, cal: Calibration):
-    """`config` with the calibrated tolerances in force (what policy.decide_face reads)."""
-    from dataclasses import replace
+@dataclass(frozen=True)
+class CalibratedTolerances:
+    """The clearing tolerances in force for one gallery and roster (policy.decide_face): the
+    settings' ceilings lowered to what the gallery's spread allows. Its own type, not a second
+    Config, so that a setting (the ceiling) and its calibrated value cannot be taken for each
+    other."""
 
-    return replace(
-        config,
+    clear_tolerance: float
+    near_restricted_tolerance: float
+    small_face_tolerance: float
+    roster_margin: float
+
+
+def tolerances(config, cal: Calibration) -> CalibratedTolerances:
+    """The tolerances `cal` puts in force under `config`'s ceilings."""
+    return CalibratedTolerances(
         clear_tolerance=cal.clear_tolerance,
         near_restricted_tolerance=cal.near_restricted_tolerance,
         small_face_tolerance=min(config.small_face_tolerance, cal.clear_tolerance),
         roster_margin=cal.roster_margin if cal.roster_margin is not None else config.roster_margin,
     )
+
+
+def apply(config, cal: Calibration):
+    """`config` with the calibrated tolerances in force, as one Config (the benchmarks' form;
+    the pipeline keeps them apart: `tolerances`)."""
+    from dataclasses import replace
+
+    return replace(config, **asdict(tolerances(config, cal)))
 
 
 def for_store(store, config) -> dict[str, Calibration]:

@@ -40,6 +40,22 @@ COMMANDS: dict[str, str] = {
     "approvals": "safeguard.commands.approvals:approvals",
 }
 
+# group -> {name -> "module:attribute"}: the groups of a group, each in a module of its own (a
+# command module never imports another).
+SUBCOMMANDS: dict[str, dict[str, str]] = {
+    "pupils": {
+        "consent": "safeguard.commands.consent:consent",
+        "register": "safeguard.commands.register:register",
+        "biometric": "safeguard.commands.biometric:biometric",
+        "references": "safeguard.commands.references:references",
+    },
+}
+
+
+def _load(target: str):
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
 
 @dataclass
 class AppContext:
@@ -96,13 +112,17 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(name)
         if target is None:
             return None
-        module, attr = target.split(":")
+        module = target.split(":")[0]
         try:
-            return getattr(importlib.import_module(module), attr)
+            cmd = _load(target)
         except ModuleNotFoundError as e:  # a command whose module is not written yet
             if e.name == module:
                 return None
             raise
+        for sub, where in SUBCOMMANDS.get(name, {}).items():
+            if sub not in cmd.commands:
+                cmd.add_command(_load(where), sub)
+        return cmd
 
 
 @click.group(cls=LazyGroup, epilog=ALL_EXIT_CODES_HELP)

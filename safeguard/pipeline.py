@@ -66,12 +66,16 @@ def starts_like_an_image(path: Path) -> bool:
 # face, text, a spot check): the cause is the DSL's to know.
 @dataclass
 class Job:
-    """Everything a worker needs to process photos; pickled once per worker."""
+    """Everything a worker needs to process photos; pickled once per worker. Made only by a
+    publish session (safeguard.publish), which resolves the batch's choices over the settings.
+
+    `config` is the one configuration in force: the settings with the batch's own choices
+    (unknown, style, text) already in it. `tolerances` are the clearing tolerances calibrated
+    to the gallery and the roster, a value of their own (calibration.CalibratedTolerances), never
+    a second Config with the same field names."""
 
     config: Config
     channel: str
-    unknown: str
-    style: str
     matrix: object  # consent_db.MatchMatrix
     out_dir: Path | None = None  # None: scan only, write nothing
     held_dir: Path | None = None
@@ -79,7 +83,6 @@ class Job:
     output_format: str = "jpeg"
     threads: int = 1  # onnxruntime threads per photo: 1 in a pool, every core for a lone photo
     groups: tuple[str, ...] = ()  # class rosters: only their consenting pupils clear a face
-    text: str = "redact"  # text naming a pupil or class: redact | hold | keep (config.text)
     people: tuple[tuple[str, str], ...] = ()  # (pupil id, full name): text in photos is checked
     all_groups: tuple[str, ...] = ()  # every group of the store (class names in photos)
     on_register: frozenset = frozenset()  # pupil ids on a protected register
@@ -91,16 +94,21 @@ class Job:
     # Worked out from the matrix, the config and the groups when the job is made:
     clearable: np.ndarray | None = None  # (P,) pupils who may clear a face
     calibration: object = None  # safeguard.calibration.Calibration
-    decide_config: Config | None = None  # config with the calibrated clearing tolerance
+    tolerances: object = None  # safeguard.calibration.CalibratedTolerances
 
     def __post_init__(self) -> None:
         if self.calibration is not None:
             return
-        from safeguard.calibration import apply, calibrate, clearable_mask
+        from safeguard.calibration import calibrate, clearable_mask, tolerances
 
         self.clearable = clearable_mask(self.matrix, self.groups)
         self.calibration = calibrate(self.matrix, self.config, self.clearable)
-        self.decide_config = apply(self.config, self.calibration)
+        self.tolerances = tolerances(self.config, self.calibration)
+
+    def for_roster(self, groups: tuple[str, ...]) -> Job:
+        """This job for another class roster: who may clear a face, and the calibration, are
+        worked out again for it."""
+        return replace(self, groups=groups, clearable=None, calibration=None, tolerances=None)
 
 
 @dataclass(frozen=True)
@@ -150,9 +158,9 @@ def store_inputs(home, config: Config, channel: str, store=None) -> StoreInputs:
 
 def _decide(row: np.ndarray, job: Job, width: int) -> FaceDecision:
     m = job.matrix
-    return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.decide_config,
-                       job.unknown, face_width=width, clearable=job.clearable,
-                       rivals=getattr(m, "rivals", None))
+    return decide_face(row, m.restricted, m.on_register, m.pupil_ids, m.reasons, job.config,
+                       job.config.unknown, face_width=width, clearable=job.clearable,
+                       rivals=getattr(m, "rivals", None), tolerances=job.tolerances)
 
 
 def analyse(rgb: np.ndarray, job: Job, levels=None) -> list[FaceOutcome]:
@@ -225,7 +233,7 @@ def check_text_in(rgb: np.ndarray, job: Job, angle: int = 0) -> list[TextOutcome
     """Text in the photo that names a pupil or a class (safeguard.text), read with the photo
     turned by `angle` (upright_angle), with what to do: hold when the policy says so or the name
     is a register pupil's (like their face), else redact. Nothing when the policy is "keep"."""
-    if job.text == "keep":
+    if job.config.text == "keep":
         return []
     from safeguard.naming import people
     from safeguard.text import check_photo
@@ -236,7 +244,7 @@ def check_text_in(rgb: np.ndarray, job: Job, angle: int = 0) -> list[TextOutcome
                         close=frozenset(job.on_register))
     for hit in found.hits:
         pupil = hit.finding.pupil
-        action = "hold" if job.text == "hold" or pupil in job.on_register else "redact"
+        action = "hold" if job.config.text == "hold" or pupil in job.on_register else "redact"
         for box in hit.cover_boxes(w, h):
             out.append(TextOutcome(box, action, hit.finding.kind, hit.line, pupil))
     return out
@@ -254,9 +262,10 @@ def cover_text_checked(rgb: np.ndarray, texts: list[TextOutcome], job: Job,
 
     boxes = [t.box for t in texts]
     h, w = rgb.shape[:2]
+    reading = replace(job, config=replace(job.config, text="redact"))  # every naming region
     for _ in range(2):
         out = cover(rgb, boxes)
-        left = check_text_in(out, replace(job, text="redact"), angle)
+        left = check_text_in(out, reading, angle)
         if not left:
             return out
         boxes += [t.box.scaled(1.5, w, h) for t in left]
@@ -336,7 +345,7 @@ def _process_bytes(data: bytes, path: Path, job: Job, outcome: Outcome) -> Outco
         from safeguard.redact import redact_checked
 
         keep = [f.box for f in outcome.faces if f.action == "keep"]
-        pixels = redact_checked(image.rgb, boxes, job.style, cfg.mask_scale, keep=keep,
+        pixels = redact_checked(image.rgb, boxes, cfg.style, cfg.mask_scale, keep=keep,
                                 levels=levels)
     if outcome.texts:
         try:

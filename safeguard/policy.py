@@ -25,11 +25,15 @@ with confidence, unknown on its own, follows that face when it is cleared
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from safeguard.config import Config
 from safeguard.faces import Box
+
+if TYPE_CHECKING:
+    from safeguard.calibration import CalibratedTolerances
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,14 @@ def decide_face(
     face_width: int | None = None,
     clearable: np.ndarray | None = None,
     rivals: np.ndarray | None = None,
+    tolerances: CalibratedTolerances | None = None,
 ) -> FaceDecision:
     """Decide one face from its distance to every pupil (closest encoding each).
 
-    `config.clear_tolerance` is the tolerance in force (calibrated to the gallery: see
-    safeguard/calibration.py). `clearable` marks the consenting pupils who may clear a face
-    (default every consenting pupil; with a class roster, the roster's); every restricted pupil
+    `tolerances` are the clearing tolerances in force, calibrated to the gallery (see
+    safeguard/calibration.py, never above `config`'s); without them, `config`'s own.
+    `clearable` marks the consenting pupils who may clear a face (default every consenting
+    pupil; with a class roster, the roster's); every restricted pupil
     restricts whatever it says.
 
     A face is cleared only when no restricted pupil could claim it: every restricted pupil lies
@@ -82,20 +88,21 @@ def decide_face(
     d_clear = float(np.min(dists[clearable])) if clearable.any() else inf
     # a class roster: fewer may clear than the consenting pupils with current references
     roster = bool(np.count_nonzero(clearable) < np.count_nonzero(~restricted & ~rivals))
+    tol = config if tolerances is None else tolerances
     too_small = face_width is not None and face_width < config.min_identifiable_face
-    tolerance = config.clear_tolerance
+    tolerance = tol.clear_tolerance
     if face_width is not None and face_width < config.small_face:
-        tolerance = min(tolerance, config.small_face_tolerance)
-    reach = max(config.clear_tolerance, config.distinct_tolerance)
+        tolerance = min(tolerance, tol.small_face_tolerance)
+    reach = max(tol.clear_tolerance, config.distinct_tolerance)
     near_restricted = d_restricted <= config.restrict_tolerance
     if near_restricted:  # a restricted child's face must not pass as a consenting one
-        tolerance = min(tolerance, config.near_restricted_tolerance)
+        tolerance = min(tolerance, tol.near_restricted_tolerance)
 
-    if not too_small and d_clear <= reach and d_restricted > config.clear_tolerance:
+    if not too_small and d_clear <= reach and d_restricted > tol.clear_tolerance:
         pick = int(np.flatnonzero(clearable)[np.argmin(dists[clearable])])
         if d_clear <= tolerance and d_restricted - d_clear >= config.clear_margin:
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
-        if _distinct(dists, pick, restricted, clearable, roster, config,
+        if _distinct(dists, pick, restricted, clearable, roster, config, tol.roster_margin,
                      _own_rivals(rivals, pupil_ids, pick)):
             return FaceDecision("cleared", "keep", pupil=pupil_ids[pick], distance=d_clear)
 
@@ -138,7 +145,8 @@ def _own_rivals(rivals: np.ndarray, pupil_ids: list[str], pick: int) -> np.ndarr
 
 
 def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: np.ndarray,
-              roster: bool, config: Config, own: np.ndarray | None = None) -> bool:
+              roster: bool, config: Config, roster_margin: float,
+              own: np.ndarray | None = None) -> bool:
     """The distinct match: is the face at least `distinct_margin` nearer its consenting pupil
     `pick` than to every other enrolled pupil?
 
@@ -162,7 +170,7 @@ def _distinct(dists: np.ndarray, pick: int, restricted: np.ndarray, clearable: n
         float(np.min(dists[off & restricted])) - d < config.distinct_margin
     off_consenting = off & ~restricted
     return not near_restricted and (
-        not off_consenting.any() or float(np.min(dists[off_consenting])) - d >= config.roster_margin)
+        not off_consenting.any() or float(np.min(dists[off_consenting])) - d >= roster_margin)
 
 
 # Weak boxes on a face: the detector sometimes adds a weak box that sits half on a face it found

@@ -114,16 +114,17 @@ def peer_uid(sock: socket.socket) -> int | None:
 
 @dataclass
 class Batch:
-    job: object  # safeguard.pipeline.Job
-    write: bool
+    session: object  # safeguard.publish.Session: the batch, its job and its post
     work: Path  # the batch's scratch folder under the home (owner-only)
-    caption: list | None = None  # the caption's findings (safeguard.naming, public form)
-    post: dict | None = None  # the post waiting for sign-off (safeguard.approvals), if needed
-    audit: object = None
+
+    @property
+    def caption(self) -> list | None:  # the caption's findings (public form)
+        return self.session.caption
 
 
 class PhotoService:
-    """What the server does with a batch: sign in, build the job, process each photo."""
+    """What the server does with a batch: sign in, open the publish session (safeguard.publish),
+    process each photo. A transport: the choices, checks, job and post are the session's."""
 
     def __init__(self, home, config, jobs: int = 1) -> None:
         from consent_db.throttle import Throttle
@@ -140,7 +141,6 @@ class PhotoService:
         from safeguard.accepted_settings import accepted_config
         from safeguard.config import ConfigError
         from safeguard.door import Entrance, Refused
-        from safeguard.pipeline import Job
 
         if msg.get("op") != "hello" or msg.get("v") != PROTOCOL:
             raise ServiceError(f"this service speaks protocol {PROTOCOL}; update safeguard")
@@ -173,89 +173,36 @@ class PhotoService:
             door = entrance.door(who, cfg)  # the batch reaches the store only through it
         except (StoreError, ConfigError) as e:
             raise ServiceError(str(e)) from e
-        quality = msg.get("quality")
-        if quality is not None:
-            if not isinstance(quality, int) or not 1 <= quality <= 100:
-                raise ServiceError("quality must be 1-100", usage=True)
-            cfg = cfg.with_overrides(jpeg_quality=quality)
-        channel = msg.get("channel") or cfg.default_channel
-        if channel not in cfg.channels:
-            raise ServiceError(f"unknown channel {channel!r}; channels: {', '.join(cfg.channels)}",
-                               usage=True)
-        fmt = msg.get("format") or cfg.output_format
-        chosen = {k: msg.get(k) or None for k in ("unknown", "text", "style", "audio")}
-        if fmt not in ("jpeg", "png") or not all(v is None or isinstance(v, str)
-                                                 for v in chosen.values()):
-            raise ServiceError("unknown --unknown, --text, --style, --audio or --format value",
-                               usage=True)
-        try:  # a batch may be stricter than the settings, never laxer (config.STRICTNESS)
-            choices = cfg.batch_choices(who.role, channel, **chosen)
-        except ConfigError as e:
-            raise ServiceError(str(e), usage=True) from None
-        if cfg.laxer(channel, **chosen):  # an admin or the DSL relaxed it: on the record
-            door.audit.append(who.user, "batch.relaxed", None,
-                               {k: f"{cfg.setting_for(k, channel)} -> {v}"
-                                for k, v in cfg.laxer(channel, **chosen).items()})
-        unknown, style, text = choices["unknown"], choices["style"], choices["text"]
-        groups = msg.get("groups") or []
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise ServiceError("groups must be names", usage=True)
-        try:
-            inputs = door.photo_inputs(channel)
-            matrix = inputs.matrix
-        except StoreError as e:
-            raise ServiceError(str(e)) from e
-        from safeguard.calibration import unknown_groups
-
-        missing = unknown_groups(matrix, groups)
-        if missing:
-            raise ServiceError(f"no enrolled pupil is in group {', '.join(map(repr, missing))}",
-                               usage=True)
-        caption = msg.get("caption")
-        findings = None
-        if isinstance(caption, str):
-            findings = [f.public() for f in door.check_caption(caption)]
-        write = bool(msg.get("write"))
+        request = _request(msg)
         self.home.ensure()
         work = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.home.root))
-        job = Job(config=cfg, channel=channel, unknown=unknown, style=style,
-                  out_dir=work if write else None,
-                  held_dir=self.home.held_dir if write else None,
-                  output_format=fmt, groups=tuple(dict.fromkeys(groups)), text=text,
-                  audio=choices["audio"], **inputs.job_fields())
-        log.info("batch for %s (%s): channel %s, %s", who.user, who.role, channel,
-                 "blur" if write else "scan")
-        post = None
-        if write:
-            from safeguard import approvals
+        from safeguard.publish import RequestError, Session
 
-            if approvals.needs_approval(cfg, channel):  # copies wait for sign-off, not sent back
-                out = _post_out_dir(msg.get("out"), cfg, channel)
-                from safeguard.scope import academy_of_submitter
-
-                post = approvals.start(self.home, channel, out,
-                                       caption if isinstance(caption, str) else None, who.user,
-                                       academy=academy_of_submitter(who))
-        return Batch(job, write, work, findings, post, door.audit)
+        try:
+            session = Session(self.home, who, door, cfg, request, scratch=work,
+                              release_folders_only=True)
+        except RequestError as e:
+            shutil.rmtree(work, ignore_errors=True)
+            raise ServiceError(str(e), usage=True) from None
+        except (StoreError, ConfigError) as e:
+            shutil.rmtree(work, ignore_errors=True)
+            raise ServiceError(str(e)) from e
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        log.info("batch for %s (%s): channel %s, %s", who.user, who.role, session.channel,
+                 "blur" if request.write else "scan")
+        return Batch(session, work)
 
     def photo(self, batch: Batch, msg: dict, data: bytes) -> tuple[dict, bytes]:
-        from safeguard.pipeline import process_data
-
         path = msg.get("path")
         if msg.get("op") != "photo" or not isinstance(path, str) or not path or "\0" in path:
             raise ServiceError("expected a photo")
         with self.slots:
-            outcome = process_data(data, Path(path), batch.job)
+            outcome = batch.session.photo(data, Path(path))
         clean = b""
         public = outcome.public()
-        if outcome.output and batch.post is not None:
-            from safeguard import approvals
-
-            out = Path(outcome.output)
-            approvals.add(self.home, batch.post, out.name, out.read_bytes())
-            out.unlink()
-            public.update(output=None, approval=batch.post["id"], message="awaiting approval")
-        elif outcome.output:
+        if outcome.output:  # a copy not gone into a post: sent back, and gone from here
             out = Path(outcome.output)
             clean = out.read_bytes()
             out.unlink()
@@ -264,34 +211,42 @@ class PhotoService:
 
     def close(self, batch: Batch) -> None:
         shutil.rmtree(batch.work, ignore_errors=True)
-        if batch.post is not None:
-            from safeguard import approvals
-
-            if batch.post["files"]:
-                approvals.submit(self.home, batch.post, batch.audit)
-            else:
-                shutil.rmtree(approvals.folder(self.home) / batch.post["id"], ignore_errors=True)
+        batch.session.finish()  # the post submitted, or dropped when empty
 
 
-def _post_out_dir(out: object, config, channel: str) -> Path:
-    """Where a post sent through the service lands once approved. The service account writes it
-    there, so a comms member may not choose just any folder (they could have the service write
-    into the home or anywhere it can reach): it must be one of the configured release folders."""
-    allowed = {Path(a).expanduser().resolve() for a in config.release_paths()}
-    if not isinstance(out, str) or not out or "\0" in out:
-        raise _post_out_error(channel, allowed)
-    p = Path(out).expanduser()
-    if not p.is_absolute() or p.resolve() not in allowed:
-        raise _post_out_error(channel, allowed)
-    return p.resolve()
+def _request(msg: dict):
+    """The publish request a `hello` carries, its values checked for type (the session checks
+    what they mean)."""
+    from safeguard.publish import Request
+
+    quality = msg.get("quality")
+    if quality is not None and (not isinstance(quality, int) or not 1 <= quality <= 100):
+        raise ServiceError("quality must be 1-100", usage=True)
+    chosen = {k: msg.get(k) or None for k in ("unknown", "text", "style", "audio", "format")}
+    if chosen["format"] not in (None, "jpeg", "png") or not all(
+            v is None or isinstance(v, str) for v in chosen.values()):
+        raise ServiceError("unknown --unknown, --text, --style, --audio or --format value",
+                           usage=True)
+    channel = msg.get("channel") or None
+    if channel is not None and not isinstance(channel, str):
+        raise ServiceError("unknown channel", usage=True)
+    groups = msg.get("groups") or []
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise ServiceError("groups must be names", usage=True)
+    caption, out = msg.get("caption"), msg.get("out")
+    return Request(channel=channel, groups=tuple(groups), quality=quality,
+                   caption=caption if isinstance(caption, str) else None,
+                   out=Path(out) if isinstance(out, str) and out and "\0" not in out else None,
+                   write=bool(msg.get("write")), **chosen)
 
 
-def _post_out_error(channel: str, allowed: set) -> Exception:
-    where = (", ".join(sorted(str(a) for a in allowed)) if allowed else
-             "none is configured: set release_folders in config.toml")
-    return ServiceError(f"posts for {channel} need sign-off, and through the service an approved "
-                        f"post lands only in a release folder: give --out one of them ({where})",
-                        usage=True)
+def hello_for(request) -> dict:
+    """The `hello` settings of a publish request (the client's side of `_request`)."""
+    return {"channel": request.channel, "unknown": request.unknown, "style": request.style,
+            "format": request.format, "quality": request.quality,
+            "groups": list(request.groups), "write": request.write,
+            "caption": request.caption, "text": request.text, "audio": request.audio,
+            "out": str(request.out.absolute()) if request.out is not None else None}
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -453,6 +408,30 @@ class Client:
         if not answer.get("ok"):
             raise ServiceError(answer.get("error") or "refused")
         return answer["outcome"], clean
+
+    def publish(self, files, early, out: Path | None):
+        """Each input's public outcome: `early` ones (rejected while collecting) as they are,
+        every file read here (as the person running the command) and sent; its copy written
+        into `out` here (None: nothing is written)."""
+        from safeguard.images import LoadError, read_bytes, write_atomic
+
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        for o in early:
+            yield o.public()
+        for f in files:
+            try:
+                data = read_bytes(f)
+            except LoadError as e:
+                yield {"input": str(f), "status": "rejected", "error": str(e), "faces": []}
+                continue
+            public, clean = self.photo(str(f), data)
+            public["input"] = str(f)
+            if clean and out is not None:
+                public["output"] = str(write_atomic(clean, out, Path(public["output"]).name))
+            elif public["status"] == "exported" and out is not None:
+                public["output"] = None
+            yield public
 
     def close(self) -> None:
         try:

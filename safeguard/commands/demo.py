@@ -107,14 +107,26 @@ def _enrol(store, home, pupil_id: str, refs: list[Path]) -> None:
 
 
 def _blur(home: Home, paths, out: Path, channel: str, jobs: int | None, password: str) -> int:
-    """The comms staff's blur pass, in this process, exactly as `safeguard blur` runs it
-    (safeguard.commands.scan), signed in as demo-comms; returns its exit status."""
+    """The comms staff's blur pass, in this process, as `safeguard blur` runs it: signed in as
+    demo-comms (the password passed, never put in the environment), through the same publish
+    session (safeguard.publish) and shown the same way; returns its exit status."""
     import os
 
-    from safeguard.cli import AppContext
-    from safeguard.commands.scan import _run
+    from safeguard import batch_terminal
+    from safeguard.accepted_settings import accepted_config
+    from safeguard.config import load_config
+    from safeguard.door import Entrance
+    from safeguard.pipeline import collect_inputs
+    from safeguard.publish import Request, Session
 
-    os.environ["SAFEGUARD_PASSWORD"] = password  # this process only: signs in as demo-comms
-    app = AppContext(home=home, user="demo-comms")
-    return int(_run(app, list(paths), channel, None, None, None, None, False, jobs, write=True,
-                    out=out))
+    gate = Entrance.open(home, load_config(home.config_file))
+    who = gate.verify_staff("demo-comms", password, source=f"uid:{os.getuid()}")
+    if who is None:
+        raise click.ClickException("the demo's comms account could not sign in")
+    config = accepted_config(home, gate)
+    door = gate.door(who, config)
+    door.need("photos")
+    session = Session(home, who, door, config, Request(channel=channel, out=out, write=True))
+    files, early = collect_inputs(list(paths))
+    return int(batch_terminal.run(session, files, early, as_json=False,
+                                  jobs=jobs or os.cpu_count() or 1))

@@ -516,17 +516,3 @@ def _run_os(fn, path: Path) -> None:
         fn()
     except OSError as e:
         raise click.ClickException(f"cannot write {path}: {e.strerror or e}") from e
-
-
-def _subgroups() -> None:
-    from safeguard.commands.biometric import biometric
-    from safeguard.commands.consent import consent
-    from safeguard.commands.references import references
-    from safeguard.commands.register import register
-
-    for g, name in ((consent, "consent"), (register, "register"), (biometric, "biometric"),
-                    (references, "references")):
-        pupils.add_command(g, name)
-
-
-_subgroups()

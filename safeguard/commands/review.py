@@ -482,25 +482,18 @@ def report(app, paths, html_out, channel, unknown, jobs, as_user):
     """Write a DSL contact sheet of a batch: a thumbnail per photo with every face outlined and
     labelled (pupil names and reasons). Analyses like `scan`; writes no photo. A DSL document:
     needs a dsl staff account, and the file is written owner-only."""
-    from safeguard.commands.scan import batch_choices, open_matrix
-    from safeguard.pipeline import Job, collect_inputs, process_batch
+    from safeguard.commands.batch_options import usage_errors
+    from safeguard.pipeline import collect_inputs
+    from safeguard.publish import Request, Session
     from safeguard.review.contact import contact_sheet
 
     door, who = _sign_in(app, as_user)
     cfg = app.config
-    channel = channel or cfg.default_channel
-    inputs = open_matrix(app, channel, door)
-    job = Job(
-        config=cfg,
-        channel=channel,
-        unknown=batch_choices(cfg, who, door.audit, unknown=unknown)["unknown"],
-        style=cfg.style,
-        output_format=cfg.output_format,
-        text=cfg.text,
-        **inputs.job_fields(),
-    )
+    with usage_errors():  # analysed as `scan` would: nothing written
+        session = Session(app.home, who, door, cfg, Request(channel=channel, unknown=unknown))
+    channel = session.channel
     files, early = collect_inputs(paths)
-    outcomes = list(early) + list(process_batch(files, job, jobs or os.cpu_count() or 1))
+    outcomes = list(session.outcomes(files, early, jobs=jobs or os.cpu_count() or 1))
     # a scoped DSL's sheet: another academy's pupils are "another academy's pupil", unnamed
     html = contact_sheet(outcomes, door.names(), channel, who.user, cfg, view=door.face_view)
     target = html_out.absolute()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from safeguard.commands.scan import GROUP_HELP, TEXT_HELP
+from safeguard.commands.batch_options import GROUP_HELP, TEXT_HELP
 from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
 from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
@@ -68,7 +68,7 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
 
     A photo in a first-level subfolder named for a group (INBOX/4O/...) is checked against that
     group's roster, as with --group 4O; other photos use --group, or the whole school."""
-    from safeguard.commands.scan import batch_choices, check_groups, open_matrix
+    from safeguard.commands.batch_options import usage_errors
     from safeguard.commands.signin import signed_in
     from safeguard.watch import AlreadyRunning, Target, Watcher, WatchSettings
 
@@ -87,11 +87,14 @@ def watch(app, inbox, ready, channel, poll, once, jobs, settle, give_up, unknown
             "outside the inbox)")
     store, who = signed_in(app, "photos", as_user)  # once, at the start: comms up
     cfg = app.config  # the accepted settings (signin)
-    channel = channel or cfg.default_channel
-    choices = batch_choices(cfg, who, store.audit, unknown=unknown, style=style, text=text)
-    home.ensure()
-    matrix, _ = open_matrix(app, channel, store)  # fail now (bad channel, key), not later
-    groups = check_groups(matrix, groups)
+    from safeguard.publish import check_channel, check_groups, resolve_choices
+
+    with usage_errors():
+        choices = resolve_choices(cfg, who, store.audit, unknown=unknown, style=style, text=text)
+        channel = check_channel(cfg, channel)
+        home.ensure()
+        matrix = store.photo_inputs(channel).matrix  # fail now (bad channel, key), not later
+        groups = check_groups(matrix, groups)
     try:
         ready.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -207,7 +207,7 @@ def look(path: Path, info: ClipInfo, job: Job, limits: Limits) -> _Look:
     cutoff = decision_cutoff(job.config)
     for i, rgb in enumerate(frames(path, info, limits)):
         n = i + 1
-        if job.text != "keep" and i % text_every == 0:
+        if job.config.text != "keep" and i % text_every == 0:
             texts += check_text_in(rgb, job, 0)
         if i % DETECT_EVERY:
             continue
@@ -254,7 +254,7 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
                        if sound else
                        "everything but the picture (dates, place, camera, sound) removed"
                        if info.audio else "everything but the picture (dates, place, camera) removed"]
-    outcome.tracks = [TrackOutcome(t, decide_track(best_samples(t.samples), job.unknown),
+    outcome.tracks = [TrackOutcome(t, decide_track(best_samples(t.samples), job.config.unknown),
                                    len(t.samples)) for t in seen.tracks]
     # each track is one face of the clip: its best box, as a photo's face is listed
     outcome.faces = [FaceOutcome(t.track.best_box(), t.label, t.action, t.decision)
@@ -290,7 +290,7 @@ def _process(path: Path, name: Path, info: ClipInfo, job: Job, limits: Limits,
                                         seen.frames)
             if not seen_again and not missed:
                 break
-            if missed or attempt == 1 or job.style == "solid":
+            if missed or attempt == 1 or job.config.style == "solid":
                 outcome.flags.append("a face could still be seen after blurring")
                 outcome.status = "held"
                 _hold(path, info, outcome, job)
@@ -344,8 +344,8 @@ def _write(path: Path, info: ClipInfo, job: Job, limits: Limits, plan: _Plan,
         writer.add_audio_from(path)
     try:
         for i, rgb in enumerate(frames(path, info, limits)):
-            for style in (job.style, "solid"):
-                boxes = [b for b, s, _ in plan.cover.get(i, ()) if (s or job.style) == style]
+            for style in (job.config.style, "solid"):
+                boxes = [b for b, s, _ in plan.cover.get(i, ()) if (s or job.config.style) == style]
                 if boxes:
                     rgb = redact(rgb, boxes, style, job.config.mask_scale)
             writer.write(rgb)

@@ -63,12 +63,11 @@ def clip_reason(rec: dict, sign_off: bool, unredacted: bool, reason: str | None,
 
 
 def _job(config, threads: int, audio: str):
-    from safeguard.pipeline import Job
+    from safeguard.publish import job_for
 
     # A release decides nothing (the DSL has): no matrix, and no calibration to work out. The
     # sound goes as the batch that held the clip would have sent it.
-    return Job(config=config, channel="", unknown="redact", style=config.style, matrix=None,
-               calibration=False, threads=threads, audio=audio)
+    return job_for(config, "", None, threads=threads, audio=audio)
 
 
 def write_release(original: bytes, rec: dict, covered: set[int] | None, config,
@@ -116,7 +115,7 @@ def write_release(original: bytes, rec: dict, covered: set[int] | None, config,
                                      "it uncovered (with a reason) or reject it")
                 if not again:
                     break
-                if attempt == 1 or job.style == "solid":
+                if attempt == 1 or job.config.style == "solid":
                     raise StripError("a covered face could still be seen")
                 solid |= again
             with open(tmp, "rb") as fh:

@@ -100,8 +100,7 @@ class LiveJob:
         if group is not None:
             key = (group,)
             if key not in self._jobs:  # the roster's calibration, worked out once
-                self._jobs[key] = replace(job, groups=key, clearable=None, calibration=None,
-                                          decide_config=None)
+                self._jobs[key] = job.for_roster(key)
             job = self._jobs[key]
         # where the DSL's copy goes back to is the watcher's ready folder (loop._record says)
         return replace(job, out_dir=out_dir,
@@ -111,13 +110,14 @@ class LiveJob:
         return self.job().names
 
     def _build(self):
-        from safeguard.pipeline import Job, store_inputs
+        from safeguard.pipeline import store_inputs
+        from safeguard.publish import job_for
 
         s = self.settings
         inputs = store_inputs(self.home, s.config, s.channel)
-        return Job(config=s.config, channel=s.channel, unknown=s.unknown, style=s.style,
-                   out_dir=None, held_dir=None, output_format=s.output_format, groups=s.groups,
-                   text=s.text, **inputs.job_fields())
+        config = s.config.with_overrides(unknown=s.unknown, style=s.style, text=s.text)
+        return job_for(config, s.channel, inputs, groups=s.groups,
+                       output_format=s.output_format)
 
 
 _LIVE: LiveJob | None = None

@@ -115,7 +115,7 @@ def test_a_batch_the_dsl_relaxes_is_on_the_record(tmp_path):
     from support.helpers import open_store
 
     from consent_db.staff import Staff
-    from safeguard.commands.scan import batch_choices
+    from safeguard.publish import resolve_choices as batch_choices
 
     home = _home(tmp_path, 'unknown = "hold"\n')
     store = open_store(home)

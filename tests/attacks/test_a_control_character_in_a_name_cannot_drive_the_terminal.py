@@ -127,7 +127,7 @@ def test_a_post_awaiting_sign_off_is_shown_escaped(home, tmp_path):
 
 
 def test_the_blur_summary_shows_file_names_and_reasons_escaped(capsys):
-    from safeguard.commands.scan import _summary
+    from safeguard.batch_terminal import summary as _summary
 
     outcomes = [SimpleNamespace(input=f"/in/{EVIL}.jpg", status=s, faces=[], output=None,
                                 removed=[EVIL], held_id=None, error=EVIL, flags=[EVIL])

@@ -194,7 +194,7 @@ def test_a_clip_is_spot_checked_like_a_photo(demo_home, tmp_path):
         out = tmp_path / f"ready-{rate}"
         out.mkdir()
         cfg = Config(spot_check_rate=rate)
-        job = Job(config=cfg, channel="social", unknown="redact", style=cfg.style,
+        job = Job(config=cfg, channel="social",
                   matrix=store.match_matrix("social"), out_dir=out, held_dir=demo_home.held_dir,
                   spot_key=spot_check.key_for(demo_home.root))
         outcomes[rate] = process_clip(clip, job)

@@ -90,7 +90,7 @@ def test_weak_boxes_on_a_cleared_face_are_kept_with_it(name):
     on_it = _on(face, weak)
     assert len(on_it) == WEAK_ON_FACE[name]
     m = _matrix(encode_faces(rgb, [face])[0], restricted=False)
-    job = Job(config=CFG, channel="social", unknown="redact", style="blur", matrix=m)
+    job = Job(config=CFG, channel="social", matrix=m)
 
     # decided alone, a weak box can match nobody and be redacted over the pupil's face
     alone = []
@@ -120,7 +120,7 @@ def test_weak_boxes_on_a_restricted_face_are_redacted_with_it(name):
     face = next(f for f in sure if _on(f, weak))
     on_it = _on(face, weak)
     m = _matrix(encode_faces(rgb, [face])[0], restricted=True)
-    job = Job(config=CFG, channel="social", unknown="redact", style="blur", matrix=m)
+    job = Job(config=CFG, channel="social", matrix=m)
     out = analyse(rgb, job)
     assert out and all(o.action == "redact" for o in out)
     # a weak box that matches the restricted pupil on its own stays listed (fail closed); the

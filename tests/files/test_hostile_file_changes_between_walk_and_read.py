@@ -35,7 +35,7 @@ def _job(out: Path) -> Job:
         "social",
     )
     return Job(
-        config=Config(), channel="social", unknown="redact", style="blur", matrix=empty, out_dir=out
+        config=Config(), channel="social", matrix=empty, out_dir=out
     )
 
 

@@ -73,6 +73,6 @@ def test_a_distinct_match_is_cleared_though_a_bound_looked_close():
     assert decide_face(narrow, *args, face_width=biggest.box.width).label == "unknown"
     assert decide_face(exact, *args, face_width=biggest.box.width).label == "cleared"
 
-    job = Job(config=cfg, channel="social", unknown="redact", style="blur", matrix=m)
+    job = Job(config=cfg, channel="social", matrix=m)
     [out] = [o for o in analyse(rgb, job) if o.box == biggest.box]
     assert (out.label, out.action, out.decision.pupil) == ("cleared", "keep", "P000")

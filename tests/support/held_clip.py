@@ -31,7 +31,7 @@ def hold_clip(home, work: Path):
 
     store = open_store(home)
     cfg = Config()
-    job = Job(config=cfg, channel="social", unknown=cfg.unknown, style=cfg.style,
+    job = Job(config=cfg, channel="social",
               matrix=store.match_matrix("social"), held_dir=home.held_dir,
               names=("Ada Example", "Ben Example"),
               people=(("P001", "Ada Example"), ("P002", "Ben Example")), threads=2)

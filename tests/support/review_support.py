@@ -30,8 +30,6 @@ def make_review_home(root: Path, encodings: dict) -> dict[str, str]:
     job = Job(
         config=cfg,
         channel="social",
-        unknown=cfg.unknown,
-        style=cfg.style,
         matrix=store.match_matrix("social"),
         held_dir=home.held_dir,
         names=("Ada Example", "Ben Example"),

@@ -24,8 +24,8 @@ def _job(home, out, unknown="redact"):
     from safeguard.pipeline import Job
 
     store = open_store(home)
-    cfg = Config()
-    return Job(config=cfg, channel="social", unknown=unknown, style=cfg.style,
+    cfg = Config(unknown=unknown)
+    return Job(config=cfg, channel="social",
                matrix=store.match_matrix("social"), out_dir=out, held_dir=home.held_dir,
                names=("Ada Example", "Ben Example"),
                people=(("P001", "Ada Example"), ("P002", "Ben Example")))
