@@ -35,7 +35,7 @@ def _job(home, out, audio, cfg=None):
     from safeguard.pipeline import Job
 
     cfg = cfg or Config()
-    return Job(config=cfg, channel="social", unknown="redact", style=cfg.style,
+    return Job(config=cfg, channel="social",
                matrix=open_store(home).match_matrix("social"), out_dir=out,
                held_dir=home.held_dir, audio=audio, threads=2)
 
