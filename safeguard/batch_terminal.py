@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from safeguard.naming import quoted
 from safeguard.terminal import console, echo
 from safeguard.terminal import shown as one_line
 
@@ -83,9 +84,8 @@ def caption_report(findings: list[dict] | None, as_json: bool) -> None:
     if not findings:
         echo("Caption: nothing in it identifies a child.")
         return
-    for f in findings:
-        shown = f' "{f["text"]}"' if f.get("text") else ""
-        echo(f"Caption, characters {f['start']}-{f['end']}: {f['what']}{shown}")
+    for f in findings:  # the words quoted (an older service may send a name's as None)
+        echo("Caption: " + (quoted(f["text"], f["what"]) if f.get("text") else f["what"]))
     echo("The caption identifies a child: change it before posting.")
 
 

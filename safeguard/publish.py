@@ -91,11 +91,13 @@ class BatchResult:
     @property
     def status(self) -> ExitStatus:
         """The exit status: interrupted; else held and rejected photos (exitcodes.ExitStatus);
-        a caption that identifies a child makes a clean batch exit 3, as a held photo would."""
+        a caption that identifies a child makes a clean batch end with its own code (6, the
+        caption to change), never "held" (3): nothing was held, and a script must tell them
+        apart. Held or rejected photos say more and keep their codes."""
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         status = ExitStatus.for_batch(self.count("held"), self.count("rejected"))
-        return ExitStatus.HELD if self.caption and status == ExitStatus.OK else status
+        return ExitStatus.NEEDS_CHANGE if self.caption and status == ExitStatus.OK else status
 
 
 def resolve_choices(config, who, audit, channel: str | None = None,
@@ -185,7 +187,8 @@ class Session:
         self.inputs = door.photo_inputs(self.channel)
         self.groups = check_groups(self.inputs.matrix, request.groups)
         self.result = BatchResult(caption=None if request.caption is None else
-                                  [f.public() for f in door.check_caption(request.caption)])
+                                  [f.public(words=True)  # to the batch's own runner only
+                                   for f in door.check_caption(request.caption)])
         self.post: dict | None = None
         write = request.write
         post_out = None

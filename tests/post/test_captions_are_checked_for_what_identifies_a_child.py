@@ -94,7 +94,14 @@ def test_blur_checks_the_caption_posted_with_the_photos(demo_home, photos, tmp_p
     assert line["status"] == "exported"  # the photo itself is fine on the website
     assert line["caption"]["ok"] is False
     assert [f["kind"] for f in line["caption"]["findings"]] == ["full_name", "class_name"]
-    assert r.exit_code == 3  # ... but the post is not, as it stands
+    assert [f["text"] for f in line["caption"]["findings"]] == ["Ben Example", "4O"]
+    # ... but the post is not, as it stands: the caption to change, not a photo held
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE != ExitStatus.HELD
+    r = run_cli("--home", demo_home.root, "scan", photos / "visit.jpg", "--channel", "website",
+                "--caption", post, "--jobs", "1")
+    assert r.exit_code == ExitStatus.NEEDS_CHANGE
+    assert "Caption: \"Ben Example\" (a pupil's full name)" in r.output
+    assert "characters" not in r.output
     post.write_text("Sports day!")
     r = run_cli("--home", demo_home.root, "scan", photos / "visit.jpg", "--channel", "website",
                 "--caption", post, "--jobs", "1")
