@@ -213,8 +213,28 @@ class Session:
         self.job = job_for(self.config, self.channel, self.inputs, groups=self.groups,
                            out_dir=staging, held_dir=home.held_dir if write else None,
                            output_format=request.format or settings.output_format,
-                           ask_dsl=None if request.ask_dsl is None else
-                           {**request.ask_dsl, "by": who.user}, audio=self.audio)
+                           ask_dsl=self._asking(request, settings, release_folders_only),
+                           audio=self.audio)
+
+    def _asking(self, request: Request, settings, release_folders_only: bool) -> dict | None:
+        """What a batch sent to the DSL to check carries (pipeline.Job.ask_dsl), signed with who
+        asked. Through the service the DSL's release is written by the home's owner, so the copy
+        may go back only to a configured release folder (as an approved post does)."""
+        ask = request.ask_dsl
+        if ask is None:
+            return None
+        ask = {**ask, "by": self.who.user}
+        if release_folders_only:
+            allowed = {Path(a).expanduser().resolve() for a in settings.release_folders}
+            back = ask.get("return_to")
+            p = Path(back) if isinstance(back, str) and back and "\0" not in back else None
+            if p is None or not p.is_absolute() or p.resolve() not in allowed:
+                where = ", ".join(sorted(map(str, allowed))) or "none is configured"
+                raise RequestError("through the service, the DSL's copy of photos sent with "
+                                   f"--ask-dsl goes back only to a release folder: give --out "
+                                   f"one of them ({where})", "--out")
+            ask["return_to"] = str(p.resolve())
+        return ask
 
     @property
     def caption(self) -> list | None:

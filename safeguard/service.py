@@ -237,7 +237,21 @@ def _request(msg: dict):
     return Request(channel=channel, groups=tuple(groups), quality=quality,
                    caption=caption if isinstance(caption, str) else None,
                    out=Path(out) if isinstance(out, str) and out and "\0" not in out else None,
-                   write=bool(msg.get("write")), **chosen)
+                   write=bool(msg.get("write")), ask_dsl=_asking(msg.get("ask_dsl")), **chosen)
+
+
+def _asking(ask) -> dict | None:
+    """`blur --ask-dsl`'s note, suggestions and folder, checked for type and cut to length."""
+    if ask is None:
+        return None
+    note, suggest, back = (ask.get("note"), ask.get("suggest") or [], ask.get("return_to")) \
+        if isinstance(ask, dict) else (None, None, None)
+    if not (note is None or isinstance(note, str)) or not isinstance(suggest, list) or \
+            not all(isinstance(s, str) for s in suggest) or not isinstance(back, str):
+        raise ServiceError("--ask-dsl: a note, names and a folder", usage=True)
+    return {"note": " ".join((note or "").split())[:500] or None,
+            "suggest": [" ".join(s.split())[:64] for s in suggest if s.strip()][:30],
+            "return_to": back}
 
 
 def hello_for(request) -> dict:
@@ -246,6 +260,7 @@ def hello_for(request) -> dict:
             "format": request.format, "quality": request.quality,
             "groups": list(request.groups), "write": request.write,
             "caption": request.caption, "text": request.text, "audio": request.audio,
+            "ask_dsl": request.ask_dsl,
             "out": str(request.out.absolute()) if request.out is not None else None}
 
 

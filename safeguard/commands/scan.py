@@ -91,20 +91,17 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
     request = Request(channel=channel, groups=tuple(groups), unknown=unknown, text=text,
                       style=style, format=fmt, quality=quality, audio=audio,
                       caption=_read_caption(caption_file), out=out, write=True,
-                      ask_dsl=asking(ask_dsl, note, suggest, out, service))
+                      ask_dsl=asking(ask_dsl, note, suggest, out))
     sys.exit(_run(app, paths, request, as_json=as_json, jobs=jobs, as_user=as_user,
                   service=service))
 
 
-def asking(ask_dsl: bool, note: str | None, suggest: tuple, out: Path, service) -> dict | None:
+def asking(ask_dsl: bool, note: str | None, suggest: tuple, out: Path) -> dict | None:
     """What a batch sent to the DSL to check carries (publish.Request.ask_dsl), or None."""
     if not ask_dsl:
         if note or suggest:
             raise click.UsageError("--note and --suggest go with --ask-dsl")
         return None
-    if service is not None:
-        raise click.UsageError("--ask-dsl works on the home, not through the service: drop the "
-                               "photos into the watched folder's _check/ folder instead")
     note = " ".join((note or "").split())[:500] or None
     names = [" ".join(s.split())[:64] for s in suggest if s.strip()][:30]
     return {"note": note, "suggest": names, "return_to": str(out.absolute())}

@@ -99,3 +99,51 @@ def test_a_photo_dropped_in_the_watched_folders_check_folder_goes_to_the_dsl(
     r = run_cli("review", "release", held_id, "--json")
     assert r.exit_code == 0, r.output
     assert len(list(ready.iterdir())) == 2
+
+
+def test_through_the_service_an_asked_photo_goes_back_only_to_a_release_folder(
+        tmp_path, reference_encodings, monkeypatch):
+    """Through the service the DSL's copy is written by the home's owner: comms staff may send
+    photos to check only for a configured release folder, and the copy lands there."""
+    import threading
+
+    from support.helpers import TEST_PASSWORD, accept_settings, run_cli_env
+
+    from safeguard.accepted_settings import accepted_config
+    from safeguard.config import Config
+    from safeguard.door import Entrance
+    from safeguard.service import PhotoService, serve
+
+    home = school(tmp_path / "home", reference_encodings)
+    shared = tmp_path / "to-post"
+    shared.mkdir()
+    with open(home.config_file, "a") as f:
+        f.write(f'release_folders = ["{shared}"]\n')
+    accept_settings(home)
+    cfg = accepted_config(home, Entrance.open(home, Config()))
+    sock = tmp_path / "photos.sock"
+    server = serve(PhotoService(home, cfg, jobs=1), sock)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    t.start()
+    comms = {"SAFEGUARD_USER": "test-comms", "SAFEGUARD_PASSWORD": TEST_PASSWORD,
+             "SAFEGUARD_HOME": "/nonexistent/safeguard-home"}
+    photo = str(SAMPLES / "photos" / "assembly.jpg")
+    try:
+        r = run_cli_env(comms, "blur", photo, "--out", str(tmp_path / "mine"), "--ask-dsl",
+                        "--service", str(sock))
+        assert r.exit_code == 2 and "release folder" in r.output, r.output
+        r = run_cli_env(comms, "blur", photo, "--out", str(shared), "--ask-dsl", "--json",
+                        "--service", str(sock), "--note", "Year 4 trip")
+        assert r.exit_code == 3, r.output
+        [line] = json_lines(r.stdout)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert line["status"] == "held" and not any(shared.iterdir())
+    rec = HeldQueue(home.held_dir).record(line["held_id"])
+    assert rec["asked"] == {"note": "Year 4 trip", "suggest": [], "by": "test-comms",
+                            "return_to": str(shared.resolve())}
+    monkeypatch.setenv("SAFEGUARD_HOME", str(home.root))
+    r = run_cli("review", "release", line["held_id"], "--json")
+    assert r.exit_code == 0, r.output
+    assert len(list(shared.iterdir())) == 1
