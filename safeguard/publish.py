@@ -36,6 +36,7 @@ and owns the exit status (safeguard.exitcodes), a flagged caption included.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -169,10 +170,14 @@ class Session:
     `scratch`: the folder the pipeline writes copies into when the caller takes them from there
     itself (the service sends them back over its socket); None: straight into `request.out`.
     `release_folders_only`: an approved post may land only in a configured release folder (the
-    service writes as the home's owner, so a caller may not choose just any folder)."""
+    service writes as the home's owner, so a caller may not choose just any folder).
+    `post_id` and `origin`: the post's id and where its photo came from, for a copy made
+    elsewhere (a DSL's release of a held photo, safeguard.review.delivery: one post per held
+    photo, and the decision on it flows back to the inbox it came from)."""
 
     def __init__(self, home, who, door, config, request: Request, *,
-                 scratch: Path | None = None, release_folders_only: bool = False) -> None:
+                 scratch: Path | None = None, release_folders_only: bool = False,
+                 post_id: str | None = None, origin: dict | None = None) -> None:
         from safeguard import approvals
 
         self.home, self.who, self.door, self.request = home, who, door, request
@@ -202,7 +207,8 @@ class Session:
             from safeguard.scope import academy_of_submitter
 
             self.post = approvals.start(home, self.channel, post_out, request.caption, who.user,
-                                        academy=academy_of_submitter(who))
+                                        post_id, academy=academy_of_submitter(who),
+                                        origin=origin)
             staging = approvals.folder(home) / self.post["id"] / "staging"
         elif write:
             staging = scratch if scratch is not None else request.out
@@ -275,6 +281,13 @@ class Session:
             approvals.add(self.home, self.post, staged.name, staged.read_bytes())
             staged.unlink()
             outcome.output, outcome.approval = None, self.post["id"]
+        if getattr(outcome, "held_id", None) and self.request.caption is not None:
+            # the DSL sees the caption beside the held photo, and a release sends it on with it
+            from safeguard.held import HeldError, HeldQueue
+
+            with contextlib.suppress(HeldError, OSError):
+                HeldQueue(self.home.held_dir).update(outcome.held_id,
+                                                     caption=self.request.caption)
         self.result.add(outcome)
         return outcome
 

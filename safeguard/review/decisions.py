@@ -476,8 +476,8 @@ def release(
     from safeguard.review.delivery import record_and_write
 
     try:
-        return record_and_write(home, store, held, rec, actor, ready, data, fmt, decision, why,
-                                chosen, sign_off, approve, caption_confirmed)
+        return record_and_write(home, config, store, held, rec, actor, ready, data, fmt,
+                                decision, why, chosen, sign_off, approve, caption_confirmed)
     finally:
         if clip:
             Path(data).unlink(missing_ok=True)

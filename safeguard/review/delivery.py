@@ -2,10 +2,12 @@
 
 The DSL's release of a held photo or clip (safeguard.review.decisions.release decides what is
 covered and makes the verified copy) ends here: the audit entries first, then the copy put
-where it goes, then the held record settled. On a channel that needs sign-off the copy goes into
-a post of its own with the photo's caption (safeguard.approvals), waiting for an approver; with
-"release and approve" the same DSL approves it in the same audited steps. Either way the
-decision is written back to the watched inbox the photo came from (safeguard.watch.feedback).
+where it goes, then the held record settled. A photo's copy is delivered by a publish session
+(safeguard.publish) for the photo's channel, with its caption, as a batch's copies are: into
+the ready folder, or, on a channel that needs sign-off, into a post of its own waiting for an
+approver; with "release and approve" the same DSL approves it in the same audited steps. Either
+way the decision is written back to the watched inbox the photo came from
+(safeguard.watch.feedback).
 """
 
 from __future__ import annotations
@@ -23,14 +25,30 @@ from safeguard.review.decisions import (
 )
 
 
-def record_and_write(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
-                      ready: Path, data: Any, fmt: str, decision: str, why: str | None,
-                      chosen: set[int], sign_off: bool, approve: bool,
-                      caption_confirmed: bool) -> Released:
+def _session(home: Any, store: Any, config: Any, rec: dict, ready: Path,
+             post_id: str | None = None):
+    """The publish session that delivers a released photo: its channel, its caption, the ready
+    folder; on a channel that needs sign-off its post under `post_id`, marked with where the
+    photo came from (the decision on it flows back there)."""
+    from consent_db import StoreError
+    from safeguard.publish import Request, RequestError, Session
+
+    request = Request(channel=rec.get("channel") or None, caption=rec.get("caption"), out=ready,
+                      write=True)
+    try:
+        return Session(home, store.who, store, config, request, post_id=post_id,
+                       origin={"held_id": rec["id"], "watch_claim": rec.get("watch_claim")})
+    except (RequestError, StoreError) as e:
+        raise DecisionError(f"the photo cannot be published: {e}") from None
+
+
+def record_and_write(home: Any, config: Any, store: Any, held: HeldQueue, rec: dict,
+                     actor: str, ready: Path, data: Any, fmt: str, decision: str,
+                     why: str | None, chosen: set[int], sign_off: bool, approve: bool,
+                     caption_confirmed: bool) -> Released:
     """The audit entries, then the file (`data`: a photo's bytes, or a clip's verified hidden
     file in `ready`), then the held record settled."""
     from safeguard import approvals
-    from safeguard.images import write_atomic
     from safeguard.pipeline import output_name
 
     held_id = rec["id"]
@@ -50,17 +68,20 @@ def record_and_write(home: Any, store: Any, held: HeldQueue, rec: dict, actor: s
         **({"sign_off": "release and approve" if approve else "awaiting approval",
             "post": post_id} if sign_off else {}),
     }
+    session = None if isinstance(data, Path) else _session(home, store, config, rec, ready,
+                                                            post_id)
     _audit(store, actor, "held.release", rec, details)
     if post_id is not None:
-        return _release_for_sign_off(home, store, held, rec, actor, post_id, ready, name, data,
-                                     decision, chosen, approve, caption_confirmed)
+        return _release_for_sign_off(home, store, held, rec, actor, post_id, name, data,
+                                     decision, chosen, approve, caption_confirmed, session)
     try:
         if isinstance(data, Path):
             from safeguard.video.release import link
 
             out = link(data, ready, name)
         else:
-            out = write_atomic(data, ready, name)
+            out = Path(session.deliver_copy(name, data)["output"])
+            session.finish()
     except OSError as e:
         _audit(
             store,
@@ -86,20 +107,30 @@ def record_and_write(home: Any, store: Any, held: HeldQueue, rec: dict, actor: s
     )
 
 
+def _submitted(home: Any, post_id: str) -> bool:
+    """Was the post `post_id` submitted already (a release repeated after a crash)?"""
+    from safeguard import approvals
+
+    try:
+        return approvals.get(home, post_id)["state"] != "open"
+    except approvals.ApprovalError:
+        return False
+
+
 def _release_for_sign_off(home: Any, store: Any, held: HeldQueue, rec: dict, actor: str,
-                          post_id: str, ready: Path, name: str, data: bytes, decision: str,
-                          chosen: set[int], approve: bool, caption_confirmed: bool) -> Released:
-    """The released copy into its own post (an id fixed by the held id: a release repeated
-    after a crash finds the same post), then the held photo settled; with `approve`, the post
-    approved by the same DSL."""
+                          post_id: str, name: str, data: bytes, decision: str,
+                          chosen: set[int], approve: bool, caption_confirmed: bool,
+                          session) -> Released:
+    """The released copy into its own post through the session (an id fixed by the held id: a
+    release repeated after a crash finds the post it submitted), then the held photo settled;
+    with `approve`, the post approved by the same DSL."""
     from safeguard import approvals
 
     held_id = rec["id"]
     try:
-        approvals.submit_photo(home, post_id, rec.get("channel") or "", ready, rec.get("caption"),
-                               actor, name, data, store.audit,
-                               academy=getattr(store, "academy", None),
-                               origin={"held_id": held_id, "watch_claim": rec.get("watch_claim")})
+        if not _submitted(home, post_id):
+            session.deliver_copy(name, data)
+            session.finish()
     except (OSError, approvals.ApprovalError) as e:
         _audit(store, actor, "held.release_failed", rec,
                {"held_id": held_id, "error": str(getattr(e, "strerror", None) or e)})

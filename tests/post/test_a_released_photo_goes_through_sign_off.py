@@ -143,3 +143,23 @@ def test_release_and_approve_with_a_flagged_caption_needs_it_confirmed(school):
     assert [p.name for p in ready.iterdir()] == ["trip.jpg"]
     [e] = [e for e in open_store(home).audit.entries() if e["action"] == "approval.approved"]
     assert e["details"]["caption_confirmed"] is True and e["actor"] == "test-dsl"
+
+
+def test_a_photo_held_from_blur_keeps_its_caption_and_a_release_posts_it(school, photos,
+                                                                          tmp_path):
+    from safeguard import approvals
+
+    home, _, ready, _ = school
+    (tmp_path / "caption.txt").write_text("Ben Example at the museum")
+    r = run_cli_as("test-comms", "--home", home.root, "blur", photos / "visit.jpg", "--out",
+                   tmp_path / "out", "--channel", "social", "--json", "--jobs", "1",
+                   "--caption", tmp_path / "caption.txt")
+    [line] = json_lines(r.stdout)
+    assert line["status"] == "held", line
+    r = run_cli_as("test-dsl", "--home", home.root, "review", "show", line["held_id"], "--json")
+    assert json.loads(r.stdout)["caption"] == "Ben Example at the museum"
+    r = run_cli_as("test-dsl", "--home", home.root, "review", "release", line["held_id"],
+                   "--out", ready, "--json")
+    post = json.loads(r.stdout)["approval"]
+    assert approvals.get(home, post)["caption"] == "Ben Example at the museum"
+    assert approvals.get(home, post)["origin"]["held_id"] == line["held_id"]
