@@ -5,7 +5,6 @@ yields (safeguard.batch_terminal); the work and the checks are the library's."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ import click
 from safeguard.commands.batch_options import CAPTION_HELP, GROUP_HELP, SERVICE_HELP, TEXT_HELP
 from safeguard.commands.signin import AS_HELP
 from safeguard.config import STYLES, TEXT_POLICIES, UNKNOWN_POLICIES
-from safeguard.exitcodes import EXIT_CODES_HELP
+from safeguard.exitcodes import EXIT_CODES_HELP, ExitStatus
 from safeguard.terminal import echo
 
 
@@ -50,8 +49,8 @@ def scan(app, paths, channel, unknown, as_json, jobs, groups, as_user, service, 
 
     request = Request(channel=channel, groups=tuple(groups), unknown=unknown, text=text,
                       caption=_read_caption(caption_file), write=False)
-    sys.exit(_run(app, paths, request, as_json=as_json, jobs=jobs, as_user=as_user,
-                  service=service))
+    return ExitStatus(_run(app, paths, request, as_json=as_json, jobs=jobs, as_user=as_user,
+                           service=service))
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -92,8 +91,8 @@ def blur(app, paths, out, channel, unknown, style, fmt, quality, as_json, jobs, 
                       style=style, format=fmt, quality=quality, audio=audio,
                       caption=_read_caption(caption_file), out=out, write=True,
                       ask_dsl=asking(ask_dsl, note, suggest, out))
-    sys.exit(_run(app, paths, request, as_json=as_json, jobs=jobs, as_user=as_user,
-                  service=service))
+    return ExitStatus(_run(app, paths, request, as_json=as_json, jobs=jobs, as_user=as_user,
+                           service=service))
 
 
 def asking(ask_dsl: bool, note: str | None, suggest: tuple, out: Path) -> dict | None:
@@ -112,8 +111,9 @@ def _read_caption(path: Path | None) -> str | None:
 
 
 def _run(app, paths, request, *, as_json: bool, jobs: int | None, as_user: str | None,
-         service: Path | None) -> int:
-    """The batch, here or through the service; returns the exit status (safeguard.exitcodes)."""
+         service: Path | None) -> ExitStatus:
+    """The batch, here or through the service; returns the exit status (safeguard.exitcodes),
+    which the command returns for the command line to exit with (safeguard.cli)."""
     if service is not None:
         return _run_remote(app, service, paths, request, as_json, as_user)
     from safeguard import workers
@@ -144,7 +144,7 @@ def _run(app, paths, request, *, as_json: bool, jobs: int | None, as_user: str |
     return status
 
 
-def _run_remote(app, socket_path, paths, request, as_json, as_user) -> int:
+def _run_remote(app, socket_path, paths, request, as_json, as_user) -> ExitStatus:
     """The batch through the service (safeguard.service): the photos are read here, as the
     person running the command, and the copies written here; the home is never opened."""
     from safeguard import batch_terminal
