@@ -122,10 +122,12 @@ class Reporter:
 
 
 def summary(outcomes, write: bool) -> None:
+    """The table of a batch, its counts, and then one line per id (a held photo's, a post's),
+    each starting its line so that no id is broken across lines to be copied."""
     from rich.markup import escape
     from rich.table import Table
 
-    from safeguard.pipeline import HELD_MESSAGE
+    from safeguard.outcome import AWAITING, AWAITING_WORDS, HELD_MESSAGE
 
     out = console()
     table = Table(title="safeguard: " + ("blur" if write else "scan (nothing written)"))
@@ -134,26 +136,32 @@ def summary(outcomes, write: bool) -> None:
     table.add_column("faces", justify="right")
     table.add_column("redacted", justify="right")
     table.add_column("output / note", overflow="fold")
-    shown = outcomes if len(outcomes) <= 60 else [o for o in outcomes if o.status != "exported"]
+    shown = outcomes if len(outcomes) <= 60 else [o for o in outcomes if o.status != "exported"
+                                                   or _awaiting(o)]
+    held_ids, posts = [], {}  # (id, photo); post id -> copies in it
     for o in shown[:200]:
         redacted = sum(f.action == "redact" for f in o.faces)
-        if o.status == "exported":
+        name = _shown_name(o)
+        if _awaiting(o):
+            result, note = f"[cyan]{AWAITING_WORDS}[/]", "in the post below"
+        elif o.status == "exported":
             result = "[green]exported[/]" if write else "[green]ok to export[/]"
             note = o.output or ("; ".join(o.removed[:3]) + ("..." if len(o.removed) > 3 else ""))
         elif o.status == "held":
-            result, note = "[yellow]held[/]", f"{HELD_MESSAGE} ({o.held_id or 'scan'})"
+            result, note = "[yellow]held[/]", HELD_MESSAGE
+            if o.held_id:
+                held_ids.append((o.held_id, name))
         else:
             result, note = "[red]rejected[/]", o.error or ""
         if o.flags:
             note += " [" + "; ".join(o.flags) + "]"
-        shown_name = display(o.input)
-        if any("pupil's name" in f for f in o.flags):
-            shown_name = "(name withheld: it contains a pupil's name)"
         # file names and reasons are text, never Rich markup ("[/bold].jpg" would crash it)
-        table.add_row(escape(one_line(shown_name)), result, str(len(o.faces)), str(redacted), escape(note))
+        table.add_row(escape(one_line(name)), result, str(len(o.faces)), str(redacted),
+                      escape(note))
     out.print(table)
     n = len(outcomes)
-    exp = sum(o.status == "exported" for o in outcomes)
+    waiting = sum(_awaiting(o) for o in outcomes)
+    exp = sum(o.status in ("exported", AWAITING) for o in outcomes) - waiting
     held = sum(o.status == "held" for o in outcomes)
     rej = sum(o.status == "rejected" for o in outcomes)
     faces = sum(len(o.faces) for o in outcomes)
@@ -161,8 +169,30 @@ def summary(outcomes, write: bool) -> None:
     verb = "exported" if write else "ready to export"
     clips = sum(getattr(o, "kind", "photo") == "video" for o in outcomes)
     out.print(f"{count(n - clips, 'photo')}{' and ' + count(clips, 'clip') if clips else ''}: "
-              f"{exp} {verb}, {held} held for the DSL to check, "
+              f"{exp} {verb}, " + (f"{waiting} {AWAITING_WORDS}, " if waiting else "")
+              + f"{held} held for the DSL to check, "
               f"{rej} rejected; {faces} faces found, {red} redacted.")
+    for o in outcomes:
+        if _awaiting(o):
+            posts[o.approval] = posts.get(o.approval, 0) + 1
+    # each id starts its own line: a long name never pushes it across the edge of the terminal
+    for ident, n in posts.items():
+        out.print(f"{ident}  post {AWAITING_WORDS}: {n} cop{'y' if n == 1 else 'ies'} "
+                  f"(safeguard approvals status {ident})", soft_wrap=True, highlight=False)
+    for ident, name in held_ids:
+        out.print(escape(f"{ident}  {HELD_MESSAGE}: {one_line(name)}"), soft_wrap=True,
+                  highlight=False)
+
+
+def _awaiting(o) -> bool:
+    """Did `o`'s copy go into a post waiting for sign-off (not exported yet)?"""
+    return bool(getattr(o, "approval", None)) and o.status in ("exported", "awaiting_approval")
+
+
+def _shown_name(o) -> str:
+    if any("pupil's name" in f for f in o.flags):
+        return "(name withheld: it contains a pupil's name)"
+    return display(o.input)
 
 
 def count(n: int, what: str) -> str:

@@ -12,6 +12,10 @@ from safeguard.metadata import StripError
 from safeguard.policy import FaceDecision
 
 HELD_MESSAGE = "held for the DSL to check"
+# The public status of a copy that went into a post waiting for sign-off (safeguard.approvals);
+# before this release it read "exported" (with `approval` set, as it still is)
+AWAITING = "awaiting_approval"
+AWAITING_WORDS = "awaiting sign-off"
 
 
 @dataclass
@@ -93,7 +97,8 @@ class Outcome:
                 t["action"] = "hold"
         return {
             "input": self.input,
-            "status": self.status,
+            # a copy in a post waiting for sign-off is not exported until an approver agrees
+            "status": AWAITING if self.approval and self.status == "exported" else self.status,
             "output": self.output,
             "faces": faces,
             "error": self.error,
