@@ -75,7 +75,7 @@ def child(clip: Path, home_dir: Path, out_dir: Path, result: Path) -> int:
     cfg = replace(Config(), spot_check_rate=0.0)
     home = Home(home_dir)
     inputs = store_inputs(home, cfg, "social")
-    job = Job(config=cfg, channel="social", unknown="redact", style=cfg.style,
+    job = Job(config=cfg.with_overrides(unknown="redact"), channel="social",
               **{**inputs.job_fields(), "spot_key": None}, out_dir=out_dir,
               held_dir=home.held_dir, threads=2)
     oc = process_clip(clip, job)
