@@ -8,7 +8,9 @@ safeguarding review.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -117,11 +119,36 @@ class HeldQueue:
         return sorted((p.name for p in self.folder.iterdir() if ID_RE.fullmatch(p.name)
                        and (p / "record.json").is_file()), reverse=True)
 
-    def update(self, held_id: str, **changes) -> dict:
-        rec = self.record(held_id)
-        rec.update(changes)
+    @contextlib.contextmanager
+    def locked(self, held_id: str):
+        """Hold the record's own lock (flock on HOME/held/<id>/lock) for a read-modify-write:
+        two DSLs confirming faces of the same photo at once would otherwise each write back the
+        record as they read it, and one confirmation would be lost. flock, not lockf: the lock
+        belongs to the open file, so two threads of the review app exclude each other too. Not
+        re-entrant: inside, write with `rewrite`, not `update`."""
+        p = self.path(held_id)
+        fd = os.open(p / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the file releases the lock
+
+    def change(self, held_id: str, edit) -> dict:
+        """Read the record inside its lock, let `edit(rec)` change it in place, write it back;
+        returns the record written. Whatever `edit` raises leaves the record as it was."""
+        with self.locked(held_id):
+            rec = self.record(held_id)
+            edit(rec)
+            self._write_record(held_id, rec)
+            return rec
+
+    def rewrite(self, held_id: str, rec: dict) -> None:
+        """Write back a record read inside `locked(held_id)` (only there)."""
         self._write_record(held_id, rec)
-        return rec
+
+    def update(self, held_id: str, **changes) -> dict:
+        return self.change(held_id, lambda rec: rec.update(changes))
 
     def destroy(self, held_id: str) -> None:
         """Remove a held original for good (rejected by the DSL, or released)."""
@@ -148,11 +175,13 @@ class HeldQueue:
         (id, dates, state, who decided and the output's file name). Who was in the photo and why
         stays only in the audit log. The tombstone is written before the original goes, so a
         crash in between leaves a decided record whose leftover original `sweep` removes."""
-        rec = self.record(held_id)
-        keep = {k: rec.get(k) for k in ("id", "held_at", "channel", "sha256")}
-        tomb = dict(keep, state=state, decided_at=dt.datetime.now(dt.UTC).isoformat(), **info)
-        p = self.path(held_id)
-        self._write_record(held_id, tomb)
+        with self.locked(held_id):  # not over a confirmation being written at this moment
+            rec = self.record(held_id)
+            keep = {k: rec.get(k) for k in ("id", "held_at", "channel", "sha256")}
+            tomb = dict(keep, state=state, decided_at=dt.datetime.now(dt.UTC).isoformat(),
+                        **info)
+            p = self.path(held_id)
+            self._write_record(held_id, tomb)
         try:
             os.unlink(p / "original")
         except FileNotFoundError:

@@ -58,10 +58,31 @@ def confirm(door: Any, held: Any, held_id: str, n: int, pupil_id: str | None = N
             not_ours: bool = False) -> dict:
     """Confirm face `n` (1-based) of a held photo as `pupil_id`, or as nobody of ours. Returns
     what was done ({"face", "pupil", "kept", "reference"}); ConfirmError with the reason when
-    refused (the face stays redacted)."""
+    refused (the face stays redacted).
+
+    The whole confirmation runs inside the held record's lock and reads the record there: two
+    DSLs confirming faces of the same photo at once each keep their confirmation, and the same
+    face confirmed twice at once is refused the second time (not added to references twice)."""
+    from safeguard.held import HeldError
+    from safeguard.review.decisions import DecisionError
+
+    door.held_record(held_id)  # in scope and still waiting: refused before any lock is taken
+    try:
+        with held.locked(held_id):
+            rec = door.held_record(held_id)
+            done = _confirm(door, rec, held_id, n, pupil_id, not_ours)
+            held.rewrite(held_id, rec)
+    except HeldError:  # decided and removed meanwhile
+        raise DecisionError("no such held image") from None
+    return done
+
+
+def _confirm(door: Any, rec: dict, held_id: str, n: int, pupil_id: str | None,
+             not_ours: bool) -> dict:
+    """`confirm` on a record read inside its lock: changes `rec` in place for the caller to
+    write back."""
     from consent_db.errors import StoreError
 
-    rec = door.held_record(held_id)
     faces = rec.get("faces", [])
     if not isinstance(n, int) or not 1 <= n <= len(faces):
         raise ConfirmError(f"no face {n} in this photo")
@@ -79,7 +100,6 @@ def confirm(door: Any, held: Any, held_id: str, n: int, pupil_id: str | None = N
     if not_ours:
         face["confirmed"] = {"not_ours": True, "by": door.user, "at": now, "keep": False}
         _audit(door, None, {**base, "confirmed": NOT_OURS})
-        held.update(held_id, faces=faces)
         return {"face": n, "pupil": None, "kept": False, "reference": None}
     pupil_id = str(pupil_id).strip()
     p = door.get_pupil(pupil_id)
@@ -111,7 +131,6 @@ def confirm(door: Any, held: Any, held_id: str, n: int, pupil_id: str | None = N
     face["confirmed"] = {"pupil": pupil_id, "by": door.user, "at": now, "keep": keep,
                          "reference": ref_id}
     _audit(door, pupil_id, {**base, "confirmed": pupil_id, "kept": keep, "reference": ref_id})
-    held.update(held_id, faces=faces)
     return {"face": n, "pupil": pupil_id, "kept": keep, "reference": ref_id}
 
 

@@ -185,3 +185,43 @@ def test_a_face_matched_to_a_restricted_pupil_cannot_be_confirmed_as_another(sch
     with pytest.raises(ConfirmError, match="matched to P003"):
         door_of(home, store).confirm_face(held_id, 3, "P004")
     assert 2 in previewed(held.record(held_id))
+
+
+def test_two_dsls_confirming_faces_of_one_photo_at_once_both_keep_their_confirmation(school):
+    """Two reviewers (threads of their own, each with its own store and door) confirm different
+    faces of the same held photo at the same moment, several rounds: neither confirmation is
+    lost to the other's write of the sealed record, and confirming the same face at once is
+    done by one of them only."""
+    import threading
+
+    home, _store, first = school
+    held = HeldQueue(home.held_dir)
+    base = held.record(first)
+    def another(seed):  # face 1 a new photo of Ben each round (the same one would be a repeat)
+        faces = [dict(f) for f in base["faces"]]
+        faces[0]["encoding"] = near(vec(2), seed, 0.3)
+        return held.hold(held.original(first), {**{k: base[k] for k in (
+            "input", "sha256", "channel", "asked")}, "faces": faces})
+
+    rounds = [first] + [another(100 + i) for i in range(4)]
+    for held_id in rounds:
+        gate = threading.Barrier(3)
+        done, refused = [], []
+
+        def confirm(n, pupil=None, held_id=held_id, gate=gate, done=done, refused=refused):
+            door = door_of(home, open_store(home))
+            gate.wait()
+            try:
+                done.append(door.confirm_face(held_id, n, pupil, not_ours=pupil is None))
+            except ConfirmError as e:
+                refused.append(str(e))
+
+        threads = [threading.Thread(target=confirm, args=a) for a in ((1, "P002"), (3,), (3,))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        faces = held.record(held_id)["faces"]
+        assert faces[0]["confirmed"]["pupil"] == "P002", held_id
+        assert faces[2]["confirmed"]["not_ours"], held_id
+        assert len(done) == 2 and len(refused) == 1 and "confirmed already" in refused[0]
