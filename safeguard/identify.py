@@ -133,9 +133,9 @@ def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1,
     nearer its own references but small, blurry faces nearer everyone, and cleared no more
     faces at settings that clear no stranger (docs/benchmarks.md).
 
-    With `jitters` > 1 each face is encoded as the mean over that many randomly jittered chips
-    (dlib's jitter_image: small shifts, scales, turns and mirroring), as dlib does; enrolment uses
-    it to make a reference less tied to one photo."""
+    With `jitters` > 1 each face is encoded as the mean over that many jittered chips (`jitter`:
+    dlib's small shifts, scales, turns and mirroring), as dlib does; enrolment uses it to make a
+    reference less tied to one photo. The same face always gives the same encoding."""
     if not faces:
         return np.zeros((0, 128), dtype=np.float32)
     chips = [face_chip(rgb, face) for face in faces]
@@ -145,10 +145,45 @@ def encode_faces(rgb: np.ndarray, faces: list[Face], jitters: int = 1,
         return (both[: len(chips)] + both[len(chips) :]) / 2
     if jitters <= 1:
         return net.descriptors(np.stack(chips))
-    dlib = _models()[1]
     out = np.zeros((len(faces), 128), dtype=np.float32)
     for i, chip in enumerate(chips):
-        out[i] = net.descriptors(np.stack(dlib.jitter_image(chip, num_jitters=jitters))).mean(axis=0)
+        out[i] = net.descriptors(np.stack(jitter(chip, jitters))).mean(axis=0)
+    return out
+
+
+# dlib's jitter_image, with the same ranges, but drawn from a generator made afresh for each chip:
+# dlib's own draws from one generator that lives as long as the process, so a photo's reference
+# encoding depended on how many photos the process had jittered before (the same photo sent again
+# by a long-running process, or after other enrolments, encoded ~0.06 apart, past the distance
+# that recognises it as already held, and was stored twice).
+JITTER_SEED = 0
+JITTER_SHIFT = 0.02  # of the chip's width and height, either way
+JITTER_SCALE = (0.97, 0.99999)  # the face's share of the crop
+JITTER_DEGREES = 3.0  # turned either way
+
+
+def jitter(chip: np.ndarray, n: int, seed: int = JITTER_SEED) -> list[np.ndarray]:
+    """`n` copies of a square chip, each shifted, scaled and turned a little and half of them
+    mirrored, as dlib's jitter_image makes them; the same chip and seed give the same copies."""
+    import math
+
+    dlib = _models()[1]
+    rng = np.random.default_rng(seed)
+    rows, cols = chip.shape[:2]
+    left, top, right, bottom = 3, 3, cols - 4, rows - 4  # dlib: the chip's rectangle shrunk by 3
+    width, height = right - left + 1, bottom - top + 1
+    cx, cy = (left + right + 1) // 2, (top + bottom + 1) // 2
+    out = []
+    for _ in range(n):
+        dx, dy = rng.uniform(-JITTER_SHIFT, JITTER_SHIFT, 2)
+        size = int(height / rng.uniform(*JITTER_SCALE))
+        angle = math.radians(rng.uniform(-JITTER_DEGREES, JITTER_DEGREES))
+        x0 = cx + round(dx * width) - size // 2
+        y0 = cy + round(dy * height) - size // 2
+        where = dlib.chip_details(dlib.rectangle(x0, y0, x0 + size - 1, y0 + size - 1),
+                                  dlib.chip_dims(rows, cols), angle)
+        copy = dlib.extract_image_chip(chip, where)
+        out.append(np.ascontiguousarray(copy[:, ::-1]) if rng.random() > 0.5 else copy)
     return out
 
 
