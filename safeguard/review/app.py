@@ -355,10 +355,14 @@ def create_app(
                 kw["unredacted"] = True
             elif mode != "redacted":
                 raise decisions.DecisionError("choose how to release")
+            door = door_of(s)
+            # a photo comms staff sent to check goes back to the folder it was sent from (the
+            # sealed record says, decisions.release): no release folder is chosen, or needed
+            back = decisions.return_folder(await run_in_threadpool(door.held_record, held_id))
             done = await run_in_threadpool(
-                door_of(s).release,
+                door.release,
                 held_id,
-                chosen_folder(form.get("folder")),
+                None if back else chosen_folder(form.get("folder")),
                 allowed=[p for _, p in folders],
                 **kw,
             )
@@ -369,8 +373,9 @@ def create_app(
             s.flash = (f"Released {held_id} ({done.decision}) for sign-off: post {done.approval} "
                        "waits for an approver; the held original is destroyed.")
         else:
-            into = next((label for label, p in folders
-                         if Path(p).resolve() == done.output.parent.resolve()), "the ready folder")
+            into = "the folder it was sent from" if back else next(
+                (label for label, p in folders
+                 if Path(p).resolve() == done.output.parent.resolve()), "the ready folder")
             s.flash = (
                 f"Released {held_id} ({done.decision}) as {done.output.name} into {into}"
                 + (f", approved as post {done.approval}" if done.approved else "")

@@ -225,3 +225,28 @@ def test_two_dsls_confirming_faces_of_one_photo_at_once_both_keep_their_confirma
         assert faces[0]["confirmed"]["pupil"] == "P002", held_id
         assert faces[2]["confirmed"]["not_ours"], held_id
         assert len(done) == 2 and len(refused) == 1 and "confirmed already" in refused[0]
+
+
+@pytest.mark.model  # the release makes the copy again through the same checks
+def test_a_photo_sent_to_check_goes_back_where_it_came_from_without_a_release_folder(
+        school, tmp_path):
+    """The page offers no release folder for a photo comms staff sent to check (its copy goes
+    back to the folder it was sent from, which the page does not show as a path there), and it
+    is released even when no release folder is configured at all."""
+    from safeguard.config import Config
+
+    home, _store, held_id = school
+    back = tmp_path / "comms-out"
+    back.mkdir()
+    held = HeldQueue(home.held_dir)
+    asked = held.record(held_id)["asked"]
+    held.update(held_id, asked={**asked, "return_to": str(back)})
+    c = client(home, Config(release_folders=()))
+    sign_in(c, TEST_USER, TEST_PASSWORD)
+    page = c.get(f"/held/{held_id}")
+    assert "The copy goes back to the folder it was sent from." in page.text
+    assert 'name="folder"' not in page.text and "No release folder is set up" not in page.text
+    r = c.post(f"/held/{held_id}/release", data={"csrf": csrf_of(page.text), "mode": "redacted"})
+    assert r.status_code == 303 and r.headers["location"] == "/", r.headers["location"]
+    assert len(list(back.iterdir())) == 1
+    assert "the folder it was sent from" in c.get("/").text
