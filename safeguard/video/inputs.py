@@ -45,6 +45,10 @@ def is_clip(path: Path, data: bytes | None = None) -> bool:
     return looks_like_a_clip(data[:16]) if data is not None else starts_like_a_clip(path)
 
 
+# what comms staff read beside a clip sent with `blur --ask-dsl` (or into the watched _check/)
+NOT_ASKED = "clips are not sent for checking yet; blurred as usual"
+
+
 def process(data: bytes | None, path: Path, job):
     """A clip from its file, or from bytes sent to the service (written to a private temporary
     file first: a clip is decoded from a file, a frame at a time)."""
@@ -58,12 +62,18 @@ def process(data: bytes | None, path: Path, job):
     # worker has one thread per photo), and x264 encodes on threads of its own.
     job = replace(job, threads=max(job.threads, len(os.sched_getaffinity(0))))
     if data is None:
-        return process_clip(path, job)
-    with tempfile.TemporaryDirectory(prefix="safeguard-clip-") as tmp:
-        copy = Path(tmp) / ("clip" + (path.suffix.lower() or ".mp4"))
-        with open(copy, "xb", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
-            fh.write(data)
-        return process_clip(copy, job, name=path)
+        outcome = process_clip(path, job)
+    else:
+        with tempfile.TemporaryDirectory(prefix="safeguard-clip-") as tmp:
+            copy = Path(tmp) / ("clip" + (path.suffix.lower() or ".mp4"))
+            with open(copy, "xb", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
+                fh.write(data)
+            outcome = process_clip(copy, job, name=path)
+    if job.ask_dsl is not None and outcome.status != "rejected":
+        # the DSL confirms the faces of photos only: comms staff who asked are told the clip
+        # was not sent, rather than wait for a check that never comes
+        outcome.flags.append(NOT_ASKED)
+    return outcome
 
 
 def complete(fd: int, size: int) -> bool:

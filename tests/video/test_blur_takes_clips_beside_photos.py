@@ -118,3 +118,22 @@ def test_blur_with_its_sound_kept_by_the_dsl_writes_it_and_audits_the_choice(dem
     [relaxed] = [e for e in open_store(demo_home).audit.entries()
                  if e["action"] == "batch.relaxed"]
     assert relaxed["details"] == {"audio": "strip -> keep"}
+
+
+def test_a_clip_sent_to_check_is_blurred_as_usual_and_its_line_says_so(demo_home, tmp_path,
+                                                                      monkeypatch):
+    """Only photos go to the DSL to confirm who is in them: a clip sent with `--ask-dsl` is
+    processed as any other, and comms staff are told so in its line rather than wait."""
+    from safeguard.video.inputs import NOT_ASKED
+
+    clip = _clip(tmp_path / "walk.mov", n=8)
+    out = tmp_path / "ready"
+    r = run_cli("--home", demo_home.root, "blur", clip, "--out", out, "--channel", "website",
+                "--ask-dsl", "--json")
+    [line] = json_lines(r.stdout)
+    assert line["status"] == "exported" and NOT_ASKED in line["flags"], line
+    assert (out / "walk.mp4").exists()
+    monkeypatch.setenv("COLUMNS", "400")  # the whole line on one row of the table
+    r = run_cli("--home", demo_home.root, "blur", clip, "--out", tmp_path / "again",
+                "--channel", "website", "--ask-dsl")
+    assert "clips are not sent for checking yet; blurred as usual" in r.output, r.output
