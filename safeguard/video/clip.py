@@ -157,10 +157,69 @@ def _duration(c, vs) -> float:
     return 0.0
 
 
+# Frames decoded ahead on a thread of their own while the caller works on the last one (FFmpeg
+# and the detector both let go of Python's lock): at most this many wait, so memory stays
+# bounded (four 1080p frames are 25 MB). 0: decoded in the caller's thread.
+PREFETCH_FRAMES = 4
+
+
 def frames(path: Path, info: ClipInfo, limits: Limits = Limits()) -> Iterator[np.ndarray]:
     """Every frame of `path`'s first video stream, upright RGB, one at a time. Raises ClipError
     when decoding fails part-way, when the clip runs past the length limit (a container that
     understated its length), or when fewer frames decode than its index lists (cut short)."""
+    if PREFETCH_FRAMES <= 0:
+        return _frames(path, info, limits)
+    return ahead(_frames(path, info, limits), PREFETCH_FRAMES)
+
+
+def ahead(items: Iterator, depth: int) -> Iterator:
+    """`items`, made on a thread of their own at most `depth` ahead of the caller; an error
+    there is raised here, in order. Closing this early stops the thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, done))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, raised there
+            put((False, e))
+        finally:
+            close = getattr(items, "close", None)  # a generator: its file is closed here
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name="safeguard-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _frames(path: Path, info: ClipInfo, limits: Limits) -> Iterator[np.ndarray]:
     import av
 
     fh, _ = _open(path)
