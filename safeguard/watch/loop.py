@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safeguard.outcome import AWAITING
 from safeguard.naming import quoted
 from safeguard.watch.claims import (
     Claim,
@@ -428,7 +429,9 @@ class Watcher:
         log.info("%s | %s%s | %.2fs", display, text, extra, rec.get("seconds", 0.0))
         if self.emit is not None:
             self.emit({"time": now.isoformat(timespec="seconds"), "input": display,
-                       "status": status, "output": output, "approval": post, "message": text,
+                       # a copy waiting for sign-off reads as it does from blur --json
+                       "status": AWAITING if post else status, "output": output,
+                       "approval": post, "message": text,
                        "held_id": where if status == "held" else None,
                        "faces": rec.get("faces", []), "seconds": rec.get("seconds", 0.0),
                        **({"caption": {"ok": not caption, "findings": caption}}
