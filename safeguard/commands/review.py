@@ -244,7 +244,9 @@ def show(app, held_id, distances, as_user, as_json):
                                              if flagged else ""))
     for f in rows:
         mark = "redact" if f["redact"] else "keep"
-        dist = f" d={f['distance']:.2f}" if f["distance"] is not None else ""
+        # the match in words; the figure only for the DSL who asks for it (--distances)
+        dist = (f" {_strength(app, f['distance'])}" if f["distance"] is not None else "") + (
+            f" (d={f['distance']:.2f})" if distances and f["distance"] is not None else "")
         echo(
             f"  face {f['n']}: {f['label']:<10} {f['title']}"
             + (f" ({f['pupil']})" if f["pupil"] else "")
@@ -405,11 +407,21 @@ def reject(app, held_id, reason, as_user, as_json):
     echo(json.dumps(done) if as_json else f"Rejected {held_id}: the original is destroyed.")
 
 
+def _strength(app, distance: float) -> str:
+    """"strong match" / "possible match" / "no close match", cut at the home's tolerances."""
+    from safeguard.review.words import match_strength
+
+    cfg = app.config
+    return match_strength(distance, cfg.clear_tolerance, cfg.restrict_tolerance)
+
+
 @review.command("takedowns")
+@click.option("--distances", is_flag=True,
+              help="Show each photo's face distance as a number, not only in words.")
 @_as_option
 @_json_option
 @click.pass_obj
-def takedowns(app, as_user, as_json):
+def takedowns(app, distances, as_user, as_json):
     """Published photos to take down: lists made when consent was withdrawn or a register flag
     added (see `safeguard index`)."""
     door, _ = _sign_in(app, as_user)
@@ -426,7 +438,8 @@ def takedowns(app, as_user, as_json):
         if t.get("problem"):  # the search could not run: never read as "nothing found"
             echo(f"    {t['problem']}: check the published photos by hand ({t.get('detail')})")
         for h in t.get("hits", []):
-            echo(f"    {h['path']}  (distance {h['distance']:.2f})")
+            figure = f", distance {h['distance']:.2f}" if distances else ""
+            echo(f"    {h['path']}  ({_strength(app, h['distance'])}{figure})")
         for u in t.get("unscanned", []):
             echo(f"    {u['path']}  (could not be scanned: check by hand)")
 

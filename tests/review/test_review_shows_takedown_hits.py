@@ -61,6 +61,11 @@ def test_the_cli_lists_and_closes_takedowns_for_a_signed_in_dsl(
     assert r.exit_code == 0, r.output
     [item] = json.loads(r.stdout)
     assert item["pupil"] == "P002" and item["hits"]
+    # the match in words; the figure only for the DSL who asks for it
+    plain = run_cli("--home", home.root, "review", "takedowns", "--as", DSL).stdout
+    assert "match" in plain and "distance" not in plain
+    figures = run_cli("--home", home.root, "review", "takedowns", "--as", DSL, "--distances")
+    assert "distance 0." in figures.stdout
     r = run_cli("--home", home.root, "review", "close-takedown", item["id"], "--as", DSL,
                 "--note", "done")
     assert r.exit_code == 0, r.output
