@@ -40,6 +40,16 @@ class ApprovalError(SafeguardError):
     """One line fit for the user."""
 
 
+# A post's copy that is a clip (a held clip the DSL released, or one `blur` wrote): every clip
+# safeguard writes is a fresh MP4 (safeguard.video), so its name says which it is.
+CLIP_TYPES = {".mp4": "video/mp4"}
+
+
+def is_clip(name: str) -> bool:
+    """Is the post's copy named `name` a clip (played, not drawn as a picture)?"""
+    return Path(name).suffix.lower() in CLIP_TYPES
+
+
 def folder(home: Any) -> Path:
     return Path(home.root) / "approvals"
 

@@ -115,6 +115,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/approvals"): Case("approvals", "academy"),
     ("GET", "/approvals/{post_id}"): Case("approvals", "academy"),
     ("GET", "/approvals/{post_id}/copy/{n:int}.jpg"): Case("approvals", "academy"),
+    ("GET", "/approvals/{post_id}/copy/{n:int}.mp4"): Case("approvals", "academy"),
     ("POST", "/approvals/{post_id}/{action}"): Case("approvals", "academy"),
 }
 

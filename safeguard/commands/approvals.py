@@ -62,6 +62,25 @@ def list_(app, as_json, as_user):
              f"{p['submitted_by']}{academy}  caption: {p.get('caption') or '-'}{flagged}")
 
 
+def _in_words(name: str, data: bytes) -> str:
+    """What a post's copy is, in words: a photo, or a clip with how long it runs, its size and
+    whether it has sound (an approver with no player at hand knows what they would publish)."""
+    from safeguard import approvals as ap
+
+    if not ap.is_clip(name):
+        return "a photo"
+    try:
+        from safeguard.video.clip import probe
+        from safeguard.video.release import private_copy
+
+        with private_copy(data) as path:
+            info = probe(path)
+    except Exception:  # noqa: BLE001 - said so; --save writes it out to be looked at
+        return "a clip that cannot be read here"
+    sound = "with sound" if info.audio else "no sound"
+    return f"a clip of {info.seconds:.1f} seconds, {info.width}x{info.height}, {sound}"
+
+
 @approvals.command()
 @click.argument("post_id")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path),
@@ -86,7 +105,7 @@ def show(app, post_id, save, as_user):
         if findings:
             echo("  the caption identifies a child: approving it needs --caption-ok")
     for name, data in _run(lambda: ap.copies(app.home, post)):
-        echo(f"  {name} ({len(data)} bytes)")
+        echo(f"  {name} ({_in_words(name, data)}, {len(data)} bytes)")
         if save is not None:
             from consent_db.storage import atomic_write_bytes
 

@@ -44,7 +44,7 @@ def track_rows(rec: dict, names: dict[str, str]) -> list[dict]:
     return rows
 
 
-def _ranged(request: Request, data: bytes, media_type: str) -> Response:
+def ranged(request: Request, data: bytes, media_type: str) -> Response:
     """`data`, or the part a Range header asks for (a video element seeks by ranges)."""
     m = RANGE_RE.fullmatch(request.headers.get("range", "").strip())
     size = len(data)
@@ -129,7 +129,7 @@ def routes(held: Any, config: Any, door_of: Callable[[Any], Any],
             return PlainTextResponse("no such clip", 404)
         except Exception:  # noqa: BLE001 - an undecodable original: say so, show nothing
             return PlainTextResponse("this clip cannot be drawn", 500)
-        return _ranged(request, data, "video/mp4")
+        return ranged(request, data, "video/mp4")
 
     async def track_strip(request: Request) -> Response:
         if reviewer(request) is None:

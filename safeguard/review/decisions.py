@@ -461,7 +461,7 @@ def release(
         if clip:  # its own rules, then written afresh into a hidden file in `ready`
             from safeguard.video.release import clip_reason, write_release
 
-            why = clip_reason(rec, sign_off, unredacted, reason, why)
+            why = clip_reason(rec, unredacted, reason, why)
             data, fmt = write_release(original, rec, None if unredacted else chosen, config,
                                       ready), "mp4"
         else:

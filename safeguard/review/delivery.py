@@ -68,14 +68,18 @@ def record_and_write(home: Any, config: Any, store: Any, held: HeldQueue, rec: d
         **({"sign_off": "release and approve" if approve else "awaiting approval",
             "post": post_id} if sign_off else {}),
     }
-    session = None if isinstance(data, Path) else _session(home, store, config, rec, ready,
-                                                            post_id)
+    clip = isinstance(data, Path)
+    # a clip's verified file is linked into ready by name; into a post it goes as a photo's
+    # bytes do, sealed (it was checked before it was handed here)
+    session = None if clip and post_id is None else _session(home, store, config, rec, ready,
+                                                              post_id)
     _audit(store, actor, "held.release", rec, details)
     if post_id is not None:
-        return _release_for_sign_off(home, store, held, rec, actor, post_id, name, data,
+        copy = data.read_bytes() if clip else data
+        return _release_for_sign_off(home, store, held, rec, actor, post_id, name, copy,
                                      decision, chosen, approve, caption_confirmed, session)
     try:
-        if isinstance(data, Path):
+        if clip:
             from safeguard.video.release import link
 
             out = link(data, ready, name)

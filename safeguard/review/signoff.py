@@ -43,6 +43,11 @@ def caption_parts(caption: str | None, door: Any) -> list[tuple[str, str | None]
     return parts
 
 
+def with_kind(post: dict) -> list[dict]:
+    """The post's files, each saying whether it is a clip (a video element plays it)."""
+    return [{**f, "clip": approvals.is_clip(f["name"])} for f in post["files"]]
+
+
 def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request], Any],
            page: Callable[..., Response], to_login: Callable[[], Response]) -> list[Route]:
     """`approver(request)`: the signed-in session of a DSL or a senior leader, or None;
@@ -70,7 +75,7 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
                     flags = approvals.caption_findings(post, door.check_caption)
                 except approvals.ApprovalError:
                     flags = ["cannot be checked"]
-                out.append({**post, "caption_flags": flags})
+                out.append({**post, "caption_flags": flags, "files": with_kind(post)})
             return out
 
         posts = await run_in_threadpool(listed)
@@ -89,7 +94,7 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         except approvals.ApprovalError:
             return PlainTextResponse("no such post", 404)
         parts = await run_in_threadpool(caption_parts, post.get("caption"), door_of(s))
-        return page(request, s, "post.html", post=post, parts=parts,
+        return page(request, s, "post.html", post={**post, "files": with_kind(post)}, parts=parts,
                     flagged=quoted_findings(parts),
                     error=request.query_params.get("error"))
 
@@ -97,7 +102,9 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         from safeguard.images import decode_image
 
         post = awaiting(post_id, scope)
-        _, data = approvals.copies(home, post)[n]
+        name, data = approvals.copies(home, post)[n]
+        if approvals.is_clip(name):  # a clip is played (copy_clip), not drawn
+            raise IndexError(n)
         im, _ = render.scale_to(decode_image(data).rgb, render.SCREEN_SIDE)
         return render.jpeg(im)
 
@@ -115,6 +122,31 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         except Exception:  # noqa: BLE001 - an undecodable copy: say so, show nothing
             return PlainTextResponse("this image cannot be drawn", 500)
         return Response(data, media_type="image/jpeg")
+
+    def clip_of(post_id: str, n: int, scope: str | None) -> tuple[bytes, str]:
+        """The post's n-th copy, a clip, as it will be published (already checked: its container
+        against the allow-list, its frames for faces), for the approver to play."""
+        post = awaiting(post_id, scope)
+        name, data = approvals.copies(home, post)[n]
+        if not approvals.is_clip(name):
+            raise IndexError(n)
+        return data, approvals.CLIP_TYPES[PurePath(name).suffix.lower()]
+
+    async def copy_clip(request: Request) -> Response:
+        from safeguard.review.clips import ranged
+
+        s = approver(request)
+        if s is None:
+            return PlainTextResponse("sign in first", 401)
+        post_id, n = request.path_params["post_id"], request.path_params["n"]
+        if not valid(post_id):
+            return PlainTextResponse("no such clip", 404)
+        try:
+            data, media_type = await run_in_threadpool(clip_of, post_id, n,
+                                                       academy_of(s.reviewer))
+        except (approvals.ApprovalError, IndexError, OSError):
+            return PlainTextResponse("no such clip", 404)
+        return ranged(request, data, media_type)
 
     async def decide(request: Request) -> Response:
         s = approver(request)
@@ -156,5 +188,6 @@ def routes(home: Any, door_of: Callable[[Any], Any], approver: Callable[[Request
         Route("/approvals", list_page, methods=["GET"]),
         Route("/approvals/{post_id}", post_page, methods=["GET"]),
         Route("/approvals/{post_id}/copy/{n:int}.jpg", copy_image, methods=["GET"]),
+        Route("/approvals/{post_id}/copy/{n:int}.mp4", copy_clip, methods=["GET"]),
         Route("/approvals/{post_id}/{action}", decide, methods=["POST"]),
     ]

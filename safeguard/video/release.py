@@ -44,18 +44,14 @@ def private_copy(original: bytes) -> Iterator[Path]:
         yield path
 
 
-def clip_reason(rec: dict, sign_off: bool, unredacted: bool, reason: str | None,
-                why: str | None) -> str | None:
-    """The DSL's reason for releasing this clip, or DecisionError: a clip for a channel that needs
-    sign-off is not released here (a post for sign-off holds a photo: fail closed), and text
-    naming a pupil, which a photo's release covers, cannot be followed through a moving picture,
-    so a clip held for its text needs a typed reason unless it is released unredacted (which
-    needs one anyway)."""
-    from safeguard.review.decisions import DecisionError, typed_reason
+def clip_reason(rec: dict, unredacted: bool, reason: str | None, why: str | None) -> str | None:
+    """The DSL's reason for releasing this clip, or DecisionError: text naming a pupil, which a
+    photo's release covers, cannot be followed through a moving picture, so a clip held for its
+    text needs a typed reason unless it is released unredacted (which needs one anyway). On a
+    channel that needs sign-off the written clip goes into a post as a photo's copy does
+    (safeguard.review.delivery), after the same checks."""
+    from safeguard.review.decisions import typed_reason
 
-    if sign_off:
-        raise DecisionError("a clip for a channel that needs sign-off cannot be released here: "
-                            "reject it, or have it made again for a channel without sign-off")
     if rec.get("texts") and not unredacted:
         return typed_reason(reason, True, "releasing a clip with text naming a pupil or a class "
                             "(a release does not cover it)")
