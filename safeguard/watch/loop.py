@@ -18,8 +18,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safeguard.outcome import AWAITING
 from safeguard.naming import quoted
+from safeguard.outcome import AWAITING
 from safeguard.watch.claims import (
     Claim,
     _describe,
