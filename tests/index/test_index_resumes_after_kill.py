@@ -37,6 +37,14 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _committed(home) -> int:
+    """Photos in the index as a reader sees it now (0 while the first list is being written)."""
+    try:
+        return PhotoIndex(home).load().photos
+    except Exception:  # noqa: BLE001 - mid-write: not committed yet, look again
+        return 0
+
+
 def test_kill_9_mid_run_then_rerun_loses_nothing_and_duplicates_nothing(demo_home, tmp_path):
     archive = _archive(tmp_path / "archive")
     index = PhotoIndex(demo_home)
@@ -46,7 +54,9 @@ def test_kill_9_mid_run_then_rerun_loses_nothing_and_duplicates_nothing(demo_hom
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not any(index.folder.glob("seg-*.bin")):  # wait for the first committed batch
+        # wait for the first committed batch: a segment counts once the sealed list names it
+        # (written after the segment itself), so a segment file alone is not yet a commit
+        while not (any(index.folder.glob("seg-*.bin")) and _committed(demo_home) >= 1):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "no batch committed in time"
             time.sleep(0.05)
